@@ -1,0 +1,25 @@
+//! # caudal-operators
+//!
+//! The timely dataflow operators Caudal's runtime is built from. This crate knows timely and nothing of
+//! the runtime: it can be used on its own in any timely 0.32 dataflow whose timestamp is
+//! [`EventTime`] (milliseconds).
+//!
+//! The layers, lowest first:
+//! * [`time`]: event time, the watermark, and how they map onto timely's frontier;
+//! * [`watermark`]: watermark strategies and the tracker sources run;
+//! * [`hash`]: routing keys to workers;
+//! * [`stream`]: [`EventStream`], the stream type all operators take and return;
+//! * [`stateless`]: map, flat_map, filter, union, key_by, repartition, inspect;
+//! * [`keyed`]: per-key state that updates and emits on every record.
+
+pub mod hash;
+pub mod keyed;
+pub mod stateless;
+pub mod stream;
+pub mod time;
+pub mod watermark;
+
+pub use stateless::Partitioning;
+pub use stream::EventStream;
+pub use time::{Event, EventTime};
+pub use watermark::{WatermarkStrategy, WatermarkTracker};
