@@ -1,0 +1,146 @@
+//! Execution modes: one pipeline, three ways of advancing time.
+//!
+//! | mode | what advances the frontier | when results appear |
+//! |---|---|---|
+//! | [`ExecutionMode::PerRecord`] | each worker-loop iteration, following the watermark | at once, or when the watermark passes a window's end |
+//! | [`ExecutionMode::MicroBatch`] | processing-time batch boundaries every `interval` | after the batch that completes them |
+//! | [`ExecutionMode::Batch`] | only the end of the bounded input | at the end |
+//!
+//! The mode lives entirely in the source operator (see [`crate::source::driver`]): it decides when read
+//! records are released and when the capability (the watermark) moves. Every operator downstream is the
+//! same in all three modes, which is why they give the same results for the same input.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// How a pipeline's sources release records and advance time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ExecutionMode {
+    /// Records are released as they are read; the watermark moves once per worker-loop iteration.
+    PerRecord,
+    /// Records are held until their processing-time batch `[kB, (k+1)B)` closes (aligned to the wall
+    /// clock, like Spark Streaming's batch times), then released together, and the watermark jumps.
+    MicroBatch {
+        /// The batch interval `B`.
+        interval: Duration,
+        /// Emulated scheduling delay: a closed batch is released this long after its boundary.
+        overhead: Duration,
+    },
+    /// The input is bounded: records are held until it ends, then released, and every window fires.
+    Batch,
+}
+
+impl ExecutionMode {
+    /// Micro-batches of `interval` with no scheduling overhead.
+    pub fn micro_batch(interval: Duration) -> Self {
+        ExecutionMode::MicroBatch { interval, overhead: Duration::ZERO }
+    }
+
+    /// The mode's family name: `per-record`, `micro-batch` or `batch`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ExecutionMode::PerRecord => "per-record",
+            ExecutionMode::MicroBatch { .. } => "micro-batch",
+            ExecutionMode::Batch => "batch",
+        }
+    }
+
+    /// The batch interval of a micro-batch mode.
+    pub fn batch_interval(&self) -> Option<Duration> {
+        match self {
+            ExecutionMode::MicroBatch { interval, .. } => Some(*interval),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for ExecutionMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ExecutionMode::MicroBatch { interval, overhead } => {
+                write!(f, "micro-batch:{}", humantime::format_duration(*interval))?;
+                if !overhead.is_zero() {
+                    write!(f, "+{}", humantime::format_duration(*overhead))?;
+                }
+                Ok(())
+            }
+            other => f.write_str(other.kind()),
+        }
+    }
+}
+
+/// A mode string that could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid execution mode `{given}`: {reason}. Expected `per-record`, `micro-batch:INTERVAL` (for example `micro-batch:100ms` or `micro-batch:1s`, optionally `+OVERHEAD` such as `micro-batch:1s+50ms`) or `batch`")]
+pub struct ModeError {
+    given: String,
+    reason: String,
+}
+
+/// Parses a duration such as `100ms`, `1s` or `2m`, with a message that says what went wrong.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s.trim()).map_err(|e| format!("`{s}` is not a duration ({e}); write it like `100ms`, `1s` or `2m`"))
+}
+
+impl FromStr for ExecutionMode {
+    type Err = ModeError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let err = |reason: &str| ModeError { given: s.to_string(), reason: reason.to_string() };
+        match s.trim() {
+            "per-record" | "per_record" | "record" => Ok(ExecutionMode::PerRecord),
+            "batch" => Ok(ExecutionMode::Batch),
+            "micro-batch" | "micro_batch" => Err(err("a micro-batch mode needs its interval")),
+            other => {
+                let spec = other
+                    .strip_prefix("micro-batch:")
+                    .or_else(|| other.strip_prefix("micro_batch:"))
+                    .ok_or_else(|| err("unknown mode"))?;
+                let (interval, overhead) = match spec.split_once('+') {
+                    Some((i, o)) => (i, Some(o)),
+                    None => (spec, None),
+                };
+                let interval = parse_duration(interval).map_err(|e| err(&e))?;
+                if interval.is_zero() {
+                    return Err(err("the batch interval must be positive"));
+                }
+                let overhead = overhead.map(parse_duration).transpose().map_err(|e| err(&e))?.unwrap_or_default();
+                Ok(ExecutionMode::MicroBatch { interval, overhead })
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_every_mode_and_prints_it_back() {
+        for (text, mode) in [
+            ("per-record", ExecutionMode::PerRecord),
+            ("batch", ExecutionMode::Batch),
+            ("micro-batch:100ms", ExecutionMode::micro_batch(Duration::from_millis(100))),
+            ("micro-batch:1s", ExecutionMode::micro_batch(Duration::from_secs(1))),
+            (
+                "micro-batch:1s+50ms",
+                ExecutionMode::MicroBatch { interval: Duration::from_secs(1), overhead: Duration::from_millis(50) },
+            ),
+        ] {
+            assert_eq!(text.parse::<ExecutionMode>().unwrap(), mode);
+            assert_eq!(mode.to_string(), text);
+        }
+    }
+
+    #[test]
+    fn wrong_modes_say_what_is_expected() {
+        for bad in ["micro-batch", "micro-batch:fast", "micro-batch:0s", "streaming"] {
+            let msg = bad.parse::<ExecutionMode>().unwrap_err().to_string();
+            assert!(msg.contains(bad), "{msg}");
+            assert!(msg.contains("micro-batch:100ms"), "{msg}");
+        }
+    }
+}

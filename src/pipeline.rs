@@ -1,0 +1,240 @@
+//! Pipelines: sources → operators → sinks, built once per worker and run in one execution mode.
+//!
+//! A pipeline is a function that, given a [`Dataflow`], reads sources, applies operators and attaches
+//! sinks. [`run`] builds it on every worker of a timely computation and drives the workers until every
+//! source has ended (or the run is stopped); [`launch`] does the same in the background and returns a
+//! [`Running`] handle. The execution mode is the run's, applied by the source operators, so the very same
+//! function runs per-record, in micro-batches or as a batch.
+//!
+//! ```
+//! use caudal::prelude::*;
+//!
+//! let results = Collect::new();
+//! let out = results.clone();
+//! let numbers = caudal::source::from_fn(|_| vec![1u64, 2, 3, 4]);
+//! caudal::run(RunConfig::new(ExecutionMode::PerRecord), move |df| {
+//!     let evens = df.source("numbers", &numbers).filter(|n| n % 2 == 0).map(|n| n * 10);
+//!     df.sink("collect", evens, &out);
+//! })
+//! .unwrap();
+//! assert_eq!(results.sorted_data(), vec![20, 40]);
+//! ```
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use caudal_operators::{EventStream, EventTime, WatermarkStrategy};
+use timely::dataflow::Scope;
+
+use crate::config::{IdleStrategy, RunConfig};
+use crate::dead_letter::DeadLetters;
+use crate::report::{RunReport, SinkReport, SourceReport};
+use crate::sink::operator::{sink_stream, SinkMetrics};
+use crate::sink::SinkFactory;
+use crate::source::driver::{source_stream, SharedWatermark, SourceMetrics, SourceOptions, StopFlag};
+use crate::source::{SourceFactory, WorkerInfo};
+
+/// A run that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// Timely could not start (for example a bad cluster configuration).
+    #[error("could not start the workers: {0}")]
+    Start(String),
+    /// A worker stopped with a panic.
+    #[error("a worker failed: {0}")]
+    Worker(String),
+    /// A sink could not be created.
+    #[error("could not create sink {name}: {error}")]
+    Sink {
+        /// The sink's name.
+        name: String,
+        /// Why.
+        error: String,
+    },
+}
+
+/// What the workers of a run share: configuration, stop flag, dead letters and counters.
+struct Shared {
+    config: RunConfig,
+    stop: StopFlag,
+    dead_letters: DeadLetters,
+    sources: Mutex<BTreeMap<String, (Arc<SourceMetrics>, SharedWatermark)>>,
+    sinks: Mutex<BTreeMap<String, Arc<SinkMetrics>>>,
+    setup_errors: Mutex<Vec<RunError>>,
+}
+
+impl Shared {
+    fn source_entry(&self, name: &str) -> (Arc<SourceMetrics>, SharedWatermark) {
+        self.sources.lock().unwrap_or_else(|e| e.into_inner()).entry(name.to_string()).or_default().clone()
+    }
+
+    fn sink_entry(&self, name: &str) -> Arc<SinkMetrics> {
+        self.sinks.lock().unwrap_or_else(|e| e.into_inner()).entry(name.to_string()).or_default().clone()
+    }
+}
+
+/// Builds one worker's part of a pipeline: sources, operators, sinks.
+pub struct Dataflow<'scope> {
+    scope: Scope<'scope, EventTime>,
+    shared: Arc<Shared>,
+}
+
+impl<'scope> Dataflow<'scope> {
+    /// The timely scope, for custom operators.
+    pub fn scope(&self) -> Scope<'scope, EventTime> {
+        self.scope
+    }
+
+    /// This worker.
+    pub fn worker(&self) -> WorkerInfo {
+        WorkerInfo { index: self.scope.index(), peers: self.scope.peers() }
+    }
+
+    /// The run's configuration.
+    pub fn config(&self) -> &RunConfig {
+        &self.shared.config
+    }
+
+    /// The run's dead letters, for parsers and custom sources.
+    pub fn dead_letters(&self) -> DeadLetters {
+        self.shared.dead_letters.clone()
+    }
+
+    /// Reads source `name` (this worker's share of it) with the run's watermark strategy.
+    pub fn source<D: 'static>(&mut self, name: &str, factory: &dyn SourceFactory<D>) -> EventStream<'scope, D> {
+        let watermark = self.shared.config.watermark;
+        self.source_with(name, factory, watermark)
+    }
+
+    /// Reads source `name` with its own watermark strategy.
+    pub fn source_with<D: 'static>(&mut self, name: &str, factory: &dyn SourceFactory<D>, watermark: WatermarkStrategy) -> EventStream<'scope, D> {
+        let (metrics, shared) = self.shared.source_entry(name);
+        let config = &self.shared.config;
+        let opts = SourceOptions {
+            mode: config.mode,
+            watermark,
+            idle_timeout: config.idle_timeout,
+            budget: config.source_budget,
+            stop: self.shared.stop.clone(),
+            shared,
+            metrics,
+            dead_letters: self.shared.dead_letters.clone(),
+        };
+        source_stream(self.scope, name, factory.make(self.worker()), opts)
+    }
+
+    /// Sends `stream` to sink `name` (this worker's instance of it).
+    pub fn sink<D: 'static>(&mut self, name: &str, stream: EventStream<'scope, D>, factory: &dyn SinkFactory<D>) {
+        let metrics = self.shared.sink_entry(name);
+        match factory.make(self.worker()) {
+            Ok(sink) => sink_stream(stream, name, sink, metrics),
+            Err(e) => {
+                let error = RunError::Sink { name: name.to_string(), error: e.to_string() };
+                self.shared.setup_errors.lock().unwrap_or_else(|e| e.into_inner()).push(error);
+                self.shared.stop.stop();
+            }
+        }
+    }
+}
+
+/// A run in progress.
+pub struct Running {
+    guards: timely::communication::WorkerGuards<()>,
+    shared: Arc<Shared>,
+    started: Instant,
+}
+
+impl Running {
+    /// A flag that, raised, makes every source end its input: held records are released, windows
+    /// fire, files are committed, and the run ends.
+    pub fn stop_flag(&self) -> StopFlag {
+        self.shared.stop.clone()
+    }
+
+    /// Waits for the run to end and reports what it did.
+    pub fn join(self) -> Result<RunReport, RunError> {
+        for result in self.guards.join() {
+            result.map_err(RunError::Worker)?;
+        }
+        let elapsed = self.started.elapsed();
+        if let Some(error) = self.shared.setup_errors.lock().unwrap_or_else(|e| e.into_inner()).pop() {
+            return Err(error);
+        }
+        let _ = self.shared.dead_letters.flush();
+        let sources = self.shared.sources.lock().unwrap_or_else(|e| e.into_inner());
+        let sinks = self.shared.sinks.lock().unwrap_or_else(|e| e.into_inner());
+        use std::sync::atomic::Ordering::Relaxed;
+        Ok(RunReport {
+            mode: self.shared.config.mode.to_string(),
+            workers: self.shared.config.workers,
+            elapsed,
+            sources: sources
+                .iter()
+                .map(|(name, (m, _))| SourceReport {
+                    name: name.clone(),
+                    records: m.records.load(Relaxed),
+                    late: m.late.load(Relaxed),
+                    batches: m.batches.load(Relaxed),
+                })
+                .collect(),
+            sinks: sinks
+                .iter()
+                .map(|(name, m)| SinkReport {
+                    name: name.clone(),
+                    records: m.records.load(Relaxed),
+                    errors: m.errors.load(Relaxed),
+                    first_error: m.first_error.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+                })
+                .collect(),
+            dead_letters: self.shared.dead_letters.count(),
+            dead_letter_samples: self.shared.dead_letters.samples(),
+        })
+    }
+}
+
+/// Starts `build` on every worker in the background.
+pub fn launch<F>(config: RunConfig, build: F) -> Result<Running, RunError>
+where
+    F: Fn(&mut Dataflow<'_>) + Send + Sync + 'static,
+{
+    launch_with(config, DeadLetters::default(), build)
+}
+
+/// Like [`launch`], with the dead letters to use (for example one writing to a file).
+pub fn launch_with<F>(config: RunConfig, dead_letters: DeadLetters, build: F) -> Result<Running, RunError>
+where
+    F: Fn(&mut Dataflow<'_>) + Send + Sync + 'static,
+{
+    let timely_config = config.timely_config().map_err(RunError::Start)?;
+    let idle = config.idle;
+    let shared = Arc::new(Shared {
+        config,
+        stop: StopFlag::default(),
+        dead_letters,
+        sources: Mutex::default(),
+        sinks: Mutex::default(),
+        setup_errors: Mutex::default(),
+    });
+    let started = Instant::now();
+    let worker_shared = shared.clone();
+    let guards = timely::execute(timely_config, move |worker| {
+        let shared = worker_shared.clone();
+        worker.dataflow::<EventTime, _, _>(|scope| build(&mut Dataflow { scope, shared }));
+        match idle {
+            IdleStrategy::BusySpin => while worker.step() {},
+            IdleStrategy::SpinThenPark(_) => while worker.step_or_park(None) {},
+        }
+    })
+    .map_err(RunError::Start)?;
+    Ok(Running { guards, shared, started })
+}
+
+/// Runs `build` on every worker until every source has ended, and reports what it did.
+pub fn run<F>(config: RunConfig, build: F) -> Result<RunReport, RunError>
+where
+    F: Fn(&mut Dataflow<'_>) + Send + Sync + 'static,
+{
+    launch(config, build)?.join()
+}
+

@@ -1,0 +1,92 @@
+//! What a run did: records read and written, lateness, micro-batches, dead letters and errors.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::dead_letter::DeadLetter;
+
+/// One source's counters.
+#[derive(Clone, Debug, Serialize)]
+pub struct SourceReport {
+    /// The source's name in the pipeline.
+    pub name: String,
+    /// Records read.
+    pub records: u64,
+    /// Records that were behind the watermark when read.
+    pub late: u64,
+    /// Micro-batches released (0 outside micro-batch mode).
+    pub batches: u64,
+}
+
+/// One sink's counters.
+#[derive(Clone, Debug, Serialize)]
+pub struct SinkReport {
+    /// The sink's name in the pipeline.
+    pub name: String,
+    /// Records written.
+    pub records: u64,
+    /// Failed writes.
+    pub errors: u64,
+    /// The first failure.
+    pub first_error: Option<String>,
+}
+
+/// The outcome of a run (of this process's workers).
+#[derive(Clone, Debug, Serialize)]
+pub struct RunReport {
+    /// The execution mode.
+    pub mode: String,
+    /// Worker threads in this process.
+    pub workers: usize,
+    /// Wall-clock time from start to the last worker's end.
+    #[serde(serialize_with = "seconds")]
+    pub elapsed: Duration,
+    /// Every source, by name.
+    pub sources: Vec<SourceReport>,
+    /// Every sink, by name.
+    pub sinks: Vec<SinkReport>,
+    /// How many inputs could not be read.
+    pub dead_letters: u64,
+    /// The first few of them.
+    pub dead_letter_samples: Vec<DeadLetter>,
+}
+
+fn seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64())
+}
+
+impl RunReport {
+    /// The first sink failure, if any.
+    pub fn sink_error(&self) -> Option<&str> {
+        self.sinks.iter().find_map(|s| s.first_error.as_deref())
+    }
+}
+
+impl fmt::Display for RunReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{} run on {} worker(s) took {:.3} s", self.mode, self.workers, self.elapsed.as_secs_f64())?;
+        for s in &self.sources {
+            write!(f, "  source {}: {} records read, {} behind the watermark", s.name, s.records, s.late)?;
+            if s.batches > 0 {
+                write!(f, ", {} micro-batches", s.batches)?;
+            }
+            writeln!(f)?;
+        }
+        for s in &self.sinks {
+            write!(f, "  sink {}: {} records written", s.name, s.records)?;
+            if let Some(e) = &s.first_error {
+                write!(f, ", {} failed writes (first: {e})", s.errors)?;
+            }
+            writeln!(f)?;
+        }
+        if self.dead_letters > 0 {
+            writeln!(f, "  {} bad input(s) skipped; the first:", self.dead_letters)?;
+            for d in &self.dead_letter_samples {
+                writeln!(f, "    {}: {:?}: {}", d.origin, d.input, d.reason)?;
+            }
+        }
+        Ok(())
+    }
+}

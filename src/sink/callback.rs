@@ -1,0 +1,86 @@
+//! Hands results to application code: a callback per record, a callback per message, or a channel.
+
+use std::sync::mpsc::Sender;
+use std::sync::Arc;
+
+use caudal_operators::Event;
+
+use super::{Sink, SinkError, SinkFactory};
+use crate::source::WorkerInfo;
+
+/// Calls a function on every record, on the worker thread that produced it.
+pub struct RecordCallback<D>(Arc<dyn Fn(&Event<D>) + Send + Sync>);
+
+impl<D> RecordCallback<D> {
+    /// Calls `f` on every record.
+    pub fn new(f: impl Fn(&Event<D>) + Send + Sync + 'static) -> Self {
+        RecordCallback(Arc::new(f))
+    }
+}
+
+struct RecordSink<D>(Arc<dyn Fn(&Event<D>) + Send + Sync>);
+
+impl<D: 'static> Sink<D> for RecordSink<D> {
+    fn write(&mut self, records: &mut Vec<Event<D>>) -> Result<(), SinkError> {
+        records.iter().for_each(|e| (self.0)(e));
+        Ok(())
+    }
+}
+
+impl<D: 'static> SinkFactory<D> for RecordCallback<D> {
+    fn make(&self, _worker: WorkerInfo) -> Result<Box<dyn Sink<D>>, SinkError> {
+        Ok(Box::new(RecordSink(self.0.clone())))
+    }
+}
+
+/// Calls a function on the records of every message, with the worker's index.
+pub struct BatchCallback<D>(Arc<dyn Fn(usize, &[Event<D>]) + Send + Sync>);
+
+impl<D> BatchCallback<D> {
+    /// Calls `f(worker, records)` for every message.
+    pub fn new(f: impl Fn(usize, &[Event<D>]) + Send + Sync + 'static) -> Self {
+        BatchCallback(Arc::new(f))
+    }
+}
+
+struct BatchSink<D>(Arc<dyn Fn(usize, &[Event<D>]) + Send + Sync>, usize);
+
+impl<D: 'static> Sink<D> for BatchSink<D> {
+    fn write(&mut self, records: &mut Vec<Event<D>>) -> Result<(), SinkError> {
+        (self.0)(self.1, records);
+        Ok(())
+    }
+}
+
+impl<D: 'static> SinkFactory<D> for BatchCallback<D> {
+    fn make(&self, worker: WorkerInfo) -> Result<Box<dyn Sink<D>>, SinkError> {
+        Ok(Box::new(BatchSink(self.0.clone(), worker.index)))
+    }
+}
+
+/// Sends every record into a channel, for an application thread to receive.
+pub struct ChannelSink<D>(Sender<Event<D>>);
+
+impl<D> ChannelSink<D> {
+    /// Sends into `tx`.
+    pub fn new(tx: Sender<Event<D>>) -> Self {
+        ChannelSink(tx)
+    }
+}
+
+struct ChannelSinkWorker<D>(Sender<Event<D>>);
+
+impl<D: Send + 'static> Sink<D> for ChannelSinkWorker<D> {
+    fn write(&mut self, records: &mut Vec<Event<D>>) -> Result<(), SinkError> {
+        for event in records.drain(..) {
+            self.0.send(event).map_err(|_| SinkError::Disconnected)?;
+        }
+        Ok(())
+    }
+}
+
+impl<D: Send + 'static> SinkFactory<D> for ChannelSink<D> {
+    fn make(&self, _worker: WorkerInfo) -> Result<Box<dyn Sink<D>>, SinkError> {
+        Ok(Box::new(ChannelSinkWorker(self.0.clone())))
+    }
+}

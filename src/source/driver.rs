@@ -1,0 +1,336 @@
+//! The source operator: runs a [`Source`] on its worker and applies the execution mode and the watermark.
+//!
+//! This is where the three execution modes differ, and the only place: the operator holds the source's
+//! capability, whose time is the watermark plus one (see [`caudal_operators::time`]), and decides when
+//! records that have been read are released downstream and when the capability moves.
+//!
+//! * **per-record**: every activation releases what was read and moves the capability to the watermark,
+//!   so the epoch advances once per worker-loop iteration (adaptive epochs), never per record;
+//! * **micro-batch**: records are kept in the open batch; when the wall clock passes a batch boundary the
+//!   batch is sealed, and released (after the emulated scheduling overhead) with one capability jump;
+//! * **batch**: records are kept until the source is done.
+//!
+//! When the source ends (or the run is stopped) everything held is released and the capability is
+//! dropped: the frontier empties and every window downstream fires. The operator never sleeps in a
+//! timer loop: it asks to be activated when the source, a batch boundary or the idle timeout next needs
+//! it, or when the source's [`Waker`] fires, so an idle worker can park.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use caudal_operators::{Event, EventStream, EventTime, WatermarkStrategy, WatermarkTracker};
+use timely::container::CapacityContainerBuilder;
+use timely::dataflow::operators::generic::operator::source as timely_source;
+use timely::dataflow::operators::Capability;
+use timely::dataflow::Scope;
+
+use super::{Poll, Source, SourceContext, Waker, WorkerInfo};
+use crate::dead_letter::DeadLetters;
+use crate::mode::ExecutionMode;
+
+/// The longest a source operator waits before it looks at the stop flag again.
+pub const STOP_CHECK: Duration = Duration::from_millis(100);
+
+/// How often an idle per-record source moves a processing-time watermark.
+pub const PROCESSING_TIME_TICK: Duration = Duration::from_millis(10);
+
+/// The default number of records a source may produce in one activation.
+pub const DEFAULT_BUDGET: usize = 4096;
+
+/// Asks every source of a run to finish: they release what they hold and end their input.
+#[derive(Clone, Default)]
+pub struct StopFlag(Arc<AtomicBool>);
+
+impl StopFlag {
+    /// Raises the flag.
+    pub fn stop(&self) {
+        self.0.store(true, Ordering::Release);
+    }
+
+    /// Whether the flag is raised.
+    pub fn is_stopped(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+}
+
+/// The highest frontier any instance of a source has reached in this process. An idle instance moves
+/// up to it, so that it does not hold back the watermark of the whole stream.
+#[derive(Clone, Default)]
+pub struct SharedWatermark(Arc<AtomicU64>);
+
+impl SharedWatermark {
+    fn publish(&self, frontier: EventTime) {
+        self.0.fetch_max(frontier, Ordering::Relaxed);
+    }
+
+    fn highest(&self) -> EventTime {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// Counters of one source over all its workers.
+#[derive(Debug, Default)]
+pub struct SourceMetrics {
+    /// Records read.
+    pub records: AtomicU64,
+    /// Records that were behind the watermark when read (they still flow; operators decide).
+    pub late: AtomicU64,
+    /// Micro-batches released.
+    pub batches: AtomicU64,
+}
+
+/// How a source operator runs its source.
+#[derive(Clone)]
+pub struct SourceOptions {
+    /// The execution mode.
+    pub mode: ExecutionMode,
+    /// How the watermark follows the records.
+    pub watermark: WatermarkStrategy,
+    /// After how long without records an instance counts as idle; `None` never.
+    pub idle_timeout: Option<Duration>,
+    /// How many records one activation may read.
+    pub budget: usize,
+    /// The run's stop flag.
+    pub stop: StopFlag,
+    /// The source's highest frontier in this process, shared by its instances.
+    pub shared: SharedWatermark,
+    /// The source's counters.
+    pub metrics: Arc<SourceMetrics>,
+    /// The run's dead letters.
+    pub dead_letters: DeadLetters,
+}
+
+impl SourceOptions {
+    /// Options for `mode` with the given watermark strategy and defaults otherwise.
+    pub fn new(mode: ExecutionMode, watermark: WatermarkStrategy) -> Self {
+        SourceOptions {
+            mode,
+            watermark,
+            idle_timeout: None,
+            budget: DEFAULT_BUDGET,
+            stop: StopFlag::default(),
+            shared: SharedWatermark::default(),
+            metrics: Arc::default(),
+            dead_letters: DeadLetters::default(),
+        }
+    }
+}
+
+/// Microseconds since the Unix epoch.
+pub fn wall_clock_us() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64)
+}
+
+/// A batch that has closed and waits for its release.
+struct SealedBatch<D> {
+    release_at_us: u64,
+    frontier: EventTime,
+    records: Vec<Event<D>>,
+}
+
+/// The state of one source operator.
+struct Driver<D> {
+    cap: Option<Capability<EventTime>>,
+    tracker: WatermarkTracker,
+    opts: SourceOptions,
+    /// Records read by the current poll.
+    read: Vec<Event<D>>,
+    /// Records held back: the open micro-batch, or the whole bounded input in batch mode.
+    held: Vec<Event<D>>,
+    sealed: VecDeque<SealedBatch<D>>,
+    /// The next micro-batch boundary, in wall-clock microseconds.
+    next_boundary_us: u64,
+}
+
+/// Builds the source operator for `source` in `scope`: the stream of its records, at the watermark.
+pub fn source_stream<'scope, D: 'static>(
+    scope: Scope<'scope, EventTime>,
+    name: &str,
+    mut source: Box<dyn Source<Item = D>>,
+    opts: SourceOptions,
+) -> EventStream<'scope, D> {
+    let worker = WorkerInfo { index: scope.index(), peers: scope.peers() };
+    let stream = timely_source::<_, CapacityContainerBuilder<Vec<Event<D>>>, _, _>(scope, name, move |cap, info| {
+        let activator = scope.activator_for(info.address.clone());
+        let waker = Waker::new(scope.worker().sync_activator_for(info.address.to_vec()));
+        source.start(&SourceContext { waker, dead_letters: opts.dead_letters.clone(), worker });
+        let now = Instant::now();
+        let next_boundary_us = match opts.mode {
+            ExecutionMode::MicroBatch { interval, .. } => next_multiple(wall_clock_us(), interval.as_micros() as u64),
+            _ => 0,
+        };
+        let mut driver = Driver {
+            cap: Some(cap),
+            tracker: WatermarkTracker::new(opts.watermark, opts.idle_timeout, now),
+            read: Vec::with_capacity(opts.budget),
+            held: Vec::new(),
+            sealed: VecDeque::new(),
+            next_boundary_us,
+            opts,
+        };
+        move |output| {
+            if let Some(wake_in) = driver.step(&mut source, output) {
+                if wake_in.is_zero() {
+                    activator.activate();
+                } else {
+                    activator.activate_after(wake_in);
+                }
+            }
+        }
+    });
+    EventStream::new(stream)
+}
+
+/// The first multiple of `step` strictly after `now`.
+fn next_multiple(now: u64, step: u64) -> u64 {
+    (now / step + 1) * step
+}
+
+type Output<'a, D> = timely::dataflow::operators::generic::OutputBuilderSession<'a, EventTime, CapacityContainerBuilder<Vec<Event<D>>>>;
+
+impl<D: 'static> Driver<D> {
+    /// One activation: read, release what the mode allows, move the watermark. Returns when to run again
+    /// (`None` once the source is done).
+    fn step(&mut self, source: &mut Box<dyn Source<Item = D>>, output: &mut Output<'_, D>) -> Option<Duration> {
+        self.cap.as_ref()?;
+        let now = Instant::now();
+        let now_us = wall_clock_us();
+        let status = if self.opts.stop.is_stopped() { Poll::Done } else { source.poll(&mut self.read, self.opts.budget) };
+        self.observe_read(now, now_us);
+
+        match self.opts.mode {
+            ExecutionMode::PerRecord => {
+                self.emit_read(output);
+                let frontier = self.frontier_now(now, now_us);
+                self.advance(frontier);
+            }
+            ExecutionMode::MicroBatch { interval, overhead } => {
+                self.held.append(&mut self.read);
+                if now_us >= self.next_boundary_us {
+                    let boundary = self.next_boundary_us;
+                    let frontier = match self.opts.watermark {
+                        // The batch holds everything read before its boundary.
+                        WatermarkStrategy::ProcessingTime => boundary / 1000,
+                        _ => self.frontier_now(now, now_us),
+                    };
+                    let records = std::mem::take(&mut self.held);
+                    self.sealed.push_back(SealedBatch { release_at_us: boundary + overhead.as_micros() as u64, frontier, records });
+                    self.next_boundary_us = next_multiple(now_us, interval.as_micros() as u64);
+                }
+                while self.sealed.front().is_some_and(|b| b.release_at_us <= now_us) {
+                    let batch = self.sealed.pop_front().expect("front checked");
+                    self.release(output, batch);
+                }
+            }
+            ExecutionMode::Batch => self.held.append(&mut self.read),
+        }
+
+        if status == Poll::Done {
+            self.finish(output);
+            return None;
+        }
+        Some(self.wake_in(status, now, now_us))
+    }
+
+    /// Stamps processing time if asked, and feeds the watermark tracker and the counters.
+    fn observe_read(&mut self, now: Instant, now_us: u64) {
+        if self.read.is_empty() {
+            return;
+        }
+        if self.opts.watermark == WatermarkStrategy::ProcessingTime {
+            let ms = now_us / 1000;
+            for event in self.read.iter_mut() {
+                event.time = ms;
+            }
+        }
+        let frontier = self.tracker.frontier();
+        let (mut max, mut late) = (0, 0u64);
+        for event in &self.read {
+            max = max.max(event.time);
+            late += (event.time < frontier) as u64;
+        }
+        self.tracker.observe(max, now);
+        self.opts.metrics.records.fetch_add(self.read.len() as u64, Ordering::Relaxed);
+        if late > 0 {
+            self.opts.metrics.late.fetch_add(late, Ordering::Relaxed);
+        }
+    }
+
+    /// The frontier the records, the clock and idleness allow now.
+    fn frontier_now(&self, now: Instant, now_us: u64) -> EventTime {
+        let frontier = match self.opts.watermark {
+            WatermarkStrategy::ProcessingTime => now_us / 1000,
+            _ => self.tracker.frontier_from_records(),
+        };
+        if self.tracker.is_idle(now) {
+            frontier.max(self.opts.shared.highest())
+        } else {
+            frontier
+        }
+    }
+
+    fn emit_read(&mut self, output: &mut Output<'_, D>) {
+        if let (false, Some(cap)) = (self.read.is_empty(), self.cap.as_ref()) {
+            output.session(cap).give_container(&mut self.read);
+            self.read.clear();
+        }
+    }
+
+    fn release(&mut self, output: &mut Output<'_, D>, mut batch: SealedBatch<D>) {
+        if let (false, Some(cap)) = (batch.records.is_empty(), self.cap.as_ref()) {
+            output.session(cap).give_container(&mut batch.records);
+        }
+        self.opts.metrics.batches.fetch_add(1, Ordering::Relaxed);
+        self.advance(batch.frontier);
+    }
+
+    /// Moves the capability (the watermark) forward to `frontier`; never back.
+    fn advance(&mut self, frontier: EventTime) {
+        let frontier = self.tracker.advance_to(frontier);
+        if let Some(cap) = self.cap.as_mut() {
+            if frontier > *cap.time() {
+                cap.downgrade(&frontier);
+                self.opts.shared.publish(frontier);
+            }
+        }
+    }
+
+    /// The input has ended: release everything still held, in order, and drop the capability.
+    fn finish(&mut self, output: &mut Output<'_, D>) {
+        while let Some(batch) = self.sealed.pop_front() {
+            self.release(output, batch);
+        }
+        self.read.append(&mut self.held);
+        self.emit_read(output);
+        if matches!(self.opts.mode, ExecutionMode::MicroBatch { .. }) {
+            self.opts.metrics.batches.fetch_add(1, Ordering::Relaxed);
+        }
+        self.cap = None;
+    }
+
+    /// How long until the operator must run again.
+    fn wake_in(&self, status: Poll, now: Instant, now_us: u64) -> Duration {
+        if status == Poll::Ready {
+            return Duration::ZERO;
+        }
+        let mut wake = STOP_CHECK;
+        if let Poll::Pending { wake_at: Some(at) } = status {
+            wake = wake.min(at.saturating_duration_since(now));
+        }
+        if let ExecutionMode::MicroBatch { .. } = self.opts.mode {
+            let next_us = self.sealed.front().map_or(self.next_boundary_us, |b| b.release_at_us.min(self.next_boundary_us));
+            wake = wake.min(Duration::from_micros(next_us.saturating_sub(now_us)));
+        }
+        if let Some(deadline) = self.tracker.idle_deadline().filter(|_| !self.tracker.is_idle(now)) {
+            wake = wake.min(deadline.saturating_duration_since(now));
+        }
+        if self.opts.watermark == WatermarkStrategy::ProcessingTime && self.opts.mode == ExecutionMode::PerRecord {
+            // The watermark follows the clock even when no record comes: move it every few milliseconds.
+            wake = wake.min(PROCESSING_TIME_TICK);
+        }
+        // A zero wait would spin: wait at least a microsecond unless the source itself is ready.
+        wake.max(Duration::from_micros(1))
+    }
+}

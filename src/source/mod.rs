@@ -1,0 +1,158 @@
+//! Sources: where a pipeline's records come from, and the contract every source keeps.
+//!
+//! A [`Source`] is polled by Caudal's source operator ([`driver`]) on its worker. It appends the records
+//! available now and says whether more are ready ([`Poll::Ready`]), when to look again
+//! ([`Poll::Pending`]), or that the input has ended ([`Poll::Done`]). It never blocks: a source that reads
+//! from a socket or a user thread does so on a thread of its own and wakes the operator with its
+//! [`Waker`]. Every source reports an [`Source::offset`], its replay position, so that checkpoints can
+//! record and restore it.
+//!
+//! Sources are made per worker by a [`SourceFactory`], which splits the input between workers.
+
+pub mod channel;
+pub mod driver;
+pub mod file;
+pub mod generator;
+pub mod memory;
+pub mod queue;
+pub mod socket;
+pub mod spec;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use caudal_operators::Event;
+use timely::scheduling::SyncActivator;
+
+use crate::dead_letter::DeadLetters;
+
+pub use memory::{from_events, from_fn, VecSource};
+
+/// What a source says after a poll.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Poll {
+    /// More records may be available right away: poll again on the next worker step.
+    Ready,
+    /// Nothing more for now: poll again at `wake_at`, or earlier if the source's [`Waker`] fires.
+    Pending {
+        /// When to look again; `None` if only the waker will say.
+        wake_at: Option<Instant>,
+    },
+    /// The input has ended: no record will follow.
+    Done,
+}
+
+/// Wakes a source's operator from any thread (for example a socket reader), even if its worker is parked.
+#[derive(Clone)]
+pub struct Waker {
+    activator: Option<SyncActivator>,
+}
+
+impl Waker {
+    pub(crate) fn new(activator: SyncActivator) -> Self {
+        Waker { activator: Some(activator) }
+    }
+
+    /// A waker that does nothing, for sources polled by hand in tests.
+    pub fn noop() -> Self {
+        Waker { activator: None }
+    }
+
+    /// Asks for the source to be polled soon. Returns `false` once the dataflow is gone.
+    pub fn wake(&self) -> bool {
+        self.activator.as_ref().is_none_or(|a| a.activate().is_ok())
+    }
+}
+
+/// What a source gets when it starts.
+#[derive(Clone)]
+pub struct SourceContext {
+    /// Wakes the source's operator.
+    pub waker: Waker,
+    /// Where input that cannot be read goes (counted and reported, never dropped silently).
+    pub dead_letters: DeadLetters,
+    /// This worker's index and the number of workers.
+    pub worker: WorkerInfo,
+}
+
+/// Which worker a source or sink runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WorkerInfo {
+    /// This worker's global index.
+    pub index: usize,
+    /// How many workers the pipeline runs on, over all processes.
+    pub peers: usize,
+}
+
+impl WorkerInfo {
+    /// The single worker of a one-worker run.
+    pub fn single() -> Self {
+        WorkerInfo { index: 0, peers: 1 }
+    }
+}
+
+/// A stream of input records with event times.
+pub trait Source: 'static {
+    /// The records it produces.
+    type Item: 'static;
+
+    /// Called once on the worker before the first poll.
+    fn start(&mut self, _ctx: &SourceContext) {}
+
+    /// Appends at most `budget` records that are available now to `out`, without blocking.
+    fn poll(&mut self, out: &mut Vec<Event<Self::Item>>, budget: usize) -> Poll;
+
+    /// The replay position: how far the source has read (records, or bytes for files), to be recorded in
+    /// checkpoints.
+    fn offset(&self) -> u64;
+}
+
+impl<S: Source + ?Sized> Source for Box<S> {
+    type Item = S::Item;
+    fn start(&mut self, ctx: &SourceContext) {
+        (**self).start(ctx)
+    }
+    fn poll(&mut self, out: &mut Vec<Event<Self::Item>>, budget: usize) -> Poll {
+        (**self).poll(out, budget)
+    }
+    fn offset(&self) -> u64 {
+        (**self).offset()
+    }
+}
+
+/// Makes each worker's source: the factory decides how the input is split between workers.
+pub trait SourceFactory<D>: Send + Sync + 'static {
+    /// The source for `worker`.
+    fn make(&self, worker: WorkerInfo) -> Box<dyn Source<Item = D>>;
+}
+
+impl<D, F> SourceFactory<D> for F
+where
+    F: Fn(WorkerInfo) -> Box<dyn Source<Item = D>> + Send + Sync + 'static,
+{
+    fn make(&self, worker: WorkerInfo) -> Box<dyn Source<Item = D>> {
+        self(worker)
+    }
+}
+
+/// A shared source factory.
+pub type SharedSourceFactory<D> = Arc<dyn SourceFactory<D>>;
+
+/// A source with no records, for workers that own no part of an input.
+pub struct Empty<D>(std::marker::PhantomData<D>);
+
+impl<D> Default for Empty<D> {
+    fn default() -> Self {
+        Empty(std::marker::PhantomData)
+    }
+}
+
+impl<D: 'static> Source for Empty<D> {
+    type Item = D;
+    fn poll(&mut self, _out: &mut Vec<Event<D>>, _budget: usize) -> Poll {
+        Poll::Done
+    }
+    fn offset(&self) -> u64 {
+        0
+    }
+}

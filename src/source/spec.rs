@@ -1,0 +1,128 @@
+//! Source descriptions as the CLI takes them: `socket://HOST:PORT`, `file://PATH`, `generator:WORKLOAD`.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use crate::workload::NAMES;
+
+/// Where a command-line pipeline reads from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SourceSpec {
+    /// A TCP text socket (`socket://HOST:PORT`), read by worker 0.
+    Socket {
+        /// `host:port`.
+        address: String,
+    },
+    /// A file, or a directory of files (`file://PATH`).
+    File {
+        /// The file or directory.
+        path: PathBuf,
+    },
+    /// A built-in workload (`generator:WORKLOAD`, optionally `?rate=N&limit=N`).
+    Generator {
+        /// One of [`NAMES`].
+        workload: String,
+        /// Records per second, or as fast as possible.
+        rate: Option<f64>,
+        /// How many records; unbounded if absent.
+        limit: Option<u64>,
+    },
+}
+
+impl fmt::Display for SourceSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SourceSpec::Socket { address } => write!(f, "socket://{address}"),
+            SourceSpec::File { path } => write!(f, "file://{}", path.display()),
+            SourceSpec::Generator { workload, rate, limit } => {
+                write!(f, "generator:{workload}")?;
+                let mut sep = '?';
+                if let Some(rate) = rate {
+                    write!(f, "{sep}rate={rate}")?;
+                    sep = '&';
+                }
+                if let Some(limit) = limit {
+                    write!(f, "{sep}limit={limit}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// A source description that could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid source `{given}`: {reason}. Write it as `socket://HOST:PORT` (for example `socket://localhost:9999`), `file://PATH` (a file or a watched directory) or `generator:WORKLOAD[?rate=N&limit=N]` with WORKLOAD one of {workloads}")]
+pub struct SourceSpecError {
+    given: String,
+    reason: String,
+    workloads: String,
+}
+
+impl FromStr for SourceSpec {
+    type Err = SourceSpecError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let err = |reason: String| SourceSpecError { given: s.to_string(), reason, workloads: NAMES.join(", ") };
+        if let Some(address) = s.strip_prefix("socket://") {
+            let (host, port) = address.rsplit_once(':').ok_or_else(|| err("the address needs a port".into()))?;
+            if host.is_empty() {
+                return Err(err("the address needs a host".into()));
+            }
+            port.parse::<u16>().map_err(|_| err(format!("`{port}` is not a port number")))?;
+            return Ok(SourceSpec::Socket { address: address.to_string() });
+        }
+        if let Some(path) = s.strip_prefix("file://") {
+            if path.is_empty() {
+                return Err(err("the path is empty".into()));
+            }
+            return Ok(SourceSpec::File { path: PathBuf::from(path) });
+        }
+        if let Some(rest) = s.strip_prefix("generator:") {
+            let (workload, query) = rest.split_once('?').unwrap_or((rest, ""));
+            if !NAMES.contains(&workload) {
+                return Err(err(format!("unknown workload `{workload}`")));
+            }
+            let (mut rate, mut limit) = (None, None);
+            for pair in query.split('&').filter(|p| !p.is_empty()) {
+                match pair.split_once('=') {
+                    Some(("rate", v)) => {
+                        rate = Some(v.parse::<f64>().ok().filter(|r| *r > 0.0).ok_or_else(|| err(format!("rate `{v}` is not a positive number")))?)
+                    }
+                    Some(("limit", v)) => limit = Some(v.parse::<u64>().map_err(|_| err(format!("limit `{v}` is not a count")))?),
+                    _ => return Err(err(format!("unknown option `{pair}` (known: rate, limit)"))),
+                }
+            }
+            return Ok(SourceSpec::Generator { workload: workload.to_string(), rate, limit });
+        }
+        Err(err("unknown kind of source".into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_and_prints_every_kind() {
+        for text in ["socket://localhost:9999", "file:///tmp/in", "generator:posts", "generator:temperature?rate=1000&limit=50"] {
+            assert_eq!(text.parse::<SourceSpec>().unwrap().to_string(), text);
+        }
+    }
+
+    #[test]
+    fn errors_say_what_is_wrong_and_show_the_forms() {
+        for (bad, why) in [
+            ("socket://localhost", "port"),
+            ("socket://localhost:http", "not a port"),
+            ("generator:weather", "unknown workload `weather`"),
+            ("generator:posts?rate=-3", "rate"),
+            ("kafka://x", "unknown kind"),
+        ] {
+            let msg = bad.parse::<SourceSpec>().unwrap_err().to_string();
+            assert!(msg.contains(why), "{msg}");
+            assert!(msg.contains("socket://HOST:PORT"), "{msg}");
+        }
+    }
+}
