@@ -1,0 +1,310 @@
+//! The pipelines the `caudal run` command knows, and how it wires them to sources and sinks.
+//!
+//! * `uppercase`: every line, upper-cased (the lecture's socket example);
+//! * `viu-count`: how many posts tagged `#VIU` have been seen, updated with every such post;
+//! * `max-temp`: every sensor's highest temperature so far, updated with every reading.
+//!
+//! Each reads text lines from sockets and files (bad lines go to the dead letters), or the matching
+//! built-in workload from a generator.
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use caudal_operators::EventStream;
+use serde::Serialize;
+
+use crate::config::RunConfig;
+use crate::dead_letter::DeadLetters;
+use crate::mode::ExecutionMode;
+use crate::parse::{FromLine, ParseLines};
+use crate::pipeline::{launch_with, Dataflow, RunError, Running};
+use crate::sink::{FileSink, Format, Print, SinkFactory};
+use crate::source::file::FileSource;
+use crate::source::generator::{Generator, GeneratorConfig};
+use crate::source::socket::{SocketOptions, SocketSource};
+use crate::source::spec::SourceSpec;
+use crate::source::{Empty, Source, SourceFactory, WorkerInfo};
+use crate::workload::{Post, Posts, Purchases, Reading, Tag, Temperature, Wifi, Workload};
+
+/// A built-in pipeline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Builtin {
+    /// Upper-cases every line.
+    Uppercase,
+    /// Counts posts tagged `#VIU`.
+    ViuCount,
+    /// Keeps each sensor's maximum temperature.
+    MaxTemp,
+}
+
+/// The built-in pipelines' names.
+pub const BUILTINS: [&str; 3] = ["uppercase", "viu-count", "max-temp"];
+
+impl FromStr for Builtin {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "uppercase" => Ok(Builtin::Uppercase),
+            "viu-count" => Ok(Builtin::ViuCount),
+            "max-temp" => Ok(Builtin::MaxTemp),
+            _ => Err(format!(
+                "unknown pipeline `{s}`: choose one of {}",
+                BUILTINS.join(", ")
+            )),
+        }
+    }
+}
+
+impl fmt::Display for Builtin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(BUILTINS[*self as usize])
+    }
+}
+
+/// A key and a value, printed as Spark prints a pair: `(key, value)`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Pair<K, V>(pub K, pub V);
+
+impl<K: fmt::Display, V: fmt::Display> fmt::Display for Pair<K, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "({}, {})", self.0, self.1)
+    }
+}
+
+/// The source of a command-line run, typed by what it produces.
+#[derive(Clone)]
+pub enum Feed {
+    /// Text lines (sockets, files).
+    Lines(Arc<dyn SourceFactory<String>>),
+    /// Generated posts.
+    Posts(Arc<dyn SourceFactory<Post>>),
+    /// Generated temperature readings.
+    Readings(Arc<dyn SourceFactory<Reading>>),
+    /// Generated records of another workload, as text lines.
+    Text(Arc<dyn SourceFactory<String>>),
+}
+
+fn per_worker<D: 'static>(
+    make: impl Fn(WorkerInfo) -> Box<dyn Source<Item = D>> + Send + Sync + 'static,
+) -> Arc<dyn SourceFactory<D>> {
+    Arc::new(make)
+}
+
+fn generator<W: Workload>(
+    workload: W,
+    config: GeneratorConfig,
+) -> Arc<dyn SourceFactory<W::Record>> {
+    let workload = Arc::new(workload);
+    per_worker(move |w| Box::new(Generator::new(workload.clone(), config.clone(), w)))
+}
+
+fn generator_text<W: Workload>(
+    workload: W,
+    config: GeneratorConfig,
+) -> Arc<dyn SourceFactory<String>>
+where
+    W::Record: fmt::Display,
+{
+    let typed = generator(workload, config);
+    per_worker(move |w| Box::new(DisplayLines(typed.make(w))))
+}
+
+/// A source whose records are shown as text lines.
+struct DisplayLines<D>(Box<dyn Source<Item = D>>);
+
+impl<D: fmt::Display + 'static> Source for DisplayLines<D> {
+    type Item = String;
+    fn start(&mut self, ctx: &crate::source::SourceContext) {
+        self.0.start(ctx)
+    }
+    fn poll(
+        &mut self,
+        out: &mut Vec<caudal_operators::Event<String>>,
+        budget: usize,
+    ) -> crate::source::Poll {
+        let mut typed = Vec::with_capacity(budget.min(1024));
+        let status = self.0.poll(&mut typed, budget);
+        out.extend(typed.into_iter().map(|e| e.with(e.data.to_string())));
+        status
+    }
+    fn offset(&self) -> u64 {
+        self.0.offset()
+    }
+}
+
+impl Feed {
+    /// The source `spec` describes, for a run in `mode`.
+    pub fn from_spec(spec: &SourceSpec, mode: ExecutionMode) -> Result<Feed, String> {
+        Ok(match spec.clone() {
+            SourceSpec::Socket { address } => {
+                Feed::Lines(per_worker(move |w| -> Box<dyn Source<Item = String>> {
+                    if w.index == 0 {
+                        Box::new(SocketSource::new(address.clone(), SocketOptions::default()))
+                    } else {
+                        Box::new(Empty::default())
+                    }
+                }))
+            }
+            SourceSpec::File { path } => {
+                if !path.exists() {
+                    return Err(format!(
+                        "file://{}: no such file or directory",
+                        path.display()
+                    ));
+                }
+                // A batch reads what is there; a stream keeps watching a directory for new files.
+                let watch = mode != ExecutionMode::Batch;
+                Feed::Lines(per_worker(move |w| {
+                    Box::new(FileSource::new(path.clone(), watch, w))
+                }))
+            }
+            SourceSpec::Generator {
+                workload,
+                rate,
+                limit,
+            } => {
+                let config = GeneratorConfig {
+                    rate,
+                    limit,
+                    ..Default::default()
+                };
+                if mode == ExecutionMode::Batch && limit.is_none() {
+                    return Err(format!("batch mode needs a bounded input: add a limit, for example `generator:{workload}?limit=100000`"));
+                }
+                match workload.as_str() {
+                    "posts" => Feed::Posts(generator(Posts::default(), config)),
+                    "temperature" => Feed::Readings(generator(Temperature::default(), config)),
+                    "purchases" => Feed::Text(generator_text(Purchases::default(), config)),
+                    "wifi" => Feed::Text(generator_text(Wifi::default(), config)),
+                    other => return Err(format!("unknown workload `{other}`")),
+                }
+            }
+        })
+    }
+
+    fn lines<'s>(&self, df: &mut Dataflow<'s>) -> Option<EventStream<'s, String>> {
+        match self {
+            Feed::Lines(f) | Feed::Text(f) => Some(df.source("input", &**f)),
+            Feed::Posts(f) => Some(df.source("input", &**f).map(|p| p.to_string())),
+            Feed::Readings(f) => Some(df.source("input", &**f).map(|r| r.to_string())),
+        }
+    }
+
+    fn parsed<'s, T: FromLine + 'static>(
+        &self,
+        df: &mut Dataflow<'s>,
+        origin: &str,
+    ) -> Option<EventStream<'s, T>> {
+        match self {
+            Feed::Lines(f) => {
+                let dead = df.dead_letters();
+                Some(df.source("input", &**f).parse_lines::<T>(origin, dead))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Where a command-line run writes its results.
+#[derive(Clone, Debug)]
+pub enum Output {
+    /// Standard output, as text or JSON lines.
+    Stdout {
+        /// JSON lines instead of text.
+        json: bool,
+    },
+    /// Atomically written part files in a directory.
+    Dir {
+        /// The directory.
+        path: std::path::PathBuf,
+        /// JSON lines instead of text.
+        json: bool,
+    },
+}
+
+impl Output {
+    fn factory<O: fmt::Display + Serialize + 'static>(&self) -> Arc<dyn SinkFactory<O>> {
+        let (json, dir) = match self {
+            Output::Stdout { json } => (*json, None),
+            Output::Dir { path, json } => (*json, Some(path.clone())),
+        };
+        let format = if json { Format::json() } else { Format::text() };
+        match dir {
+            None => Arc::new(Print::new(format)),
+            Some(path) => Arc::new(FileSink::new(path, format)),
+        }
+    }
+}
+
+/// Starts `pipeline` reading `feed` and writing to `output`.
+pub fn launch_builtin(
+    pipeline: Builtin,
+    feed: Feed,
+    config: RunConfig,
+    output: Output,
+    dead_letters: DeadLetters,
+) -> Result<Running, RunError> {
+    let mismatch = |needs: &str| {
+        RunError::Start(format!("pipeline `{pipeline}` reads {needs}: give it a text source (socket:// or file://) or `generator:{}`", if needs.contains("post") { "posts" } else { "temperature" }))
+    };
+    match pipeline {
+        Builtin::Uppercase => {
+            let sink = output.factory::<String>();
+            launch_with(config, dead_letters, move |df| {
+                let lines = feed.lines(df).expect("every feed gives lines");
+                let upper = uppercase(lines);
+                df.sink("output", upper, &*sink);
+            })
+        }
+        Builtin::ViuCount => {
+            if matches!(feed, Feed::Readings(_) | Feed::Text(_)) {
+                return Err(mismatch("posts"));
+            }
+            let sink = output.factory::<Pair<String, u64>>();
+            launch_with(config, dead_letters, move |df| {
+                let posts = match &feed {
+                    Feed::Posts(f) => df.source("input", &**f),
+                    _ => feed.parsed::<Post>(df, "viu-count").expect("a line feed"),
+                };
+                let counts = viu_count(posts).map(|(tag, n)| Pair(tag.to_string(), n));
+                df.sink("output", counts, &*sink);
+            })
+        }
+        Builtin::MaxTemp => {
+            if matches!(feed, Feed::Posts(_) | Feed::Text(_)) {
+                return Err(mismatch("temperature readings"));
+            }
+            let sink = output.factory::<Pair<String, f64>>();
+            launch_with(config, dead_letters, move |df| {
+                let readings = match &feed {
+                    Feed::Readings(f) => df.source("input", &**f),
+                    _ => feed.parsed::<Reading>(df, "max-temp").expect("a line feed"),
+                };
+                let maxima = max_temperature(readings)
+                    .map(|(sensor, max)| Pair(format!("sensor-{sensor}"), max));
+                df.sink("output", maxima, &*sink);
+            })
+        }
+    }
+}
+
+/// Upper-cases every line.
+pub fn uppercase(lines: EventStream<'_, String>) -> EventStream<'_, String> {
+    lines.map(|line| line.to_uppercase())
+}
+
+/// For every post tagged `#VIU`: `(#VIU, how many such posts so far)`.
+pub fn viu_count(posts: EventStream<'_, Post>) -> EventStream<'_, (Tag, u64)> {
+    posts
+        .filter(|p| p.has_tag(Tag::VIU))
+        .map(|_| (Tag::VIU, ()))
+        .running_count()
+}
+
+/// For every reading: `(sensor, its highest temperature so far)`.
+pub fn max_temperature(readings: EventStream<'_, Reading>) -> EventStream<'_, (u32, f64)> {
+    readings
+        .map(|r| (r.sensor, r.celsius))
+        .running_reduce(|a, b| a.max(*b))
+}

@@ -65,7 +65,10 @@ impl Default for RunConfig {
 impl RunConfig {
     /// The default configuration in `mode`.
     pub fn new(mode: ExecutionMode) -> Self {
-        RunConfig { mode, ..Default::default() }
+        RunConfig {
+            mode,
+            ..Default::default()
+        }
     }
 
     /// The same configuration on `workers` worker threads.
@@ -84,7 +87,12 @@ impl RunConfig {
     pub fn timely_config(&self) -> Result<timely::Config, String> {
         let mut args = vec!["-w".to_string(), self.workers.to_string()];
         if let Some(cluster) = &self.cluster {
-            args.extend(["-n".to_string(), cluster.processes.to_string(), "-p".to_string(), cluster.process.to_string()]);
+            args.extend([
+                "-n".to_string(),
+                cluster.processes.to_string(),
+                "-p".to_string(),
+                cluster.process.to_string(),
+            ]);
             if let Some(hostfile) = &cluster.hostfile {
                 args.extend(["-h".to_string(), hostfile.display().to_string()]);
             }

@@ -55,13 +55,25 @@ impl DeadLetters {
     /// Records one input from `origin` that could not be read, and why.
     pub fn report(&self, origin: &str, input: &str, reason: impl Display) {
         let n = self.0.count.fetch_add(1, Ordering::Relaxed) + 1;
-        let letter = DeadLetter { origin: origin.to_string(), input: input.to_string(), reason: reason.to_string() };
+        let letter = DeadLetter {
+            origin: origin.to_string(),
+            input: input.to_string(),
+            reason: reason.to_string(),
+        };
         if n <= SAMPLES_KEPT as u64 {
             tracing::warn!(origin = %letter.origin, input = %letter.input, "skipped bad input: {}", letter.reason);
         }
-        if let Some(file) = self.0.file.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+        if let Some(file) = self
+            .0
+            .file
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_mut()
+        {
             // A failing dead-letter file must not take the pipeline down: the count still holds.
-            let written = serde_json::to_writer(&mut *file, &letter).map_err(std::io::Error::from).and_then(|_| writeln!(file));
+            let written = serde_json::to_writer(&mut *file, &letter)
+                .map_err(std::io::Error::from)
+                .and_then(|_| writeln!(file));
             if written.is_err() {
                 tracing::error!("could not write a dead letter to its file");
             }
@@ -79,12 +91,22 @@ impl DeadLetters {
 
     /// The first few inputs that could not be read.
     pub fn samples(&self) -> Vec<DeadLetter> {
-        self.0.samples.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.0
+            .samples
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Flushes the dead-letter file, if any.
     pub fn flush(&self) -> std::io::Result<()> {
-        match self.0.file.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+        match self
+            .0
+            .file
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_mut()
+        {
             Some(file) => file.flush(),
             None => Ok(()),
         }
@@ -110,7 +132,11 @@ mod tests {
         assert_eq!(dl.samples()[0].input, "line 0");
         let written = std::fs::read_to_string(&path).unwrap();
         assert_eq!(written.lines().count(), 8);
-        assert!(written.lines().last().unwrap().contains("\"input\":\"line 7\""));
+        assert!(written
+            .lines()
+            .last()
+            .unwrap()
+            .contains("\"input\":\"line 7\""));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

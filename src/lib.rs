@@ -40,7 +40,9 @@ pub mod prelude {
     pub use crate::mode::ExecutionMode;
     pub use crate::parse::{FromLine, ParseLines};
     pub use crate::pipeline::{Dataflow, RunError};
-    pub use crate::sink::{BatchCallback, ChannelSink, Collect, FileSink, Format, Print, RecordCallback};
+    pub use crate::sink::{
+        BatchCallback, ChannelSink, Collect, FileSink, Format, Print, RecordCallback,
+    };
     pub use crate::source::{Poll, Source, SourceFactory, WorkerInfo};
     pub use caudal_operators::{Event, EventStream, EventTime, Partitioning, WatermarkStrategy};
 }

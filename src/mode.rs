@@ -36,7 +36,10 @@ pub enum ExecutionMode {
 impl ExecutionMode {
     /// Micro-batches of `interval` with no scheduling overhead.
     pub fn micro_batch(interval: Duration) -> Self {
-        ExecutionMode::MicroBatch { interval, overhead: Duration::ZERO }
+        ExecutionMode::MicroBatch {
+            interval,
+            overhead: Duration::ZERO,
+        }
     }
 
     /// The mode's family name: `per-record`, `micro-batch` or `batch`.
@@ -82,14 +85,18 @@ pub struct ModeError {
 
 /// Parses a duration such as `100ms`, `1s` or `2m`, with a message that says what went wrong.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s.trim()).map_err(|e| format!("`{s}` is not a duration ({e}); write it like `100ms`, `1s` or `2m`"))
+    humantime::parse_duration(s.trim())
+        .map_err(|e| format!("`{s}` is not a duration ({e}); write it like `100ms`, `1s` or `2m`"))
 }
 
 impl FromStr for ExecutionMode {
     type Err = ModeError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let err = |reason: &str| ModeError { given: s.to_string(), reason: reason.to_string() };
+        let err = |reason: &str| ModeError {
+            given: s.to_string(),
+            reason: reason.to_string(),
+        };
         match s.trim() {
             "per-record" | "per_record" | "record" => Ok(ExecutionMode::PerRecord),
             "batch" => Ok(ExecutionMode::Batch),
@@ -107,7 +114,11 @@ impl FromStr for ExecutionMode {
                 if interval.is_zero() {
                     return Err(err("the batch interval must be positive"));
                 }
-                let overhead = overhead.map(parse_duration).transpose().map_err(|e| err(&e))?.unwrap_or_default();
+                let overhead = overhead
+                    .map(parse_duration)
+                    .transpose()
+                    .map_err(|e| err(&e))?
+                    .unwrap_or_default();
                 Ok(ExecutionMode::MicroBatch { interval, overhead })
             }
         }
@@ -123,11 +134,20 @@ mod tests {
         for (text, mode) in [
             ("per-record", ExecutionMode::PerRecord),
             ("batch", ExecutionMode::Batch),
-            ("micro-batch:100ms", ExecutionMode::micro_batch(Duration::from_millis(100))),
-            ("micro-batch:1s", ExecutionMode::micro_batch(Duration::from_secs(1))),
+            (
+                "micro-batch:100ms",
+                ExecutionMode::micro_batch(Duration::from_millis(100)),
+            ),
+            (
+                "micro-batch:1s",
+                ExecutionMode::micro_batch(Duration::from_secs(1)),
+            ),
             (
                 "micro-batch:1s+50ms",
-                ExecutionMode::MicroBatch { interval: Duration::from_secs(1), overhead: Duration::from_millis(50) },
+                ExecutionMode::MicroBatch {
+                    interval: Duration::from_secs(1),
+                    overhead: Duration::from_millis(50),
+                },
             ),
         ] {
             assert_eq!(text.parse::<ExecutionMode>().unwrap(), mode);
@@ -137,7 +157,12 @@ mod tests {
 
     #[test]
     fn wrong_modes_say_what_is_expected() {
-        for bad in ["micro-batch", "micro-batch:fast", "micro-batch:0s", "streaming"] {
+        for bad in [
+            "micro-batch",
+            "micro-batch:fast",
+            "micro-batch:0s",
+            "streaming",
+        ] {
             let msg = bad.parse::<ExecutionMode>().unwrap_err().to_string();
             assert!(msg.contains(bad), "{msg}");
             assert!(msg.contains("micro-batch:100ms"), "{msg}");

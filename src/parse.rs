@@ -1,8 +1,8 @@
 //! Reading typed records from text lines, with bad lines sent to the dead letters.
 
 use caudal_operators::{Event, EventStream};
-use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::channels::pact::Pipeline;
+use timely::dataflow::operators::generic::Operator;
 
 use crate::dead_letter::DeadLetters;
 
@@ -22,11 +22,19 @@ impl FromLine for String {
 pub trait ParseLines<'scope> {
     /// Reads each line as a `T`; a line that does not parse is counted and reported to `dead_letters`
     /// (tagged with `origin`) and goes no further.
-    fn parse_lines<T: FromLine + 'static>(self, origin: &str, dead_letters: DeadLetters) -> EventStream<'scope, T>;
+    fn parse_lines<T: FromLine + 'static>(
+        self,
+        origin: &str,
+        dead_letters: DeadLetters,
+    ) -> EventStream<'scope, T>;
 }
 
 impl<'scope> ParseLines<'scope> for EventStream<'scope, String> {
-    fn parse_lines<T: FromLine + 'static>(self, origin: &str, dead_letters: DeadLetters) -> EventStream<'scope, T> {
+    fn parse_lines<T: FromLine + 'static>(
+        self,
+        origin: &str,
+        dead_letters: DeadLetters,
+    ) -> EventStream<'scope, T> {
         let origin = origin.to_string();
         let stream = self.inner.unary(Pipeline, "ParseLines", move |_, _| {
             move |input, output| {

@@ -32,7 +32,9 @@ use crate::dead_letter::DeadLetters;
 use crate::report::{RunReport, SinkReport, SourceReport};
 use crate::sink::operator::{sink_stream, SinkMetrics};
 use crate::sink::SinkFactory;
-use crate::source::driver::{source_stream, SharedWatermark, SourceMetrics, SourceOptions, StopFlag};
+use crate::source::driver::{
+    source_stream, SharedWatermark, SourceMetrics, SourceOptions, StopFlag,
+};
 use crate::source::{SourceFactory, WorkerInfo};
 
 /// A run that failed.
@@ -66,11 +68,21 @@ struct Shared {
 
 impl Shared {
     fn source_entry(&self, name: &str) -> (Arc<SourceMetrics>, SharedWatermark) {
-        self.sources.lock().unwrap_or_else(|e| e.into_inner()).entry(name.to_string()).or_default().clone()
+        self.sources
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(name.to_string())
+            .or_default()
+            .clone()
     }
 
     fn sink_entry(&self, name: &str) -> Arc<SinkMetrics> {
-        self.sinks.lock().unwrap_or_else(|e| e.into_inner()).entry(name.to_string()).or_default().clone()
+        self.sinks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(name.to_string())
+            .or_default()
+            .clone()
     }
 }
 
@@ -88,7 +100,10 @@ impl<'scope> Dataflow<'scope> {
 
     /// This worker.
     pub fn worker(&self) -> WorkerInfo {
-        WorkerInfo { index: self.scope.index(), peers: self.scope.peers() }
+        WorkerInfo {
+            index: self.scope.index(),
+            peers: self.scope.peers(),
+        }
     }
 
     /// The run's configuration.
@@ -102,13 +117,22 @@ impl<'scope> Dataflow<'scope> {
     }
 
     /// Reads source `name` (this worker's share of it) with the run's watermark strategy.
-    pub fn source<D: 'static>(&mut self, name: &str, factory: &dyn SourceFactory<D>) -> EventStream<'scope, D> {
+    pub fn source<D: 'static>(
+        &mut self,
+        name: &str,
+        factory: &dyn SourceFactory<D>,
+    ) -> EventStream<'scope, D> {
         let watermark = self.shared.config.watermark;
         self.source_with(name, factory, watermark)
     }
 
     /// Reads source `name` with its own watermark strategy.
-    pub fn source_with<D: 'static>(&mut self, name: &str, factory: &dyn SourceFactory<D>, watermark: WatermarkStrategy) -> EventStream<'scope, D> {
+    pub fn source_with<D: 'static>(
+        &mut self,
+        name: &str,
+        factory: &dyn SourceFactory<D>,
+        watermark: WatermarkStrategy,
+    ) -> EventStream<'scope, D> {
         let (metrics, shared) = self.shared.source_entry(name);
         let config = &self.shared.config;
         let opts = SourceOptions {
@@ -125,13 +149,25 @@ impl<'scope> Dataflow<'scope> {
     }
 
     /// Sends `stream` to sink `name` (this worker's instance of it).
-    pub fn sink<D: 'static>(&mut self, name: &str, stream: EventStream<'scope, D>, factory: &dyn SinkFactory<D>) {
+    pub fn sink<D: 'static>(
+        &mut self,
+        name: &str,
+        stream: EventStream<'scope, D>,
+        factory: &dyn SinkFactory<D>,
+    ) {
         let metrics = self.shared.sink_entry(name);
         match factory.make(self.worker()) {
             Ok(sink) => sink_stream(stream, name, sink, metrics),
             Err(e) => {
-                let error = RunError::Sink { name: name.to_string(), error: e.to_string() };
-                self.shared.setup_errors.lock().unwrap_or_else(|e| e.into_inner()).push(error);
+                let error = RunError::Sink {
+                    name: name.to_string(),
+                    error: e.to_string(),
+                };
+                self.shared
+                    .setup_errors
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(error);
                 self.shared.stop.stop();
             }
         }
@@ -158,11 +194,21 @@ impl Running {
             result.map_err(RunError::Worker)?;
         }
         let elapsed = self.started.elapsed();
-        if let Some(error) = self.shared.setup_errors.lock().unwrap_or_else(|e| e.into_inner()).pop() {
+        if let Some(error) = self
+            .shared
+            .setup_errors
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop()
+        {
             return Err(error);
         }
         let _ = self.shared.dead_letters.flush();
-        let sources = self.shared.sources.lock().unwrap_or_else(|e| e.into_inner());
+        let sources = self
+            .shared
+            .sources
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         let sinks = self.shared.sinks.lock().unwrap_or_else(|e| e.into_inner());
         use std::sync::atomic::Ordering::Relaxed;
         Ok(RunReport {
@@ -184,7 +230,11 @@ impl Running {
                     name: name.clone(),
                     records: m.records.load(Relaxed),
                     errors: m.errors.load(Relaxed),
-                    first_error: m.first_error.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+                    first_error: m
+                        .first_error
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .clone(),
                 })
                 .collect(),
             dead_letters: self.shared.dead_letters.count(),
@@ -202,7 +252,11 @@ where
 }
 
 /// Like [`launch`], with the dead letters to use (for example one writing to a file).
-pub fn launch_with<F>(config: RunConfig, dead_letters: DeadLetters, build: F) -> Result<Running, RunError>
+pub fn launch_with<F>(
+    config: RunConfig,
+    dead_letters: DeadLetters,
+    build: F,
+) -> Result<Running, RunError>
 where
     F: Fn(&mut Dataflow<'_>) + Send + Sync + 'static,
 {
@@ -227,7 +281,11 @@ where
         }
     })
     .map_err(RunError::Start)?;
-    Ok(Running { guards, shared, started })
+    Ok(Running {
+        guards,
+        shared,
+        started,
+    })
 }
 
 /// Runs `build` on every worker until every source has ended, and reports what it did.
@@ -237,4 +295,3 @@ where
 {
     launch(config, build)?.join()
 }
-

@@ -66,9 +66,19 @@ impl RunReport {
 
 impl fmt::Display for RunReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "{} run on {} worker(s) took {:.3} s", self.mode, self.workers, self.elapsed.as_secs_f64())?;
+        writeln!(
+            f,
+            "{} run on {} worker(s) took {:.3} s",
+            self.mode,
+            self.workers,
+            self.elapsed.as_secs_f64()
+        )?;
         for s in &self.sources {
-            write!(f, "  source {}: {} records read, {} behind the watermark", s.name, s.records, s.late)?;
+            write!(
+                f,
+                "  source {}: {} records read, {} behind the watermark",
+                s.name, s.records, s.late
+            )?;
             if s.batches > 0 {
                 write!(f, ", {} micro-batches", s.batches)?;
             }
@@ -82,7 +92,11 @@ impl fmt::Display for RunReport {
             writeln!(f)?;
         }
         if self.dead_letters > 0 {
-            writeln!(f, "  {} bad input(s) skipped; the first:", self.dead_letters)?;
+            writeln!(
+                f,
+                "  {} bad input(s) skipped; the first:",
+                self.dead_letters
+            )?;
             for d in &self.dead_letter_samples {
                 writeln!(f, "    {}: {:?}: {}", d.origin, d.input, d.reason)?;
             }

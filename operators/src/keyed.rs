@@ -18,14 +18,19 @@ use crate::time::Event;
 
 /// The state of every key a worker owns.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(bound(serialize = "K: Serialize + Eq + Hash, S: Serialize", deserialize = "K: Deserialize<'de> + Eq + Hash, S: Deserialize<'de>"))]
+#[serde(bound(
+    serialize = "K: Serialize + Eq + Hash, S: Serialize",
+    deserialize = "K: Deserialize<'de> + Eq + Hash, S: Deserialize<'de>"
+))]
 pub struct KeyedState<K, S> {
     states: FxHashMap<K, S>,
 }
 
 impl<K: Eq + Hash, S> Default for KeyedState<K, S> {
     fn default() -> Self {
-        KeyedState { states: FxHashMap::default() }
+        KeyedState {
+            states: FxHashMap::default(),
+        }
     }
 }
 
@@ -33,7 +38,12 @@ impl<K: Eq + Hash, S> KeyedState<K, S> {
     /// Runs `logic` on `key` and its state (created by `init` if absent): one hash lookup for a key that
     /// has state, and no clone of the key.
     #[inline]
-    pub fn apply<R>(&mut self, key: K, init: impl FnOnce() -> S, logic: impl FnOnce(&K, &mut S) -> R) -> R {
+    pub fn apply<R>(
+        &mut self,
+        key: K,
+        init: impl FnOnce() -> S,
+        logic: impl FnOnce(&K, &mut S) -> R,
+    ) -> R {
         if let Some(state) = self.states.get_mut(&key) {
             return logic(&key, state);
         }
@@ -84,7 +94,12 @@ where
     /// got.sort();
     /// assert_eq!(got, vec![('a', 3), ('a', 7), ('b', 1)]);
     /// ```
-    pub fn map_with_state<S, O, I, L>(self, name: &str, init: I, mut logic: L) -> EventStream<'scope, O>
+    pub fn map_with_state<S, O, I, L>(
+        self,
+        name: &str,
+        init: I,
+        mut logic: L,
+    ) -> EventStream<'scope, O>
     where
         S: 'static,
         O: 'static,
@@ -97,7 +112,11 @@ where
             move |input, output| {
                 input.for_each(|cap, data| {
                     let mut session = output.session(&cap);
-                    for Event { time, data: (key, value) } in data.drain(..) {
+                    for Event {
+                        time,
+                        data: (key, value),
+                    } in data.drain(..)
+                    {
                         if let Some(out) = state.apply(key, &init, |k, s| logic(k, s, value)) {
                             session.give(Event { time, data: out });
                         }
@@ -128,7 +147,10 @@ where
 
     /// Emits `(key, r)` for every record, with `r` the reduction by `reduce` of all its key's values so
     /// far (a running max is `running_reduce(|a, b| a.max(b))` on ordered values).
-    pub fn running_reduce(self, mut reduce: impl FnMut(&V, &V) -> V + 'static) -> EventStream<'scope, (K, V)> {
+    pub fn running_reduce(
+        self,
+        mut reduce: impl FnMut(&V, &V) -> V + 'static,
+    ) -> EventStream<'scope, (K, V)> {
         self.map_with_state(
             "RunningReduce",
             || None::<V>,
@@ -154,22 +176,47 @@ mod tests {
         input: Vec<Event<(u32, i64)>>,
         body: impl FnOnce(EventStream<'_, (u32, i64)>) -> EventStream<'_, O> + Send + Sync + 'static,
     ) -> Vec<O> {
-        let out = timely::example(move |scope| body(EventStream::new(input.to_stream(scope))).inner.capture());
-        let mut got: Vec<O> = out.extract().into_iter().flat_map(|(_, v)| v).map(|e| e.data).collect();
+        let out = timely::example(move |scope| {
+            body(EventStream::new(input.to_stream(scope)))
+                .inner
+                .capture()
+        });
+        let mut got: Vec<O> = out
+            .extract()
+            .into_iter()
+            .flat_map(|(_, v)| v)
+            .map(|e| e.data)
+            .collect();
         got.sort();
         got
     }
 
     #[test]
     fn running_count_counts_each_key() {
-        let input = vec![Event::new(1, (7, 0)), Event::new(2, (7, 0)), Event::new(3, (8, 0)), Event::new(4, (7, 0))];
-        assert_eq!(run(input, |s| s.running_count()), vec![(7, 1), (7, 2), (7, 3), (8, 1)]);
+        let input = vec![
+            Event::new(1, (7, 0)),
+            Event::new(2, (7, 0)),
+            Event::new(3, (8, 0)),
+            Event::new(4, (7, 0)),
+        ];
+        assert_eq!(
+            run(input, |s| s.running_count()),
+            vec![(7, 1), (7, 2), (7, 3), (8, 1)]
+        );
     }
 
     #[test]
     fn running_reduce_keeps_a_running_max() {
-        let input = vec![Event::new(1, (1, 5)), Event::new(2, (1, 3)), Event::new(3, (1, 9)), Event::new(4, (2, -1))];
-        assert_eq!(run(input, |s| s.running_reduce(|a, b| *a.max(b))), vec![(1, 5), (1, 5), (1, 9), (2, -1)]);
+        let input = vec![
+            Event::new(1, (1, 5)),
+            Event::new(2, (1, 3)),
+            Event::new(3, (1, 9)),
+            Event::new(4, (2, -1)),
+        ];
+        assert_eq!(
+            run(input, |s| s.running_reduce(|a, b| *a.max(b))),
+            vec![(1, 5), (1, 5), (1, 9), (2, -1)]
+        );
     }
 
     #[test]

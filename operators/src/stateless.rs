@@ -38,18 +38,29 @@ impl<'scope, D: 'static> EventStream<'scope, D> {
     /// });
     /// assert_eq!(out.extract()[0].1, vec![Event::new(5, 20u64)]);
     /// ```
-    pub fn map<D2: 'static>(self, mut logic: impl FnMut(D) -> D2 + 'static) -> EventStream<'scope, D2> {
-        EventStream::new(self.inner.map(move |e| Event { time: e.time, data: logic(e.data) }))
+    pub fn map<D2: 'static>(
+        self,
+        mut logic: impl FnMut(D) -> D2 + 'static,
+    ) -> EventStream<'scope, D2> {
+        EventStream::new(self.inner.map(move |e| Event {
+            time: e.time,
+            data: logic(e.data),
+        }))
     }
 
     /// Applies `logic` to every record's data and emits each item it yields at the record's event time.
-    pub fn flat_map<I: IntoIterator + 'static>(self, mut logic: impl FnMut(D) -> I + 'static) -> EventStream<'scope, I::Item>
+    pub fn flat_map<I: IntoIterator + 'static>(
+        self,
+        mut logic: impl FnMut(D) -> I + 'static,
+    ) -> EventStream<'scope, I::Item>
     where
         I::Item: 'static,
     {
         EventStream::new(self.inner.flat_map(move |e| {
             let time = e.time;
-            logic(e.data).into_iter().map(move |data| Event { time, data })
+            logic(e.data)
+                .into_iter()
+                .map(move |data| Event { time, data })
         }))
     }
 
@@ -59,13 +70,19 @@ impl<'scope, D: 'static> EventStream<'scope, D> {
     }
 
     /// Pairs every record with a key computed from it, for the keyed operators.
-    pub fn key_by<K: 'static>(self, mut key: impl FnMut(&D) -> K + 'static) -> EventStream<'scope, (K, D)> {
+    pub fn key_by<K: 'static>(
+        self,
+        mut key: impl FnMut(&D) -> K + 'static,
+    ) -> EventStream<'scope, (K, D)> {
         self.map(move |d| (key(&d), d))
     }
 
     /// Changes every record's event time to `time(&data)` (a timestamp extractor).
     pub fn assign_event_time(self, mut time: impl FnMut(&D) -> u64 + 'static) -> Self {
-        EventStream::new(self.inner.map(move |e| Event { time: time(&e.data), data: e.data }))
+        EventStream::new(self.inner.map(move |e| Event {
+            time: time(&e.data),
+            data: e.data,
+        }))
     }
 
     /// Calls `action` on every record as it passes.
@@ -76,7 +93,9 @@ impl<'scope, D: 'static> EventStream<'scope, D> {
     /// Merges this stream with `others` into one stream; the frontier is the least of theirs.
     pub fn union(self, others: impl IntoIterator<Item = Self>) -> Self {
         let scope = self.scope();
-        let streams: Vec<_> = std::iter::once(self.inner).chain(others.into_iter().map(|s| s.inner)).collect();
+        let streams: Vec<_> = std::iter::once(self.inner)
+            .chain(others.into_iter().map(|s| s.inner))
+            .collect();
         EventStream::new(scope.concatenate(streams))
     }
 }
@@ -85,7 +104,10 @@ impl<'scope, D: ExchangeData> EventStream<'scope, D> {
     /// Moves records between workers as `how` says (records must be serde-serializable to do so).
     pub fn repartition(self, how: Partitioning<D>) -> Self {
         match how {
-            Partitioning::ByHash(hash) => EventStream::new(self.inner.exchange(move |e: &Event<D>| route(&hash(&e.data)))),
+            Partitioning::ByHash(hash) => EventStream::new(
+                self.inner
+                    .exchange(move |e: &Event<D>| route(&hash(&e.data))),
+            ),
             Partitioning::RoundRobin => {
                 let mut next = 0u64;
                 // Routing uses the low bits (or the remainder): a plain counter deals records in turn.

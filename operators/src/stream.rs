@@ -28,7 +28,9 @@ impl<'scope, D: 'static> EventStream<'scope, D> {
 
 impl<D: Clone + 'static> Clone for EventStream<'_, D> {
     fn clone(&self) -> Self {
-        EventStream { inner: self.inner.clone() }
+        EventStream {
+            inner: self.inner.clone(),
+        }
     }
 }
 

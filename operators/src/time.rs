@@ -30,7 +30,9 @@ pub type EventTime = u64;
 pub const MAX_WATERMARK: EventTime = i64::MAX as u64;
 
 /// A record with its event time.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 pub struct Event<D> {
     /// When the record happened, in milliseconds.
     pub time: EventTime,
@@ -46,7 +48,10 @@ impl<D> Event<D> {
 
     /// The same event time with other data.
     pub fn with<D2>(&self, data: D2) -> Event<D2> {
-        Event { time: self.time, data }
+        Event {
+            time: self.time,
+            data,
+        }
     }
 }
 

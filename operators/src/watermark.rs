@@ -33,7 +33,9 @@ impl WatermarkStrategy {
         match *self {
             WatermarkStrategy::Monotonic => Some(max_seen),
             // watermark = max_seen - B - 1, frontier = watermark + 1 = max_seen - B.
-            WatermarkStrategy::BoundedOutOfOrderness { max_delay_ms } => Some(max_seen.saturating_sub(max_delay_ms)),
+            WatermarkStrategy::BoundedOutOfOrderness { max_delay_ms } => {
+                Some(max_seen.saturating_sub(max_delay_ms))
+            }
             WatermarkStrategy::ProcessingTime => None,
         }
     }
@@ -52,7 +54,13 @@ pub struct WatermarkTracker {
 impl WatermarkTracker {
     /// A tracker at frontier 0 that has seen nothing yet; `idle_timeout` of `None` never goes idle.
     pub fn new(strategy: WatermarkStrategy, idle_timeout: Option<Duration>, now: Instant) -> Self {
-        WatermarkTracker { strategy, idle_timeout, max_seen: None, frontier: 0, last_record: now }
+        WatermarkTracker {
+            strategy,
+            idle_timeout,
+            max_seen: None,
+            frontier: 0,
+            last_record: now,
+        }
     }
 
     /// The strategy in force.
@@ -74,7 +82,10 @@ impl WatermarkTracker {
 
     /// The frontier the records seen so far allow (never behind the current one).
     pub fn frontier_from_records(&self) -> EventTime {
-        let candidate = self.max_seen.and_then(|m| self.strategy.frontier_for_max_seen(m)).unwrap_or(0);
+        let candidate = self
+            .max_seen
+            .and_then(|m| self.strategy.frontier_for_max_seen(m))
+            .unwrap_or(0);
         candidate.max(self.frontier)
     }
 
@@ -96,7 +107,8 @@ impl WatermarkTracker {
 
     /// Whether the source has read nothing for longer than its idle timeout.
     pub fn is_idle(&self, now: Instant) -> bool {
-        self.idle_timeout.is_some_and(|t| now.saturating_duration_since(self.last_record) >= t)
+        self.idle_timeout
+            .is_some_and(|t| now.saturating_duration_since(self.last_record) >= t)
     }
 
     /// When the source will turn idle if it reads nothing more.
@@ -112,7 +124,11 @@ mod tests {
     #[test]
     fn bounded_out_of_orderness_follows_flinks_rule() {
         let now = Instant::now();
-        let mut t = WatermarkTracker::new(WatermarkStrategy::BoundedOutOfOrderness { max_delay_ms: 100 }, None, now);
+        let mut t = WatermarkTracker::new(
+            WatermarkStrategy::BoundedOutOfOrderness { max_delay_ms: 100 },
+            None,
+            now,
+        );
         assert_eq!(t.frontier_from_records(), 0);
         t.observe(1000, now);
         // watermark = 1000 - 100 - 1 = 899, frontier = 900.
@@ -130,14 +146,24 @@ mod tests {
         t.observe(42, now);
         assert_eq!(t.advance_to(t.frontier_from_records()), 42);
         // Another record at 42 is not late: 42 >= frontier.
-        assert!(!crate::time::is_late(&crate::time::Event::new(42, ()), t.frontier()));
-        assert!(crate::time::is_late(&crate::time::Event::new(41, ()), t.frontier()));
+        assert!(!crate::time::is_late(
+            &crate::time::Event::new(42, ()),
+            t.frontier()
+        ));
+        assert!(crate::time::is_late(
+            &crate::time::Event::new(41, ()),
+            t.frontier()
+        ));
     }
 
     #[test]
     fn goes_idle_after_its_timeout_only() {
         let start = Instant::now();
-        let mut t = WatermarkTracker::new(WatermarkStrategy::Monotonic, Some(Duration::from_millis(50)), start);
+        let mut t = WatermarkTracker::new(
+            WatermarkStrategy::Monotonic,
+            Some(Duration::from_millis(50)),
+            start,
+        );
         assert!(!t.is_idle(start + Duration::from_millis(49)));
         assert!(t.is_idle(start + Duration::from_millis(50)));
         t.observe(1, start + Duration::from_millis(60));

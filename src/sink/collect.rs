@@ -14,13 +14,17 @@ pub struct Collect<D> {
 
 impl<D> Clone for Collect<D> {
     fn clone(&self) -> Self {
-        Collect { records: self.records.clone() }
+        Collect {
+            records: self.records.clone(),
+        }
     }
 }
 
 impl<D> Default for Collect<D> {
     fn default() -> Self {
-        Collect { records: Arc::default() }
+        Collect {
+            records: Arc::default(),
+        }
     }
 }
 
@@ -40,7 +44,13 @@ impl<D> Collect<D> {
     where
         D: Ord + Clone,
     {
-        let mut data: Vec<D> = self.records.lock().unwrap_or_else(|e| e.into_inner()).iter().map(|e| e.data.clone()).collect();
+        let mut data: Vec<D> = self
+            .records
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|e| e.data.clone())
+            .collect();
         data.sort();
         data
     }
@@ -48,7 +58,10 @@ impl<D> Collect<D> {
 
 impl<D: Send + 'static> Sink<D> for Collect<D> {
     fn write(&mut self, records: &mut Vec<Event<D>>) -> Result<(), SinkError> {
-        self.records.lock().unwrap_or_else(|e| e.into_inner()).append(records);
+        self.records
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .append(records);
         Ok(())
     }
 }

@@ -26,7 +26,11 @@ pub struct FileSink<D> {
 impl<D: 'static> FileSink<D> {
     /// Part files in `dir` (created if missing), in `format`, rolled at most once a second.
     pub fn new(dir: impl Into<PathBuf>, format: Format<D>) -> Self {
-        FileSink { dir: dir.into(), format, roll_interval: Duration::from_secs(1) }
+        FileSink {
+            dir: dir.into(),
+            format,
+            roll_interval: Duration::from_secs(1),
+        }
     }
 
     /// Starts a new file at most every `interval` (and at the end).
@@ -55,11 +59,18 @@ impl<D> FileSinkWorker<D> {
         if self.buf.is_empty() {
             return Ok(());
         }
-        let name = format!("part-{:05}-{:06}.{}", self.worker, self.next_part, self.format.extension);
+        let name = format!(
+            "part-{:05}-{:06}.{}",
+            self.worker, self.next_part, self.format.extension
+        );
         let tmp = self.dir.join(format!(".{name}.tmp"));
         let done = self.dir.join(&name);
         write_synced(&tmp, &self.buf).map_err(io(format!("writing {}", tmp.display())))?;
-        std::fs::rename(&tmp, &done).map_err(io(format!("renaming {} to {}", tmp.display(), done.display())))?;
+        std::fs::rename(&tmp, &done).map_err(io(format!(
+            "renaming {} to {}",
+            tmp.display(),
+            done.display()
+        )))?;
         self.buf.clear();
         self.next_part += 1;
         self.last_roll = Instant::now();
@@ -91,7 +102,8 @@ impl<D: 'static> Sink<D> for FileSinkWorker<D> {
 
 impl<D: 'static> SinkFactory<D> for FileSink<D> {
     fn make(&self, worker: WorkerInfo) -> Result<Box<dyn Sink<D>>, SinkError> {
-        std::fs::create_dir_all(&self.dir).map_err(io(format!("creating {}", self.dir.display())))?;
+        std::fs::create_dir_all(&self.dir)
+            .map_err(io(format!("creating {}", self.dir.display())))?;
         Ok(Box::new(FileSinkWorker {
             dir: self.dir.clone(),
             format: self.format.clone(),

@@ -16,7 +16,10 @@ pub struct Format<D> {
 
 impl<D> Clone for Format<D> {
     fn clone(&self) -> Self {
-        Format { write: self.write.clone(), extension: self.extension }
+        Format {
+            write: self.write.clone(),
+            extension: self.extension,
+        }
     }
 }
 
@@ -26,7 +29,10 @@ impl<D: 'static> Format<D> {
     where
         D: Display,
     {
-        Format { write: Arc::new(|e, out| drop(write!(out, "{}", e.data))), extension: "txt" }
+        Format {
+            write: Arc::new(|e, out| drop(write!(out, "{}", e.data))),
+            extension: "txt",
+        }
     }
 
     /// A JSON object `{"time": T, "data": ...}` (JSON lines).

@@ -31,12 +31,20 @@ impl<D: 'static> Sink<D> for PrintSink<D> {
             self.format.line(event, &mut self.buf);
         }
         let mut out = std::io::stdout().lock();
-        out.write_all(&self.buf).and_then(|_| out.flush()).map_err(|source| SinkError::Io { what: "writing to standard output".into(), source })
+        out.write_all(&self.buf)
+            .and_then(|_| out.flush())
+            .map_err(|source| SinkError::Io {
+                what: "writing to standard output".into(),
+                source,
+            })
     }
 }
 
 impl<D: 'static> SinkFactory<D> for Print<D> {
     fn make(&self, _worker: WorkerInfo) -> Result<Box<dyn super::Sink<D>>, SinkError> {
-        Ok(Box::new(PrintSink { format: self.format.clone(), buf: Vec::new() }))
+        Ok(Box::new(PrintSink {
+            format: self.format.clone(),
+            buf: Vec::new(),
+        }))
     }
 }

@@ -24,17 +24,31 @@ struct Doorbell {
 impl Doorbell {
     fn ring(&self) {
         if self.asleep.swap(false, Ordering::AcqRel) {
-            if let Some(waker) = self.waker.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            if let Some(waker) = self
+                .waker
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .as_ref()
+            {
                 waker.wake();
             }
         }
     }
 }
 
-/// The application's end: sends records into the pipeline from any thread.
+/// The application's end: sends records into the pipeline from any thread (clone it for more threads).
 pub struct Pusher<D> {
     lanes: Vec<(Sender<Event<D>>, Arc<Doorbell>)>,
     next: usize,
+}
+
+impl<D> Clone for Pusher<D> {
+    fn clone(&self) -> Self {
+        Pusher {
+            lanes: self.lanes.clone(),
+            next: self.next,
+        }
+    }
 }
 
 impl<D> Pusher<D> {
@@ -124,7 +138,12 @@ pub fn channel<D: Send + 'static>(workers: usize) -> (Pusher<D>, ChannelSources<
         lanes.push((tx, bell.clone()));
         ends.push(Some((rx, bell)));
     }
-    (Pusher { lanes, next: 0 }, ChannelSources { lanes: Mutex::new(ends) })
+    (
+        Pusher { lanes, next: 0 },
+        ChannelSources {
+            lanes: Mutex::new(ends),
+        },
+    )
 }
 
 #[cfg(test)]

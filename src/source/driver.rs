@@ -120,7 +120,9 @@ impl SourceOptions {
 
 /// Microseconds since the Unix epoch.
 pub fn wall_clock_us() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
 }
 
 /// A batch that has closed and waits for its release.
@@ -151,35 +153,48 @@ pub fn source_stream<'scope, D: 'static>(
     mut source: Box<dyn Source<Item = D>>,
     opts: SourceOptions,
 ) -> EventStream<'scope, D> {
-    let worker = WorkerInfo { index: scope.index(), peers: scope.peers() };
-    let stream = timely_source::<_, CapacityContainerBuilder<Vec<Event<D>>>, _, _>(scope, name, move |cap, info| {
-        let activator = scope.activator_for(info.address.clone());
-        let waker = Waker::new(scope.worker().sync_activator_for(info.address.to_vec()));
-        source.start(&SourceContext { waker, dead_letters: opts.dead_letters.clone(), worker });
-        let now = Instant::now();
-        let next_boundary_us = match opts.mode {
-            ExecutionMode::MicroBatch { interval, .. } => next_multiple(wall_clock_us(), interval.as_micros() as u64),
-            _ => 0,
-        };
-        let mut driver = Driver {
-            cap: Some(cap),
-            tracker: WatermarkTracker::new(opts.watermark, opts.idle_timeout, now),
-            read: Vec::with_capacity(opts.budget),
-            held: Vec::new(),
-            sealed: VecDeque::new(),
-            next_boundary_us,
-            opts,
-        };
-        move |output| {
-            if let Some(wake_in) = driver.step(&mut source, output) {
-                if wake_in.is_zero() {
-                    activator.activate();
-                } else {
-                    activator.activate_after(wake_in);
+    let worker = WorkerInfo {
+        index: scope.index(),
+        peers: scope.peers(),
+    };
+    let stream = timely_source::<_, CapacityContainerBuilder<Vec<Event<D>>>, _, _>(
+        scope,
+        name,
+        move |cap, info| {
+            let activator = scope.activator_for(info.address.clone());
+            let waker = Waker::new(scope.worker().sync_activator_for(info.address.to_vec()));
+            source.start(&SourceContext {
+                waker,
+                dead_letters: opts.dead_letters.clone(),
+                worker,
+            });
+            let now = Instant::now();
+            let next_boundary_us = match opts.mode {
+                ExecutionMode::MicroBatch { interval, .. } => {
+                    next_multiple(wall_clock_us(), interval.as_micros() as u64)
+                }
+                _ => 0,
+            };
+            let mut driver = Driver {
+                cap: Some(cap),
+                tracker: WatermarkTracker::new(opts.watermark, opts.idle_timeout, now),
+                read: Vec::with_capacity(opts.budget),
+                held: Vec::new(),
+                sealed: VecDeque::new(),
+                next_boundary_us,
+                opts,
+            };
+            move |output| {
+                if let Some(wake_in) = driver.step(&mut source, output) {
+                    if wake_in.is_zero() {
+                        activator.activate();
+                    } else {
+                        activator.activate_after(wake_in);
+                    }
                 }
             }
-        }
-    });
+        },
+    );
     EventStream::new(stream)
 }
 
@@ -188,16 +203,28 @@ fn next_multiple(now: u64, step: u64) -> u64 {
     (now / step + 1) * step
 }
 
-type Output<'a, D> = timely::dataflow::operators::generic::OutputBuilderSession<'a, EventTime, CapacityContainerBuilder<Vec<Event<D>>>>;
+type Output<'a, D> = timely::dataflow::operators::generic::OutputBuilderSession<
+    'a,
+    EventTime,
+    CapacityContainerBuilder<Vec<Event<D>>>,
+>;
 
 impl<D: 'static> Driver<D> {
     /// One activation: read, release what the mode allows, move the watermark. Returns when to run again
     /// (`None` once the source is done).
-    fn step(&mut self, source: &mut Box<dyn Source<Item = D>>, output: &mut Output<'_, D>) -> Option<Duration> {
+    fn step(
+        &mut self,
+        source: &mut Box<dyn Source<Item = D>>,
+        output: &mut Output<'_, D>,
+    ) -> Option<Duration> {
         self.cap.as_ref()?;
         let now = Instant::now();
         let now_us = wall_clock_us();
-        let status = if self.opts.stop.is_stopped() { Poll::Done } else { source.poll(&mut self.read, self.opts.budget) };
+        let status = if self.opts.stop.is_stopped() {
+            Poll::Done
+        } else {
+            source.poll(&mut self.read, self.opts.budget)
+        };
         self.observe_read(now, now_us);
 
         match self.opts.mode {
@@ -216,10 +243,18 @@ impl<D: 'static> Driver<D> {
                         _ => self.frontier_now(now, now_us),
                     };
                     let records = std::mem::take(&mut self.held);
-                    self.sealed.push_back(SealedBatch { release_at_us: boundary + overhead.as_micros() as u64, frontier, records });
+                    self.sealed.push_back(SealedBatch {
+                        release_at_us: boundary + overhead.as_micros() as u64,
+                        frontier,
+                        records,
+                    });
                     self.next_boundary_us = next_multiple(now_us, interval.as_micros() as u64);
                 }
-                while self.sealed.front().is_some_and(|b| b.release_at_us <= now_us) {
+                while self
+                    .sealed
+                    .front()
+                    .is_some_and(|b| b.release_at_us <= now_us)
+                {
                     let batch = self.sealed.pop_front().expect("front checked");
                     self.release(output, batch);
                 }
@@ -252,7 +287,10 @@ impl<D: 'static> Driver<D> {
             late += (event.time < frontier) as u64;
         }
         self.tracker.observe(max, now);
-        self.opts.metrics.records.fetch_add(self.read.len() as u64, Ordering::Relaxed);
+        self.opts
+            .metrics
+            .records
+            .fetch_add(self.read.len() as u64, Ordering::Relaxed);
         if late > 0 {
             self.opts.metrics.late.fetch_add(late, Ordering::Relaxed);
         }
@@ -320,13 +358,21 @@ impl<D: 'static> Driver<D> {
             wake = wake.min(at.saturating_duration_since(now));
         }
         if let ExecutionMode::MicroBatch { .. } = self.opts.mode {
-            let next_us = self.sealed.front().map_or(self.next_boundary_us, |b| b.release_at_us.min(self.next_boundary_us));
+            let next_us = self.sealed.front().map_or(self.next_boundary_us, |b| {
+                b.release_at_us.min(self.next_boundary_us)
+            });
             wake = wake.min(Duration::from_micros(next_us.saturating_sub(now_us)));
         }
-        if let Some(deadline) = self.tracker.idle_deadline().filter(|_| !self.tracker.is_idle(now)) {
+        if let Some(deadline) = self
+            .tracker
+            .idle_deadline()
+            .filter(|_| !self.tracker.is_idle(now))
+        {
             wake = wake.min(deadline.saturating_duration_since(now));
         }
-        if self.opts.watermark == WatermarkStrategy::ProcessingTime && self.opts.mode == ExecutionMode::PerRecord {
+        if self.opts.watermark == WatermarkStrategy::ProcessingTime
+            && self.opts.mode == ExecutionMode::PerRecord
+        {
             // The watermark follows the clock even when no record comes: move it every few milliseconds.
             wake = wake.min(PROCESSING_TIME_TICK);
         }

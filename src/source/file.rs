@@ -77,7 +77,11 @@ impl FileSource {
         let entries = match std::fs::read_dir(&self.root) {
             Ok(entries) => entries,
             Err(e) => {
-                self.dead_letters.report(&self.origin(), "", format!("cannot list {}: {e}", self.root.display()));
+                self.dead_letters.report(
+                    &self.origin(),
+                    "",
+                    format!("cannot list {}: {e}", self.root.display()),
+                );
                 return;
             }
         };
@@ -105,7 +109,11 @@ impl FileSource {
                     self.current = Some((path, BufReader::new(file)));
                     return true;
                 }
-                Err(e) => self.dead_letters.report(&self.origin(), "", format!("cannot open {}: {e}", path.display())),
+                Err(e) => self.dead_letters.report(
+                    &self.origin(),
+                    "",
+                    format!("cannot open {}: {e}", path.display()),
+                ),
             }
         }
         false
@@ -113,7 +121,9 @@ impl FileSource {
 }
 
 fn file_name(path: &Path) -> String {
-    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 impl Source for FileSource {
@@ -122,7 +132,8 @@ impl Source for FileSource {
     fn start(&mut self, ctx: &SourceContext) {
         self.dead_letters = ctx.dead_letters.clone();
         if !self.root.exists() {
-            self.dead_letters.report(&self.origin(), "", "no such file or directory");
+            self.dead_letters
+                .report(&self.origin(), "", "no such file or directory");
         }
     }
 
@@ -151,7 +162,11 @@ impl Source for FileSource {
                         }
                         Err(e) => {
                             let origin = format!("file://{}:{}", path.display(), self.lines);
-                            self.dead_letters.report(&origin, &String::from_utf8_lossy(&self.line), format!("not UTF-8 text: {e}"));
+                            self.dead_letters.report(
+                                &origin,
+                                &String::from_utf8_lossy(&self.line),
+                                format!("not UTF-8 text: {e}"),
+                            );
                         }
                     }
                 }
@@ -165,7 +180,9 @@ impl Source for FileSource {
         if taken == budget {
             Poll::Ready
         } else if self.watch && self.directory {
-            Poll::Pending { wake_at: Some(self.next_scan) }
+            Poll::Pending {
+                wake_at: Some(self.next_scan),
+            }
         } else {
             Poll::Done
         }

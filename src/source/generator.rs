@@ -62,7 +62,13 @@ pub struct GeneratorConfig {
 
 impl Default for GeneratorConfig {
     fn default() -> Self {
-        GeneratorConfig { rate: None, limit: None, event_rate: None, disorder_ms: 0, start: None }
+        GeneratorConfig {
+            rate: None,
+            limit: None,
+            event_rate: None,
+            disorder_ms: 0,
+            start: None,
+        }
     }
 }
 
@@ -81,7 +87,10 @@ impl<W: Workload> Generator<W> {
     /// The part of `workload`'s stream that `worker` makes.
     pub fn new(workload: Arc<W>, config: GeneratorConfig, worker: WorkerInfo) -> Self {
         let event_rate = config.event_rate.or(config.rate).unwrap_or(1000.0);
-        let schedule = config.start.map(|start| Schedule { start, rate: config.rate });
+        let schedule = config.start.map(|start| Schedule {
+            start,
+            rate: config.rate,
+        });
         Generator {
             workload,
             ms_per_record: 1000.0 / event_rate,
@@ -109,12 +118,18 @@ impl<W: Workload> Source for Generator<W> {
 
     fn poll(&mut self, out: &mut Vec<Event<W::Record>>, budget: usize) -> Poll {
         let now = Instant::now();
-        let schedule = *self.schedule.get_or_insert(Schedule { start: now, rate: self.config.rate });
+        let schedule = *self.schedule.get_or_insert(Schedule {
+            start: now,
+            rate: self.config.rate,
+        });
         let end = self.config.limit.unwrap_or(u64::MAX);
         let due = schedule.due(now).min(end);
         let mut emitted = 0;
         while self.next < due && emitted < budget {
-            out.push(Event::new(self.event_time(self.next), self.workload.record(self.next)));
+            out.push(Event::new(
+                self.event_time(self.next),
+                self.workload.record(self.next),
+            ));
             self.next += self.step;
             emitted += 1;
         }
@@ -124,7 +139,9 @@ impl<W: Workload> Source for Generator<W> {
         } else if self.next < due {
             Poll::Ready
         } else {
-            Poll::Pending { wake_at: Some(schedule.start + schedule.intended_offset(self.next)) }
+            Poll::Pending {
+                wake_at: Some(schedule.start + schedule.intended_offset(self.next)),
+            }
         }
     }
 
@@ -147,9 +164,18 @@ mod tests {
     #[test]
     fn workers_split_the_stream_without_gaps_or_overlap() {
         let w = Arc::new(Temperature::default());
-        let config = GeneratorConfig { limit: Some(100), ..Default::default() };
+        let config = GeneratorConfig {
+            limit: Some(100),
+            ..Default::default()
+        };
         let mut seqs: Vec<u64> = (0..3)
-            .flat_map(|i| drain(Generator::new(w.clone(), config.clone(), WorkerInfo { index: i, peers: 3 })))
+            .flat_map(|i| {
+                drain(Generator::new(
+                    w.clone(),
+                    config.clone(),
+                    WorkerInfo { index: i, peers: 3 },
+                ))
+            })
             .map(|e| e.data.seq)
             .collect();
         seqs.sort();
@@ -159,20 +185,33 @@ mod tests {
     #[test]
     fn event_time_follows_the_event_rate_and_disorder_stays_bounded() {
         let w = Arc::new(Temperature::default());
-        let config = GeneratorConfig { limit: Some(1000), event_rate: Some(100.0), disorder_ms: 25, ..Default::default() };
+        let config = GeneratorConfig {
+            limit: Some(1000),
+            event_rate: Some(100.0),
+            disorder_ms: 25,
+            ..Default::default()
+        };
         let events = drain(Generator::new(w, config, WorkerInfo::single()));
         for e in &events {
             let ideal = e.data.seq * 10;
             assert!(e.time <= ideal && ideal - e.time <= 25, "{e:?}");
         }
-        assert!(events.windows(2).any(|p| p[1].time < p[0].time), "the stream should be out of order");
+        assert!(
+            events.windows(2).any(|p| p[1].time < p[0].time),
+            "the stream should be out of order"
+        );
     }
 
     #[test]
     fn a_paced_generator_emits_only_what_is_due() {
         let w = Arc::new(Temperature::default());
         let start = Instant::now() + Duration::from_secs(3600);
-        let config = GeneratorConfig { rate: Some(1000.0), limit: Some(10), start: Some(start), ..Default::default() };
+        let config = GeneratorConfig {
+            rate: Some(1000.0),
+            limit: Some(10),
+            start: Some(start),
+            ..Default::default()
+        };
         let mut g = Generator::new(w, config, WorkerInfo::single());
         let mut out = Vec::new();
         match g.poll(&mut out, 100) {

@@ -13,7 +13,10 @@ pub struct VecSource<D> {
 impl<D> VecSource<D> {
     /// A source of `events`, in this order.
     pub fn new(events: Vec<Event<D>>) -> Self {
-        VecSource { events: events.into_iter(), read: 0 }
+        VecSource {
+            events: events.into_iter(),
+            read: 0,
+        }
     }
 }
 
@@ -50,11 +53,27 @@ where
 }
 
 /// A source whose worker `w` reads `make(w)`, each record at event time = its position, in ms.
-pub fn from_fn<D: 'static>(make: impl Fn(WorkerInfo) -> Vec<D> + Send + Sync + 'static) -> impl SourceFactory<D> {
-    FromFn(move |w| make(w).into_iter().enumerate().map(|(i, d)| Event::new(i as u64, d)).collect())
+pub fn from_fn<D: 'static>(
+    make: impl Fn(WorkerInfo) -> Vec<D> + Send + Sync + 'static,
+) -> impl SourceFactory<D> {
+    FromFn(move |w| {
+        make(w)
+            .into_iter()
+            .enumerate()
+            .map(|(i, d)| Event::new(i as u64, d))
+            .collect()
+    })
 }
 
 /// A source of `events` read by worker 0 alone (other workers read nothing).
-pub fn from_events<D: Clone + Send + Sync + 'static>(events: Vec<Event<D>>) -> impl SourceFactory<D> {
-    FromFn(move |w: WorkerInfo| if w.index == 0 { events.clone() } else { Vec::new() })
+pub fn from_events<D: Clone + Send + Sync + 'static>(
+    events: Vec<Event<D>>,
+) -> impl SourceFactory<D> {
+    FromFn(move |w: WorkerInfo| {
+        if w.index == 0 {
+            events.clone()
+        } else {
+            Vec::new()
+        }
+    })
 }

@@ -50,7 +50,9 @@ pub struct Waker {
 
 impl Waker {
     pub(crate) fn new(activator: SyncActivator) -> Self {
-        Waker { activator: Some(activator) }
+        Waker {
+            activator: Some(activator),
+        }
     }
 
     /// A waker that does nothing, for sources polled by hand in tests.

@@ -38,7 +38,14 @@ impl<D: 'static> QueueSource<D> {
                 (i as u32, mine)
             })
             .collect();
-        QueueSource { batches, interval, paced: false, start: None, current: None, read: 0 }
+        QueueSource {
+            batches,
+            interval,
+            paced: false,
+            start: None,
+            current: None,
+            read: 0,
+        }
     }
 
     /// Makes batch `i` available only `i * interval` after the source starts.
@@ -66,10 +73,14 @@ impl<D: 'static> Source for QueueSource<D> {
                     None => self.current = None,
                 }
             }
-            let Some(&(index, _)) = self.batches.front() else { break };
+            let Some(&(index, _)) = self.batches.front() else {
+                break;
+            };
             if self.paced && start + self.interval * index > now {
                 self.read += taken as u64;
-                return Poll::Pending { wake_at: Some(start + self.interval * index) };
+                return Poll::Pending {
+                    wake_at: Some(start + self.interval * index),
+                };
             }
             let (index, records) = self.batches.pop_front().expect("front checked");
             let time = index as u64 * self.interval.as_millis() as u64;
@@ -94,13 +105,25 @@ mod tests {
 
     #[test]
     fn partitions_go_to_their_workers_with_batch_times() {
-        let batches = vec![vec![vec![1, 2], vec![3]], vec![vec![], vec![4, 5]], vec![vec![6]]];
+        let batches = vec![
+            vec![vec![1, 2], vec![3]],
+            vec![vec![], vec![4, 5]],
+            vec![vec![6]],
+        ];
         let mut per_worker = Vec::new();
         for index in 0..2 {
-            let mut q = QueueSource::new(batches.clone(), Duration::from_millis(100), WorkerInfo { index, peers: 2 });
+            let mut q = QueueSource::new(
+                batches.clone(),
+                Duration::from_millis(100),
+                WorkerInfo { index, peers: 2 },
+            );
             let mut out = Vec::new();
             while q.poll(&mut out, 1) != Poll::Done {}
-            per_worker.push(out.into_iter().map(|e| (e.time, e.data)).collect::<Vec<_>>());
+            per_worker.push(
+                out.into_iter()
+                    .map(|e| (e.time, e.data))
+                    .collect::<Vec<_>>(),
+            );
         }
         assert_eq!(per_worker[0], vec![(0, 1), (0, 2), (200, 6)]);
         assert_eq!(per_worker[1], vec![(0, 3), (100, 4), (100, 5)]);

@@ -56,7 +56,12 @@ pub struct SocketSource {
 impl SocketSource {
     /// A source that will read lines from `address` (`host:port`).
     pub fn new(address: impl Into<String>, options: SocketOptions) -> Self {
-        SocketSource { address: address.into(), options, rx: None, lines: 0 }
+        SocketSource {
+            address: address.into(),
+            options,
+            rx: None,
+            lines: 0,
+        }
     }
 }
 
@@ -69,19 +74,27 @@ impl Source for SocketSource {
         let address = self.address.clone();
         let options = self.options.clone();
         let thread_ctx = ctx.clone();
-        let spawned = thread::Builder::new().name(format!("caudal-socket-{address}")).spawn(move || {
-            read_socket(&address, &options, &thread_ctx, &tx);
-            let _ = tx.send(Message::End);
-            thread_ctx.waker.wake();
-        });
+        let spawned = thread::Builder::new()
+            .name(format!("caudal-socket-{address}"))
+            .spawn(move || {
+                read_socket(&address, &options, &thread_ctx, &tx);
+                let _ = tx.send(Message::End);
+                thread_ctx.waker.wake();
+            });
         if let Err(e) = spawned {
-            ctx.dead_letters.report(&format!("socket://{}", self.address), "", format!("cannot start the reader thread: {e}"));
+            ctx.dead_letters.report(
+                &format!("socket://{}", self.address),
+                "",
+                format!("cannot start the reader thread: {e}"),
+            );
             self.rx = None;
         }
     }
 
     fn poll(&mut self, out: &mut Vec<Event<String>>, budget: usize) -> Poll {
-        let Some(rx) = self.rx.as_ref() else { return Poll::Done };
+        let Some(rx) = self.rx.as_ref() else {
+            return Poll::Done;
+        };
         for _ in 0..budget {
             match rx.try_recv() {
                 Ok(Message::Line(line)) => {
@@ -102,7 +115,12 @@ impl Source for SocketSource {
 
 /// The reader thread: connect, read lines, reconnect as asked. Returns when the input ends or the
 /// pipeline has gone.
-fn read_socket(address: &str, options: &SocketOptions, ctx: &SourceContext, tx: &std::sync::mpsc::Sender<Message>) {
+fn read_socket(
+    address: &str,
+    options: &SocketOptions,
+    ctx: &SourceContext,
+    tx: &std::sync::mpsc::Sender<Message>,
+) {
     let origin = format!("socket://{address}");
     let mut failures = 0u32;
     let mut backoff = options.initial_backoff;
@@ -112,8 +130,16 @@ fn read_socket(address: &str, options: &SocketOptions, ctx: &SourceContext, tx: 
             Err(e) => {
                 failures += 1;
                 if options.max_attempts.is_some_and(|max| failures >= max) {
-                    tracing::error!("cannot connect to {address}: {e}; gave up after {failures} attempts");
-                    ctx.dead_letters.report(&origin, "", format!("cannot connect to {address}: {e} (gave up after {failures} attempts)"));
+                    tracing::error!(
+                        "cannot connect to {address}: {e}; gave up after {failures} attempts"
+                    );
+                    ctx.dead_letters.report(
+                        &origin,
+                        "",
+                        format!(
+                            "cannot connect to {address}: {e} (gave up after {failures} attempts)"
+                        ),
+                    );
                     return;
                 }
                 tracing::warn!("cannot connect to {address}: {e}; retrying in {backoff:?} (is the server running? for example `nc -lk {}`)", address.rsplit(':').next().unwrap_or("PORT"));
@@ -142,7 +168,11 @@ fn read_socket(address: &str, options: &SocketOptions, ctx: &SourceContext, tx: 
                                 return;
                             }
                         }
-                        Err(e) => ctx.dead_letters.report(&origin, &String::from_utf8_lossy(&buf), format!("not UTF-8 text: {e}")),
+                        Err(e) => ctx.dead_letters.report(
+                            &origin,
+                            &String::from_utf8_lossy(&buf),
+                            format!("not UTF-8 text: {e}"),
+                        ),
                     }
                     // Wake the operator once the buffered lines have all been handed over.
                     if reader.buffer().is_empty() && !ctx.waker.wake() {

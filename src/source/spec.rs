@@ -35,7 +35,11 @@ impl fmt::Display for SourceSpec {
         match self {
             SourceSpec::Socket { address } => write!(f, "socket://{address}"),
             SourceSpec::File { path } => write!(f, "file://{}", path.display()),
-            SourceSpec::Generator { workload, rate, limit } => {
+            SourceSpec::Generator {
+                workload,
+                rate,
+                limit,
+            } => {
                 write!(f, "generator:{workload}")?;
                 let mut sep = '?';
                 if let Some(rate) = rate {
@@ -64,20 +68,31 @@ impl FromStr for SourceSpec {
     type Err = SourceSpecError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let err = |reason: String| SourceSpecError { given: s.to_string(), reason, workloads: NAMES.join(", ") };
+        let err = |reason: String| SourceSpecError {
+            given: s.to_string(),
+            reason,
+            workloads: NAMES.join(", "),
+        };
         if let Some(address) = s.strip_prefix("socket://") {
-            let (host, port) = address.rsplit_once(':').ok_or_else(|| err("the address needs a port".into()))?;
+            let (host, port) = address
+                .rsplit_once(':')
+                .ok_or_else(|| err("the address needs a port".into()))?;
             if host.is_empty() {
                 return Err(err("the address needs a host".into()));
             }
-            port.parse::<u16>().map_err(|_| err(format!("`{port}` is not a port number")))?;
-            return Ok(SourceSpec::Socket { address: address.to_string() });
+            port.parse::<u16>()
+                .map_err(|_| err(format!("`{port}` is not a port number")))?;
+            return Ok(SourceSpec::Socket {
+                address: address.to_string(),
+            });
         }
         if let Some(path) = s.strip_prefix("file://") {
             if path.is_empty() {
                 return Err(err("the path is empty".into()));
             }
-            return Ok(SourceSpec::File { path: PathBuf::from(path) });
+            return Ok(SourceSpec::File {
+                path: PathBuf::from(path),
+            });
         }
         if let Some(rest) = s.strip_prefix("generator:") {
             let (workload, query) = rest.split_once('?').unwrap_or((rest, ""));
@@ -88,13 +103,25 @@ impl FromStr for SourceSpec {
             for pair in query.split('&').filter(|p| !p.is_empty()) {
                 match pair.split_once('=') {
                     Some(("rate", v)) => {
-                        rate = Some(v.parse::<f64>().ok().filter(|r| *r > 0.0).ok_or_else(|| err(format!("rate `{v}` is not a positive number")))?)
+                        rate =
+                            Some(v.parse::<f64>().ok().filter(|r| *r > 0.0).ok_or_else(|| {
+                                err(format!("rate `{v}` is not a positive number"))
+                            })?)
                     }
-                    Some(("limit", v)) => limit = Some(v.parse::<u64>().map_err(|_| err(format!("limit `{v}` is not a count")))?),
+                    Some(("limit", v)) => {
+                        limit = Some(
+                            v.parse::<u64>()
+                                .map_err(|_| err(format!("limit `{v}` is not a count")))?,
+                        )
+                    }
                     _ => return Err(err(format!("unknown option `{pair}` (known: rate, limit)"))),
                 }
             }
-            return Ok(SourceSpec::Generator { workload: workload.to_string(), rate, limit });
+            return Ok(SourceSpec::Generator {
+                workload: workload.to_string(),
+                rate,
+                limit,
+            });
         }
         Err(err("unknown kind of source".into()))
     }
@@ -106,7 +133,12 @@ mod tests {
 
     #[test]
     fn reads_and_prints_every_kind() {
-        for text in ["socket://localhost:9999", "file:///tmp/in", "generator:posts", "generator:temperature?rate=1000&limit=50"] {
+        for text in [
+            "socket://localhost:9999",
+            "file:///tmp/in",
+            "generator:posts",
+            "generator:temperature?rate=1000&limit=50",
+        ] {
             assert_eq!(text.parse::<SourceSpec>().unwrap().to_string(), text);
         }
     }

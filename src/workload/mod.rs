@@ -38,13 +38,16 @@ pub fn mix(seed: u64, seq: u64) -> u64 {
 
 /// Splits a line into fields at commas or white space, skipping empty ones.
 pub(crate) fn fields(line: &str) -> impl Iterator<Item = &str> {
-    line.split(|c: char| c == ',' || c.is_whitespace()).filter(|f| !f.is_empty())
+    line.split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|f| !f.is_empty())
 }
 
 /// Reads field `name` of a line.
 pub(crate) fn field<T: std::str::FromStr>(value: Option<&str>, name: &str) -> Result<T, String> {
     let value = value.ok_or_else(|| format!("missing field `{name}`"))?;
-    value.parse().map_err(|_| format!("field `{name}` is not valid: `{value}`"))
+    value
+        .parse()
+        .map_err(|_| format!("field `{name}` is not valid: `{value}`"))
 }
 
 #[cfg(test)]

@@ -12,12 +12,28 @@ use crate::parse::FromLine;
 
 /// The hashtags the generator uses; `VOCABULARY[0]` is `VIU`.
 pub const VOCABULARY: [&str; 16] = [
-    "VIU", "spark", "flink", "rust", "streaming", "bigdata", "kafka", "timely", "ml", "cloud", "latency", "dataflow",
-    "java", "python", "scala", "sql",
+    "VIU",
+    "spark",
+    "flink",
+    "rust",
+    "streaming",
+    "bigdata",
+    "kafka",
+    "timely",
+    "ml",
+    "cloud",
+    "latency",
+    "dataflow",
+    "java",
+    "python",
+    "scala",
+    "sql",
 ];
 
 /// A hashtag: an index into [`VOCABULARY`], or for other tags a hash of their text with the top bit set.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 pub struct Tag(pub u32);
 
 impl Tag {
@@ -30,7 +46,9 @@ impl Tag {
             Some(i) => Tag(i as u32),
             None => {
                 // FNV-1a: stable across runs and processes.
-                let h = name.bytes().fold(0x811c_9dc5u32, |h, b| (h ^ b as u32).wrapping_mul(0x0100_0193));
+                let h = name.bytes().fold(0x811c_9dc5u32, |h, b| {
+                    (h ^ b as u32).wrapping_mul(0x0100_0193)
+                });
                 Tag(h | 0x8000_0000)
             }
         }
@@ -63,7 +81,11 @@ pub struct Post {
 impl Post {
     /// A post by `user` with `tags` (duplicates and tags past [`MAX_TAGS`] are dropped).
     pub fn new(seq: u64, user: u32, tags: impl IntoIterator<Item = Tag>) -> Post {
-        let mut post = Post { seq, user, ..Post::default() };
+        let mut post = Post {
+            seq,
+            user,
+            ..Post::default()
+        };
         for tag in tags {
             if post.tag_count as usize == MAX_TAGS {
                 break;
@@ -129,7 +151,11 @@ pub struct Posts {
 
 impl Default for Posts {
     fn default() -> Self {
-        Posts { users: 10_000, viu_one_in: 10, seed: 1 }
+        Posts {
+            users: 10_000,
+            viu_one_in: 10,
+            seed: 1,
+        }
     }
 }
 
@@ -161,7 +187,10 @@ mod tests {
         let p = Post::from_line("user17: loving the #VIU lecture, #spark! #VIU").unwrap();
         assert_eq!(p.user, 17);
         assert_eq!(p.tags(), &[Tag::VIU, Tag::named("spark")]);
-        assert!(!Post::from_line("#viu is not #VIU? no: lowercase").unwrap().tags().is_empty());
+        assert!(!Post::from_line("#viu is not #VIU? no: lowercase")
+            .unwrap()
+            .tags()
+            .is_empty());
         assert!(!Post::from_line("no tags here").unwrap().has_tag(Tag::VIU));
     }
 
@@ -178,7 +207,9 @@ mod tests {
     #[test]
     fn about_one_in_ten_posts_is_tagged_viu() {
         let w = Posts::default();
-        let viu = (0..10_000).filter(|&s| w.record(s).has_tag(Tag::VIU)).count();
+        let viu = (0..10_000)
+            .filter(|&s| w.record(s).has_tag(Tag::VIU))
+            .count();
         assert!((800..1200).contains(&viu), "{viu}");
     }
 

@@ -24,7 +24,14 @@ pub struct Purchase {
 
 impl fmt::Display for Purchase {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{},{},{}.{:02}", self.customer, self.product, self.cents / 100, self.cents % 100)
+        write!(
+            f,
+            "{},{},{}.{:02}",
+            self.customer,
+            self.product,
+            self.cents / 100,
+            self.cents % 100
+        )
     }
 }
 
@@ -42,7 +49,12 @@ impl FromLine for Purchase {
             2 => cents.parse().map_err(|_| bad())?,
             _ => return Err(bad()),
         };
-        Ok(Purchase { seq: 0, customer, product, cents: units * 100 + cents })
+        Ok(Purchase {
+            seq: 0,
+            customer,
+            product,
+            cents: units * 100 + cents,
+        })
     }
 }
 
@@ -59,7 +71,11 @@ pub struct Purchases {
 
 impl Default for Purchases {
     fn default() -> Self {
-        Purchases { customers: 10_000, products: 1_000, seed: 1 }
+        Purchases {
+            customers: 10_000,
+            products: 1_000,
+            seed: 1,
+        }
     }
 }
 
@@ -87,9 +103,17 @@ mod tests {
         let w = Purchases::default();
         for seq in 0..20 {
             let p = w.record(seq);
-            assert_eq!(Purchase { seq, ..Purchase::from_line(&p.to_string()).unwrap() }, p);
+            assert_eq!(
+                Purchase {
+                    seq,
+                    ..Purchase::from_line(&p.to_string()).unwrap()
+                },
+                p
+            );
         }
         assert_eq!(Purchase::from_line("1,2,3.5").unwrap().cents, 350);
-        assert!(Purchase::from_line("1,2,3.555").unwrap_err().contains("3.555"));
+        assert!(Purchase::from_line("1,2,3.555")
+            .unwrap_err()
+            .contains("3.555"));
     }
 }

@@ -35,7 +35,11 @@ impl FromLine for Reading {
         if !celsius.is_finite() {
             return Err(format!("temperature `{celsius}` is not a finite number"));
         }
-        Ok(Reading { seq: 0, sensor, celsius })
+        Ok(Reading {
+            seq: 0,
+            sensor,
+            celsius,
+        })
     }
 }
 
@@ -50,7 +54,10 @@ pub struct Temperature {
 
 impl Default for Temperature {
     fn default() -> Self {
-        Temperature { sensors: 100, seed: 1 }
+        Temperature {
+            sensors: 100,
+            seed: 1,
+        }
     }
 }
 
@@ -62,7 +69,11 @@ impl Workload for Temperature {
         let r = mix(self.seed, seq);
         let sensor = (r % self.sensors as u64) as u32;
         let celsius = 10.0 + ((r >> 32) % 250) as f64 / 10.0;
-        Reading { seq, sensor, celsius }
+        Reading {
+            seq,
+            sensor,
+            celsius,
+        }
     }
 }
 
@@ -74,13 +85,18 @@ mod tests {
     fn reads_what_it_prints() {
         let r = Temperature::default().record(42);
         let back = Reading::from_line(&r.to_string()).unwrap();
-        assert_eq!((back.sensor, back.celsius), (r.sensor, (r.celsius * 10.0).round() / 10.0));
+        assert_eq!(
+            (back.sensor, back.celsius),
+            (r.sensor, (r.celsius * 10.0).round() / 10.0)
+        );
         assert_eq!(Reading::from_line("7 21.5").unwrap().celsius, 21.5);
     }
 
     #[test]
     fn bad_lines_say_which_field() {
-        assert!(Reading::from_line("sensor-1").unwrap_err().contains("celsius"));
+        assert!(Reading::from_line("sensor-1")
+            .unwrap_err()
+            .contains("celsius"));
         assert!(Reading::from_line("x,1.0").unwrap_err().contains("sensor"));
         assert!(Reading::from_line("1,hot").unwrap_err().contains("hot"));
         assert!(Reading::from_line("1,NaN").is_err());

@@ -61,7 +61,11 @@ pub struct WifiEvent {
 
 impl fmt::Display for WifiEvent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{},{},{},{}", self.device, self.access_point, self.kind, self.rssi)
+        write!(
+            f,
+            "{},{},{},{}",
+            self.device, self.access_point, self.kind, self.rssi
+        )
     }
 }
 
@@ -91,7 +95,11 @@ pub struct Wifi {
 
 impl Default for Wifi {
     fn default() -> Self {
-        Wifi { devices: 5_000, access_points: 50, seed: 1 }
+        Wifi {
+            devices: 5_000,
+            access_points: 50,
+            seed: 1,
+        }
     }
 }
 
@@ -125,8 +133,16 @@ mod tests {
         let w = Wifi::default();
         for seq in 0..20 {
             let e = w.record(seq);
-            assert_eq!(WifiEvent { seq, ..WifiEvent::from_line(&e.to_string()).unwrap() }, e);
+            assert_eq!(
+                WifiEvent {
+                    seq,
+                    ..WifiEvent::from_line(&e.to_string()).unwrap()
+                },
+                e
+            );
         }
-        assert!(WifiEvent::from_line("1,2,fly,-40").unwrap_err().contains("kind"));
+        assert!(WifiEvent::from_line("1,2,fly,-40")
+            .unwrap_err()
+            .contains("kind"));
     }
 }

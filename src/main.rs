@@ -1,0 +1,243 @@
+//! The `caudal` command: run a built-in pipeline, or compare execution modes.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use caudal::builtin::{launch_builtin, Builtin, Feed, Output};
+use caudal::compare::{compare, CompareConfig, LabWorkload};
+use caudal::config::{Cluster, RunConfig};
+use caudal::dead_letter::DeadLetters;
+use caudal::mode::{parse_duration, ExecutionMode};
+use caudal::operators::WatermarkStrategy;
+use caudal::source::spec::SourceSpec;
+use clap::{Parser, Subcommand};
+
+/// Caudal: per-record streaming on timely dataflow, with micro-batch and batch modes of the same pipeline.
+#[derive(Parser)]
+#[command(name = "caudal", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a built-in pipeline on a source until the input ends (or Ctrl-C).
+    #[command(
+        after_help = "Examples:\n  caudal run uppercase --source socket://localhost:9999 --mode micro-batch:10s\n  caudal run viu-count --source generator:posts?rate=1000 --duration 5s\n  caudal run max-temp --source file://readings.txt --mode batch"
+    )]
+    Run(RunArgs),
+    /// Run one workload per-record, in micro-batches and as a batch, and compare their latency.
+    Compare(CompareArgs),
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// The pipeline: uppercase, viu-count or max-temp.
+    #[arg(value_parser = parse_builtin)]
+    pipeline: Builtin,
+    /// Where records come from: socket://HOST:PORT, file://PATH (a file or a watched directory) or generator:WORKLOAD[?rate=N&limit=N].
+    #[arg(long, value_parser = parse_source)]
+    source: SourceSpec,
+    /// per-record, micro-batch:INTERVAL (such as micro-batch:1s, optionally +OVERHEAD) or batch.
+    #[arg(long, default_value = "per-record", value_parser = parse_mode)]
+    mode: ExecutionMode,
+    /// Watermark: monotonic, bounded:DELAY (such as bounded:500ms) or processing-time. Default: processing-time for text sources, monotonic for generators.
+    #[arg(long, value_parser = parse_watermark)]
+    watermark: Option<WatermarkStrategy>,
+    /// Worker threads in this process.
+    #[arg(long, short = 'w', default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    workers: u32,
+    /// Write results as part files in this directory instead of printing them.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Write results as JSON lines ({"time":..,"data":..}) instead of text.
+    #[arg(long)]
+    json: bool,
+    /// Also write every input that could not be read to this file, as JSON lines.
+    #[arg(long)]
+    dead_letters: Option<PathBuf>,
+    /// Stop after this long (like Ctrl-C: held records are released and files committed).
+    #[arg(long, value_parser = parse_duration)]
+    duration: Option<Duration>,
+    /// Processes in a cluster run (timely's -n).
+    #[arg(long, default_value_t = 1)]
+    processes: usize,
+    /// This process's index in a cluster run (timely's -p).
+    #[arg(long, default_value_t = 0)]
+    process: usize,
+    /// One host:port line per process (timely's -h).
+    #[arg(long)]
+    hostfile: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+struct CompareArgs {
+    /// The workload.
+    #[arg(long, value_enum, default_value_t = LabWorkload::KeyedCount)]
+    workload: LabWorkload,
+    /// Comma-separated modes, run in this order.
+    #[arg(long, value_delimiter = ',', default_value = "per-record,micro-batch:100ms,batch", value_parser = parse_mode)]
+    modes: Vec<ExecutionMode>,
+    /// Offered load, records per second.
+    #[arg(long, default_value_t = 200_000.0)]
+    rate: f64,
+    /// How long each mode is measured.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    duration: Duration,
+    /// Warm-up before measuring, in each mode.
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    warmup: Duration,
+    /// Worker threads (use 1 for latency on a 2-core machine).
+    #[arg(long, short = 'w', default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    workers: u32,
+    /// Scheduling overhead added to every micro-batch, to emulate a real micro-batch scheduler.
+    #[arg(long, default_value = "0ms", value_parser = parse_duration)]
+    batch_overhead: Duration,
+    /// Print the results as JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Also write the JSON results to this file.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+fn parse_builtin(s: &str) -> Result<Builtin, String> {
+    s.parse()
+}
+
+fn parse_source(s: &str) -> Result<SourceSpec, String> {
+    s.parse()
+        .map_err(|e: caudal::source::spec::SourceSpecError| e.to_string())
+}
+
+fn parse_mode(s: &str) -> Result<ExecutionMode, String> {
+    s.parse()
+        .map_err(|e: caudal::mode::ModeError| e.to_string())
+}
+
+fn parse_watermark(s: &str) -> Result<WatermarkStrategy, String> {
+    match s {
+        "monotonic" => Ok(WatermarkStrategy::Monotonic),
+        "processing-time" => Ok(WatermarkStrategy::ProcessingTime),
+        other => match other.strip_prefix("bounded:") {
+            Some(delay) => Ok(WatermarkStrategy::BoundedOutOfOrderness { max_delay_ms: parse_duration(delay)?.as_millis() as u64 }),
+            None => Err(format!("unknown watermark `{other}`: use `monotonic`, `bounded:DELAY` (for example `bounded:500ms`) or `processing-time`")),
+        },
+    }
+}
+
+fn run_pipeline(args: RunArgs) -> anyhow::Result<()> {
+    let watermark = args.watermark.unwrap_or(match args.source {
+        SourceSpec::Generator { .. } => WatermarkStrategy::Monotonic,
+        _ => WatermarkStrategy::ProcessingTime,
+    });
+    let mut config = RunConfig::new(args.mode)
+        .workers(args.workers as usize)
+        .watermark(watermark);
+    if args.processes > 1 {
+        anyhow::ensure!(
+            args.process < args.processes,
+            "--process {} is out of range: with --processes {} it must be 0 to {}",
+            args.process,
+            args.processes,
+            args.processes - 1
+        );
+        config.cluster = Some(Cluster {
+            processes: args.processes,
+            process: args.process,
+            hostfile: args.hostfile.clone(),
+        });
+    }
+    let feed = Feed::from_spec(&args.source, args.mode).map_err(anyhow::Error::msg)?;
+    let output = match args.out {
+        Some(path) => Output::Dir {
+            path,
+            json: args.json,
+        },
+        None => Output::Stdout { json: args.json },
+    };
+    let dead_letters = match &args.dead_letters {
+        Some(path) => DeadLetters::with_file(path)
+            .with_context(|| format!("cannot create the dead-letter file {}", path.display()))?,
+        None => DeadLetters::new(),
+    };
+    let running = launch_builtin(args.pipeline, feed, config, output, dead_letters)?;
+    let stop = running.stop_flag();
+    let on_signal = stop.clone();
+    ctrlc::set_handler(move || on_signal.stop()).context("cannot install the Ctrl-C handler")?;
+    if let Some(duration) = args.duration {
+        std::thread::spawn(move || {
+            std::thread::sleep(duration);
+            stop.stop();
+        });
+    }
+    let report = running.join()?;
+    eprint!("{report}");
+    if let Some(error) = report.sink_error() {
+        anyhow::bail!("results were not all written: {error}");
+    }
+    Ok(())
+}
+
+fn run_compare(args: CompareArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        args.rate > 0.0 && args.rate.is_finite(),
+        "--rate must be a positive number of records per second, for example --rate 100000"
+    );
+    let modes = args
+        .modes
+        .into_iter()
+        .map(|m| match m {
+            ExecutionMode::MicroBatch { interval, .. } => ExecutionMode::MicroBatch {
+                interval,
+                overhead: args.batch_overhead,
+            },
+            other => other,
+        })
+        .collect();
+    let config = CompareConfig {
+        workload: args.workload,
+        modes,
+        rate: args.rate,
+        duration: args.duration,
+        warmup: args.warmup,
+        workers: args.workers as usize,
+    };
+    let report = compare(&config, |mode| eprintln!("running {mode} ..."))?;
+    let json = serde_json::to_string_pretty(&report)?;
+    if let Some(path) = &args.out {
+        std::fs::write(path, &json).with_context(|| format!("cannot write {}", path.display()))?;
+        eprintln!("wrote {}", path.display());
+    }
+    if args.json {
+        println!("{json}");
+    } else {
+        println!("{report}");
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("CAUDAL_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(args) => run_pipeline(args),
+        Command::Compare(args) => run_compare(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
