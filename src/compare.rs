@@ -84,19 +84,19 @@ impl Default for CompareConfig {
     }
 }
 
-/// Latency percentiles, in microseconds.
+/// Latency percentiles, in microseconds (recorded in nanoseconds, to 3 significant digits).
 #[derive(Clone, Copy, Debug, Serialize)]
 pub struct Percentiles {
     /// Median.
-    pub p50: u64,
+    pub p50: f64,
     /// 90th percentile.
-    pub p90: u64,
+    pub p90: f64,
     /// 99th percentile.
-    pub p99: u64,
+    pub p99: f64,
     /// 99.9th percentile.
-    pub p999: u64,
+    pub p999: f64,
     /// The largest.
-    pub max: u64,
+    pub max: f64,
 }
 
 /// Offered and achieved throughput, records per second.
@@ -109,7 +109,7 @@ pub struct Throughput {
 }
 
 /// The results a run produced: how many, and an order-independent checksum.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct ResultSummary {
     /// How many results.
     pub count: u64,
@@ -174,58 +174,79 @@ pub struct Measured<T> {
     pub value: T,
 }
 
-/// Per-worker latency recording, merged at the end.
+/// What a sink observed: latencies, the results' summary, and when the last result came.
+struct Recording {
+    histogram: Histogram<u64>,
+    results: ResultSummary,
+    last: Option<Instant>,
+}
+
+impl Recording {
+    fn new() -> Self {
+        // Latencies in nanoseconds, from 1 ns to an hour, to 3 significant digits.
+        let histogram =
+            Histogram::new_with_bounds(1, 3_600_000_000_000, 3).expect("valid histogram bounds");
+        Recording {
+            histogram,
+            results: ResultSummary::default(),
+            last: None,
+        }
+    }
+
+    fn merge(&mut self, other: &Recording) {
+        self.histogram
+            .add(&other.histogram)
+            .expect("histograms with the same bounds");
+        self.results.count += other.results.count;
+        self.results.checksum = self.results.checksum.wrapping_add(other.results.checksum);
+        self.last = self.last.max(other.last);
+    }
+}
+
+/// Records latencies on each worker and merges them when the stream ends.
 #[derive(Clone)]
 struct LatencySink {
     schedule: Schedule,
     warmup_seq: u64,
-    merged: Arc<Mutex<(Histogram<u64>, ResultSummary, Option<Instant>)>>,
+    merged: Arc<Mutex<Recording>>,
 }
 
 struct LatencySinkWorker {
     shared: LatencySink,
-    histogram: Histogram<u64>,
-    summary: ResultSummary,
-    last: Option<Instant>,
-}
-
-fn new_histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid histogram bounds")
+    recording: Recording,
 }
 
 impl<T: Hash + 'static> Sink<Measured<T>> for LatencySinkWorker {
     fn write(&mut self, records: &mut Vec<Event<Measured<T>>>) -> Result<(), SinkError> {
         let now = Instant::now();
+        let rec = &mut self.recording;
         for event in records.iter() {
             let Measured { seq, value } = &event.data;
             if *seq >= self.shared.warmup_seq {
                 let intended =
                     self.shared.schedule.start + self.shared.schedule.intended_offset(*seq);
-                let us = now.saturating_duration_since(intended).as_micros() as u64;
-                self.histogram.saturating_record(us.max(1));
+                let ns = now.saturating_duration_since(intended).as_nanos() as u64;
+                rec.histogram.saturating_record(ns.max(1));
             }
             let mut h = rustc_hash::FxHasher::default();
             value.hash(&mut h);
-            self.summary.count += 1;
-            self.summary.checksum = self
-                .summary
+            rec.results.count += 1;
+            rec.results.checksum = rec
+                .results
                 .checksum
                 .wrapping_add(crate::workload::mix(0, h.finish()));
         }
-        self.last = Some(now);
+        rec.last = Some(now);
         Ok(())
     }
 
     fn progress(&mut self, frontier: Option<u64>) -> Result<(), SinkError> {
         if frontier.is_none() {
-            let mut merged = self.shared.merged.lock().unwrap_or_else(|e| e.into_inner());
-            merged
-                .0
-                .add(&self.histogram)
-                .expect("same histogram bounds");
-            merged.1.count += self.summary.count;
-            merged.1.checksum = merged.1.checksum.wrapping_add(self.summary.checksum);
-            merged.2 = merged.2.max(self.last);
+            self.shared
+                .merged
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .merge(&self.recording);
         }
         Ok(())
     }
@@ -235,32 +256,24 @@ impl<T: Hash + 'static> SinkFactory<Measured<T>> for LatencySink {
     fn make(&self, _worker: WorkerInfo) -> Result<Box<dyn Sink<Measured<T>>>, SinkError> {
         Ok(Box::new(LatencySinkWorker {
             shared: self.clone(),
-            histogram: new_histogram(),
-            summary: ResultSummary {
-                count: 0,
-                checksum: 0,
-            },
-            last: None,
+            recording: Recording::new(),
         }))
     }
 }
 
-/// CPU seconds (user + system) this process has used, from `/proc/self/stat` (0 where unavailable).
+/// CPU seconds (user + system) this process has used, all threads included, ended ones too
+/// (`getrusage`, microsecond resolution).
 pub fn process_cpu_seconds() -> f64 {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
-        return 0.0;
+    // SAFETY: getrusage only writes the struct it is given, which is plain old data.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        if libc::getrusage(libc::RUSAGE_SELF, &mut usage) != 0 {
+            return 0.0;
+        }
+        usage
     };
-    // Fields after the parenthesised command name; utime and stime are fields 14 and 15 overall.
-    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    // USER_HZ is 100 on Linux.
-    (ticks(11) + ticks(12)) / 100.0
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    secs(usage.ru_utime) + secs(usage.ru_stime)
 }
 
 /// A one-line description of the machine.
@@ -333,14 +346,7 @@ pub fn measure(config: &CompareConfig, mode: ExecutionMode) -> Result<ModeResult
     let sink = LatencySink {
         schedule,
         warmup_seq: (config.warmup.as_secs_f64() * config.rate) as u64,
-        merged: Arc::new(Mutex::new((
-            new_histogram(),
-            ResultSummary {
-                count: 0,
-                checksum: 0,
-            },
-            None,
-        ))),
+        merged: Arc::new(Mutex::new(Recording::new())),
     };
     let merged = sink.merged.clone();
     let lab = config.workload;
@@ -350,23 +356,20 @@ pub fn measure(config: &CompareConfig, mode: ExecutionMode) -> Result<ModeResult
         df.sink("latency", lab_pipeline(lab, posts), &sink);
     })?;
     let cpu_s = process_cpu_seconds() - cpu_before;
-    let (histogram, results, last) = std::mem::replace(
+    let Recording {
+        histogram,
+        results,
+        last,
+    } = std::mem::replace(
         &mut *merged.lock().unwrap_or_else(|e| e.into_inner()),
-        (
-            new_histogram(),
-            ResultSummary {
-                count: 0,
-                checksum: 0,
-            },
-            None,
-        ),
+        Recording::new(),
     );
     let read: u64 = report.sources.iter().map(|s| s.records).sum();
     let span = last
         .map_or(Duration::ZERO, |l| l.saturating_duration_since(start))
         .as_secs_f64()
         .max(1e-9);
-    let q = |p: f64| histogram.value_at_quantile(p);
+    let q = |p: f64| histogram.value_at_quantile(p) as f64 / 1e3;
     Ok(ModeResult {
         mode: mode.kind().to_string(),
         batch_interval_ms: mode.batch_interval().map(|d| d.as_millis() as u64),
@@ -375,7 +378,7 @@ pub fn measure(config: &CompareConfig, mode: ExecutionMode) -> Result<ModeResult
             p90: q(0.9),
             p99: q(0.99),
             p999: q(0.999),
-            max: histogram.max(),
+            max: histogram.max() as f64 / 1e3,
         },
         throughput: Throughput {
             offered: config.rate,
@@ -414,11 +417,15 @@ pub fn compare(
     })
 }
 
-fn fmt_us(us: u64) -> String {
-    match us {
-        0..=9_999 => format!("{us} µs"),
-        10_000..=9_999_999 => format!("{:.1} ms", us as f64 / 1e3),
-        _ => format!("{:.2} s", us as f64 / 1e6),
+fn fmt_us(us: f64) -> String {
+    if us < 10.0 {
+        format!("{us:.2} µs")
+    } else if us < 10_000.0 {
+        format!("{us:.0} µs")
+    } else if us < 10_000_000.0 {
+        format!("{:.1} ms", us / 1e3)
+    } else {
+        format!("{:.2} s", us / 1e6)
     }
 }
 
@@ -463,7 +470,7 @@ impl fmt::Display for CompareReport {
             self.modes.iter().find(|m| m.mode != "per-record"),
             self.modes.iter().find(|m| m.mode == "per-record"),
         ) {
-            let ratio = first.latency_us.p50 as f64 / per_record.latency_us.p50.max(1) as f64;
+            let ratio = first.latency_us.p50 / per_record.latency_us.p50.max(1e-3);
             writeln!(
                 f,
                 "p50 latency of {} is {ratio:.0}x that of per-record",

@@ -22,7 +22,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use caudal_operators::{EventStream, EventTime, WatermarkStrategy};
 use timely::dataflow::Scope;
@@ -144,6 +144,10 @@ impl<'scope> Dataflow<'scope> {
             shared,
             metrics,
             dead_letters: self.shared.dead_letters.clone(),
+            spin: match config.idle {
+                IdleStrategy::BusySpin => Duration::MAX,
+                IdleStrategy::SpinThenPark(spin) => spin,
+            },
         };
         source_stream(self.scope, name, factory.make(self.worker()), opts)
     }

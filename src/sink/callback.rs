@@ -8,8 +8,14 @@ use caudal_operators::Event;
 use super::{Sink, SinkError, SinkFactory};
 use crate::source::WorkerInfo;
 
+/// A function called on every record.
+type RecordFn<D> = Arc<dyn Fn(&Event<D>) + Send + Sync>;
+
+/// A function called on the records of every message, with the worker's index.
+type BatchFn<D> = Arc<dyn Fn(usize, &[Event<D>]) + Send + Sync>;
+
 /// Calls a function on every record, on the worker thread that produced it.
-pub struct RecordCallback<D>(Arc<dyn Fn(&Event<D>) + Send + Sync>);
+pub struct RecordCallback<D>(RecordFn<D>);
 
 impl<D> RecordCallback<D> {
     /// Calls `f` on every record.
@@ -18,7 +24,7 @@ impl<D> RecordCallback<D> {
     }
 }
 
-struct RecordSink<D>(Arc<dyn Fn(&Event<D>) + Send + Sync>);
+struct RecordSink<D>(RecordFn<D>);
 
 impl<D: 'static> Sink<D> for RecordSink<D> {
     fn write(&mut self, records: &mut Vec<Event<D>>) -> Result<(), SinkError> {
@@ -34,7 +40,7 @@ impl<D: 'static> SinkFactory<D> for RecordCallback<D> {
 }
 
 /// Calls a function on the records of every message, with the worker's index.
-pub struct BatchCallback<D>(Arc<dyn Fn(usize, &[Event<D>]) + Send + Sync>);
+pub struct BatchCallback<D>(BatchFn<D>);
 
 impl<D> BatchCallback<D> {
     /// Calls `f(worker, records)` for every message.
@@ -43,7 +49,7 @@ impl<D> BatchCallback<D> {
     }
 }
 
-struct BatchSink<D>(Arc<dyn Fn(usize, &[Event<D>]) + Send + Sync>, usize);
+struct BatchSink<D>(BatchFn<D>, usize);
 
 impl<D: 'static> Sink<D> for BatchSink<D> {
     fn write(&mut self, records: &mut Vec<Event<D>>) -> Result<(), SinkError> {

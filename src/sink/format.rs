@@ -7,9 +7,12 @@ use std::sync::Arc;
 use caudal_operators::Event;
 use serde::Serialize;
 
+/// Appends one record's text to a buffer.
+type WriteLine<D> = Arc<dyn Fn(&Event<D>, &mut Vec<u8>) + Send + Sync>;
+
 /// Writes one record as one line (without the line ending).
 pub struct Format<D> {
-    write: Arc<dyn Fn(&Event<D>, &mut Vec<u8>) + Send + Sync>,
+    write: WriteLine<D>,
     /// The usual file extension for this format.
     pub extension: &'static str,
 }

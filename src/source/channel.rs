@@ -112,9 +112,12 @@ impl<D: 'static> Source for ChannelSource<D> {
     }
 }
 
+/// One worker's end of the channel and its doorbell.
+type Lane<D> = (Receiver<Event<D>>, Arc<Doorbell>);
+
 /// Hands each worker its [`ChannelSource`] (once).
 pub struct ChannelSources<D> {
-    lanes: Mutex<Vec<Option<(Receiver<Event<D>>, Arc<Doorbell>)>>>,
+    lanes: Mutex<Vec<Option<Lane<D>>>>,
 }
 
 impl<D: Send + 'static> SourceFactory<D> for ChannelSources<D> {

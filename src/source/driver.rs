@@ -100,6 +100,9 @@ pub struct SourceOptions {
     pub metrics: Arc<SourceMetrics>,
     /// The run's dead letters.
     pub dead_letters: DeadLetters,
+    /// Waits shorter than this are spun rather than parked (from the run's idle strategy): a parked
+    /// thread wakes tens of microseconds late, which a paced source must not pay on every record.
+    pub spin: Duration,
 }
 
 impl SourceOptions {
@@ -114,6 +117,7 @@ impl SourceOptions {
             shared: SharedWatermark::default(),
             metrics: Arc::default(),
             dead_letters: DeadLetters::default(),
+            spin: Duration::from_micros(50),
         }
     }
 }
@@ -184,13 +188,26 @@ pub fn source_stream<'scope, D: 'static>(
                 next_boundary_us,
                 opts,
             };
+            // The earliest timer this operator has armed. Timely keeps every timer it is given, so arming
+            // a new one on each activation would pile them up: each would fire, run the operator, and arm
+            // another. Only a timer earlier than the armed one is worth adding.
+            let mut armed: Option<Instant> = None;
+            let spin = driver.opts.spin;
             move |output| {
-                if let Some(wake_in) = driver.step(&mut source, output) {
-                    if wake_in.is_zero() {
-                        activator.activate();
-                    } else {
-                        activator.activate_after(wake_in);
+                let now = Instant::now();
+                if armed.is_some_and(|at| at <= now) {
+                    armed = None;
+                }
+                match driver.step(&mut source, output) {
+                    Some(wake_in) if wake_in <= spin => activator.activate(),
+                    Some(wake_in) => {
+                        let at = now + wake_in;
+                        if armed.is_none_or(|armed_at| at < armed_at) {
+                            activator.activate_after(wake_in);
+                            armed = Some(at);
+                        }
                     }
+                    None => {}
                 }
             }
         },

@@ -45,7 +45,7 @@ impl Schedule {
 }
 
 /// How a generator paces and times its records.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct GeneratorConfig {
     /// Records per second over all workers; `None` for as fast as possible.
     pub rate: Option<f64>,
@@ -58,18 +58,6 @@ pub struct GeneratorConfig {
     pub disorder_ms: u64,
     /// When record 0 is due; `None` for the moment the source starts.
     pub start: Option<Instant>,
-}
-
-impl Default for GeneratorConfig {
-    fn default() -> Self {
-        GeneratorConfig {
-            rate: None,
-            limit: None,
-            event_rate: None,
-            disorder_ms: 0,
-            start: None,
-        }
-    }
 }
 
 /// Generates one worker's share of a workload's records.

@@ -166,7 +166,7 @@ impl Workload for Posts {
     fn record(&self, seq: u64) -> Post {
         let r = mix(self.seed, seq);
         let user = (r % self.users as u64) as u32;
-        let first = if (r >> 20) % self.viu_one_in as u64 == 0 {
+        let first = if (r >> 20).is_multiple_of(self.viu_one_in as u64) {
             Tag::VIU
         } else {
             Tag(1 + ((r >> 28) % (VOCABULARY.len() as u64 - 1)) as u32)

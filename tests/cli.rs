@@ -1,0 +1,279 @@
+//! The `caudal` command: built-in pipelines on files and generators, output files, and clear errors.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn caudal(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_caudal"))
+        .args(args)
+        .output()
+        .expect("caudal runs")
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("caudal-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn stdout_lines(out: &Output) -> Vec<String> {
+    assert!(
+        out.status.success(),
+        "caudal failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut lines: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(String::from)
+        .collect();
+    lines.sort();
+    lines
+}
+
+fn file_arg(path: &Path) -> String {
+    format!("file://{}", path.display())
+}
+
+#[test]
+fn max_temp_keeps_each_sensors_maximum_and_reports_bad_lines() {
+    let dir = scratch("maxtemp");
+    let input = dir.join("readings.txt");
+    std::fs::write(&input, "sensor-1,20.5\nsensor-2,18.0\nsensor-1,22.0\nsensor-1,19.5\nthis is not a reading\nsensor-2,-3.5\n").unwrap();
+    let dead = dir.join("dead.jsonl");
+    for mode in ["per-record", "micro-batch:10ms", "batch"] {
+        let out = caudal(&[
+            "run",
+            "max-temp",
+            "--source",
+            &file_arg(&input),
+            "--mode",
+            mode,
+            "--dead-letters",
+            dead.to_str().unwrap(),
+        ]);
+        let mut expected = vec![
+            "(sensor-1, 20.5)",
+            "(sensor-1, 22)",
+            "(sensor-1, 22)",
+            "(sensor-2, 18)",
+            "(sensor-2, 18)",
+        ];
+        expected.sort();
+        assert_eq!(stdout_lines(&out), expected, "mode {mode}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("1 bad input(s) skipped") && stderr.contains("this is not a reading"),
+            "{stderr}"
+        );
+        let letters = std::fs::read_to_string(&dead).unwrap();
+        assert_eq!(letters.lines().count(), 1);
+        assert!(letters.contains("\"origin\":\"max-temp\""), "{letters}");
+    }
+}
+
+#[test]
+fn viu_count_counts_tagged_posts_from_a_directory_into_part_files() {
+    let dir = scratch("viu");
+    let input = dir.join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    std::fs::write(
+        input.join("a.txt"),
+        "ann: lecture on #VIU today\nbob: #spark rocks\n",
+    )
+    .unwrap();
+    std::fs::write(
+        input.join("b.txt"),
+        "cid: #VIU #VIU twice in one post counts once\n",
+    )
+    .unwrap();
+    std::fs::write(
+        input.join(".c.txt.tmp"),
+        "dan: a file still being written #VIU\n",
+    )
+    .unwrap();
+    let out_dir = dir.join("out");
+    let out = caudal(&[
+        "run",
+        "viu-count",
+        "--source",
+        &file_arg(&input),
+        "--mode",
+        "batch",
+        "--out",
+        out_dir.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut parts: Vec<PathBuf> = std::fs::read_dir(&out_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    parts.sort();
+    // Only committed part files: no temporary file is left behind.
+    assert!(
+        parts.iter().all(|p| p
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with("part-")),
+        "{parts:?}"
+    );
+    let mut counts: Vec<u64> = parts
+        .iter()
+        .flat_map(|p| {
+            std::fs::read_to_string(p)
+                .unwrap()
+                .lines()
+                .map(String::from)
+                .collect::<Vec<_>>()
+        })
+        .map(|line| {
+            let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+            assert_eq!(v["data"][0], "#VIU");
+            v["data"][1].as_u64().unwrap()
+        })
+        .collect();
+    counts.sort();
+    assert_eq!(counts, vec![1, 2]);
+}
+
+#[test]
+fn a_generator_runs_until_its_limit() {
+    let out = caudal(&[
+        "run",
+        "viu-count",
+        "--source",
+        "generator:posts?limit=2000",
+        "--mode",
+        "micro-batch:5ms",
+    ]);
+    let lines = stdout_lines(&out);
+    // The running count reaches the number of #VIU posts among the 2000, once per count.
+    let n = lines.len();
+    assert!(n > 100 && n < 400, "{n}");
+    assert!(lines.contains(&format!("(#VIU, {n})")));
+}
+
+#[test]
+fn wrong_flags_say_what_is_wrong_and_how_to_write_them() {
+    for (args, wanted) in [
+        (
+            vec!["run", "uppercase", "--source", "kafka://localhost:9092"],
+            "socket://HOST:PORT",
+        ),
+        (
+            vec!["run", "uppercase", "--source", "socket://localhost"],
+            "needs a port",
+        ),
+        (
+            vec![
+                "run",
+                "uppercase",
+                "--source",
+                "generator:posts",
+                "--mode",
+                "micro-batch:soon",
+            ],
+            "micro-batch:100ms",
+        ),
+        (
+            vec!["run", "wordcount", "--source", "generator:posts"],
+            "uppercase, viu-count, max-temp",
+        ),
+        (
+            vec!["run", "max-temp", "--source", "generator:posts?limit=10"],
+            "generator:temperature",
+        ),
+        (
+            vec![
+                "run",
+                "uppercase",
+                "--source",
+                "generator:posts",
+                "--mode",
+                "batch",
+            ],
+            "limit=100000",
+        ),
+        (
+            vec!["run", "uppercase", "--source", "file:///no/such/place"],
+            "no such file",
+        ),
+        (
+            vec![
+                "run",
+                "uppercase",
+                "--source",
+                "generator:posts",
+                "--watermark",
+                "late",
+            ],
+            "bounded:500ms",
+        ),
+        (
+            vec!["compare", "--modes", "per-record,streaming"],
+            "micro-batch:100ms",
+        ),
+    ] {
+        let out = caudal(&args);
+        assert!(!out.status.success(), "{args:?} should fail");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(wanted), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
+
+#[test]
+fn compare_prints_json_with_equal_results_in_every_mode() {
+    let dir = scratch("compare");
+    let json = dir.join("results.json");
+    let out = caudal(&[
+        "compare",
+        "--rate",
+        "20000",
+        "--duration",
+        "300ms",
+        "--warmup",
+        "100ms",
+        "--modes",
+        "per-record,micro-batch:20ms,batch",
+        "--json",
+        "--out",
+        json.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(printed, written);
+    let modes = printed["modes"].as_array().unwrap();
+    assert_eq!(
+        modes
+            .iter()
+            .map(|m| m["mode"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        ["per-record", "micro-batch", "batch"]
+    );
+    assert_eq!(modes[1]["batch_interval_ms"], 20);
+    // 400 ms at 20,000/s: 8,000 posts, one running count each.
+    for m in modes {
+        assert_eq!(m["results"]["count"], 8000);
+        assert_eq!(m["results"]["checksum"], modes[0]["results"]["checksum"]);
+        for p in ["p50", "p90", "p99", "p999", "max"] {
+            assert!(
+                m["latency_us"][p].as_f64().is_some_and(|us| us > 0.0),
+                "{m}"
+            );
+        }
+    }
+}
