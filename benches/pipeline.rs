@@ -1,0 +1,127 @@
+//! Criterion benchmarks of Caudal's per-record path (one worker). Speed is shown here, never asserted in
+//! tests. Run with `cargo bench --bench pipeline`.
+//!
+//! * `hop/N`: one record through a chain of N stateless operators and back to a probe, per record
+//!   (an epoch per record: the per-record round trip, including timely's progress tracking);
+//! * `keyed_count`: records per second through an exchange and a keyed running count, 1,024 per epoch;
+//! * `runtime/keyed_count`: the whole runtime path (generator source operator, exchange, keyed count,
+//!   sink) for 1M records, unpaced, per-record mode, including start-up of the worker;
+//! * `runtime/micro_batch_boundary`: the same records in 1 ms micro-batches, to price batch boundaries.
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use caudal::prelude::*;
+use caudal::source::generator::{Generator, GeneratorConfig};
+use caudal::workload::{Post, Posts};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use timely::container::CapacityContainerBuilder;
+use timely::dataflow::operators::{Input, Probe};
+use timely::dataflow::{InputHandle, ProbeHandle};
+
+fn hop(c: &mut Criterion) {
+    let mut group = c.benchmark_group("hop");
+    for n in [1usize, 4, 16] {
+        group.throughput(Throughput::Elements(1));
+        group.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, &n| {
+            b.iter_custom(|iters| {
+                timely::execute_directly(move |worker| {
+                    let mut input: InputHandle<u64, CapacityContainerBuilder<Vec<Event<u64>>>> =
+                        InputHandle::new();
+                    let probe = ProbeHandle::new();
+                    worker.dataflow::<u64, _, _>(|scope| {
+                        let mut s = EventStream::new(scope.input_from(&mut input));
+                        for _ in 0..n {
+                            s = s.map(|x| x.wrapping_add(1));
+                        }
+                        s.inner.probe_with(&probe);
+                    });
+                    let started = Instant::now();
+                    for t in 0..iters {
+                        input.send(Event::new(t, black_box(t)));
+                        input.advance_to(t + 1);
+                        worker.step_while(|| probe.less_than(input.time()));
+                    }
+                    started.elapsed()
+                })
+            })
+        });
+    }
+    group.finish();
+}
+
+fn keyed_count(c: &mut Criterion) {
+    const BATCH: u64 = 1024;
+    let mut group = c.benchmark_group("keyed_count");
+    group.throughput(Throughput::Elements(BATCH));
+    group.bench_function("10k_keys", |b| {
+        b.iter_custom(|iters| {
+            timely::execute_directly(move |worker| {
+                let mut input: InputHandle<u64, CapacityContainerBuilder<Vec<Event<(u64, ())>>>> =
+                    InputHandle::new();
+                let probe = ProbeHandle::new();
+                worker.dataflow::<u64, _, _>(|scope| {
+                    EventStream::new(scope.input_from(&mut input))
+                        .running_count()
+                        .inner
+                        .probe_with(&probe);
+                });
+                let mut key = 0u64;
+                let started = Instant::now();
+                for t in 0..iters {
+                    for _ in 0..BATCH {
+                        key = (key + 7919) % 10_000;
+                        input.send(Event::new(t, (key, ())));
+                    }
+                    input.advance_to(t + 1);
+                    worker.step_while(|| probe.less_than(input.time()));
+                }
+                started.elapsed()
+            })
+        })
+    });
+    group.finish();
+}
+
+fn runtime(c: &mut Criterion) {
+    const RECORDS: u64 = 1_000_000;
+    let mut group = c.benchmark_group("runtime");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(10))
+        .throughput(Throughput::Elements(RECORDS));
+    for (name, mode) in [
+        ("keyed_count", ExecutionMode::PerRecord),
+        (
+            "micro_batch_boundary",
+            ExecutionMode::micro_batch(Duration::from_millis(1)),
+        ),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let posts = Arc::new(Posts::default());
+                let config = GeneratorConfig {
+                    limit: Some(RECORDS),
+                    ..Default::default()
+                };
+                let source = move |w: WorkerInfo| -> Box<dyn Source<Item = Post>> {
+                    Box::new(Generator::new(posts.clone(), config.clone(), w))
+                };
+                let report = caudal::run(RunConfig::new(mode), move |df| {
+                    let counts = df
+                        .source("posts", &source)
+                        .map(|p| (p.user, ()))
+                        .running_count();
+                    df.sink("counts", counts.filter(|_| false), &Collect::new());
+                })
+                .unwrap();
+                black_box(report)
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, hop, keyed_count, runtime);
+criterion_main!(benches);
