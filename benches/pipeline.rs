@@ -20,6 +20,9 @@ use timely::container::CapacityContainerBuilder;
 use timely::dataflow::operators::{Input, Probe};
 use timely::dataflow::{InputHandle, ProbeHandle};
 
+/// A timely input of events, as the benchmarks feed them by hand.
+type EventInput<D> = InputHandle<u64, CapacityContainerBuilder<Vec<Event<D>>>>;
+
 fn hop(c: &mut Criterion) {
     let mut group = c.benchmark_group("hop");
     for n in [1usize, 4, 16] {
@@ -27,8 +30,7 @@ fn hop(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, &n| {
             b.iter_custom(|iters| {
                 timely::execute_directly(move |worker| {
-                    let mut input: InputHandle<u64, CapacityContainerBuilder<Vec<Event<u64>>>> =
-                        InputHandle::new();
+                    let mut input: EventInput<u64> = InputHandle::new();
                     let probe = ProbeHandle::new();
                     worker.dataflow::<u64, _, _>(|scope| {
                         let mut s = EventStream::new(scope.input_from(&mut input));
@@ -58,8 +60,7 @@ fn keyed_count(c: &mut Criterion) {
     group.bench_function("10k_keys", |b| {
         b.iter_custom(|iters| {
             timely::execute_directly(move |worker| {
-                let mut input: InputHandle<u64, CapacityContainerBuilder<Vec<Event<(u64, ())>>>> =
-                    InputHandle::new();
+                let mut input: EventInput<(u64, ())> = InputHandle::new();
                 let probe = ProbeHandle::new();
                 worker.dataflow::<u64, _, _>(|scope| {
                     EventStream::new(scope.input_from(&mut input))

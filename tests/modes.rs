@@ -16,7 +16,12 @@ use timely::dataflow::operators::Inspect;
 
 type Batches = Vec<Vec<Vec<(u8, u32)>>>;
 
-const MODES: [&str; 3] = ["per-record", "micro-batch:3ms", "batch"];
+const MODES: [&str; 4] = [
+    "per-record",
+    "micro-batch:3ms",
+    "micro-batch:3ms+2ms",
+    "batch",
+];
 
 fn queue(batches: Batches) -> impl SourceFactory<(u8, u32)> {
     move |w: WorkerInfo| -> Box<dyn Source<Item = (u8, u32)>> {
