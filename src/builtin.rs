@@ -107,11 +107,11 @@ where
     W::Record: fmt::Display,
 {
     let typed = generator(workload, config);
-    per_worker(move |w| Box::new(DisplayLines(typed.make(w))))
+    per_worker(move |w| Box::new(DisplayLines(typed.make(w), Vec::new())))
 }
 
-/// A source whose records are shown as text lines.
-struct DisplayLines<D>(Box<dyn Source<Item = D>>);
+/// A source whose records are shown as text lines (with a reused buffer for the typed records).
+struct DisplayLines<D>(Box<dyn Source<Item = D>>, Vec<caudal_operators::Event<D>>);
 
 impl<D: fmt::Display + 'static> Source for DisplayLines<D> {
     type Item = String;
@@ -123,9 +123,8 @@ impl<D: fmt::Display + 'static> Source for DisplayLines<D> {
         out: &mut Vec<caudal_operators::Event<String>>,
         budget: usize,
     ) -> crate::source::Poll {
-        let mut typed = Vec::with_capacity(budget.min(1024));
-        let status = self.0.poll(&mut typed, budget);
-        out.extend(typed.into_iter().map(|e| e.with(e.data.to_string())));
+        let status = self.0.poll(&mut self.1, budget);
+        out.extend(self.1.drain(..).map(|e| e.with(e.data.to_string())));
         status
     }
     fn offset(&self) -> u64 {
@@ -183,24 +182,74 @@ impl Feed {
         })
     }
 
-    fn lines<'s>(&self, df: &mut Dataflow<'s>) -> Option<EventStream<'s, String>> {
+    /// The feed's records as text lines (generated records in their `Display` form).
+    fn lines<'s>(&self, df: &mut Dataflow<'s>) -> EventStream<'s, String> {
         match self {
-            Feed::Lines(f) | Feed::Text(f) => Some(df.source("input", &**f)),
-            Feed::Posts(f) => Some(df.source("input", &**f).map(|p| p.to_string())),
-            Feed::Readings(f) => Some(df.source("input", &**f).map(|r| r.to_string())),
+            Feed::Lines(f) | Feed::Text(f) => df.source("input", &**f),
+            Feed::Posts(f) => df.source("input", &**f).map(|p| p.to_string()),
+            Feed::Readings(f) => df.source("input", &**f).map(|r| r.to_string()),
         }
     }
 
-    fn parsed<'s, T: FromLine + 'static>(
+    /// Whether this feed can give `T` records: text lines to parse, or `T`'s own generator.
+    fn check<T: Typed>(&self, pipeline: Builtin) -> Result<(), RunError> {
+        match self {
+            Feed::Lines(_) => Ok(()),
+            feed if T::generated(feed).is_some() => Ok(()),
+            _ => Err(RunError::Start(format!(
+                "pipeline `{pipeline}` reads {}: give it a text source (socket:// or file://) or `generator:{}`",
+                T::WHAT,
+                T::WORKLOAD
+            ))),
+        }
+    }
+
+    /// The `T` records of this feed: generated, or parsed from text lines (bad lines become dead
+    /// letters tagged with the pipeline's name). Call [`Feed::check`] first.
+    fn records<'s, T: Typed>(
         &self,
         df: &mut Dataflow<'s>,
-        origin: &str,
-    ) -> Option<EventStream<'s, T>> {
-        match self {
-            Feed::Lines(f) => {
+        pipeline: Builtin,
+    ) -> EventStream<'s, T> {
+        match (self, T::generated(self)) {
+            (_, Some(generated)) => df.source("input", &**generated),
+            (Feed::Lines(lines), None) => {
                 let dead = df.dead_letters();
-                Some(df.source("input", &**f).parse_lines::<T>(origin, dead))
+                df.source("input", &**lines)
+                    .parse_lines::<T>(&pipeline.to_string(), dead)
             }
+            _ => unreachable!("Feed::check accepts only lines or T's own generator"),
+        }
+    }
+}
+
+/// A record type a built-in pipeline reads: parsed from text, or made by its own generator.
+trait Typed: FromLine + 'static {
+    /// What the records are, for error messages.
+    const WHAT: &'static str;
+    /// The generator workload that makes them.
+    const WORKLOAD: &'static str;
+    /// The feed's generator of these records, if it is one.
+    fn generated(feed: &Feed) -> Option<&Arc<dyn SourceFactory<Self>>>;
+}
+
+impl Typed for Post {
+    const WHAT: &'static str = "posts";
+    const WORKLOAD: &'static str = "posts";
+    fn generated(feed: &Feed) -> Option<&Arc<dyn SourceFactory<Self>>> {
+        match feed {
+            Feed::Posts(f) => Some(f),
+            _ => None,
+        }
+    }
+}
+
+impl Typed for Reading {
+    const WHAT: &'static str = "temperature readings";
+    const WORKLOAD: &'static str = "temperature";
+    fn generated(feed: &Feed) -> Option<&Arc<dyn SourceFactory<Self>>> {
+        match feed {
+            Feed::Readings(f) => Some(f),
             _ => None,
         }
     }
@@ -245,42 +294,29 @@ pub fn launch_builtin(
     output: Output,
     dead_letters: DeadLetters,
 ) -> Result<Running, RunError> {
-    let mismatch = |needs: &str| {
-        RunError::Start(format!("pipeline `{pipeline}` reads {needs}: give it a text source (socket:// or file://) or `generator:{}`", if needs.contains("post") { "posts" } else { "temperature" }))
-    };
     match pipeline {
         Builtin::Uppercase => {
             let sink = output.factory::<String>();
             launch_with(config, dead_letters, move |df| {
-                let lines = feed.lines(df).expect("every feed gives lines");
+                let lines = feed.lines(df);
                 let upper = uppercase(lines);
                 df.sink("output", upper, &*sink);
             })
         }
         Builtin::ViuCount => {
-            if matches!(feed, Feed::Readings(_) | Feed::Text(_)) {
-                return Err(mismatch("posts"));
-            }
+            feed.check::<Post>(pipeline)?;
             let sink = output.factory::<Pair<String, u64>>();
             launch_with(config, dead_letters, move |df| {
-                let posts = match &feed {
-                    Feed::Posts(f) => df.source("input", &**f),
-                    _ => feed.parsed::<Post>(df, "viu-count").expect("a line feed"),
-                };
+                let posts = feed.records::<Post>(df, pipeline);
                 let counts = viu_count(posts).map(|(tag, n)| Pair(tag.to_string(), n));
                 df.sink("output", counts, &*sink);
             })
         }
         Builtin::MaxTemp => {
-            if matches!(feed, Feed::Posts(_) | Feed::Text(_)) {
-                return Err(mismatch("temperature readings"));
-            }
+            feed.check::<Reading>(pipeline)?;
             let sink = output.factory::<Pair<String, f64>>();
             launch_with(config, dead_letters, move |df| {
-                let readings = match &feed {
-                    Feed::Readings(f) => df.source("input", &**f),
-                    _ => feed.parsed::<Reading>(df, "max-temp").expect("a line feed"),
-                };
+                let readings = feed.records::<Reading>(df, pipeline);
                 let maxima = max_temperature(readings)
                     .map(|(sensor, max)| Pair(format!("sensor-{sensor}"), max));
                 df.sink("output", maxima, &*sink);

@@ -105,23 +105,6 @@ pub struct SourceOptions {
     pub spin: Duration,
 }
 
-impl SourceOptions {
-    /// Options for `mode` with the given watermark strategy and defaults otherwise.
-    pub fn new(mode: ExecutionMode, watermark: WatermarkStrategy) -> Self {
-        SourceOptions {
-            mode,
-            watermark,
-            idle_timeout: None,
-            budget: DEFAULT_BUDGET,
-            stop: StopFlag::default(),
-            shared: SharedWatermark::default(),
-            metrics: Arc::default(),
-            dead_letters: DeadLetters::default(),
-            spin: Duration::from_micros(50),
-        }
-    }
-}
-
 /// Microseconds since the Unix epoch.
 pub fn wall_clock_us() -> u64 {
     SystemTime::now()
