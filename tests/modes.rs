@@ -116,46 +116,62 @@ proptest! {
     }
 }
 
-/// The timely times at which `mode` delivered records, with a processing-time watermark.
-fn delivery_times(mode: &str) -> Vec<u64> {
+/// For every record `mode` delivered, with a processing-time watermark: the timely time of its message
+/// and its own (processing) event time.
+fn deliveries(mode: &str) -> Vec<(u64, u64)> {
     let batches: Batches = (0..20).map(|i| vec![vec![(i as u8, i)]]).collect();
     let source = queue(batches);
-    let times = Arc::new(Mutex::new(Vec::new()));
-    let seen = times.clone();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = seen.clone();
     let config = RunConfig::new(mode.parse().unwrap()).watermark(WatermarkStrategy::ProcessingTime);
     caudal::run(config, move |df| {
-        let seen = seen.clone();
+        let sink = sink.clone();
         let records = df.source("queue", &source);
         let observed = records.inner.inspect_core(move |event| {
-            if let Ok((stamp, _)) = event {
-                seen.lock().unwrap().extend(stamp.iter().copied());
+            if let Ok((stamp, records)) = event {
+                let mut seen = sink.lock().unwrap();
+                for time in stamp.iter() {
+                    seen.extend(records.iter().map(|e| (*time, e.time)));
+                }
             }
         });
         df.sink("out", EventStream::new(observed), &Collect::new());
     })
     .unwrap();
-    let times = times.lock().unwrap().clone();
-    times
+    let deliveries = seen.lock().unwrap().clone();
+    deliveries
 }
 
 #[test]
 fn micro_batches_release_records_at_batch_boundaries() {
-    let times = delivery_times("micro-batch:7ms");
-    assert!(!times.is_empty());
-    // Each batch is released at the frontier the previous boundary set: a multiple of the interval.
-    assert!(times.iter().all(|t| t % 7 == 0), "{times:?}");
+    let deliveries = deliveries("micro-batch:7ms");
+    assert_eq!(deliveries.len(), 20);
+    for (batch_start, read_at) in deliveries {
+        // A batch is released at the frontier the previous boundary set, and holds exactly the records
+        // read in [start, start + interval).
+        assert_eq!(batch_start % 7, 0, "{batch_start}");
+        assert!(
+            (batch_start..batch_start + 7).contains(&read_at),
+            "read at {read_at}, released in the batch of {batch_start}"
+        );
+    }
 }
 
 #[test]
 fn batch_mode_holds_everything_until_the_end() {
-    let times = delivery_times("batch");
-    assert!(times.iter().all(|t| *t == 0), "{times:?}");
+    let deliveries = deliveries("batch");
+    assert_eq!(deliveries.len(), 20);
+    assert!(deliveries.iter().all(|(t, _)| *t == 0), "{deliveries:?}");
 }
 
 #[test]
 fn per_record_mode_follows_the_clock() {
-    let times = delivery_times("per-record");
-    // Records paced 1 ms apart leave at the wall clock's millisecond, not at a common batch time.
-    let distinct: std::collections::BTreeSet<_> = times.iter().collect();
-    assert!(distinct.len() > 5, "{times:?}");
+    let deliveries = deliveries("per-record");
+    // Records paced 1 ms apart leave at once, at the wall clock's millisecond: not at a common batch time.
+    let distinct: std::collections::BTreeSet<_> = deliveries.iter().map(|(t, _)| t).collect();
+    assert!(distinct.len() > 5, "{deliveries:?}");
+    assert!(
+        deliveries.iter().all(|(t, read_at)| t <= read_at),
+        "{deliveries:?}"
+    );
 }

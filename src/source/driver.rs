@@ -171,6 +171,17 @@ pub fn source_stream<'scope, D: 'static>(
                 next_boundary_us,
                 opts,
             };
+            // A processing-time watermark starts at the clock: at the open batch's start in micro-batch
+            // mode, at the current millisecond per-record (batch mode holds everything to the end).
+            if driver.opts.watermark == WatermarkStrategy::ProcessingTime {
+                match driver.opts.mode {
+                    ExecutionMode::MicroBatch { interval, .. } => {
+                        driver.advance((next_boundary_us - interval.as_micros() as u64) / 1000)
+                    }
+                    ExecutionMode::PerRecord => driver.advance(wall_clock_us() / 1000),
+                    ExecutionMode::Batch => {}
+                }
+            }
             // The earliest timer this operator has armed. Timely keeps every timer it is given, so arming
             // a new one on each activation would pile them up: each would fire, run the operator, and arm
             // another. Only a timer earlier than the armed one is worth adding.
@@ -220,6 +231,13 @@ impl<D: 'static> Driver<D> {
         self.cap.as_ref()?;
         let now = Instant::now();
         let now_us = wall_clock_us();
+        // Seal before reading: a batch, and the watermark it sets, hold exactly the records read
+        // before its boundary. What this activation reads belongs to the next batch.
+        if let ExecutionMode::MicroBatch { interval, overhead } = self.opts.mode {
+            if now_us >= self.next_boundary_us {
+                self.seal(now, now_us, interval, overhead);
+            }
+        }
         let status = if self.opts.stop.is_stopped() {
             Poll::Done
         } else {
@@ -233,23 +251,8 @@ impl<D: 'static> Driver<D> {
                 let frontier = self.frontier_now(now, now_us);
                 self.advance(frontier);
             }
-            ExecutionMode::MicroBatch { interval, overhead } => {
+            ExecutionMode::MicroBatch { .. } => {
                 self.held.append(&mut self.read);
-                if now_us >= self.next_boundary_us {
-                    let boundary = self.next_boundary_us;
-                    let frontier = match self.opts.watermark {
-                        // The batch holds everything read before its boundary.
-                        WatermarkStrategy::ProcessingTime => boundary / 1000,
-                        _ => self.frontier_now(now, now_us),
-                    };
-                    let records = std::mem::take(&mut self.held);
-                    self.sealed.push_back(SealedBatch {
-                        release_at_us: boundary + overhead.as_micros() as u64,
-                        frontier,
-                        records,
-                    });
-                    self.next_boundary_us = next_multiple(now_us, interval.as_micros() as u64);
-                }
                 while self
                     .sealed
                     .front()
@@ -267,6 +270,25 @@ impl<D: 'static> Driver<D> {
             return None;
         }
         Some(self.wake_in(status, now, now_us))
+    }
+
+    /// Closes the open micro-batch at the boundary that has passed: its records wait for release
+    /// `overhead` after the boundary, with the frontier they allow.
+    fn seal(&mut self, now: Instant, now_us: u64, interval: Duration, overhead: Duration) {
+        let boundary = self.next_boundary_us;
+        let frontier = match self.opts.watermark {
+            // Every record read before the boundary is in the batch, stamped before it.
+            WatermarkStrategy::ProcessingTime => boundary / 1000,
+            _ => self.frontier_now(now, now_us),
+        };
+        let records = std::mem::take(&mut self.held);
+        let release_at_us = boundary + overhead.as_micros() as u64;
+        self.sealed.push_back(SealedBatch {
+            release_at_us,
+            frontier,
+            records,
+        });
+        self.next_boundary_us = next_multiple(now_us, interval.as_micros() as u64);
     }
 
     /// Stamps processing time if asked, and feeds the watermark tracker and the counters.
