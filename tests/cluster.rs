@@ -2,6 +2,7 @@
 //! a run on one worker (DESIGN §8).
 
 use std::net::TcpListener;
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -20,10 +21,9 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// Collects the sorted output lines of `children`, killing them all if they have not finished within
-/// `limit` (a process whose peer never comes would wait forever). Output is read while they run, so a
-/// full pipe never blocks them.
-fn finish(children: Vec<Child>, limit: Duration) -> Vec<String> {
+/// Waits for `children`, killing them all if they have not finished within `limit` (a process whose peer
+/// never comes would wait forever). Their output is read while they run, so a full pipe never blocks them.
+fn finish(children: Vec<Child>, limit: Duration) {
     let pids: Vec<u32> = children.iter().map(Child::id).collect();
     let (tx, rx) = mpsc::channel();
     for child in children {
@@ -31,7 +31,6 @@ fn finish(children: Vec<Child>, limit: Duration) -> Vec<String> {
         std::thread::spawn(move || tx.send(child.wait_with_output()).unwrap());
     }
     let deadline = Instant::now() + limit;
-    let mut lines = Vec::new();
     for _ in 0..pids.len() {
         let Ok(out) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) else {
             for pid in &pids {
@@ -46,41 +45,57 @@ fn finish(children: Vec<Child>, limit: Duration) -> Vec<String> {
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        // Timely itself prints its connection progress on standard output while process 0 waits.
-        let results = String::from_utf8(out.stdout).unwrap();
-        lines.extend(
-            results
-                .lines()
-                .filter(|l| !l.starts_with("awaiting connections"))
-                .map(String::from),
-        );
     }
+}
+
+/// The sorted lines of every part file in `dir`.
+fn results_in(dir: &Path) -> Vec<String> {
+    let mut lines: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .flat_map(|text| text.lines().map(String::from).collect::<Vec<_>>())
+        .collect();
     lines.sort();
     lines
 }
 
+/// Runs `pipeline` on one worker, then on two processes, each writing part files (timely prints its
+/// connection progress on standard output in cluster mode, so results go to files); returns both
+/// sets of results.
 fn run_pipeline(pipeline: &str, source: &str) -> (Vec<String>, Vec<String>) {
-    let base: Vec<String> = ["run", pipeline, "--source", source]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-    let single = finish(
-        vec![caudal(&base).spawn().unwrap()],
+    let dir =
+        std::env::temp_dir().join(format!("caudal-cluster-{}-{pipeline}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let args = |out: &Path| -> Vec<String> {
+        [
+            "run",
+            pipeline,
+            "--source",
+            source,
+            "--out",
+            out.to_str().unwrap(),
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+
+    let single_dir = dir.join("single");
+    finish(
+        vec![caudal(&args(&single_dir)).spawn().unwrap()],
         Duration::from_secs(60),
     );
 
-    let dir =
-        std::env::temp_dir().join(format!("caudal-cluster-{}-{pipeline}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
     let hostfile = dir.join("hosts.txt");
     std::fs::write(
         &hostfile,
         format!("127.0.0.1:{}\n127.0.0.1:{}\n", free_port(), free_port()),
     )
     .unwrap();
+    let cluster_dir = dir.join("cluster");
     let children: Vec<Child> = (0..2)
         .map(|p| {
-            let mut args = base.clone();
+            let mut args = args(&cluster_dir);
             args.extend(
                 [
                     "--processes",
@@ -95,9 +110,10 @@ fn run_pipeline(pipeline: &str, source: &str) -> (Vec<String>, Vec<String>) {
             caudal(&args).spawn().unwrap()
         })
         .collect();
-    let both = finish(children, Duration::from_secs(60));
+    finish(children, Duration::from_secs(60));
+    let results = (results_in(&single_dir), results_in(&cluster_dir));
     std::fs::remove_dir_all(&dir).unwrap();
-    (single, both)
+    results
 }
 
 #[test]

@@ -276,9 +276,12 @@ impl<D: 'static> Driver<D> {
     /// `overhead` after the boundary, with the frontier they allow.
     fn seal(&mut self, now: Instant, now_us: u64, interval: Duration, overhead: Duration) {
         let boundary = self.next_boundary_us;
+        let interval_us = interval.as_micros() as u64;
         let frontier = match self.opts.watermark {
-            // Every record read before the boundary is in the batch, stamped before it.
-            WatermarkStrategy::ProcessingTime => boundary / 1000,
+            // Every record read before the boundary is in the batch, stamped before it. If the worker
+            // was late and several boundaries have passed, the batches between were empty: the
+            // frontier jumps to the latest boundary, where the next batch starts.
+            WatermarkStrategy::ProcessingTime => (now_us / interval_us * interval_us) / 1000,
             _ => self.frontier_now(now, now_us),
         };
         let records = std::mem::take(&mut self.held);
@@ -288,7 +291,7 @@ impl<D: 'static> Driver<D> {
             frontier,
             records,
         });
-        self.next_boundary_us = next_multiple(now_us, interval.as_micros() as u64);
+        self.next_boundary_us = next_multiple(now_us, interval_us);
     }
 
     /// Stamps processing time if asked, and feeds the watermark tracker and the counters.
