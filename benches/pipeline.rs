@@ -12,16 +12,13 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use caudal::operators::stream::EventInput;
 use caudal::prelude::*;
 use caudal::source::generator::{Generator, GeneratorConfig};
 use caudal::workload::{Post, Posts};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use timely::container::CapacityContainerBuilder;
 use timely::dataflow::operators::{Input, Probe};
-use timely::dataflow::{InputHandle, ProbeHandle};
-
-/// A timely input of events, as the benchmarks feed them by hand.
-type EventInput<D> = InputHandle<u64, CapacityContainerBuilder<Vec<Event<D>>>>;
+use timely::dataflow::ProbeHandle;
 
 fn hop(c: &mut Criterion) {
     let mut group = c.benchmark_group("hop");
@@ -30,7 +27,7 @@ fn hop(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, &n| {
             b.iter_custom(|iters| {
                 timely::execute_directly(move |worker| {
-                    let mut input: EventInput<u64> = InputHandle::new();
+                    let mut input: EventInput<u64> = EventInput::new();
                     let probe = ProbeHandle::new();
                     worker.dataflow::<u64, _, _>(|scope| {
                         let mut s = EventStream::new(scope.input_from(&mut input));
@@ -60,7 +57,7 @@ fn keyed_count(c: &mut Criterion) {
     group.bench_function("10k_keys", |b| {
         b.iter_custom(|iters| {
             timely::execute_directly(move |worker| {
-                let mut input: EventInput<(u64, ())> = InputHandle::new();
+                let mut input: EventInput<(u64, ())> = EventInput::new();
                 let probe = ProbeHandle::new();
                 worker.dataflow::<u64, _, _>(|scope| {
                     EventStream::new(scope.input_from(&mut input))

@@ -18,6 +18,7 @@ pub mod stateless;
 pub mod stream;
 pub mod time;
 pub mod watermark;
+pub mod window;
 
 pub use stateless::Partitioning;
 pub use stream::EventStream;

@@ -8,6 +8,12 @@ use timely::dataflow::{Scope, StreamVec};
 
 use crate::time::{Event, EventTime};
 
+/// A timely input handle that feeds events by hand (tests, benchmarks, replays).
+pub type EventInput<D> = timely::dataflow::InputHandle<
+    EventTime,
+    timely::container::CapacityContainerBuilder<Vec<Event<D>>>,
+>;
+
 /// A stream of records with event times; its timely frontier is the watermark plus one.
 pub struct EventStream<'scope, D: 'static> {
     /// The underlying timely stream.
