@@ -7,18 +7,18 @@
 //! it is past its cleanup time, and a key with nothing left is forgotten, so memory follows the
 //! number of open windows, not the stream's length.
 
-use std::collections::BTreeMap;
 use std::hash::Hash;
 
 use rustc_hash::FxHashMap;
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::generic::{Operator, OutputBuilderSession};
-use timely::dataflow::operators::{Capability, CapabilityTrait};
+use timely::dataflow::operators::CapabilityTrait;
 use timely::ExchangeData;
 
 use super::aggregate::Aggregate;
 use super::assign::{SlidingWindows, Window};
+use super::timers::Timers;
 use super::{result_time, LateRecord, WindowOutput, WindowResult, END_OF_INPUT};
 use crate::hash::route;
 use crate::stream::EventStream;
@@ -89,11 +89,7 @@ struct FixedWindows<K, A: Aggregate<V>, V> {
     lateness: i64,
     agg: A,
     keys: FxHashMap<K, KeyWindows<A::Acc>>,
-    /// Window end -> keys with a firing queued at it.
-    fire_at: BTreeMap<i64, Vec<K>>,
-    /// Time -> keys with something to clean up then.
-    cleanup_at: BTreeMap<i64, Vec<K>>,
-    held: Option<Capability<EventTime>>,
+    timers: Timers<K>,
     _value: std::marker::PhantomData<fn(V)>,
 }
 
@@ -213,10 +209,7 @@ where
             }
         };
         if new_pane {
-            self.cleanup_at
-                .entry(last_end + self.lateness)
-                .or_default()
-                .push(key.clone());
+            self.timers.clean_at(last_end + self.lateness, key.clone());
         }
         for end in ends {
             if end <= c {
@@ -226,14 +219,7 @@ where
                 &mut self.keys.get_mut(&key).expect("just added").pending,
                 end,
             ) {
-                self.fire_at.entry(end).or_default().push(key.clone());
-                if self
-                    .held
-                    .as_ref()
-                    .is_none_or(|h| (end as EventTime) < *h.time())
-                {
-                    self.held = Some(cap.delayed(&(end as EventTime), 0));
-                }
+                self.timers.fire_at(end, key.clone(), cap);
             }
         }
     }
@@ -242,16 +228,7 @@ where
     fn on_frontier(&mut self, frontier: Option<EventTime>, out: &mut Out<'_, K, V, A::Out>) {
         let limit = frontier.map_or(i64::MAX, |f| f as i64);
         let watermark = frontier.map_or(END_OF_INPUT, |f| f as i64 - 1);
-        while let Some((&end, _)) = self.fire_at.first_key_value() {
-            if end > limit {
-                break;
-            }
-            let (end, keys) = self.fire_at.pop_first().expect("checked");
-            let held = self
-                .held
-                .take()
-                .expect("a capability is held while firings are queued");
-            let cap = held.delayed(&(end.max(*held.time() as i64) as EventTime));
+        while let Some((end, keys, cap)) = self.timers.next_firing(limit) {
             for key in keys {
                 let due = self
                     .keys
@@ -261,21 +238,9 @@ where
                     self.fire(&key, end, watermark, out, &cap);
                 }
             }
-            self.held = Some(held);
         }
-        match self.fire_at.first_key_value() {
-            Some((&next, _)) => {
-                if let Some(held) = self.held.as_mut() {
-                    held.downgrade(&(next as EventTime).max(*held.time()));
-                }
-            }
-            None => self.held = None,
-        }
-        while let Some((&at, _)) = self.cleanup_at.first_key_value() {
-            if at > limit {
-                break;
-            }
-            let (_, keys) = self.cleanup_at.pop_first().expect("checked");
+        self.timers.settle();
+        while let Some(keys) = self.timers.next_cleanup(limit) {
             for key in keys {
                 self.clean(&key, limit);
             }
@@ -348,9 +313,7 @@ where
                 lateness: allowed_lateness_ms as i64,
                 agg,
                 keys: FxHashMap::default(),
-                fire_at: BTreeMap::new(),
-                cleanup_at: BTreeMap::new(),
-                held: None,
+                timers: Timers::default(),
                 _value: std::marker::PhantomData,
             };
             move |(input, frontier), output| {

@@ -22,6 +22,7 @@ pub mod assign;
 pub mod fixed;
 pub mod replay;
 pub mod session;
+mod timers;
 
 use serde::{Deserialize, Serialize};
 use timely::dataflow::operators::core::OkErr;
