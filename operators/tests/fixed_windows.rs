@@ -6,11 +6,11 @@ use std::collections::BTreeMap;
 
 use caudal_operators::window::aggregate::Sum;
 use caudal_operators::window::replay::{replay, LogEntry, ReplayWatermark};
-use caudal_operators::window::{SlidingWindows, Window, WindowOutput, END_OF_INPUT};
+use caudal_operators::window::{SlidingWindows, Window, END_OF_INPUT};
 use proptest::prelude::*;
 
-type Fired = (u8, Window, i64, u32, i64);
-type Late = (u8, i64, u64);
+mod common;
+use common::{frontier_after_record, lateness, log, outputs, watermark, Fired, Late};
 
 /// Flink's window semantics, written out: one map entry per (key, window).
 fn model(
@@ -96,24 +96,9 @@ fn operator(
     lateness: u64,
     watermark: ReplayWatermark,
 ) -> (Vec<Fired>, Vec<Late>) {
-    let out = replay(log, watermark, move |s| s.window(windows, lateness, Sum));
-    let (mut fired, mut late) = (Vec::new(), Vec::new());
-    for o in out {
-        match o {
-            WindowOutput::Fired(r) => fired.push((r.key, r.window, r.value, r.firing, r.watermark)),
-            WindowOutput::Late(l) => late.push((l.key, l.value, l.time)),
-        }
-    }
-    fired.sort();
-    (fired, late)
-}
-
-fn log() -> impl Strategy<Value = Vec<LogEntry<u8, i64>>> {
-    let entry = prop_oneof![
-        4 => (0u8..3, -5i64..6, 0u64..4000).prop_map(|(key, value, time)| LogEntry::Record { key, value, time }),
-        1 => (-10i64..4500).prop_map(LogEntry::Watermark),
-    ];
-    prop::collection::vec(entry, 0..60)
+    outputs(replay(log, watermark, move |s| {
+        s.window(windows, lateness, Sum)
+    }))
 }
 
 fn windows() -> impl Strategy<Value = SlidingWindows> {
@@ -123,20 +108,11 @@ fn windows() -> impl Strategy<Value = SlidingWindows> {
     })
 }
 
-fn watermark() -> impl Strategy<Value = ReplayWatermark> {
-    prop_oneof![
-        Just(ReplayWatermark::Explicit),
-        (0u64..600).prop_map(|b| ReplayWatermark::Bounded {
-            out_of_orderness_ms: b
-        })
-    ]
-}
-
 proptest! {
     #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
 
     #[test]
-    fn fixed_windows_match_the_model(log in log(), windows in windows(), lateness in prop_oneof![Just(0u64), Just(250), Just(1000)], watermark in watermark()) {
+    fn fixed_windows_match_the_model(log in log(), windows in windows(), lateness in lateness(), watermark in watermark()) {
         let expected = model(&log, windows, lateness as i64, watermark);
         let got = operator(log, windows, lateness, watermark);
         prop_assert_eq!(got, expected);

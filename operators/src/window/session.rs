@@ -1,1 +1,222 @@
-//! Session windows (in progress).
+//! Session windows with a gap per key, closed by the frontier.
+//!
+//! A record at `t` opens `[t, t + gap)`; sessions of a key that intersect or touch merge (records at 0,
+//! 500 and 1000 with a gap of 500 make one session `[0, 1500)`), so a session ends `gap` after its last
+//! record. A late record can bridge two sessions into one, even two that have fired. Lateness is judged
+//! on the merged session, as Flink does: if even the merged session is past its cleanup time, the
+//! record is late and nothing changes. The merged session fires when the frontier passes its end, or at
+//! once if the watermark already has. State per key is a sorted list of disjoint sessions, each with
+//! its accumulator; a key with no session left is forgotten.
+
+use std::hash::Hash;
+
+use rustc_hash::FxHashMap;
+use timely::container::CapacityContainerBuilder;
+use timely::dataflow::channels::pact::Exchange;
+use timely::dataflow::operators::generic::{Operator, OutputBuilderSession};
+use timely::dataflow::operators::{CapabilityTrait, InputCapability};
+use timely::ExchangeData;
+
+use super::aggregate::Aggregate;
+use super::assign::Window;
+use super::timers::Timers;
+use super::{result_time, LateRecord, WindowOutput, WindowResult, END_OF_INPUT};
+use crate::hash::route;
+use crate::stream::EventStream;
+use crate::time::{Event, EventTime};
+
+/// One session of a key.
+struct Session<Acc> {
+    window: Window,
+    acc: Acc,
+    firings: u32,
+    /// Waiting for the frontier to pass its end.
+    pending: bool,
+}
+
+type Out<'a, K, V, O> = OutputBuilderSession<
+    'a,
+    EventTime,
+    CapacityContainerBuilder<Vec<Event<WindowOutput<K, V, O>>>>,
+>;
+
+/// The session operator's state on one worker.
+struct SessionWindows<K, A: Aggregate<V>, V> {
+    gap: i64,
+    lateness: i64,
+    agg: A,
+    keys: FxHashMap<K, Vec<Session<A::Acc>>>,
+    timers: Timers<K>,
+    _value: std::marker::PhantomData<fn(V)>,
+}
+
+/// Emits one firing of `session`.
+fn fire<K: Clone + 'static, V: 'static, A: Aggregate<V>, C: CapabilityTrait<EventTime>>(
+    agg: &A,
+    key: &K,
+    session: &mut Session<A::Acc>,
+    watermark: i64,
+    out: &mut Out<'_, K, V, A::Out>,
+    cap: &C,
+) {
+    session.firings += 1;
+    session.pending = false;
+    let result = WindowResult {
+        key: key.clone(),
+        window: session.window,
+        value: agg.result(&session.acc),
+        firing: session.firings,
+        watermark,
+    };
+    out.session(cap).give(Event::new(
+        result_time(&session.window),
+        WindowOutput::Fired(result),
+    ));
+}
+
+impl<K, V, A> SessionWindows<K, A, V>
+where
+    K: Hash + Eq + Clone + 'static,
+    V: 'static,
+    A: Aggregate<V>,
+{
+    fn on_record(
+        &mut self,
+        key: K,
+        value: V,
+        time: EventTime,
+        now: EventTime,
+        out: &mut Out<'_, K, V, A::Out>,
+        cap: &InputCapability<EventTime>,
+    ) {
+        let (t, c) = (time as i64, now as i64);
+        let new = Window::new(t, t + self.gap);
+        let sessions = self.keys.entry(key.clone()).or_default();
+        // The sessions `new` intersects or touches are contiguous in the sorted list.
+        let lo = sessions.partition_point(|s| s.window.end < new.start);
+        let hi = sessions.partition_point(|s| s.window.start <= new.end);
+        let merged = sessions[lo..hi].iter().fold(new, |m, s| {
+            Window::new(m.start.min(s.window.start), m.end.max(s.window.end))
+        });
+        if merged.end + self.lateness <= c {
+            if sessions.is_empty() {
+                self.keys.remove(&key);
+            }
+            out.session(cap).give(Event::new(
+                time,
+                WindowOutput::Late(LateRecord { key, value, time }),
+            ));
+            return;
+        }
+        let mut acc = self.agg.create();
+        let mut unchanged = None;
+        for mut old in sessions.drain(lo..hi) {
+            if old.pending && old.window.end <= c {
+                // The watermark passed it before this record came: it fires first, as it was.
+                fire(&self.agg, &key, &mut old, c - 1, out, cap);
+            }
+            if old.window == merged {
+                unchanged = Some((old.firings, old.pending));
+            }
+            self.agg.merge(&mut acc, &old.acc);
+        }
+        self.agg.add(&mut acc, value);
+        let (firings, was_pending) = unchanged.unwrap_or((0, false));
+        let mut session = Session {
+            window: merged,
+            acc,
+            firings,
+            pending: was_pending,
+        };
+        if merged.end <= c {
+            fire(&self.agg, &key, &mut session, c - 1, out, cap);
+        } else if !was_pending {
+            session.pending = true;
+            self.timers.fire_at(merged.end, key.clone(), cap);
+        }
+        if unchanged.is_none() {
+            self.timers
+                .clean_at(merged.end + self.lateness, key.clone());
+        }
+        sessions.insert(lo, session);
+    }
+
+    fn on_frontier(&mut self, frontier: Option<EventTime>, out: &mut Out<'_, K, V, A::Out>) {
+        let limit = frontier.map_or(i64::MAX, |f| f as i64);
+        let watermark = frontier.map_or(END_OF_INPUT, |f| f as i64 - 1);
+        while let Some((end, keys, cap)) = self.timers.next_firing(limit) {
+            for key in keys {
+                let Some(sessions) = self.keys.get_mut(&key) else {
+                    continue;
+                };
+                // The entry is stale if the session has merged into another or has fired.
+                if let Some(session) = sessions
+                    .iter_mut()
+                    .find(|s| s.pending && s.window.end == end)
+                {
+                    fire(&self.agg, &key, session, watermark, out, &cap);
+                }
+            }
+        }
+        self.timers.settle();
+        while let Some(keys) = self.timers.next_cleanup(limit) {
+            for key in keys {
+                if let Some(sessions) = self.keys.get_mut(&key) {
+                    sessions.retain(|s| s.pending || s.window.end + self.lateness > limit);
+                    if sessions.is_empty() {
+                        self.keys.remove(&key);
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl<'scope, K, V> EventStream<'scope, (K, V)>
+where
+    K: ExchangeData + Hash + Eq + Clone,
+    V: ExchangeData,
+{
+    /// Aggregates each key's records in session windows that close after `gap_ms` without a record.
+    ///
+    /// Lateness and output are as for [`EventStream::window`]; a session fires when the frontier
+    /// passes its end (its last record plus the gap).
+    pub fn session_window<A>(
+        self,
+        gap_ms: u64,
+        allowed_lateness_ms: u64,
+        agg: A,
+    ) -> EventStream<'scope, WindowOutput<K, V, A::Out>>
+    where
+        A: Aggregate<V>,
+    {
+        assert!(gap_ms > 0, "a session gap must be positive");
+        let pact = Exchange::new(|e: &Event<(K, V)>| route(&e.data.0));
+        let stream = self
+            .inner
+            .unary_frontier(pact, "SessionWindow", move |_cap, _info| {
+                let mut state = SessionWindows {
+                    gap: gap_ms as i64,
+                    lateness: allowed_lateness_ms as i64,
+                    agg,
+                    keys: FxHashMap::default(),
+                    timers: Timers::default(),
+                    _value: std::marker::PhantomData,
+                };
+                move |(input, frontier), output| {
+                    input.for_each(|cap, data| {
+                        let now = *cap.least().expect("a message has a time");
+                        for Event {
+                            time,
+                            data: (key, value),
+                        } in data.drain(..)
+                        {
+                            state.on_record(key, value, time, now, output, &cap);
+                        }
+                    });
+                    state.on_frontier(frontier.frontier().first().copied(), output);
+                }
+            });
+        EventStream::new(stream)
+    }
+}

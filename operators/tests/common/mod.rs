@@ -1,0 +1,59 @@
+//! What the window property tests share: random logs, watermark strategies, and output in a
+//! comparable form.
+
+use caudal_operators::window::replay::{LogEntry, ReplayWatermark};
+use caudal_operators::window::{Window, WindowOutput};
+use proptest::prelude::*;
+
+/// A firing as `(key, window, result, firing, watermark)`.
+pub type Fired = (u8, Window, i64, u32, i64);
+/// A late record as `(key, value, time)`.
+pub type Late = (u8, i64, u64);
+
+/// Random logs: records of 3 keys with values -5..5 at times 0..4000, in any order, and explicit
+/// watermarks that sometimes go backwards.
+pub fn log() -> impl Strategy<Value = Vec<LogEntry<u8, i64>>> {
+    let entry = prop_oneof![
+        4 => (0u8..3, -5i64..6, 0u64..4000).prop_map(|(key, value, time)| LogEntry::Record { key, value, time }),
+        1 => (-10i64..4500).prop_map(LogEntry::Watermark),
+    ];
+    prop::collection::vec(entry, 0..60)
+}
+
+/// Explicit watermarks only, or bounded out-of-orderness of 0 to 600 ms.
+pub fn watermark() -> impl Strategy<Value = ReplayWatermark> {
+    prop_oneof![
+        Just(ReplayWatermark::Explicit),
+        (0u64..600).prop_map(|b| ReplayWatermark::Bounded {
+            out_of_orderness_ms: b
+        })
+    ]
+}
+
+/// Allowed lateness: none, some, a lot.
+pub fn lateness() -> impl Strategy<Value = u64> {
+    prop_oneof![Just(0u64), Just(250), Just(1000)]
+}
+
+/// Firings (sorted) and late records (in arrival order) of a window operator's output.
+pub fn outputs(out: Vec<WindowOutput<u8, i64, i64>>) -> (Vec<Fired>, Vec<Late>) {
+    let (mut fired, mut late) = (Vec::new(), Vec::new());
+    for o in out {
+        match o {
+            WindowOutput::Fired(r) => fired.push((r.key, r.window, r.value, r.firing, r.watermark)),
+            WindowOutput::Late(l) => late.push((l.key, l.value, l.time)),
+        }
+    }
+    fired.sort();
+    (fired, late)
+}
+
+/// The frontier after a record, under `watermark`, given the largest time seen.
+pub fn frontier_after_record(watermark: ReplayWatermark, max_seen: u64) -> Option<i64> {
+    match watermark {
+        ReplayWatermark::Bounded {
+            out_of_orderness_ms,
+        } => Some(max_seen.saturating_sub(out_of_orderness_ms) as i64),
+        ReplayWatermark::Explicit => None,
+    }
+}

@@ -1,0 +1,162 @@
+//! The session window operator against a direct model of Flink's merging windows: random keys, event
+//! times out of order, late records (also ones that bridge two sessions), random watermarks and
+//! allowed lateness.
+
+use caudal_operators::window::aggregate::Sum;
+use caudal_operators::window::replay::{replay, LogEntry, ReplayWatermark};
+use caudal_operators::window::{Window, END_OF_INPUT};
+use proptest::prelude::*;
+
+mod common;
+use common::{frontier_after_record, lateness, log, outputs, watermark, Fired, Late};
+
+#[derive(Clone, Debug)]
+struct Session {
+    key: u8,
+    window: Window,
+    sum: i64,
+    firings: u32,
+    pending: bool,
+}
+
+/// Flink's session windows, written out: merge until nothing touches, judge lateness on the merge.
+fn model(
+    log: &[LogEntry<u8, i64>],
+    gap: i64,
+    lateness: i64,
+    watermark: ReplayWatermark,
+) -> (Vec<Fired>, Vec<Late>) {
+    let mut sessions: Vec<Session> = Vec::new();
+    let (mut fired, mut late) = (Vec::new(), Vec::new());
+    let mut frontier: i64 = 0;
+    let mut max_seen: Option<u64> = None;
+    let advance =
+        |to: i64, sessions: &mut Vec<Session>, fired: &mut Vec<Fired>, frontier: &mut i64| {
+            if to <= *frontier {
+                return;
+            }
+            *frontier = to;
+            let wm = if to == i64::MAX { END_OF_INPUT } else { to - 1 };
+            for s in sessions
+                .iter_mut()
+                .filter(|s| s.pending && s.window.end <= to)
+            {
+                s.pending = false;
+                s.firings += 1;
+                fired.push((s.key, s.window, s.sum, s.firings, wm));
+            }
+            sessions.retain(|s| s.window.end.saturating_add(lateness) > to);
+        };
+    for entry in log {
+        match entry {
+            LogEntry::Record { key, value, time } => {
+                let c = frontier;
+                let t = *time as i64;
+                let mut merged = Window::new(t, t + gap);
+                let mut taken: Vec<Session> = Vec::new();
+                loop {
+                    let touching = sessions.iter().position(|s| {
+                        s.key == *key
+                            && s.window.start <= merged.end
+                            && merged.start <= s.window.end
+                    });
+                    let Some(i) = touching else { break };
+                    let s = sessions.remove(i);
+                    merged = Window::new(
+                        merged.start.min(s.window.start),
+                        merged.end.max(s.window.end),
+                    );
+                    taken.push(s);
+                }
+                if merged.end + lateness <= c {
+                    sessions.extend(taken);
+                    late.push((*key, *value, *time));
+                } else {
+                    let sum = taken.iter().map(|s| s.sum).sum::<i64>() + value;
+                    let same = taken.iter().find(|s| s.window == merged);
+                    let mut s = Session {
+                        key: *key,
+                        window: merged,
+                        sum,
+                        firings: same.map_or(0, |s| s.firings),
+                        pending: true,
+                    };
+                    if merged.end <= c {
+                        s.pending = false;
+                        s.firings += 1;
+                        fired.push((s.key, s.window, s.sum, s.firings, c - 1));
+                    }
+                    sessions.push(s);
+                }
+                max_seen = Some(max_seen.map_or(*time, |m| m.max(*time)));
+                if let Some(to) = frontier_after_record(watermark, max_seen.unwrap()) {
+                    advance(to, &mut sessions, &mut fired, &mut frontier);
+                }
+            }
+            LogEntry::Watermark(w) => advance(w + 1, &mut sessions, &mut fired, &mut frontier),
+        }
+    }
+    advance(i64::MAX, &mut sessions, &mut fired, &mut frontier);
+    fired.sort();
+    (fired, late)
+}
+
+fn operator(
+    log: Vec<LogEntry<u8, i64>>,
+    gap: u64,
+    lateness: u64,
+    watermark: ReplayWatermark,
+) -> (Vec<Fired>, Vec<Late>) {
+    outputs(replay(log, watermark, move |s| {
+        s.session_window(gap, lateness, Sum)
+    }))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    #[test]
+    fn session_windows_match_the_model(log in log(), gap in 1u64..800, lateness in lateness(), watermark in watermark()) {
+        let expected = model(&log, gap as i64, lateness as i64, watermark);
+        let got = operator(log, gap, lateness, watermark);
+        prop_assert_eq!(got, expected);
+    }
+}
+
+fn record(key: u8, time: u64) -> LogEntry<u8, i64> {
+    LogEntry::Record {
+        key,
+        value: 1,
+        time,
+    }
+}
+
+#[test]
+fn touching_sessions_merge_and_a_late_record_bridges_two_fired_sessions() {
+    let log = vec![
+        record(1, 0),
+        record(1, 500),
+        record(1, 1000), // 0, 500, 1000 with a gap of 500: one session [0, 1500)
+        record(1, 2000),
+        LogEntry::Watermark(4000), // [0, 1500) and [2000, 2500) fire
+        record(1, 1500), // late but within lateness: [1500, 2000) touches both, one session
+    ];
+    let (fired, late) = operator(log, 500, 5000, ReplayWatermark::Explicit);
+    assert_eq!(
+        fired,
+        vec![
+            (1, Window::new(0, 1500), 3, 1, 4000),
+            (1, Window::new(0, 2500), 5, 1, 4000),
+            (1, Window::new(2000, 2500), 1, 1, 4000)
+        ]
+    );
+    assert!(late.is_empty());
+}
+
+#[test]
+fn a_key_that_disappears_is_forgotten_and_its_late_records_reported() {
+    let log = vec![record(2, 100), LogEntry::Watermark(10_000), record(2, 200)];
+    let (fired, late) = operator(log, 500, 0, ReplayWatermark::Explicit);
+    assert_eq!(fired, vec![(2, Window::new(100, 600), 1, 1, 10_000)]);
+    assert_eq!(late, vec![(2, 1, 200)]);
+}
