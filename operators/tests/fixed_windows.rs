@@ -74,11 +74,7 @@ fn model(
                     late.push((*key, *value, *time));
                 }
                 max_seen = Some(max_seen.map_or(*time, |m| m.max(*time)));
-                if let ReplayWatermark::Bounded {
-                    out_of_orderness_ms,
-                } = watermark
-                {
-                    let to = max_seen.unwrap().saturating_sub(out_of_orderness_ms) as i64;
+                if let Some(to) = frontier_after_record(watermark, max_seen.unwrap()) {
                     advance(to, &mut state, &mut fired, &mut frontier);
                 }
             }
