@@ -1,0 +1,327 @@
+//! `caudal replay`: a recorded event log through one windowed aggregation, compared record for record
+//! with Apache Flink (the format is `shared/conformance/window-spec.md`).
+//!
+//! The log is replayed in per-record mode with the watermark recomputed after every event, through
+//! the same window operators pipelines use, and printed as JSON lines: one per window firing, sorted by
+//! key, window start, window end and firing, then the late records in arrival order.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use caudal_operators::window::aggregate::Aggregate;
+use caudal_operators::window::replay::{replay, LogEntry, ReplayWatermark};
+use caudal_operators::window::{SlidingWindows, WindowOutput};
+use serde::Deserialize;
+use serde_json::Value;
+
+/// A replay spec, as written in JSON.
+#[derive(Clone, Debug, Deserialize)]
+pub struct ReplaySpec {
+    /// The spec's name.
+    pub name: String,
+    /// Free text.
+    #[serde(default)]
+    pub description: String,
+    /// The windows.
+    pub window: WindowSpec,
+    /// `count`, `sum`, `max`, `min` or `collect`.
+    pub aggregation: AggregationSpec,
+    /// How the watermark moves.
+    pub watermark: WatermarkSpec,
+    /// Allowed lateness in ms.
+    #[serde(default)]
+    pub allowed_lateness_ms: u64,
+    /// The log, in arrival order.
+    pub events: Vec<SpecEvent>,
+}
+
+/// The windows of a spec.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum WindowSpec {
+    /// Tumbling windows.
+    Tumbling {
+        /// Size in ms.
+        size_ms: i64,
+        /// Offset in ms.
+        #[serde(default)]
+        offset_ms: i64,
+    },
+    /// Sliding windows.
+    Sliding {
+        /// Size in ms.
+        size_ms: i64,
+        /// Slide in ms.
+        slide_ms: i64,
+        /// Offset in ms.
+        #[serde(default)]
+        offset_ms: i64,
+    },
+    /// Session windows.
+    Session {
+        /// Gap in ms.
+        gap_ms: u64,
+    },
+}
+
+/// The aggregation of a spec.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum AggregationSpec {
+    /// How many records.
+    Count,
+    /// The sum of the values.
+    Sum,
+    /// The largest value.
+    Max,
+    /// The smallest value.
+    Min,
+    /// The values as a sorted list.
+    Collect,
+}
+
+/// The watermark of a spec.
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum WatermarkSpec {
+    /// `max(ts seen) - out_of_orderness - 1` after each event.
+    Bounded {
+        /// The bound, in ms.
+        #[serde(default)]
+        out_of_orderness_ms: u64,
+    },
+    /// Only explicit watermark events move it.
+    Explicit,
+}
+
+/// One entry of a spec's log.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(untagged)]
+pub enum SpecEvent {
+    /// An explicit watermark.
+    Watermark {
+        /// "No more events at or before this time".
+        watermark: i64,
+    },
+    /// A record.
+    Record {
+        /// Its key.
+        key: String,
+        /// Its value (1 if absent).
+        #[serde(default = "one")]
+        value: Value,
+        /// Its event time.
+        ts_ms: i64,
+    },
+}
+
+fn one() -> Value {
+    Value::from(1)
+}
+
+/// A spec that cannot be replayed.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not a valid spec.
+    #[error("{path} is not a valid replay spec: {reason} (see shared/conformance/window-spec.md for the format)")]
+    Invalid {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// The spec's aggregation over integer values, with a JSON result.
+#[derive(Clone, Copy)]
+struct SpecAggregate(AggregationSpec);
+
+impl Aggregate<i64> for SpecAggregate {
+    /// Count, sum, min, max of what was added, and the values themselves for `collect`.
+    type Acc = (i64, i64, Option<i64>, Option<i64>, Vec<i64>);
+    type Out = Value;
+
+    fn create(&self) -> Self::Acc {
+        (0, 0, None, None, Vec::new())
+    }
+
+    fn add(&self, acc: &mut Self::Acc, value: i64) {
+        acc.0 += 1;
+        acc.1 += value;
+        acc.2 = Some(acc.2.map_or(value, |m| m.min(value)));
+        acc.3 = Some(acc.3.map_or(value, |m| m.max(value)));
+        if self.0 == AggregationSpec::Collect {
+            acc.4.push(value);
+        }
+    }
+
+    fn merge(&self, acc: &mut Self::Acc, other: &Self::Acc) {
+        acc.0 += other.0;
+        acc.1 += other.1;
+        acc.2 = acc.2.into_iter().chain(other.2).min();
+        acc.3 = acc.3.into_iter().chain(other.3).max();
+        acc.4.extend_from_slice(&other.4);
+    }
+
+    fn result(&self, acc: &Self::Acc) -> Value {
+        match self.0 {
+            AggregationSpec::Count => Value::from(acc.0),
+            AggregationSpec::Sum => Value::from(acc.1),
+            AggregationSpec::Min => Value::from(acc.2),
+            AggregationSpec::Max => Value::from(acc.3),
+            AggregationSpec::Collect => {
+                let mut values = acc.4.clone();
+                values.sort();
+                Value::from(values)
+            }
+        }
+    }
+}
+
+impl ReplaySpec {
+    /// Reads and checks the spec at `path`.
+    pub fn load(path: &Path) -> Result<ReplaySpec, ReplayError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ReplayError::Read {
+            path: shown.clone(),
+            source,
+        })?;
+        let invalid = |reason: String| ReplayError::Invalid {
+            path: shown.clone(),
+            reason,
+        };
+        let spec: ReplaySpec = serde_json::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+        spec.log().map_err(invalid)?;
+        spec.windows().map_err(invalid)?;
+        Ok(spec)
+    }
+
+    fn windows(&self) -> Result<Option<SlidingWindows>, String> {
+        match self.window {
+            WindowSpec::Tumbling { size_ms, offset_ms } => {
+                SlidingWindows::tumbling(size_ms, offset_ms).map(Some)
+            }
+            WindowSpec::Sliding {
+                size_ms,
+                slide_ms,
+                offset_ms,
+            } => SlidingWindows::sliding(size_ms, slide_ms, offset_ms).map(Some),
+            WindowSpec::Session { gap_ms: 0 } => {
+                return Err("a session gap must be positive".into())
+            }
+            WindowSpec::Session { .. } => Ok(None),
+        }
+        .map_err(|e| e.to_string())
+    }
+
+    fn log(&self) -> Result<Vec<LogEntry<String, i64>>, String> {
+        self.events
+            .iter()
+            .enumerate()
+            .map(|(i, event)| match event {
+                SpecEvent::Watermark { watermark } => Ok(LogEntry::Watermark(*watermark)),
+                SpecEvent::Record { key, value, ts_ms } => {
+                    let value = value
+                        .as_i64()
+                        .ok_or_else(|| format!("event {i}: value {value} is not an integer"))?;
+                    let time = u64::try_from(*ts_ms).map_err(|_| {
+                        format!("event {i}: ts_ms {ts_ms} is negative; event times start at 0")
+                    })?;
+                    Ok(LogEntry::Record {
+                        key: key.clone(),
+                        value,
+                        time,
+                    })
+                }
+            })
+            .collect()
+    }
+
+    /// Replays the spec and returns its output lines.
+    pub fn run(&self) -> Vec<String> {
+        let log = self.log().expect("checked by load");
+        let watermark = match self.watermark {
+            WatermarkSpec::Bounded {
+                out_of_orderness_ms,
+            } => ReplayWatermark::Bounded {
+                out_of_orderness_ms,
+            },
+            WatermarkSpec::Explicit => ReplayWatermark::Explicit,
+        };
+        let agg = SpecAggregate(self.aggregation);
+        let lateness = self.allowed_lateness_ms;
+        let output = match (self.windows().expect("checked by load"), &self.window) {
+            (Some(windows), _) => replay(log, watermark, move |s| s.window(windows, lateness, agg)),
+            (None, WindowSpec::Session { gap_ms }) => {
+                let gap = *gap_ms;
+                replay(log, watermark, move |s| {
+                    s.session_window(gap, lateness, agg)
+                })
+            }
+            (None, _) => unreachable!("only sessions have no fixed windows"),
+        };
+        format_output(output)
+    }
+}
+
+/// Writes JSON as Python's `json.dumps` does (`", "` and `": "` separators), as the recorded outputs are.
+fn python_json(value: &Value, out: &mut String) {
+    match value {
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                python_json(item, out);
+            }
+            out.push(']');
+        }
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+fn format_output(output: Vec<WindowOutput<String, i64, Value>>) -> Vec<String> {
+    let mut fired = Vec::new();
+    let mut late = Vec::new();
+    for o in output {
+        match o {
+            WindowOutput::Fired(r) => fired.push(r),
+            WindowOutput::Late(l) => late.push(l),
+        }
+    }
+    fired.sort_by(|a, b| (&a.key, a.window, a.firing).cmp(&(&b.key, b.window, b.firing)));
+    let mut lines = Vec::with_capacity(fired.len() + late.len());
+    for r in fired {
+        let mut line = String::new();
+        let key = Value::from(r.key).to_string();
+        let _ = write!(
+            line,
+            "{{\"key\": {key}, \"window_start\": {}, \"window_end\": {}, \"result\": ",
+            r.window.start, r.window.end
+        );
+        python_json(&r.value, &mut line);
+        let _ = write!(
+            line,
+            ", \"firing\": {}, \"watermark\": {}}}",
+            r.firing, r.watermark
+        );
+        lines.push(line);
+    }
+    for l in late {
+        let key = Value::from(l.key).to_string();
+        lines.push(format!(
+            "{{\"late\": true, \"key\": {key}, \"value\": {}, \"ts_ms\": {}}}",
+            l.value, l.time
+        ));
+    }
+    lines
+}

@@ -1,0 +1,175 @@
+//! `caudal replay` reproduces Apache Flink's window output record for record.
+//!
+//! The examples in `tests/conformance/windows/` (copied from `shared/conformance/windows/`, with the
+//! output real Flink 2.3 gave) must match exactly; so must any example in `../shared/` when it is
+//! present. Our own specs below cover lateness, explicit watermarks and `collect`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn replay(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_caudal"))
+        .arg("replay")
+        .args(args)
+        .output()
+        .expect("caudal runs")
+}
+
+/// Every spec in `dir` with its recorded output.
+fn examples(dir: &Path) -> Vec<(PathBuf, PathBuf)> {
+    let mut pairs: Vec<(PathBuf, PathBuf)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .map(|spec| (spec.clone(), spec.with_extension("jsonl")))
+        .collect();
+    pairs.sort();
+    pairs
+}
+
+fn assert_matches_flink(dir: &Path) -> usize {
+    let pairs = examples(dir);
+    for (spec, expected) in &pairs {
+        let out = replay(&[spec.to_str().unwrap()]);
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            spec.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let expected = std::fs::read_to_string(expected).unwrap();
+        assert_eq!(
+            String::from_utf8(out.stdout).unwrap(),
+            expected,
+            "{}",
+            spec.display()
+        );
+    }
+    pairs.len()
+}
+
+#[test]
+fn the_recorded_flink_examples_match_exactly() {
+    let here = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/conformance/windows");
+    assert_eq!(assert_matches_flink(&here), 3);
+    // The shared examples, which may have grown since they were copied.
+    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance/windows");
+    if shared.is_dir() {
+        assert!(assert_matches_flink(&shared) >= 3);
+    }
+}
+
+fn run_spec(name: &str, spec: &str) -> String {
+    let dir = std::env::temp_dir().join(format!("caudal-replay-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{name}.json"));
+    std::fs::write(&path, spec).unwrap();
+    let out = replay(&[path.to_str().unwrap()]);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn allowed_lateness_re_fires_then_late_records_go_to_the_side_output() {
+    let out = run_spec(
+        "lateness",
+        r#"{"name": "lateness", "window": {"kind": "tumbling", "size_ms": 1000}, "aggregation": "collect",
+            "watermark": {"kind": "bounded", "out_of_orderness_ms": 0}, "allowed_lateness_ms": 500,
+            "events": [{"key": "a", "value": 3, "ts_ms": 100}, {"key": "a", "value": 1, "ts_ms": 1200},
+                       {"key": "a", "value": 2, "ts_ms": 900}, {"key": "a", "value": 5, "ts_ms": 1700},
+                       {"key": "a", "value": 9, "ts_ms": 50}]}"#,
+    );
+    let expected = [
+        // Fired at watermark 1199, re-fired by the late 900 (within 500 ms), then cleaned up at 1699.
+        r#"{"key": "a", "window_start": 0, "window_end": 1000, "result": [3], "firing": 1, "watermark": 1199}"#,
+        r#"{"key": "a", "window_start": 0, "window_end": 1000, "result": [2, 3], "firing": 2, "watermark": 1199}"#,
+        r#"{"key": "a", "window_start": 1000, "window_end": 2000, "result": [1, 5], "firing": 1, "watermark": 9223372036854775807}"#,
+        r#"{"late": true, "key": "a", "value": 9, "ts_ms": 50}"#,
+    ];
+    assert_eq!(out.lines().collect::<Vec<_>>(), expected);
+}
+
+#[test]
+fn explicit_watermarks_move_only_forward() {
+    let out = run_spec(
+        "explicit",
+        r#"{"name": "explicit", "window": {"kind": "session", "gap_ms": 100}, "aggregation": "sum",
+            "watermark": {"kind": "explicit"},
+            "events": [{"key": "k", "value": 4, "ts_ms": 10}, {"watermark": 500}, {"watermark": 20},
+                       {"key": "k", "ts_ms": 30}]}"#,
+    );
+    let expected = [
+        r#"{"key": "k", "window_start": 10, "window_end": 110, "result": 4, "firing": 1, "watermark": 500}"#,
+        r#"{"late": true, "key": "k", "value": 1, "ts_ms": 30}"#,
+    ];
+    assert_eq!(out.lines().collect::<Vec<_>>(), expected);
+}
+
+#[test]
+fn bad_specs_say_what_is_wrong() {
+    let dir = std::env::temp_dir().join(format!("caudal-replay-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, spec, wanted) in [
+        (
+            "window",
+            r#"{"name": "x", "window": {"kind": "hopping", "size_ms": 1}, "aggregation": "count", "watermark": {"kind": "explicit"}, "events": []}"#,
+            "hopping",
+        ),
+        (
+            "value",
+            r#"{"name": "x", "window": {"kind": "tumbling", "size_ms": 10}, "aggregation": "sum", "watermark": {"kind": "explicit"}, "events": [{"key": "a", "value": "high", "ts_ms": 1}]}"#,
+            "not an integer",
+        ),
+        (
+            "time",
+            r#"{"name": "x", "window": {"kind": "tumbling", "size_ms": 10}, "aggregation": "sum", "watermark": {"kind": "explicit"}, "events": [{"key": "a", "ts_ms": -5}]}"#,
+            "negative",
+        ),
+        (
+            "slide",
+            r#"{"name": "x", "window": {"kind": "sliding", "size_ms": 10, "slide_ms": 20}, "aggregation": "sum", "watermark": {"kind": "explicit"}, "events": []}"#,
+            "no window",
+        ),
+    ] {
+        let path = dir.join(format!("{name}.json"));
+        std::fs::write(&path, spec).unwrap();
+        let out = replay(&[path.to_str().unwrap()]);
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(wanted) && stderr.contains("window-spec.md"),
+            "{name}: {stderr}"
+        );
+    }
+    let missing = replay(&["/no/such/spec.json"]);
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("cannot read /no/such/spec.json"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn several_specs_are_told_apart() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/conformance/windows");
+    let specs: Vec<String> = examples(&dir)
+        .into_iter()
+        .map(|(s, _)| s.display().to_string())
+        .collect();
+    let out = replay(&specs.iter().map(String::as_str).collect::<Vec<_>>());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let headers: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("{\"spec\""))
+        .collect();
+    assert_eq!(
+        headers,
+        [
+            r#"{"spec": "session_basic_per_key"}"#,
+            r#"{"spec": "sliding_overlap_count"}"#,
+            r#"{"spec": "tumbling_in_order_count"}"#
+        ]
+    );
+}
