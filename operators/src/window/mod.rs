@@ -20,6 +20,7 @@
 pub mod aggregate;
 pub mod assign;
 pub mod fixed;
+pub mod join;
 pub mod replay;
 pub mod session;
 mod timers;
