@@ -1,6 +1,6 @@
 //! Criterion benchmarks of the window operators on one worker: records per second with 10,000 keys,
 //! in event-time order with 1% late records (1 s behind the watermark, no allowed lateness, so they go
-//! to the late output). Records come in epochs of 1,024, the watermark following them. Speed is shown
+//! to the late output); the join takes even records on the left and odd ones on the right. Records come in epochs of 1,024, the watermark following them. Speed is shown
 //! here, never asserted in tests. Run with `cargo bench --bench windows`.
 //!
 //! Event time advances 1 ms every 100 records (100,000 records per second of event time), so a 1 s
@@ -12,6 +12,7 @@ use std::time::Instant;
 use caudal::operators::stream::EventInput;
 use caudal::prelude::*;
 use caudal_operators::window::aggregate::{Count, Sum};
+use caudal_operators::window::join::JoinKind;
 use caudal_operators::window::{SlidingWindows, WindowOutput};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use timely::dataflow::operators::Probe;
@@ -79,6 +80,21 @@ fn windows(c: &mut Criterion) {
         b.iter_custom(|iters| {
             drive(iters, |s| {
                 count_fired(s.window(SlidingWindows::sliding(10_000, 2_000, 0).unwrap(), 0, Sum))
+            })
+        })
+    });
+    group.bench_function("tumbling_1s_inner_join", |b| {
+        b.iter_custom(|iters| {
+            drive(iters, |s| {
+                let left = s.clone().filter(|(_, seq)| seq % 2 == 0);
+                let right = s.filter(|(_, seq)| seq % 2 == 1);
+                let (rows, _late) = left.window_join(
+                    right,
+                    SlidingWindows::tumbling(1000, 0).unwrap(),
+                    0,
+                    JoinKind::Inner,
+                );
+                rows.map(|r| r.firing as u64)
             })
         })
     });
