@@ -14,6 +14,7 @@
 
 pub mod hash;
 pub mod keyed;
+pub mod process;
 pub mod stateless;
 pub mod stream;
 pub mod time;

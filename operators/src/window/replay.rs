@@ -9,7 +9,6 @@ use timely::dataflow::operators::capture::event::Event as CaptureEvent;
 use timely::dataflow::operators::{Capture, Input, Probe};
 use timely::dataflow::ProbeHandle;
 
-use super::WindowOutput;
 use crate::stream::{EventInput, EventStream};
 use crate::time::{Event, EventTime};
 
@@ -41,21 +40,14 @@ pub enum ReplayWatermark {
     Explicit,
 }
 
-/// Replays `log` through the window operator `build` makes, on one worker, and returns everything it
-/// emitted, in order.
-pub fn replay<K, V, O, F>(
-    log: Vec<LogEntry<K, V>>,
-    watermark: ReplayWatermark,
-    build: F,
-) -> Vec<WindowOutput<K, V, O>>
+/// Replays `log` through the operators `build` makes (a window operator, usually), on one worker, and
+/// returns everything they emitted, in order.
+pub fn replay<K, V, O, F>(log: Vec<LogEntry<K, V>>, watermark: ReplayWatermark, build: F) -> Vec<O>
 where
     K: Send + Sync + Clone + 'static,
     V: Send + Sync + Clone + 'static,
     O: Send + Clone + 'static,
-    F: for<'s> FnOnce(EventStream<'s, (K, V)>) -> EventStream<'s, WindowOutput<K, V, O>>
-        + Send
-        + Sync
-        + 'static,
+    F: for<'s> FnOnce(EventStream<'s, (K, V)>) -> EventStream<'s, O> + Send + Sync + 'static,
 {
     timely::execute_directly(move |worker| {
         let mut input: EventInput<(K, V)> = EventInput::new();

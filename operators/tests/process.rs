@@ -1,0 +1,104 @@
+//! Keyed process functions: event-time timers, and state that expires after its time-to-live (against a
+//! model over random logs and watermarks).
+
+use std::collections::HashMap;
+
+use caudal_operators::process::{KeyContext, KeyedProcess, Timer, Ttl};
+use caudal_operators::window::replay::{replay, LogEntry, ReplayWatermark};
+use proptest::prelude::*;
+
+mod common;
+use common::{frontier_after_record, log, watermark};
+
+/// Counts each key's records and reports the count 1000 ms (event time) after the key's first record.
+struct CountForASecond;
+
+impl KeyedProcess<u8, i64> for CountForASecond {
+    type State = u64;
+    type Out = (u8, u64, u64);
+
+    fn on_record(&mut self, _value: i64, ctx: &mut KeyContext<'_, u8, u64, (u8, u64, u64)>) {
+        let time = ctx.time();
+        if ctx.state().is_none() {
+            ctx.set_event_timer(time + 1000);
+        }
+        *ctx.state().get_or_insert(0) += 1;
+    }
+
+    fn on_timer(&mut self, timer: Timer, ctx: &mut KeyContext<'_, u8, u64, (u8, u64, u64)>) {
+        let Timer::EventTime(at) = timer else { return };
+        if let Some(count) = ctx.state().take() {
+            let key = *ctx.key();
+            ctx.emit((key, at, count));
+        }
+    }
+}
+
+fn record(key: u8, time: u64) -> LogEntry<u8, i64> {
+    LogEntry::Record {
+        key,
+        value: 0,
+        time,
+    }
+}
+
+#[test]
+fn event_timers_fire_when_the_watermark_reaches_them() {
+    let log = vec![
+        record(1, 100),
+        record(1, 900),
+        record(2, 950),
+        LogEntry::Watermark(1100),
+        record(1, 1200),
+        LogEntry::Watermark(1949),
+    ];
+    let out = replay(log, ReplayWatermark::Explicit, |s| {
+        s.process_by_key("CountForASecond", CountForASecond)
+    });
+    // Key 1's timer at 1100 fires when the watermark reaches 1100, with 2 records; key 2's at 1950 has not fired by
+    // watermark 1949, nor key 1's second at 2200: both fire at the end of the input.
+    assert_eq!(out, vec![(1, 1100, 2), (2, 1950, 1), (1, 2200, 1)]);
+}
+
+/// A running count per key whose state expires `ttl` ms of event time after the key's latest record.
+fn model(log: &[LogEntry<u8, i64>], ttl: u64, watermark: ReplayWatermark) -> Vec<(u8, u64)> {
+    let mut states: HashMap<u8, (u64, u64)> = HashMap::new();
+    let mut out = Vec::new();
+    let mut frontier = 0u64;
+    let mut max_seen: Option<u64> = None;
+    let mut advance = |to: u64, states: &mut HashMap<u8, (u64, u64)>| {
+        if to > frontier {
+            frontier = to;
+            states.retain(|_, (_, expiry)| *expiry >= to);
+        }
+    };
+    for entry in log {
+        match entry {
+            LogEntry::Record { key, time, .. } => {
+                let state = states.entry(*key).or_insert((0, 0));
+                state.0 += 1;
+                state.1 = state.1.max(time + ttl);
+                out.push((*key, state.0));
+                max_seen = Some(max_seen.map_or(*time, |m| m.max(*time)));
+                if let Some(to) = frontier_after_record(watermark, max_seen.unwrap()) {
+                    advance(to as u64, &mut states);
+                }
+            }
+            LogEntry::Watermark(w) => advance((w + 1).max(0) as u64, &mut states),
+        }
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    #[test]
+    fn event_time_ttl_matches_the_model(log in log(), ttl in 1u64..1500, watermark in watermark()) {
+        let expected = model(&log, ttl, watermark);
+        let got = replay(log, watermark, move |s| {
+            s.map_with_state_ttl("Count", || 0u64, |k, n, _| { *n += 1; Some((*k, *n)) }, Ttl::EventTime(ttl))
+        });
+        prop_assert_eq!(got, expected);
+    }
+}
