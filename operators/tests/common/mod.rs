@@ -1,5 +1,7 @@
 //! What the window property tests share: random logs, watermark strategies, and output in a
 //! comparable form.
+// Each test crate includes this module and uses a part of it.
+#![allow(dead_code)]
 
 use caudal_operators::window::replay::{LogEntry, ReplayWatermark};
 use caudal_operators::window::{Window, WindowOutput};
