@@ -13,6 +13,7 @@
 //! * [`keyed`]: per-key state that updates and emits on every record.
 
 pub mod hash;
+pub mod interval_join;
 pub mod keyed;
 pub mod process;
 pub mod stateless;
