@@ -21,6 +21,7 @@ pub mod aggregate;
 pub mod assign;
 pub mod fixed;
 pub mod join;
+pub mod marker;
 pub mod replay;
 pub mod session;
 mod timers;
