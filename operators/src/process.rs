@@ -5,8 +5,8 @@
 //! `Option`: `None` until set, and setting it back to `None` frees it) and may emit results and set
 //! timers. An event-time timer at `t` fires once the watermark reaches `t` (the frontier passes it); a
 //! processing-time timer fires once the wall clock passes it, through an activation, not a polling loop.
-//! At the end of the input every event-time timer fires; processing-time timers still pending are
-//! dropped. Time-to-live ([`Ttl`]) is built on these timers.
+//! At the end of the input every pending timer fires, event-time and processing-time alike.
+//! Time-to-live ([`Ttl`]) is built on these timers.
 
 use std::collections::BTreeMap;
 use std::hash::Hash;
@@ -65,6 +65,11 @@ impl<K, S, O> KeyContext<'_, K, S, O> {
     /// Emits `out` at the current event time.
     pub fn emit(&mut self, out: O) {
         self.out.push(Event::new(self.time, out));
+    }
+
+    /// Emits `out` at event time `time`.
+    pub fn emit_at(&mut self, time: EventTime, out: O) {
+        self.out.push(Event::new(time, out));
     }
 
     /// Asks for [`KeyedProcess::on_timer`] once the watermark reaches `at` (once per key and time).
@@ -177,6 +182,9 @@ where
             // Held at the lesser of the input frontier and the earliest event timer + 1, so that
             // timers can emit; dropped when the input has ended and no event timer is left.
             let mut held: Option<Capability<EventTime>> = Some(cap);
+            // The earliest processing-time activation armed, and the last frontier seen.
+            let mut armed: Option<Instant> = None;
+            let mut last_frontier: EventTime = 0;
             move |(input, frontier), output| {
                 let input_frontier = frontier.frontier().first().copied();
                 let watermark = input_frontier.map_or(i64::MAX, |f| f as i64 - 1);
@@ -210,17 +218,19 @@ where
                     }
                     op.out.clear();
                 }
-                // Processing-time timers the clock has passed.
+                // Processing-time timers the clock has passed; all of them once the input has ended.
                 let now = Instant::now();
+                if let Some(f) = input_frontier {
+                    last_frontier = f;
+                }
                 while let Some((&at, _)) = op
                     .processing_timers
                     .first_key_value()
-                    .filter(|(at, _)| **at <= now)
+                    .filter(|(at, _)| **at <= now || input_frontier.is_none())
                 {
                     let (_, keys) = op.processing_timers.pop_first().expect("checked");
-                    let time = input_frontier.unwrap_or(0);
                     for key in keys {
-                        op.with_key(key, time, watermark, |p, ctx| {
+                        op.with_key(key, last_frontier, watermark, |p, ctx| {
                             p.on_timer(Timer::ProcessingTime(at), ctx)
                         });
                     }
@@ -229,8 +239,15 @@ where
                     }
                     op.out.clear();
                 }
+                // Timely keeps every timer it is given: arm one only if it is earlier than the one armed.
+                if armed.is_some_and(|at| at <= now) {
+                    armed = None;
+                }
                 if let Some((&next, _)) = op.processing_timers.first_key_value() {
-                    activator.activate_after(next.saturating_duration_since(now));
+                    if armed.is_none_or(|at| next < at) {
+                        activator.activate_after(next.saturating_duration_since(now));
+                        armed = Some(next);
+                    }
                 }
                 // Move the held capability up, or let it go.
                 let earliest_timer = op.event_timers.first_key_value().map(|(at, _)| at + 1);

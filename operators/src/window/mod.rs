@@ -22,6 +22,7 @@ pub mod assign;
 pub mod fixed;
 pub mod join;
 pub mod marker;
+pub mod processing;
 pub mod replay;
 pub mod session;
 mod timers;
