@@ -10,7 +10,11 @@
 //! * [`hash`]: routing keys to workers;
 //! * [`stream`]: [`EventStream`], the stream type all operators take and return;
 //! * [`stateless`]: map, flat_map, filter, union, key_by, repartition, inspect;
-//! * [`keyed`]: per-key state that updates and emits on every record.
+//! * [`keyed`]: per-key state that updates and emits on every record;
+//! * [`process`]: per-key state with event- and processing-time timers, and state time-to-live;
+//! * [`window`]: tumbling, sliding, session, marker-session and processing-time windows with allowed
+//!   lateness and a late output; windowed joins and cogroup; replaying recorded logs;
+//! * [`interval_join`]: joining records of two streams that are close in event time.
 
 pub mod hash;
 pub mod interval_join;

@@ -14,7 +14,7 @@
 //! * Because lateness depends only on each record's own message time, results do not depend on how the
 //!   worker happens to interleave data and progress.
 //!
-//! Operators take an [`EventStream`](crate::EventStream) of `(key, value)` and return a stream of
+//! Operators take an [`EventStream`] of `(key, value)` and return a stream of
 //! [`WindowOutput`]s, which [`split`] separates into results and late records.
 
 pub mod aggregate;
