@@ -13,7 +13,6 @@ use rustc_hash::FxHashMap;
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::generic::{Operator, OutputBuilderSession};
-use timely::dataflow::operators::CapabilityTrait;
 use timely::ExchangeData;
 
 use super::aggregate::Aggregate;
@@ -90,6 +89,8 @@ struct FixedWindows<K, A: Aggregate<V>, V> {
     agg: A,
     keys: FxHashMap<K, KeyWindows<A::Acc>>,
     timers: Timers<K>,
+    /// Results of the current pass, handed to timely together.
+    out: Vec<Event<WindowOutput<K, V, A::Out>>>,
     _value: std::marker::PhantomData<fn(V)>,
 }
 
@@ -116,15 +117,8 @@ where
         Some(self.agg.result(&acc))
     }
 
-    /// Fires `key`'s window ending at `end` into `session`, counting the firing if it can re-fire.
-    fn fire<C: CapabilityTrait<EventTime>>(
-        &mut self,
-        key: &K,
-        end: i64,
-        watermark: i64,
-        out: &mut Out<'_, K, V, A::Out>,
-        cap: &C,
-    ) {
+    /// Fires `key`'s window ending at `end` into the pass's results, counting the firing if it can re-fire.
+    fn fire(&mut self, key: &K, end: i64, watermark: i64) {
         let Some(value) = self.result(key, end) else {
             return;
         };
@@ -147,7 +141,7 @@ where
             firing,
             watermark,
         };
-        out.session(cap).give(Event::new(
+        self.out.push(Event::new(
             result_time(&window),
             WindowOutput::Fired(result),
         ));
@@ -160,7 +154,6 @@ where
         value: V,
         time: EventTime,
         now: EventTime,
-        out: &mut Out<'_, K, V, A::Out>,
         cap: &timely::dataflow::operators::InputCapability<EventTime>,
     ) {
         let (t, c) = (time as i64, now as i64);
@@ -172,7 +165,7 @@ where
             .expect("a pane is in at least one window");
         if last_end + self.lateness <= c {
             // Every window of the record is past its cleanup time.
-            out.session(cap).give(Event::new(
+            self.out.push(Event::new(
                 time,
                 WindowOutput::Late(LateRecord { key, value, time }),
             ));
@@ -191,7 +184,7 @@ where
                 .get_mut(&key)
                 .is_some_and(|s| remove_sorted(&mut s.pending, end));
             if due {
-                self.fire(&key, end, c - 1, out, cap);
+                self.fire(&key, end, c - 1);
             }
         }
         // Add the record to its pane.
@@ -214,7 +207,7 @@ where
         for end in ends {
             if end <= c {
                 // Fired already from this record's point of view: fire again at once, updated.
-                self.fire(&key, end, c - 1, out, cap);
+                self.fire(&key, end, c - 1);
             } else if insert_sorted(
                 &mut self.keys.get_mut(&key).expect("just added").pending,
                 end,
@@ -235,9 +228,11 @@ where
                     .get_mut(&key)
                     .is_some_and(|s| remove_sorted(&mut s.pending, end));
                 if due {
-                    self.fire(&key, end, watermark, out, &cap);
+                    self.fire(&key, end, watermark);
                 }
             }
+            out.session(&cap).give_container(&mut self.out);
+            self.out.clear();
         }
         self.timers.settle();
         while let Some(keys) = self.timers.next_cleanup(limit) {
@@ -314,6 +309,7 @@ where
                 agg,
                 keys: FxHashMap::default(),
                 timers: Timers::default(),
+                out: Vec::new(),
                 _value: std::marker::PhantomData,
             };
             move |(input, frontier), output| {
@@ -324,8 +320,10 @@ where
                         data: (key, value),
                     } in data.drain(..)
                     {
-                        state.on_record(key, value, time, now, output, &cap);
+                        state.on_record(key, value, time, now, &cap);
                     }
+                    output.session(&cap).give_container(&mut state.out);
+                    state.out.clear();
                 });
                 state.on_frontier(frontier.frontier().first().copied(), output);
             }

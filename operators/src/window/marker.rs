@@ -194,11 +194,9 @@ where
                             }
                         }
                     }
+                    // All at the held time, in one container: it is at most every result's event time.
                     if let Some(held_cap) = held.as_ref() {
-                        for result in results.drain(..) {
-                            let cap = held_cap.delayed(&result.time.max(*held_cap.time()));
-                            output.session(&cap).give(result);
-                        }
+                        output.session(held_cap).give_container(&mut results);
                     }
                     // The next result can come from a stashed record or a timeout.
                     let next_stash = stash.first_key_value().map(|(t, _)| *t);

@@ -14,7 +14,7 @@ use rustc_hash::FxHashMap;
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::generic::{Operator, OutputBuilderSession};
-use timely::dataflow::operators::{CapabilityTrait, InputCapability};
+use timely::dataflow::operators::InputCapability;
 use timely::ExchangeData;
 
 use super::aggregate::Aggregate;
@@ -47,17 +47,18 @@ struct SessionWindows<K, A: Aggregate<V>, V> {
     agg: A,
     keys: FxHashMap<K, Vec<Session<A::Acc>>>,
     timers: Timers<K>,
+    /// Results of the current pass, handed to timely together.
+    out: Vec<Event<WindowOutput<K, V, A::Out>>>,
     _value: std::marker::PhantomData<fn(V)>,
 }
 
-/// Emits one firing of `session`.
-fn fire<K: Clone + 'static, V: 'static, A: Aggregate<V>, C: CapabilityTrait<EventTime>>(
+/// Adds one firing of `session` to the pass's results.
+fn fire<K: Clone, V, A: Aggregate<V>>(
     agg: &A,
     key: &K,
     session: &mut Session<A::Acc>,
     watermark: i64,
-    out: &mut Out<'_, K, V, A::Out>,
-    cap: &C,
+    out: &mut Vec<Event<WindowOutput<K, V, A::Out>>>,
 ) {
     session.firings += 1;
     session.pending = false;
@@ -68,7 +69,7 @@ fn fire<K: Clone + 'static, V: 'static, A: Aggregate<V>, C: CapabilityTrait<Even
         firing: session.firings,
         watermark,
     };
-    out.session(cap).give(Event::new(
+    out.push(Event::new(
         result_time(&session.window),
         WindowOutput::Fired(result),
     ));
@@ -86,7 +87,6 @@ where
         value: V,
         time: EventTime,
         now: EventTime,
-        out: &mut Out<'_, K, V, A::Out>,
         cap: &InputCapability<EventTime>,
     ) {
         let (t, c) = (time as i64, now as i64);
@@ -102,7 +102,7 @@ where
             if sessions.is_empty() {
                 self.keys.remove(&key);
             }
-            out.session(cap).give(Event::new(
+            self.out.push(Event::new(
                 time,
                 WindowOutput::Late(LateRecord { key, value, time }),
             ));
@@ -113,7 +113,7 @@ where
         for mut old in sessions.drain(lo..hi) {
             if old.pending && old.window.end <= c {
                 // The watermark passed it before this record came: it fires first, as it was.
-                fire(&self.agg, &key, &mut old, c - 1, out, cap);
+                fire(&self.agg, &key, &mut old, c - 1, &mut self.out);
             }
             if old.window == merged {
                 unchanged = Some((old.firings, old.pending));
@@ -129,7 +129,7 @@ where
             pending: was_pending,
         };
         if merged.end <= c {
-            fire(&self.agg, &key, &mut session, c - 1, out, cap);
+            fire(&self.agg, &key, &mut session, c - 1, &mut self.out);
         } else if !was_pending {
             session.pending = true;
             self.timers.fire_at(merged.end, key.clone(), cap);
@@ -154,9 +154,11 @@ where
                     .iter_mut()
                     .find(|s| s.pending && s.window.end == end)
                 {
-                    fire(&self.agg, &key, session, watermark, out, &cap);
+                    fire(&self.agg, &key, session, watermark, &mut self.out);
                 }
             }
+            out.session(&cap).give_container(&mut self.out);
+            self.out.clear();
         }
         self.timers.settle();
         while let Some(keys) = self.timers.next_cleanup(limit) {
@@ -201,6 +203,7 @@ where
                     agg,
                     keys: FxHashMap::default(),
                     timers: Timers::default(),
+                    out: Vec::new(),
                     _value: std::marker::PhantomData,
                 };
                 move |(input, frontier), output| {
@@ -211,8 +214,10 @@ where
                             data: (key, value),
                         } in data.drain(..)
                         {
-                            state.on_record(key, value, time, now, output, &cap);
+                            state.on_record(key, value, time, now, &cap);
                         }
+                        output.session(&cap).give_container(&mut state.out);
+                        state.out.clear();
                     });
                     state.on_frontier(frontier.frontier().first().copied(), output);
                 }
