@@ -83,6 +83,20 @@ fn windows(c: &mut Criterion) {
             })
         })
     });
+    // A long window with a short slide: 60 panes per window, merged at every firing, or carried over.
+    let long = SlidingWindows::sliding(60_000, 1_000, 0).unwrap();
+    group.bench_function("sliding_60s_1s_sum", |b| {
+        b.iter_custom(|iters| drive(iters, move |s| count_fired(s.window(long, 0, Sum))))
+    });
+    group.bench_function("sliding_60s_1s_sum_inverse", |b| {
+        b.iter_custom(|iters| {
+            drive(iters, move |s| {
+                count_fired(
+                    s.window_with_inverse(long, 0, Sum, |acc: &mut u64, pane: &u64| *acc -= pane),
+                )
+            })
+        })
+    });
     group.bench_function("tumbling_1s_inner_join", |b| {
         b.iter_custom(|iters| {
             drive(iters, |s| {

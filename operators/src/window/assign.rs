@@ -124,6 +124,19 @@ impl SlidingWindows {
             .map(move |s| Window::new(s, s + self.size))
     }
 
+    /// The end of the last (latest) window holding the pane that starts at `pane_start`.
+    #[inline]
+    pub fn last_end_of_pane(&self, pane_start: i64) -> i64 {
+        self.last_start(pane_start) + self.size
+    }
+
+    /// The end of the first (earliest) window holding the pane that starts at `pane_start`.
+    #[inline]
+    pub fn first_end_of_pane(&self, pane_start: i64) -> i64 {
+        let last = self.last_start(pane_start);
+        last - (last - pane_start + self.size - 1).div_euclid(self.slide) * self.slide + self.size
+    }
+
     /// The ends of every window holding the pane that starts at `pane_start`, earliest first.
     pub fn ends_of_pane(&self, pane_start: i64) -> impl Iterator<Item = i64> + '_ {
         // The same windows as for any instant of the pane: take its first.

@@ -31,6 +31,9 @@ struct KeyWindows<Acc> {
     pending: Vec<i64>,
     /// Window ends that have fired and may re-fire, with their firing count, sorted.
     fired: Vec<(i64, u32)>,
+    /// With an inverse function: the accumulator of the window ending at `.0` less its entering panes
+    /// (the previous window less the panes that left it).
+    carry: Option<(i64, Acc)>,
 }
 
 impl<Acc> Default for KeyWindows<Acc> {
@@ -39,6 +42,7 @@ impl<Acc> Default for KeyWindows<Acc> {
             panes: Vec::new(),
             pending: Vec::new(),
             fired: Vec::new(),
+            carry: None,
         }
     }
 }
@@ -48,6 +52,19 @@ impl<Acc> KeyWindows<Acc> {
         self.fired
             .binary_search_by_key(&end, |f| f.0)
             .map_or(0, |i| self.fired[i].1)
+    }
+
+    /// A late record in a pane the carry holds makes the carry wrong: drop it (the next firing merges
+    /// the panes instead).
+    fn invalidate_carry(&mut self, pane: i64, windows: &SlidingWindows) {
+        let (size, slide) = (windows.size(), windows.slide());
+        if self
+            .carry
+            .as_ref()
+            .is_some_and(|(end, _)| (end - size..end - slide).contains(&pane))
+        {
+            self.carry = None;
+        }
     }
 
     fn is_empty(&self) -> bool {
@@ -91,8 +108,13 @@ struct FixedWindows<K, A: Aggregate<V>, V> {
     timers: Timers<K>,
     /// Results of the current pass, handed to timely together.
     out: Vec<Event<WindowOutput<K, V, A::Out>>>,
+    /// Removes a pane's contents from an accumulator (Spark's inverse reduce), if given.
+    inverse: Option<Inverse<A::Acc>>,
     _value: std::marker::PhantomData<fn(V)>,
 }
+
+/// Removes what the second accumulator holds from the first.
+pub type Inverse<Acc> = Box<dyn Fn(&mut Acc, &Acc)>;
 
 impl<K, V, A> FixedWindows<K, A, V>
 where
@@ -100,28 +122,60 @@ where
     V: 'static,
     A: Aggregate<V>,
 {
-    /// The result of the window ending at `end` for `key`, if it holds anything.
-    fn result(&self, key: &K, end: i64) -> Option<A::Out> {
-        let state = self.keys.get(key)?;
-        let start = end - self.windows.size();
+    /// The accumulator of `key`'s window ending at `end`, if the window holds anything. With an inverse
+    /// function it starts from the carry left by the previous window, when there is one for this window,
+    /// and leaves one for the next.
+    fn window_acc(&mut self, key: &K, end: i64) -> Option<A::Acc> {
+        let FixedWindows {
+            windows,
+            agg,
+            keys,
+            inverse,
+            ..
+        } = self;
+        let (size, slide) = (windows.size(), windows.slide());
+        let state = keys.get_mut(key)?;
+        let start = end - size;
         let from = state.panes.partition_point(|p| p.0 < start);
-        let mut panes = state.panes[from..]
-            .iter()
-            .take_while(|p| p.0 < end)
-            .peekable();
-        panes.peek()?;
-        let mut acc = self.agg.create();
-        for (_, pane) in panes {
-            self.agg.merge(&mut acc, pane);
+        // Empty windows emit nothing.
+        if state.panes[from..].first().is_none_or(|p| p.0 >= end) {
+            return None;
         }
-        Some(self.agg.result(&acc))
+        let merge_from = |acc: &mut A::Acc, first: i64| {
+            let i = state.panes.partition_point(|p| p.0 < first);
+            state.panes[i..]
+                .iter()
+                .take_while(|p| p.0 < end)
+                .for_each(|(_, pane)| agg.merge(acc, pane));
+        };
+        let acc = match state.carry.take() {
+            Some((carry_end, mut acc)) if inverse.is_some() && carry_end == end => {
+                merge_from(&mut acc, end - slide);
+                acc
+            }
+            _ => {
+                let mut acc = agg.create();
+                merge_from(&mut acc, start);
+                acc
+            }
+        };
+        if let Some(inverse) = inverse {
+            let mut carry = acc.clone();
+            state.panes[from..]
+                .iter()
+                .take_while(|p| p.0 < start + slide)
+                .for_each(|(_, pane)| inverse(&mut carry, pane));
+            state.carry = Some((end + slide, carry));
+        }
+        Some(acc)
     }
 
     /// Fires `key`'s window ending at `end` into the pass's results, counting the firing if it can re-fire.
     fn fire(&mut self, key: &K, end: i64, watermark: i64) {
-        let Some(value) = self.result(key, end) else {
+        let Some(acc) = self.window_acc(key, end) else {
             return;
         };
+        let value = self.agg.result(&acc);
         let state = self
             .keys
             .get_mut(key)
@@ -158,11 +212,7 @@ where
     ) {
         let (t, c) = (time as i64, now as i64);
         let pane = self.windows.pane_of(t);
-        let last_end = self
-            .windows
-            .ends_of_pane(pane)
-            .last()
-            .expect("a pane is in at least one window");
+        let last_end = self.windows.last_end_of_pane(pane);
         if last_end + self.lateness <= c {
             // Every window of the record is past its cleanup time.
             self.out.push(Event::new(
@@ -170,6 +220,17 @@ where
                 WindowOutput::Late(LateRecord { key, value, time }),
             ));
             return;
+        }
+        // Fast path: the pane exists and all its windows are still open, so they are registered already
+        // (at the pane's creation, by a record no later than this one): only the pane changes.
+        if self.windows.first_end_of_pane(pane) > c {
+            if let Some(state) = self.keys.get_mut(&key) {
+                if let Ok(i) = state.panes.binary_search_by_key(&pane, |p| p.0) {
+                    self.agg.add(&mut state.panes[i].1, value);
+                    state.invalidate_carry(pane, &self.windows);
+                    return;
+                }
+            }
         }
         // Windows the watermark has passed but that have not fired yet fire first, without the record,
         // as they would have when the watermark passed them.
@@ -189,6 +250,7 @@ where
         }
         // Add the record to its pane.
         let state = self.keys.entry(key.clone()).or_default();
+        state.invalidate_carry(pane, &self.windows);
         let new_pane = match state.panes.binary_search_by_key(&pane, |p| p.0) {
             Ok(i) => {
                 self.agg.add(&mut state.panes[i].1, value);
@@ -296,6 +358,53 @@ where
         A: Aggregate<V>,
         A::Out: Clone,
     {
+        self.fixed_windows(windows, allowed_lateness_ms, agg, None)
+    }
+
+    /// Like [`EventStream::window`], with an inverse of the aggregation's merge (Spark's
+    /// `reduceByKeyAndWindow` with an inverse function): each sliding window is computed from the previous
+    /// one, less the panes that left and plus the panes that entered, instead of from all its panes.
+    /// Worth it when windows hold many panes (a long window with a short slide). `inverse(acc, pane)`
+    /// must undo `merge(acc, pane)`.
+    ///
+    /// ```
+    /// use caudal_operators::{Event, EventStream};
+    /// use caudal_operators::window::{split, aggregate::Sum, SlidingWindows};
+    /// use timely::dataflow::operators::{ToStream, Capture, capture::Extract};
+    /// let out = timely::example(|scope| {
+    ///     let input = (0..10u64).map(|t| Event::new(t * 100, ('k', 1i64))).collect::<Vec<_>>();
+    ///     let every_100ms = SlidingWindows::sliding(300, 100, 0).unwrap();
+    ///     let sums = EventStream::new(input.to_stream(scope)).window_with_inverse(every_100ms, 0, Sum, |acc: &mut i64, pane: &i64| *acc -= pane);
+    ///     split(sums).0.inner.capture()
+    /// });
+    /// let sums: Vec<i64> = out.extract().into_iter().flat_map(|(_, v)| v).map(|e| e.data.value).collect();
+    /// assert_eq!(sums.iter().sum::<i64>(), 30); // each record in 3 windows
+    /// ```
+    pub fn window_with_inverse<A>(
+        self,
+        windows: SlidingWindows,
+        allowed_lateness_ms: u64,
+        agg: A,
+        inverse: impl Fn(&mut A::Acc, &A::Acc) + 'static,
+    ) -> EventStream<'scope, WindowOutput<K, V, A::Out>>
+    where
+        A: Aggregate<V>,
+        A::Out: Clone,
+    {
+        self.fixed_windows(windows, allowed_lateness_ms, agg, Some(Box::new(inverse)))
+    }
+
+    fn fixed_windows<A>(
+        self,
+        windows: SlidingWindows,
+        allowed_lateness_ms: u64,
+        agg: A,
+        inverse: Option<Inverse<A::Acc>>,
+    ) -> EventStream<'scope, WindowOutput<K, V, A::Out>>
+    where
+        A: Aggregate<V>,
+        A::Out: Clone,
+    {
         let pact = Exchange::new(|e: &Event<(K, V)>| route(&e.data.0));
         let name = if windows.slide() == windows.size() {
             "TumblingWindow"
@@ -310,6 +419,7 @@ where
                 keys: FxHashMap::default(),
                 timers: Timers::default(),
                 out: Vec::new(),
+                inverse,
                 _value: std::marker::PhantomData,
             };
             move |(input, frontier), output| {
