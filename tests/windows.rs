@@ -3,6 +3,7 @@
 //! allows for its disorder.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use caudal::prelude::*;
 use caudal::source::generator::{Generator, GeneratorConfig};
@@ -94,4 +95,59 @@ fn tumbling_counts_add_up_to_the_stream() {
     assert!(fired
         .iter()
         .all(|r| r.1.end - r.1.start == 1000 && r.1.start % 1000 == 0));
+}
+
+/// Worker 0 reads a few records and then nothing, without ending; worker 1 never reads anything.
+struct ThenSilence(Vec<Event<(u32, ())>>);
+
+impl Source for ThenSilence {
+    type Item = (u32, ());
+    fn poll(&mut self, out: &mut Vec<Event<(u32, ())>>, _budget: usize) -> Poll {
+        out.append(&mut self.0);
+        Poll::Pending { wake_at: None }
+    }
+    fn offset(&self) -> u64 {
+        0
+    }
+}
+
+#[test]
+fn an_idle_input_does_not_hold_windows_open() {
+    let source = |w: WorkerInfo| -> Box<dyn Source<Item = (u32, ())>> {
+        let records = if w.index == 0 {
+            vec![
+                Event::new(100, (1, ())),
+                Event::new(300, (1, ())),
+                Event::new(2500, (2, ())),
+            ]
+        } else {
+            Vec::new()
+        };
+        Box::new(ThenSilence(records))
+    };
+    let fired = Collect::new();
+    let sink = fired.clone();
+    let config = RunConfig {
+        idle_timeout: Some(Duration::from_millis(20)),
+        ..RunConfig::new(ExecutionMode::PerRecord).workers(2)
+    };
+    let running = caudal::launch(config, move |df| {
+        let (windows, _late) = split(df.source("silent", &source).window(
+            SlidingWindows::tumbling(1000, 0).unwrap(),
+            0,
+            Count,
+        ));
+        df.sink("fired", windows.map(|r| (r.key, r.window, r.value)), &sink);
+    })
+    .unwrap();
+    // Without idleness, worker 1's source would hold the watermark at 0 and nothing could fire before
+    // the run stops. With it, [0, 1000) fires while both sources are still running.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while fired.sorted_data().is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let before_stop = fired.sorted_data();
+    running.stop_flag().stop();
+    running.join().unwrap();
+    assert_eq!(before_stop, vec![(1, Window::new(0, 1000), 2)]);
 }

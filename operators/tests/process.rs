@@ -102,3 +102,51 @@ proptest! {
         prop_assert_eq!(got, expected);
     }
 }
+
+/// Map state: each hashtag keeps a map of users to how often they used it, and reports when a user
+/// uses it for the third time.
+struct ThirdUse;
+
+impl KeyedProcess<u8, i64> for ThirdUse {
+    type State = rustc_hash::FxHashMap<i64, u32>;
+    type Out = (u8, i64);
+
+    fn on_record(&mut self, user: i64, ctx: &mut KeyContext<'_, u8, Self::State, (u8, i64)>) {
+        let key = *ctx.key();
+        let uses = ctx
+            .state()
+            .get_or_insert_with(Default::default)
+            .entry(user)
+            .or_default();
+        *uses += 1;
+        if *uses == 3 {
+            ctx.emit((key, user));
+        }
+    }
+}
+
+#[test]
+fn map_state_keeps_a_map_per_key() {
+    let log: Vec<LogEntry<u8, i64>> = [
+        (1, 7),
+        (1, 7),
+        (2, 7),
+        (1, 8),
+        (1, 7),
+        (2, 7),
+        (2, 7),
+        (1, 7),
+    ]
+    .into_iter()
+    .enumerate()
+    .map(|(t, (key, value))| LogEntry::Record {
+        key,
+        value,
+        time: t as u64,
+    })
+    .collect();
+    let out = replay(log, ReplayWatermark::Explicit, |s| {
+        s.process_by_key("ThirdUse", ThirdUse)
+    });
+    assert_eq!(out, vec![(1, 7), (2, 7)]);
+}
