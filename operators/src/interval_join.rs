@@ -42,7 +42,8 @@ enum IntervalOutput<K, A, B> {
     Late(LateRecord<K, Side<A, B>>),
 }
 
-/// Both sides' buffered records of one key.
+/// Both sides' buffered records of one key: what a checkpoint saves of the operator.
+#[derive(Serialize, Deserialize)]
 struct Buffers<A, B> {
     left: Vec<(EventTime, A)>,
     right: Vec<(EventTime, B)>,

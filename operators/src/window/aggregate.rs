@@ -5,10 +5,13 @@
 
 use std::marker::PhantomData;
 
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
 /// How a window turns its values into a result.
 pub trait Aggregate<V>: 'static {
-    /// The running state of one window (or pane).
-    type Acc: Clone + 'static;
+    /// The running state of one window (or pane); serializable, so that checkpoints can save it.
+    type Acc: Clone + Serialize + DeserializeOwned + 'static;
     /// The window's result.
     type Out: 'static;
     /// An empty accumulator.
@@ -47,7 +50,9 @@ impl<V> Aggregate<V> for Count {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Sum;
 
-impl<V: Copy + Default + std::ops::AddAssign + 'static> Aggregate<V> for Sum {
+impl<V: Copy + Default + std::ops::AddAssign + Serialize + DeserializeOwned + 'static> Aggregate<V>
+    for Sum
+{
     type Acc = V;
     type Out = V;
     fn create(&self) -> V {
@@ -82,16 +87,20 @@ impl<V, F: Fn(&V, &V) -> V> Reduce<V, F> {
 }
 
 /// The smallest value.
-pub fn min<V: Ord + Clone + 'static>() -> Reduce<V, fn(&V, &V) -> V> {
+pub fn min<V: Ord + Clone + Serialize + DeserializeOwned + 'static>() -> Reduce<V, fn(&V, &V) -> V>
+{
     Reduce::new(|a: &V, b: &V| a.min(b).clone())
 }
 
 /// The largest value.
-pub fn max<V: Ord + Clone + 'static>() -> Reduce<V, fn(&V, &V) -> V> {
+pub fn max<V: Ord + Clone + Serialize + DeserializeOwned + 'static>() -> Reduce<V, fn(&V, &V) -> V>
+{
     Reduce::new(|a: &V, b: &V| a.max(b).clone())
 }
 
-impl<V: Clone + 'static, F: Fn(&V, &V) -> V + 'static> Aggregate<V> for Reduce<V, F> {
+impl<V: Clone + Serialize + DeserializeOwned + 'static, F: Fn(&V, &V) -> V + 'static> Aggregate<V>
+    for Reduce<V, F>
+{
     type Acc = Option<V>;
     type Out = V;
     fn create(&self) -> Option<V> {
@@ -136,12 +145,15 @@ impl<V, O, F: Fn(&[V]) -> O> Process<V, F> {
 pub type Collect<V> = Process<V, fn(&[V]) -> Vec<V>>;
 
 /// The window's values, sorted.
-pub fn collect<V: Ord + Clone + 'static>() -> Collect<V> {
+pub fn collect<V: Ord + Clone + Serialize + DeserializeOwned + 'static>() -> Collect<V> {
     Process::new(|values: &[V]| values.to_vec())
 }
 
-impl<V: Ord + Clone + 'static, O: 'static, F: Fn(&[V]) -> O + 'static> Aggregate<V>
-    for Process<V, F>
+impl<
+        V: Ord + Clone + Serialize + DeserializeOwned + 'static,
+        O: 'static,
+        F: Fn(&[V]) -> O + 'static,
+    > Aggregate<V> for Process<V, F>
 {
     type Acc = Vec<V>;
     type Out = O;

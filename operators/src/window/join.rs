@@ -12,6 +12,7 @@
 
 use std::hash::Hash;
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use timely::ExchangeData;
 
@@ -38,7 +39,11 @@ impl<A, B> Default for CoGroup<A, B> {
     }
 }
 
-impl<A: Clone + 'static, B: Clone + 'static> Aggregate<Side<A, B>> for CoGroup<A, B> {
+impl<
+        A: Clone + Serialize + DeserializeOwned + 'static,
+        B: Clone + Serialize + DeserializeOwned + 'static,
+    > Aggregate<Side<A, B>> for CoGroup<A, B>
+{
     type Acc = (Vec<A>, Vec<B>);
     type Out = (Vec<A>, Vec<B>);
     fn create(&self) -> Self::Acc {

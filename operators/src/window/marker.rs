@@ -18,6 +18,7 @@ use std::collections::BTreeMap;
 use std::hash::Hash;
 
 use rustc_hash::FxHashMap;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::generic::Operator;
@@ -45,7 +46,9 @@ pub enum Marker<V> {
 /// One output record of a marker-session operator.
 type MarkerOutput<K, V, O> = Event<WindowOutput<K, Marker<V>, O>>;
 
-/// A key's open session.
+/// A key's open session: what a checkpoint saves of the operator, with the stash.
+#[derive(Serialize, Deserialize)]
+#[serde(bound = "Acc: Serialize + DeserializeOwned")]
 struct Open<Acc> {
     start: i64,
     last: i64,

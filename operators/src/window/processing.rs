@@ -9,6 +9,8 @@
 use std::hash::Hash;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use timely::ExchangeData;
 
 use super::aggregate::Aggregate;
@@ -23,9 +25,13 @@ fn wall_clock_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
-/// One key's panes and the window ends waiting for their timer.
+/// One key's panes and the window ends waiting for their timer. A checkpoint saves the panes; the
+/// pending timers hold instants of this process and are re-armed on restore.
+#[derive(Serialize, Deserialize)]
+#[serde(bound = "Acc: Serialize + DeserializeOwned")]
 pub struct KeyPanes<Acc> {
     panes: Vec<(i64, Acc)>,
+    #[serde(skip)]
     pending: Vec<(Instant, i64)>,
 }
 

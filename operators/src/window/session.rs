@@ -11,6 +11,8 @@
 use std::hash::Hash;
 
 use rustc_hash::FxHashMap;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::generic::{Operator, OutputBuilderSession};
@@ -25,8 +27,10 @@ use crate::hash::route;
 use crate::stream::EventStream;
 use crate::time::{Event, EventTime};
 
-/// One session of a key.
-struct Session<Acc> {
+/// One session of a key: what a checkpoint saves of the operator.
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
+#[serde(bound = "Acc: Serialize + DeserializeOwned")]
+pub(crate) struct Session<Acc> {
     window: Window,
     acc: Acc,
     firings: u32,
@@ -223,5 +227,23 @@ where
                 }
             });
         EventStream::new(stream)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sessions_round_trip_through_serde() {
+        let sessions = vec![Session {
+            window: Window::new(0, 1500),
+            acc: vec![1i64, 2],
+            firings: 1,
+            pending: false,
+        }];
+        let back: Vec<Session<Vec<i64>>> =
+            serde_json::from_str(&serde_json::to_string(&sessions).unwrap()).unwrap();
+        assert_eq!(back, sessions);
     }
 }
