@@ -12,16 +12,13 @@ use std::hash::Hash;
 use rustc_hash::FxHashMap;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use timely::container::CapacityContainerBuilder;
-use timely::dataflow::channels::pact::Exchange;
-use timely::dataflow::operators::generic::{Operator, OutputBuilderSession};
 use timely::ExchangeData;
 
 use super::aggregate::Aggregate;
 use super::assign::{SlidingWindows, Window};
 use super::timers::Timers;
+use super::{keyed_window_operator, KeyedWindows, Out};
 use super::{result_time, LateRecord, WindowOutput, WindowResult, END_OF_INPUT};
-use crate::hash::route;
 use crate::stream::EventStream;
 use crate::time::{Event, EventTime};
 
@@ -96,12 +93,6 @@ fn remove_sorted(v: &mut Vec<i64>, x: i64) -> bool {
         Err(_) => false,
     }
 }
-
-type Out<'a, K, V, O> = OutputBuilderSession<
-    'a,
-    EventTime,
-    CapacityContainerBuilder<Vec<Event<WindowOutput<K, V, O>>>>,
->;
 
 /// The fixed-window operator's state on one worker.
 struct FixedWindows<K, A: Aggregate<V>, V> {
@@ -205,6 +196,31 @@ where
         ));
     }
 
+    /// Drops what `key` no longer needs once the frontier is at `limit`.
+    fn clean(&mut self, key: &K, limit: i64) {
+        let Some(state) = self.keys.get_mut(key) else {
+            return;
+        };
+        let (windows, lateness) = (self.windows, self.lateness);
+        state.panes.retain(|(pane, _)| {
+            windows
+                .ends_of_pane(*pane)
+                .last()
+                .is_some_and(|e| e + lateness > limit)
+        });
+        state.fired.retain(|(end, _)| end + lateness > limit);
+        if state.is_empty() {
+            self.keys.remove(key);
+        }
+    }
+}
+
+impl<K, V, A> KeyedWindows<K, V, A::Out> for FixedWindows<K, A, V>
+where
+    K: Hash + Eq + Clone + 'static,
+    V: 'static,
+    A: Aggregate<V>,
+{
     /// Takes one record read at message time `now` (the watermark then plus one).
     fn on_record(
         &mut self,
@@ -308,22 +324,8 @@ where
         }
     }
 
-    /// Drops what `key` no longer needs once the frontier is at `limit`.
-    fn clean(&mut self, key: &K, limit: i64) {
-        let Some(state) = self.keys.get_mut(key) else {
-            return;
-        };
-        let (windows, lateness) = (self.windows, self.lateness);
-        state.panes.retain(|(pane, _)| {
-            windows
-                .ends_of_pane(*pane)
-                .last()
-                .is_some_and(|e| e + lateness > limit)
-        });
-        state.fired.retain(|(end, _)| end + lateness > limit);
-        if state.is_empty() {
-            self.keys.remove(key);
-        }
+    fn results(&mut self) -> &mut Vec<Event<WindowOutput<K, V, A::Out>>> {
+        &mut self.out
     }
 }
 
@@ -409,14 +411,15 @@ where
         A: Aggregate<V>,
         A::Out: Clone,
     {
-        let pact = Exchange::new(|e: &Event<(K, V)>| route(&e.data.0));
         let name = if windows.slide() == windows.size() {
             "TumblingWindow"
         } else {
             "SlidingWindow"
         };
-        let stream = self.inner.unary_frontier(pact, name, move |_cap, _info| {
-            let mut state = FixedWindows {
+        keyed_window_operator(
+            self,
+            name,
+            FixedWindows {
                 windows,
                 lateness: allowed_lateness_ms as i64,
                 agg,
@@ -425,24 +428,8 @@ where
                 out: Vec::new(),
                 inverse,
                 _value: std::marker::PhantomData,
-            };
-            move |(input, frontier), output| {
-                input.for_each(|cap, data| {
-                    let now = *cap.least().expect("a message has a time");
-                    for Event {
-                        time,
-                        data: (key, value),
-                    } in data.drain(..)
-                    {
-                        state.on_record(key, value, time, now, &cap);
-                    }
-                    output.session(&cap).give_container(&mut state.out);
-                    state.out.clear();
-                });
-                state.on_frontier(frontier.frontier().first().copied(), output);
-            }
-        });
-        EventStream::new(stream)
+            },
+        )
     }
 }
 

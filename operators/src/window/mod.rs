@@ -27,8 +27,17 @@ pub mod replay;
 pub mod session;
 mod timers;
 
+use std::hash::Hash;
+
 use serde::{Deserialize, Serialize};
+use timely::container::CapacityContainerBuilder;
+use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::core::OkErr;
+use timely::dataflow::operators::generic::{Operator, OutputBuilderSession};
+use timely::dataflow::operators::InputCapability;
+use timely::ExchangeData;
+
+use crate::hash::route;
 
 use crate::stream::EventStream;
 use crate::time::{Event, EventTime};
@@ -95,4 +104,64 @@ pub fn split<'scope, K: 'static, V: 'static, O: 'static>(
 /// The event time given to a firing: the window's last instant (0 for windows that end before 1).
 pub(crate) fn result_time(window: &Window) -> EventTime {
     window.max_timestamp().max(0) as EventTime
+}
+
+/// The output handle of a keyed window operator.
+pub(crate) type Out<'a, K, V, O> = OutputBuilderSession<
+    'a,
+    EventTime,
+    CapacityContainerBuilder<Vec<Event<WindowOutput<K, V, O>>>>,
+>;
+
+/// What varies between keyed window operators: how a record changes the windows, and what the
+/// frontier fires. The operator around it ([`keyed_window_operator`]) is the same for all.
+pub(crate) trait KeyedWindows<K: 'static, V: 'static, O: 'static>: 'static {
+    /// Takes one record read at message time `now` (the watermark then plus one); results go to
+    /// [`KeyedWindows::results`].
+    fn on_record(
+        &mut self,
+        key: K,
+        value: V,
+        time: EventTime,
+        now: EventTime,
+        cap: &InputCapability<EventTime>,
+    );
+    /// Fires what the frontier has passed (`None`: the input has ended) and cleans up.
+    fn on_frontier(&mut self, frontier: Option<EventTime>, out: &mut Out<'_, K, V, O>);
+    /// The results of the current pass, handed to timely together.
+    fn results(&mut self) -> &mut Vec<Event<WindowOutput<K, V, O>>>;
+}
+
+/// A window operator: records exchanged by key, each message's results sent in one container at its
+/// time, then the frontier's firings.
+pub(crate) fn keyed_window_operator<'scope, K, V, O, L>(
+    stream: EventStream<'scope, (K, V)>,
+    name: &str,
+    mut logic: L,
+) -> EventStream<'scope, WindowOutput<K, V, O>>
+where
+    K: ExchangeData + Hash,
+    V: ExchangeData,
+    O: 'static,
+    L: KeyedWindows<K, V, O>,
+{
+    let pact = Exchange::new(|e: &Event<(K, V)>| route(&e.data.0));
+    let out = stream.inner.unary_frontier(pact, name, move |_cap, _info| {
+        move |(input, frontier), output| {
+            input.for_each(|cap, data| {
+                let now = *cap.least().expect("a message has a time");
+                for Event {
+                    time,
+                    data: (key, value),
+                } in data.drain(..)
+                {
+                    logic.on_record(key, value, time, now, &cap);
+                }
+                output.session(&cap).give_container(logic.results());
+                logic.results().clear();
+            });
+            logic.on_frontier(frontier.frontier().first().copied(), output);
+        }
+    });
+    EventStream::new(out)
 }

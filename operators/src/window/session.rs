@@ -13,17 +13,14 @@ use std::hash::Hash;
 use rustc_hash::FxHashMap;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use timely::container::CapacityContainerBuilder;
-use timely::dataflow::channels::pact::Exchange;
-use timely::dataflow::operators::generic::{Operator, OutputBuilderSession};
 use timely::dataflow::operators::InputCapability;
 use timely::ExchangeData;
 
 use super::aggregate::Aggregate;
 use super::assign::Window;
 use super::timers::Timers;
+use super::{keyed_window_operator, KeyedWindows, Out};
 use super::{result_time, LateRecord, WindowOutput, WindowResult, END_OF_INPUT};
-use crate::hash::route;
 use crate::stream::EventStream;
 use crate::time::{Event, EventTime};
 
@@ -37,12 +34,6 @@ pub(crate) struct Session<Acc> {
     /// Waiting for the frontier to pass its end.
     pending: bool,
 }
-
-type Out<'a, K, V, O> = OutputBuilderSession<
-    'a,
-    EventTime,
-    CapacityContainerBuilder<Vec<Event<WindowOutput<K, V, O>>>>,
->;
 
 /// The session operator's state on one worker.
 struct SessionWindows<K, A: Aggregate<V>, V> {
@@ -79,7 +70,7 @@ fn fire<K: Clone, V, A: Aggregate<V>>(
     ));
 }
 
-impl<K, V, A> SessionWindows<K, A, V>
+impl<K, V, A> KeyedWindows<K, V, A::Out> for SessionWindows<K, A, V>
 where
     K: Hash + Eq + Clone + 'static,
     V: 'static,
@@ -176,6 +167,10 @@ where
             }
         }
     }
+
+    fn results(&mut self) -> &mut Vec<Event<WindowOutput<K, V, A::Out>>> {
+        &mut self.out
+    }
 }
 
 impl<'scope, K, V> EventStream<'scope, (K, V)>
@@ -197,36 +192,19 @@ where
         A: Aggregate<V>,
     {
         assert!(gap_ms > 0, "a session gap must be positive");
-        let pact = Exchange::new(|e: &Event<(K, V)>| route(&e.data.0));
-        let stream = self
-            .inner
-            .unary_frontier(pact, "SessionWindow", move |_cap, _info| {
-                let mut state = SessionWindows {
-                    gap: gap_ms as i64,
-                    lateness: allowed_lateness_ms as i64,
-                    agg,
-                    keys: FxHashMap::default(),
-                    timers: Timers::default(),
-                    out: Vec::new(),
-                    _value: std::marker::PhantomData,
-                };
-                move |(input, frontier), output| {
-                    input.for_each(|cap, data| {
-                        let now = *cap.least().expect("a message has a time");
-                        for Event {
-                            time,
-                            data: (key, value),
-                        } in data.drain(..)
-                        {
-                            state.on_record(key, value, time, now, &cap);
-                        }
-                        output.session(&cap).give_container(&mut state.out);
-                        state.out.clear();
-                    });
-                    state.on_frontier(frontier.frontier().first().copied(), output);
-                }
-            });
-        EventStream::new(stream)
+        keyed_window_operator(
+            self,
+            "SessionWindow",
+            SessionWindows {
+                gap: gap_ms as i64,
+                lateness: allowed_lateness_ms as i64,
+                agg,
+                keys: FxHashMap::default(),
+                timers: Timers::default(),
+                out: Vec::new(),
+                _value: std::marker::PhantomData,
+            },
+        )
     }
 }
 
