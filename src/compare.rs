@@ -23,7 +23,11 @@ use crate::pipeline::{run, RunError};
 use crate::sink::{Sink, SinkError, SinkFactory};
 use crate::source::generator::{Generator, GeneratorConfig, Schedule};
 use crate::source::{SourceFactory, WorkerInfo};
-use crate::workload::{Posts, Tag};
+use crate::workload::{Post, Posts, Tag};
+use caudal_operators::window::aggregate::{Count, Sum};
+use caudal_operators::window::join::JoinKind;
+use caudal_operators::window::{split, SlidingWindows, WindowResult};
+use caudal_operators::WatermarkStrategy;
 
 /// The workloads `caudal compare` knows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
@@ -33,6 +37,14 @@ pub enum LabWorkload {
     Filter,
     /// A running count per hashtag: one updated count out per post in.
     KeyedCount,
+    /// Posts per hashtag in 1 s tumbling windows.
+    Tumbling,
+    /// Every 100 ms, the posts per hashtag over the last second (sliding windows).
+    Sliding,
+    /// Posts per user session, a session closing after 20 ms without a post of the user.
+    Session,
+    /// A windowed join: each user's even and odd posts paired within 100 ms tumbling windows.
+    Join,
 }
 
 impl fmt::Display for LabWorkload {
@@ -40,6 +52,10 @@ impl fmt::Display for LabWorkload {
         f.write_str(match self {
             LabWorkload::Filter => "filter",
             LabWorkload::KeyedCount => "keyed-count",
+            LabWorkload::Tumbling => "tumbling",
+            LabWorkload::Sliding => "sliding",
+            LabWorkload::Session => "session",
+            LabWorkload::Join => "join",
         })
     }
 }
@@ -294,27 +310,122 @@ pub fn machine_description() -> String {
     )
 }
 
-/// The lab's pipelines: every result carries the `seq` of the post that produced it.
+impl LabWorkload {
+    /// The watermark the workload runs with. Sessions get 1 ms of out-of-orderness: with a monotonic
+    /// watermark a session ending at `e` fires as soon as a record at `e` is read, and whether another
+    /// record at exactly `e` still merges into it would depend on how records are grouped into
+    /// activations or batches, so results would differ between modes.
+    pub fn watermark(&self) -> WatermarkStrategy {
+        match self {
+            LabWorkload::Session => WatermarkStrategy::BoundedOutOfOrderness { max_delay_ms: 1 },
+            _ => WatermarkStrategy::Monotonic,
+        }
+    }
+
+    /// How far the watermark trails the largest event time, in ms.
+    fn watermark_delay(&self) -> i64 {
+        match self.watermark() {
+            WatermarkStrategy::BoundedOutOfOrderness { max_delay_ms } => max_delay_ms as i64,
+            _ => 0,
+        }
+    }
+}
+
+/// The first record whose event time reaches `end`: with a monotonic watermark, the record whose
+/// arrival moved the watermark past a window ending at `end`, from whose intended send time the window
+/// result's latency is measured. Event times follow the generator's: record `seq` at `seq * 1000 / rate`.
+pub fn closing_seq(end: i64, rate: f64) -> u64 {
+    let end = end.max(0) as u64;
+    let ms_per_record = 1000.0 / rate;
+    let time = |seq: u64| (seq as f64 * ms_per_record) as u64;
+    let mut seq = (end as f64 * rate / 1000.0) as u64;
+    while time(seq) < end {
+        seq += 1;
+    }
+    while seq > 0 && time(seq - 1) >= end {
+        seq -= 1;
+    }
+    seq
+}
+
+/// The lab's pipelines over posts offered at `rate`. Every result carries the `seq` of the post it is
+/// measured from (the post itself, or the post that closed its window) and `(key, window start, value)`.
 pub fn lab_pipeline(
     workload: LabWorkload,
-    posts: EventStream<'_, crate::workload::Post>,
-) -> EventStream<'_, Measured<(Tag, u64)>> {
+    posts: EventStream<'_, Post>,
+    rate: f64,
+) -> EventStream<'_, Measured<(u64, i64, u64)>> {
+    // The record that moved the watermark past a window's end: the first at `end + delay`.
+    let delay = workload.watermark_delay();
+    let measured = move |r: WindowResult<u64, u64>| Measured {
+        seq: closing_seq(r.window.end + delay, rate),
+        value: (r.key, r.window.start, r.value),
+    };
     match workload {
         LabWorkload::Filter => posts.filter(|p| p.has_tag(Tag::VIU)).map(|p| Measured {
             seq: p.seq,
-            value: (Tag::VIU, p.user as u64),
+            value: (Tag::VIU.0 as u64, 0, p.user as u64),
         }),
-        LabWorkload::KeyedCount => posts.map(|p| (p.tags()[0], p.seq)).map_with_state(
+        LabWorkload::KeyedCount => posts.map(|p| (p.tags()[0].0 as u64, p.seq)).map_with_state(
             "KeyedCount",
             || 0u64,
             |tag, n, seq| {
                 *n += 1;
                 Some(Measured {
                     seq,
-                    value: (*tag, *n),
+                    value: (*tag, 0, *n),
                 })
             },
         ),
+        LabWorkload::Tumbling => {
+            let tumbling = SlidingWindows::tumbling(1000, 0).expect("valid windows");
+            split(
+                posts
+                    .map(|p| (p.tags()[0].0 as u64, ()))
+                    .window(tumbling, 0, Count),
+            )
+            .0
+            .map(measured)
+        }
+        LabWorkload::Sliding => {
+            let sliding = SlidingWindows::sliding(1000, 100, 0).expect("valid windows");
+            split(
+                posts
+                    .map(|p| (p.tags()[0].0 as u64, 1u64))
+                    .window(sliding, 0, Sum),
+            )
+            .0
+            .map(measured)
+        }
+        LabWorkload::Session => split(
+            posts
+                .map(|p| (p.user as u64, ()))
+                .session_window(20, 0, Count),
+        )
+        .0
+        .map(measured),
+        LabWorkload::Join => {
+            let even = posts
+                .clone()
+                .filter(|p| p.seq % 2 == 0)
+                .map(|p| (p.user as u64, p.seq));
+            let odd = posts
+                .filter(|p| p.seq % 2 == 1)
+                .map(|p| (p.user as u64, p.seq));
+            let tumbling = SlidingWindows::tumbling(100, 0).expect("valid windows");
+            let (rows, _late) = even.window_join(odd, tumbling, 0, JoinKind::Inner);
+            rows.map(move |r| Measured {
+                seq: closing_seq(r.window.end + delay, rate),
+                value: (
+                    r.key,
+                    r.window.start,
+                    r.left
+                        .unwrap_or(0)
+                        .wrapping_mul(1_000_003)
+                        .wrapping_add(r.right.unwrap_or(0)),
+                ),
+            })
+        }
     }
 }
 
@@ -334,7 +445,7 @@ pub fn measure(config: &CompareConfig, mode: ExecutionMode) -> Result<ModeResult
         ..Default::default()
     };
     let workload = Arc::new(Posts::default());
-    let source: Arc<dyn SourceFactory<crate::workload::Post>> = Arc::new(
+    let source: Arc<dyn SourceFactory<Post>> = Arc::new(
         move |w: WorkerInfo| -> Box<dyn crate::source::Source<Item = _>> {
             Box::new(Generator::new(
                 workload.clone(),
@@ -350,11 +461,17 @@ pub fn measure(config: &CompareConfig, mode: ExecutionMode) -> Result<ModeResult
     };
     let merged = sink.merged.clone();
     let lab = config.workload;
+    let rate = config.rate;
     let cpu_before = process_cpu_seconds();
-    let report = run(RunConfig::new(mode).workers(config.workers), move |df| {
-        let posts = df.source("posts", &*source);
-        df.sink("latency", lab_pipeline(lab, posts), &sink);
-    })?;
+    let report = run(
+        RunConfig::new(mode)
+            .workers(config.workers)
+            .watermark(lab.watermark()),
+        move |df| {
+            let posts = df.source("posts", &*source);
+            df.sink("latency", lab_pipeline(lab, posts, rate), &sink);
+        },
+    )?;
     let cpu_s = process_cpu_seconds() - cpu_before;
     let Recording {
         histogram,
@@ -485,5 +602,25 @@ impl fmt::Display for CompareReport {
             )?;
         }
         write!(f, "machine: {}", self.machine)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn closing_seq_is_the_first_record_at_or_after_the_end() {
+        for rate in [1000.0, 3333.0, 200_000.0, 1_000_000.0] {
+            let time = |seq: u64| (seq as f64 * (1000.0 / rate)) as u64;
+            for end in [1i64, 7, 100, 999, 1000, 12_345] {
+                let seq = closing_seq(end, rate);
+                assert!(time(seq) >= end as u64, "rate {rate}, end {end}");
+                assert!(
+                    seq == 0 || time(seq - 1) < end as u64,
+                    "rate {rate}, end {end}"
+                );
+            }
+        }
     }
 }

@@ -277,3 +277,39 @@ fn compare_prints_json_with_equal_results_in_every_mode() {
         }
     }
 }
+
+#[test]
+fn windowed_workloads_give_the_same_results_in_every_mode() {
+    // `compare` itself fails when two modes disagree; here each windowed workload must run clean.
+    for workload in ["tumbling", "sliding", "session", "join"] {
+        let out = caudal(&[
+            "compare",
+            "--workload",
+            workload,
+            "--rate",
+            "20000",
+            "--duration",
+            "500ms",
+            "--warmup",
+            "100ms",
+            "--modes",
+            "per-record,micro-batch:50ms,batch",
+            "--json",
+        ]);
+        assert!(
+            out.status.success(),
+            "{workload}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(report["config"]["workload"], workload);
+        let modes = report["modes"].as_array().unwrap();
+        assert_eq!(modes.len(), 3);
+        let count = modes[0]["results"]["count"].as_u64().unwrap();
+        assert!(count > 0, "{workload} produced no window results");
+        assert!(
+            modes.iter().all(|m| m["results"] == modes[0]["results"]),
+            "{workload}"
+        );
+    }
+}

@@ -7,6 +7,12 @@
 //! record is late and nothing changes. The merged session fires when the frontier passes its end, or at
 //! once if the watermark already has. State per key is a sorted list of disjoint sessions, each with
 //! its accumulator; a key with no session left is forgotten.
+//!
+//! With a monotonic watermark, a session ending at `e` fires as soon as any record at `e` is read; a
+//! record of the same key at exactly `e`, which would touch it, then starts a new session, unless it was
+//! read in the same activation. That is Flink's rule too (lateness is judged at arrival), but it makes
+//! results depend on how records are grouped: give such streams 1 ms of bounded out-of-orderness, and
+//! every record at `e` is read before the session can fire.
 
 use std::hash::Hash;
 
