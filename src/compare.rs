@@ -77,6 +77,8 @@ pub struct CompareConfig {
     pub warmup: Duration,
     /// Worker threads.
     pub workers: usize,
+    /// How many times the modes run, interleaved (A B C A B C ...).
+    pub repeat: usize,
 }
 
 fn as_secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -96,6 +98,7 @@ impl Default for CompareConfig {
             duration: Duration::from_secs(5),
             warmup: Duration::from_secs(1),
             workers: 1,
+            repeat: 3,
         }
     }
 }
@@ -146,6 +149,8 @@ pub struct ModeResult {
     pub throughput: Throughput,
     /// CPU time the process used during the run (user + system).
     pub cpu_s: f64,
+    /// The process's peak resident memory so far, in bytes (from `/proc`; 0 where unavailable).
+    pub peak_rss_bytes: u64,
     /// The results.
     pub results: ResultSummary,
 }
@@ -155,10 +160,58 @@ pub struct ModeResult {
 pub struct CompareReport {
     /// What was run.
     pub config: CompareConfig,
-    /// One entry per mode, in the order run.
-    pub modes: Vec<ModeResult>,
+    /// The command that reproduces the run.
+    pub command: String,
     /// The machine it ran on.
     pub machine: String,
+    /// One summary per mode, in the order given: medians over the repetitions.
+    pub modes: Vec<ModeSummary>,
+    /// Every run, in the order run.
+    pub runs: Vec<RunRecord>,
+}
+
+/// One mode over all repetitions: medians, and the spread of the percentiles that matter most.
+#[derive(Clone, Debug, Serialize)]
+pub struct ModeSummary {
+    /// `per-record`, `micro-batch` or `batch`.
+    pub mode: String,
+    /// The batch interval of a micro-batch mode, in ms.
+    pub batch_interval_ms: Option<u64>,
+    /// Median over the repetitions of each percentile, in µs.
+    pub latency_us: Percentiles,
+    /// Smallest and largest p50 and p99 over the repetitions, in µs.
+    pub latency_spread_us: Spread,
+    /// Offered throughput, and the median achieved.
+    pub throughput: Throughput,
+    /// Median CPU seconds per run.
+    pub cpu_s: f64,
+    /// The process's peak resident memory after this mode's last run, in bytes.
+    pub peak_rss_bytes: u64,
+    /// The results (the same in every run and mode).
+    pub results: ResultSummary,
+    /// Median over the repetitions of this mode's p50 divided by per-record's p50 in the same repetition.
+    pub p50_ratio_to_per_record: Option<f64>,
+}
+
+/// The range of p50 and p99 over repetitions, in µs.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct Spread {
+    /// `[min, max]` of p50.
+    pub p50: [f64; 2],
+    /// `[min, max]` of p99.
+    pub p99: [f64; 2],
+}
+
+/// One run of one mode.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunRecord {
+    /// Which repetition, from 0.
+    pub repetition: usize,
+    /// The mode's index in the configuration.
+    pub mode_index: usize,
+    /// What the run measured.
+    #[serde(flatten)]
+    pub result: ModeResult,
 }
 
 /// What went wrong in a comparison.
@@ -502,36 +555,183 @@ pub fn measure(config: &CompareConfig, mode: ExecutionMode) -> Result<ModeResult
             achieved: read as f64 / span,
         },
         cpu_s,
+        peak_rss_bytes: peak_rss_bytes(),
         results,
     })
 }
 
-/// Runs every mode of `config` in turn and checks that they agree.
+/// The process's peak resident set size, from `/proc/self/status` (0 where unavailable).
+pub fn peak_rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    match values.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => values[n / 2],
+        n => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+    }
+}
+
+fn range(values: impl Iterator<Item = f64> + Clone) -> [f64; 2] {
+    [
+        values.clone().fold(f64::INFINITY, f64::min),
+        values.fold(f64::NEG_INFINITY, f64::max),
+    ]
+}
+
+impl CompareConfig {
+    /// The `caudal compare` command line that runs this configuration again.
+    pub fn command(&self) -> String {
+        let modes: Vec<String> = self
+            .modes
+            .iter()
+            .map(|m| match m {
+                ExecutionMode::MicroBatch { interval, .. } => {
+                    format!("micro-batch:{}", humantime::format_duration(*interval))
+                }
+                other => other.kind().to_string(),
+            })
+            .collect();
+        let overhead = self.modes.iter().find_map(|m| match m {
+            ExecutionMode::MicroBatch { overhead, .. } => Some(*overhead),
+            _ => None,
+        });
+        let mut command = format!(
+            "caudal compare --workload {} --modes {} --rate {} --duration {} --warmup {} --repeat {} --workers {}",
+            self.workload,
+            modes.join(","),
+            self.rate,
+            humantime::format_duration(self.duration),
+            humantime::format_duration(self.warmup),
+            self.repeat,
+            self.workers
+        );
+        if let Some(overhead) = overhead.filter(|o| !o.is_zero()) {
+            command.push_str(&format!(
+                " --batch-overhead {}",
+                humantime::format_duration(overhead)
+            ));
+        }
+        command
+    }
+}
+
+/// Runs every mode of `config`, interleaved, `repeat` times; checks that every run gives the same
+/// results; summarizes each mode by medians. `progress` hears of each run before it starts.
 pub fn compare(
     config: &CompareConfig,
-    mut progress: impl FnMut(&ExecutionMode),
+    mut progress: impl FnMut(usize, &ExecutionMode),
 ) -> Result<CompareReport, CompareError> {
-    let mut modes: Vec<ModeResult> = Vec::new();
-    for mode in &config.modes {
-        progress(mode);
-        let result = measure(config, *mode)?;
-        if let Some(first) = modes.first() {
-            if first.results != result.results {
-                return Err(CompareError::Mismatch {
-                    first: first.mode.clone(),
-                    a: first.results,
-                    second: result.mode,
-                    b: result.results,
-                });
+    let mut runs: Vec<RunRecord> = Vec::new();
+    for repetition in 0..config.repeat.max(1) {
+        for (mode_index, mode) in config.modes.iter().enumerate() {
+            progress(repetition, mode);
+            let result = measure(config, *mode)?;
+            if let Some(first) = runs.first() {
+                if first.result.results != result.results {
+                    return Err(CompareError::Mismatch {
+                        first: first.result.mode.clone(),
+                        a: first.result.results,
+                        second: result.mode,
+                        b: result.results,
+                    });
+                }
             }
+            runs.push(RunRecord {
+                repetition,
+                mode_index,
+                result,
+            });
         }
-        modes.push(result);
     }
+    let per_record_p50 = |repetition: usize| {
+        runs.iter()
+            .find(|r| r.repetition == repetition && r.result.mode == "per-record")
+            .map(|r| r.result.latency_us.p50)
+    };
+    let modes = (0..config.modes.len())
+        .map(|i| {
+            let mine: Vec<&RunRecord> = runs.iter().filter(|r| r.mode_index == i).collect();
+            let first = &mine[0].result;
+            let med =
+                |f: fn(&ModeResult) -> f64| median(mine.iter().map(|r| f(&r.result)).collect());
+            let ratios: Vec<f64> = mine
+                .iter()
+                .filter_map(|r| {
+                    per_record_p50(r.repetition).map(|pr| r.result.latency_us.p50 / pr.max(1e-3))
+                })
+                .collect();
+            ModeSummary {
+                mode: first.mode.clone(),
+                batch_interval_ms: first.batch_interval_ms,
+                latency_us: Percentiles {
+                    p50: med(|r| r.latency_us.p50),
+                    p90: med(|r| r.latency_us.p90),
+                    p99: med(|r| r.latency_us.p99),
+                    p999: med(|r| r.latency_us.p999),
+                    max: med(|r| r.latency_us.max),
+                },
+                latency_spread_us: Spread {
+                    p50: range(mine.iter().map(|r| r.result.latency_us.p50)),
+                    p99: range(mine.iter().map(|r| r.result.latency_us.p99)),
+                },
+                throughput: Throughput {
+                    offered: config.rate,
+                    achieved: med(|r| r.throughput.achieved),
+                },
+                cpu_s: med(|r| r.cpu_s),
+                peak_rss_bytes: mine.last().map_or(0, |r| r.result.peak_rss_bytes),
+                results: first.results,
+                p50_ratio_to_per_record: (first.mode != "per-record" && !ratios.is_empty())
+                    .then(|| median(ratios)),
+            }
+        })
+        .collect();
     Ok(CompareReport {
         config: config.clone(),
-        modes,
+        command: config.command(),
         machine: machine_description(),
+        modes,
+        runs,
     })
+}
+
+impl CompareReport {
+    /// Every run as CSV: a header line, then one row per run.
+    pub fn to_csv(&self) -> String {
+        let mut csv = String::from("repetition,mode,batch_interval_ms,p50_us,p90_us,p99_us,p999_us,max_us,offered_per_s,achieved_per_s,cpu_s,peak_rss_bytes,results,checksum\n");
+        for r in &self.runs {
+            let (m, l) = (&r.result, &r.result.latency_us);
+            csv.push_str(&format!(
+                "{},{},{},{:.3},{:.3},{:.3},{:.3},{:.3},{:.0},{:.0},{:.3},{},{},{:016x}\n",
+                r.repetition,
+                m.mode,
+                m.batch_interval_ms
+                    .map_or(String::new(), |ms| ms.to_string()),
+                l.p50,
+                l.p90,
+                l.p99,
+                l.p999,
+                l.max,
+                m.throughput.offered,
+                m.throughput.achieved,
+                m.cpu_s,
+                m.peak_rss_bytes,
+                m.results.count,
+                m.results.checksum
+            ));
+        }
+        csv
+    }
 }
 
 fn fmt_us(us: f64) -> String {
@@ -551,16 +751,18 @@ impl fmt::Display for CompareReport {
         let c = &self.config;
         writeln!(
             f,
-            "workload {} at {} records/s offered, {:.0} s measured after {:.0} s warm-up, {} worker(s)",
+            "workload {} at {} records/s offered, {:.1} s measured after {:.1} s warm-up, {} worker(s), {} repetition(s) interleaved",
             c.workload,
             c.rate,
             c.duration.as_secs_f64(),
             c.warmup.as_secs_f64(),
-            c.workers
+            c.workers,
+            c.repeat
         )?;
+        writeln!(f, "latency from the intended send time to the sink: medians over the repetitions (p50 range in brackets)")?;
         writeln!(
             f,
-            "{:<20} {:>10} {:>10} {:>10} {:>10} {:>10} {:>14} {:>10} {:>8}",
+            "{:<20} {:>30} {:>10} {:>10} {:>10} {:>10} {:>13} {:>10} {:>7}",
             "mode", "p50", "p90", "p99", "p99.9", "max", "achieved/s", "results", "cpu s"
         )?;
         for m in &self.modes {
@@ -569,11 +771,13 @@ impl fmt::Display for CompareReport {
                 None => m.mode.clone(),
             };
             let l = &m.latency_us;
+            let [lo, hi] = m.latency_spread_us.p50;
+            let p50 = format!("{} [{}–{}]", fmt_us(l.p50), fmt_us(lo), fmt_us(hi));
             writeln!(
                 f,
-                "{:<20} {:>10} {:>10} {:>10} {:>10} {:>10} {:>14.0} {:>10} {:>8.2}",
+                "{:<20} {:>30} {:>10} {:>10} {:>10} {:>10} {:>13.0} {:>10} {:>7.2}",
                 name,
-                fmt_us(l.p50),
+                p50,
                 fmt_us(l.p90),
                 fmt_us(l.p99),
                 fmt_us(l.p999),
@@ -583,21 +787,24 @@ impl fmt::Display for CompareReport {
                 m.cpu_s
             )?;
         }
-        if let (Some(first), Some(per_record)) = (
-            self.modes.iter().find(|m| m.mode != "per-record"),
-            self.modes.iter().find(|m| m.mode == "per-record"),
-        ) {
-            let ratio = first.latency_us.p50 / per_record.latency_us.p50.max(1e-3);
+        for m in self
+            .modes
+            .iter()
+            .filter(|m| m.p50_ratio_to_per_record.is_some())
+        {
+            let name = m
+                .batch_interval_ms
+                .map_or(m.mode.clone(), |ms| format!("{} {ms}ms", m.mode));
             writeln!(
                 f,
-                "p50 latency of {} is {ratio:.0}x that of per-record",
-                first.mode
+                "p50 of {name} / per-record: {:.0}x (median of the per-repetition ratios)",
+                m.p50_ratio_to_per_record.unwrap_or_default()
             )?;
         }
         if let Some(m) = self.modes.first() {
             writeln!(
                 f,
-                "every mode produced the same {} results (checksum {:016x})",
+                "every run produced the same {} results (checksum {:016x})",
                 m.results.count, m.results.checksum
             )?;
         }

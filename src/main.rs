@@ -112,10 +112,13 @@ struct CompareArgs {
     /// Scheduling overhead added to every micro-batch, to emulate a real micro-batch scheduler.
     #[arg(long, default_value = "0ms", value_parser = parse_duration)]
     batch_overhead: Duration,
+    /// How many times to run the modes, interleaved; medians and spread are reported.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
+    repeat: u32,
     /// Print the results as JSON instead of a table.
     #[arg(long)]
     json: bool,
-    /// Also write the JSON results to this file.
+    /// Where to write results.json and results.csv (default: a new folder under caudal-results/).
     #[arg(long)]
     out: Option<PathBuf>,
 }
@@ -221,18 +224,39 @@ fn run_compare(args: CompareArgs) -> anyhow::Result<()> {
         duration: args.duration,
         warmup: args.warmup,
         workers: args.workers as usize,
+        repeat: args.repeat as usize,
     };
-    let report = compare(&config, |mode| eprintln!("running {mode} ..."))?;
+    let out = match args.out {
+        Some(dir) => dir,
+        None => {
+            let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
+                .to_string()
+                .replace(':', "-");
+            PathBuf::from("caudal-results").join(format!("{stamp}-{}", config.workload))
+        }
+    };
+    std::fs::create_dir_all(&out)
+        .with_context(|| format!("cannot create the output folder {}", out.display()))?;
+    let runs = config.repeat * config.modes.len();
+    let mut done = 0;
+    let report = compare(&config, |repetition, mode| {
+        done += 1;
+        eprintln!("[{done}/{runs}] repetition {}: {mode} ...", repetition + 1);
+    })?;
+    let json_path = out.join("results.json");
+    let csv_path = out.join("results.csv");
     let json = serde_json::to_string_pretty(&report)?;
-    if let Some(path) = &args.out {
-        std::fs::write(path, &json).with_context(|| format!("cannot write {}", path.display()))?;
-        eprintln!("wrote {}", path.display());
-    }
+    std::fs::write(&json_path, &json)
+        .with_context(|| format!("cannot write {}", json_path.display()))?;
+    std::fs::write(&csv_path, report.to_csv())
+        .with_context(|| format!("cannot write {}", csv_path.display()))?;
     if args.json {
         println!("{json}");
     } else {
         println!("{report}");
     }
+    eprintln!("wrote {} and {}", json_path.display(), csv_path.display());
+    eprintln!("reproduce with: {}", report.command);
     Ok(())
 }
 

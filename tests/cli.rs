@@ -230,9 +230,8 @@ fn wrong_flags_say_what_is_wrong_and_how_to_write_them() {
 }
 
 #[test]
-fn compare_prints_json_with_equal_results_in_every_mode() {
+fn compare_writes_json_and_csv_with_equal_results_in_every_run() {
     let dir = scratch("compare");
-    let json = dir.join("results.json");
     let out = caudal(&[
         "compare",
         "--rate",
@@ -243,9 +242,11 @@ fn compare_prints_json_with_equal_results_in_every_mode() {
         "100ms",
         "--modes",
         "per-record,micro-batch:20ms,batch",
+        "--repeat",
+        "2",
         "--json",
         "--out",
-        json.to_str().unwrap(),
+        dir.to_str().unwrap(),
     ]);
     assert!(
         out.status.success(),
@@ -254,7 +255,7 @@ fn compare_prints_json_with_equal_results_in_every_mode() {
     );
     let printed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let written: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).unwrap()).unwrap();
     assert_eq!(printed, written);
     let modes = printed["modes"].as_array().unwrap();
     assert_eq!(
@@ -265,7 +266,7 @@ fn compare_prints_json_with_equal_results_in_every_mode() {
         ["per-record", "micro-batch", "batch"]
     );
     assert_eq!(modes[1]["batch_interval_ms"], 20);
-    // 400 ms at 20,000/s: 8,000 posts, one running count each.
+    // 400 ms at 20,000/s: 8,000 posts, one running count each, in every run.
     for m in modes {
         assert_eq!(m["results"]["count"], 8000);
         assert_eq!(m["results"]["checksum"], modes[0]["results"]["checksum"]);
@@ -275,7 +276,40 @@ fn compare_prints_json_with_equal_results_in_every_mode() {
                 "{m}"
             );
         }
+        assert!(m["peak_rss_bytes"].as_u64().is_some());
     }
+    assert!(modes[0]["p50_ratio_to_per_record"].is_null());
+    assert!(modes[1]["p50_ratio_to_per_record"]
+        .as_f64()
+        .is_some_and(|r| r > 1.0));
+    // Runs are interleaved: A B C A B C.
+    let runs: Vec<(u64, &str)> = printed["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["repetition"].as_u64().unwrap(),
+                r["mode"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        runs,
+        [
+            (0, "per-record"),
+            (0, "micro-batch"),
+            (0, "batch"),
+            (1, "per-record"),
+            (1, "micro-batch"),
+            (1, "batch")
+        ]
+    );
+    let csv = std::fs::read_to_string(dir.join("results.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 7);
+    assert!(csv.starts_with("repetition,mode,batch_interval_ms,p50_us"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("reproduce with: caudal compare --workload keyed-count --modes per-record,micro-batch:20ms,batch"), "{stderr}");
 }
 
 #[test]
@@ -294,7 +328,11 @@ fn windowed_workloads_give_the_same_results_in_every_mode() {
             "100ms",
             "--modes",
             "per-record,micro-batch:50ms,batch",
+            "--repeat",
+            "1",
             "--json",
+            "--out",
+            scratch(workload).to_str().unwrap(),
         ]);
         assert!(
             out.status.success(),
