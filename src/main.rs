@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use caudal::builtin::{launch_builtin, Builtin, Feed, Output};
-use caudal::compare::{compare, CompareConfig, LabWorkload};
+use caudal::compare::{compare, machine_description, sweep, CompareConfig, LabWorkload};
 use caudal::config::{Cluster, RunConfig};
 use caudal::dead_letter::DeadLetters;
 use caudal::mode::{parse_duration, ExecutionMode};
@@ -115,6 +115,16 @@ struct CompareArgs {
     /// How many times to run the modes, interleaved; medians and spread are reported.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
     repeat: u32,
+    /// Instead of one rate, raise it step by step (doubling from --rate) and report the highest rate each
+    /// mode sustains: achieved within 5% of offered, p99 under --p99-bound. Writes sweep.json and sweep.csv.
+    #[arg(long)]
+    sweep: bool,
+    /// How many doublings of the rate a sweep tries.
+    #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u32).range(1..=30))]
+    sweep_steps: u32,
+    /// The p99 latency a sustainable rate must stay under, in a sweep.
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    p99_bound: Duration,
     /// Print the results as JSON instead of a table.
     #[arg(long)]
     json: bool,
@@ -237,6 +247,48 @@ fn run_compare(args: CompareArgs) -> anyhow::Result<()> {
     };
     std::fs::create_dir_all(&out)
         .with_context(|| format!("cannot create the output folder {}", out.display()))?;
+    if args.sweep {
+        let rates: Vec<f64> = (0..args.sweep_steps)
+            .map(|k| config.rate * 2f64.powi(k as i32))
+            .collect();
+        let report = sweep(&config, &rates, args.p99_bound, |rate, mode| {
+            eprintln!("sweep: {mode} at {rate:.0} records/s ...")
+        })?;
+        let json = serde_json::to_string_pretty(&serde_json::json!({
+            "config": &config,
+            "command": format!("{} --sweep --sweep-steps {} --p99-bound {}", config.command(), args.sweep_steps, humantime::format_duration(args.p99_bound)),
+            "machine": machine_description(),
+            "sweep": &report,
+        }))?;
+        let (json_path, csv_path) = (out.join("sweep.json"), out.join("sweep.csv"));
+        std::fs::write(&json_path, &json)
+            .with_context(|| format!("cannot write {}", json_path.display()))?;
+        let mut csv = String::from(
+            "mode,batch_interval_ms,offered_per_s,achieved_per_s,p50_us,p99_us,sustainable\n",
+        );
+        for p in &report.points {
+            csv.push_str(&format!(
+                "{},{},{:.0},{:.0},{:.3},{:.3},{}\n",
+                p.mode,
+                p.batch_interval_ms
+                    .map_or(String::new(), |ms| ms.to_string()),
+                p.offered,
+                p.achieved,
+                p.p50_us,
+                p.p99_us,
+                p.sustainable
+            ));
+        }
+        std::fs::write(&csv_path, csv)
+            .with_context(|| format!("cannot write {}", csv_path.display()))?;
+        if args.json {
+            println!("{json}");
+        } else {
+            println!("{report}");
+        }
+        eprintln!("wrote {} and {}", json_path.display(), csv_path.display());
+        return Ok(());
+    }
     let runs = config.repeat * config.modes.len();
     let mut done = 0;
     let report = compare(&config, |repetition, mode| {

@@ -351,3 +351,51 @@ fn windowed_workloads_give_the_same_results_in_every_mode() {
         );
     }
 }
+
+#[test]
+fn a_sweep_reports_each_mode_at_each_rate_it_tried() {
+    let dir = scratch("sweep");
+    let out = caudal(&[
+        "compare",
+        "--sweep",
+        "--sweep-steps",
+        "2",
+        "--rate",
+        "5000",
+        "--duration",
+        "200ms",
+        "--warmup",
+        "50ms",
+        "--modes",
+        "per-record,micro-batch:20ms",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("sweep.json")).unwrap()).unwrap();
+    let points = report["sweep"]["points"].as_array().unwrap();
+    // Both modes are tried at the first rate; a mode that keeps up is tried at the doubled rate too.
+    let first: Vec<&str> = points
+        .iter()
+        .filter(|p| p["offered"] == 5000.0)
+        .map(|p| p["mode"].as_str().unwrap())
+        .collect();
+    assert_eq!(first, ["per-record", "micro-batch"]);
+    for p in points {
+        assert!(p["offered"] == 5000.0 || p["offered"] == 10000.0, "{p}");
+        assert!(
+            p["achieved"].as_f64().is_some()
+                && p["p99_us"].as_f64().is_some()
+                && p["sustainable"].is_boolean()
+        );
+    }
+    assert_eq!(report["sweep"]["sustainable"].as_array().unwrap().len(), 2);
+    let csv = std::fs::read_to_string(dir.join("sweep.csv")).unwrap();
+    assert_eq!(csv.lines().count(), points.len() + 1);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("throughput sweep"));
+}
