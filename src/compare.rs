@@ -141,6 +141,12 @@ pub struct ResultSummary {
 pub struct ModeResult {
     /// `per-record`, `micro-batch` or `batch`.
     pub mode: String,
+    /// The latency histogram, in ns (for plots; not in the JSON).
+    #[serde(skip)]
+    pub histogram: Histogram<u64>,
+    /// Sampled (intended send time in s, latency in µs) pairs (for plots; not in the JSON).
+    #[serde(skip)]
+    pub samples: Vec<(f64, f64)>,
     /// The batch interval of a micro-batch mode, in ms.
     pub batch_interval_ms: Option<u64>,
     /// End-to-end latency after the warm-up.
@@ -248,6 +254,8 @@ struct Recording {
     histogram: Histogram<u64>,
     results: ResultSummary,
     last: Option<Instant>,
+    /// Every `sample_every`-th result as (intended send time in s, latency in µs), for plots.
+    samples: Vec<(f64, f64)>,
 }
 
 impl Recording {
@@ -259,6 +267,7 @@ impl Recording {
             histogram,
             results: ResultSummary::default(),
             last: None,
+            samples: Vec::new(),
         }
     }
 
@@ -269,6 +278,7 @@ impl Recording {
         self.results.count += other.results.count;
         self.results.checksum = self.results.checksum.wrapping_add(other.results.checksum);
         self.last = self.last.max(other.last);
+        self.samples.extend_from_slice(&other.samples);
     }
 }
 
@@ -277,6 +287,7 @@ impl Recording {
 struct LatencySink {
     schedule: Schedule,
     warmup_seq: u64,
+    sample_every: u64,
     merged: Arc<Mutex<Recording>>,
 }
 
@@ -296,6 +307,10 @@ impl<T: Hash + 'static> Sink<Measured<T>> for LatencySinkWorker {
                     self.shared.schedule.start + self.shared.schedule.intended_offset(*seq);
                 let ns = now.saturating_duration_since(intended).as_nanos() as u64;
                 rec.histogram.saturating_record(ns.max(1));
+                if seq % self.shared.sample_every == 0 {
+                    let sent = self.shared.schedule.intended_offset(*seq).as_secs_f64();
+                    rec.samples.push((sent, ns as f64 / 1e3));
+                }
             }
             let mut h = rustc_hash::FxHasher::default();
             value.hash(&mut h);
@@ -510,6 +525,8 @@ pub fn measure(config: &CompareConfig, mode: ExecutionMode) -> Result<ModeResult
     let sink = LatencySink {
         schedule,
         warmup_seq: (config.warmup.as_secs_f64() * config.rate) as u64,
+        // About 2,000 points per run for the latency-over-time plot.
+        sample_every: (total / 2000).max(1),
         merged: Arc::new(Mutex::new(Recording::new())),
     };
     let merged = sink.merged.clone();
@@ -530,6 +547,7 @@ pub fn measure(config: &CompareConfig, mode: ExecutionMode) -> Result<ModeResult
         histogram,
         results,
         last,
+        mut samples,
     } = std::mem::replace(
         &mut *merged.lock().unwrap_or_else(|e| e.into_inner()),
         Recording::new(),
@@ -540,6 +558,7 @@ pub fn measure(config: &CompareConfig, mode: ExecutionMode) -> Result<ModeResult
         .as_secs_f64()
         .max(1e-9);
     let q = |p: f64| histogram.value_at_quantile(p) as f64 / 1e3;
+    samples.sort_by(|a, b| a.0.total_cmp(&b.0));
     Ok(ModeResult {
         mode: mode.kind().to_string(),
         batch_interval_ms: mode.batch_interval().map(|d| d.as_millis() as u64),
@@ -557,6 +576,8 @@ pub fn measure(config: &CompareConfig, mode: ExecutionMode) -> Result<ModeResult
         cpu_s,
         peak_rss_bytes: peak_rss_bytes(),
         results,
+        histogram,
+        samples,
     })
 }
 
@@ -849,7 +870,8 @@ impl CompareReport {
     }
 }
 
-fn fmt_us(us: f64) -> String {
+/// A latency in µs, written with the unit that reads best (µs, ms or s).
+pub fn fmt_us(us: f64) -> String {
     if us < 10.0 {
         format!("{us:.2} µs")
     } else if us < 10_000.0 {

@@ -23,6 +23,7 @@ pub mod embed;
 pub mod mode;
 pub mod parse;
 pub mod pipeline;
+pub mod plots;
 pub mod replay;
 pub mod report;
 pub mod sink;

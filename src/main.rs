@@ -286,7 +286,18 @@ fn run_compare(args: CompareArgs) -> anyhow::Result<()> {
         } else {
             println!("{report}");
         }
-        eprintln!("wrote {} and {}", json_path.display(), csv_path.display());
+        let plots = caudal::plots::sweep_plot(&report, &out)
+            .map_err(|e| anyhow::anyhow!("cannot draw the plot: {e}"))?;
+        eprintln!(
+            "wrote {}, {} and {}",
+            json_path.display(),
+            csv_path.display(),
+            plots
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
         return Ok(());
     }
     let runs = config.repeat * config.modes.len();
@@ -307,7 +318,12 @@ fn run_compare(args: CompareArgs) -> anyhow::Result<()> {
     } else {
         println!("{report}");
     }
-    eprintln!("wrote {} and {}", json_path.display(), csv_path.display());
+    let plots = caudal::plots::compare_plots(&report, &out)
+        .map_err(|e| anyhow::anyhow!("cannot draw the plots: {e}"))?;
+    eprintln!("wrote {}, {}", json_path.display(), csv_path.display());
+    for plot in plots {
+        eprintln!("      {}", plot.display());
+    }
     eprintln!("reproduce with: {}", report.command);
     Ok(())
 }

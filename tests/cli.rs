@@ -307,6 +307,22 @@ fn compare_writes_json_and_csv_with_equal_results_in_every_run() {
     );
     let csv = std::fs::read_to_string(dir.join("results.csv")).unwrap();
     assert_eq!(csv.lines().count(), 7);
+    for plot in [
+        "latency_cdf.svg",
+        "latency_cdf.png",
+        "latency_over_time.svg",
+        "latency_over_time.png",
+    ] {
+        let bytes = std::fs::read(dir.join(plot)).unwrap_or_else(|e| panic!("{plot}: {e}"));
+        assert!(bytes.len() > 1000, "{plot} is nearly empty");
+    }
+    let svg = std::fs::read_to_string(dir.join("latency_cdf.svg")).unwrap();
+    assert!(
+        svg.contains("per-record") && svg.contains("micro-batch 20 ms") && svg.contains("batch")
+    );
+    assert!(std::fs::read(dir.join("latency_cdf.png"))
+        .unwrap()
+        .starts_with(b"\x89PNG"));
     assert!(csv.starts_with("repetition,mode,batch_interval_ms,p50_us"));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("reproduce with: caudal compare --workload keyed-count --modes per-record,micro-batch:20ms,batch"), "{stderr}");
@@ -398,4 +414,9 @@ fn a_sweep_reports_each_mode_at_each_rate_it_tried() {
     let csv = std::fs::read_to_string(dir.join("sweep.csv")).unwrap();
     assert_eq!(csv.lines().count(), points.len() + 1);
     assert!(String::from_utf8_lossy(&out.stdout).contains("throughput sweep"));
+    let svg = std::fs::read_to_string(dir.join("latency_vs_throughput.svg")).unwrap();
+    assert!(svg.contains("per-record p99") && svg.contains("micro-batch 20 ms p50"));
+    assert!(std::fs::read(dir.join("latency_vs_throughput.png"))
+        .unwrap()
+        .starts_with(b"\x89PNG"));
 }

@@ -1,0 +1,303 @@
+//! The latency lab's charts, each written as SVG and PNG: latency CDFs per mode, latency over a run
+//! (the micro-batch sawtooth), and latency against offered throughput from a sweep.
+//!
+//! Text is drawn with a bundled font (DejaVu Sans, `assets/`), so no machine needs fonts installed.
+
+use std::path::{Path, PathBuf};
+use std::sync::Once;
+
+use hdrhistogram::Histogram;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use crate::compare::{fmt_us, CompareReport, SweepReport};
+
+const SIZE: (u32, u32) = (960, 600);
+static FONT: Once = Once::new();
+
+fn register_font() {
+    FONT.call_once(|| {
+        // The font is compiled in: registering it cannot fail on a valid file.
+        let _ = plotters::style::register_font(
+            "sans-serif",
+            FontStyle::Normal,
+            include_bytes!("../assets/DejaVuSans.ttf"),
+        );
+    });
+}
+
+/// One line of a chart: a label and its points.
+struct Line {
+    label: String,
+    points: Vec<(f64, f64)>,
+}
+
+/// How a chart's axes and series look.
+#[derive(Clone, Copy)]
+struct Style {
+    log_x: bool,
+    log_y: bool,
+    /// Whether the x (y) axis holds latencies in µs, to be labelled as durations.
+    x_latency: bool,
+    y_latency: bool,
+    /// Points instead of lines (for sampled data).
+    scatter: bool,
+}
+
+fn axis_label(latency: bool) -> impl Fn(&f64) -> String {
+    move |v: &f64| {
+        if latency {
+            fmt_us(*v)
+        } else if *v >= 1e6 {
+            format!("{:.0}M", v / 1e6)
+        } else if v.fract() == 0.0 {
+            format!("{v:.0}")
+        } else {
+            format!("{v:.1}")
+        }
+    }
+}
+
+/// Draws `lines` on the axes `style` asks for, with a legend.
+fn draw<DB: DrawingBackend>(
+    root: DrawingArea<DB, Shift>,
+    title: &str,
+    x_desc: &str,
+    y_desc: &str,
+    lines: &[Line],
+    style: Style,
+) -> Result<(), String> {
+    let Style {
+        log_x,
+        log_y,
+        x_latency,
+        y_latency,
+        scatter,
+    } = style;
+    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| format!("{e:?}");
+    root.fill(&WHITE).map_err(err)?;
+    let all = lines.iter().flat_map(|l| l.points.iter());
+    let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
+    for &(x, y) in all {
+        (x0, x1, y0, y1) = (x0.min(x), x1.max(x), y0.min(y), y1.max(y));
+    }
+    if x0 > x1 {
+        return Err("nothing to plot".into());
+    }
+    // Log axes need positive ranges; linear ones start at 0.
+    let (x0, x1) = if log_x {
+        (x0.max(1e-3) / 1.2, x1 * 1.2)
+    } else {
+        (0.0, x1 * 1.02)
+    };
+    let (y0, y1) = if log_y {
+        (y0.max(1e-3) / 1.5, y1 * 1.5)
+    } else {
+        (0.0, y1.max(1e-9) * 1.05)
+    };
+    let mut builder = ChartBuilder::on(&root);
+    builder
+        .caption(title, ("sans-serif", 24))
+        .margin(16)
+        .x_label_area_size(50)
+        .y_label_area_size(80);
+    macro_rules! finish {
+        ($chart:expr) => {{
+            let mut chart = $chart;
+            let (x_label, y_label) = (axis_label(x_latency), axis_label(y_latency));
+            chart
+                .configure_mesh()
+                .x_desc(x_desc)
+                .y_desc(y_desc)
+                .x_label_formatter(&x_label)
+                .y_label_formatter(&y_label)
+                .label_style(("sans-serif", 15))
+                .draw()
+                .map_err(err)?;
+            for (i, line) in lines.iter().enumerate() {
+                let color = Palette99::pick(i).to_rgba();
+                let series = if scatter {
+                    chart
+                        .draw_series(
+                            line.points
+                                .iter()
+                                .map(|p| Circle::new(*p, 1, color.filled())),
+                        )
+                        .map_err(err)?
+                } else {
+                    chart
+                        .draw_series(LineSeries::new(
+                            line.points.iter().copied(),
+                            color.stroke_width(2),
+                        ))
+                        .map_err(err)?
+                };
+                series.label(line.label.clone()).legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3))
+                });
+            }
+            chart
+                .configure_series_labels()
+                .background_style(WHITE.mix(0.85))
+                .border_style(BLACK)
+                .label_font(("sans-serif", 16))
+                .position(SeriesLabelPosition::UpperLeft)
+                .draw()
+                .map_err(err)?;
+        }};
+    }
+    match (log_x, log_y) {
+        (true, true) => finish!(builder
+            .build_cartesian_2d((x0..x1).log_scale(), (y0..y1).log_scale())
+            .map_err(err)?),
+        (true, false) => finish!(builder
+            .build_cartesian_2d((x0..x1).log_scale(), y0..y1)
+            .map_err(err)?),
+        (false, true) => finish!(builder
+            .build_cartesian_2d(x0..x1, (y0..y1).log_scale())
+            .map_err(err)?),
+        (false, false) => finish!(builder.build_cartesian_2d(x0..x1, y0..y1).map_err(err)?),
+    }
+    root.present().map_err(err)
+}
+
+/// Writes `stem.svg` and `stem.png` and returns their paths; nothing if no line has a point (a run too
+/// short to measure anything after its warm-up).
+fn write_both(
+    stem: &Path,
+    title: &str,
+    x_desc: &str,
+    y_desc: &str,
+    lines: &[Line],
+    style: Style,
+) -> Result<Vec<PathBuf>, String> {
+    if lines.iter().all(|l| l.points.is_empty()) {
+        return Ok(Vec::new());
+    }
+    register_font();
+    let (svg, png) = (stem.with_extension("svg"), stem.with_extension("png"));
+    draw(
+        SVGBackend::new(&svg, SIZE).into_drawing_area(),
+        title,
+        x_desc,
+        y_desc,
+        lines,
+        style,
+    )?;
+    draw(
+        BitMapBackend::new(&png, SIZE).into_drawing_area(),
+        title,
+        x_desc,
+        y_desc,
+        lines,
+        style,
+    )?;
+    Ok(vec![svg, png])
+}
+
+fn mode_label(mode: &str, interval: Option<u64>) -> String {
+    interval.map_or(mode.to_string(), |ms| format!("{mode} {ms} ms"))
+}
+
+/// The fraction of results at or under each latency (µs), from a histogram in ns.
+fn cdf(histogram: &Histogram<u64>) -> Vec<(f64, f64)> {
+    histogram
+        .iter_quantiles(20)
+        .map(|v| (v.value_iterated_to() as f64 / 1e3, v.quantile_iterated_to()))
+        .collect()
+}
+
+/// The latency CDF of each mode (over all its runs) and its latency over the first run's time.
+pub fn compare_plots(report: &CompareReport, dir: &Path) -> Result<Vec<PathBuf>, String> {
+    let mut cdfs = Vec::new();
+    let mut over_time = Vec::new();
+    for (i, summary) in report.modes.iter().enumerate() {
+        let runs: Vec<_> = report.runs.iter().filter(|r| r.mode_index == i).collect();
+        let mut merged = runs[0].result.histogram.clone();
+        for run in &runs[1..] {
+            merged
+                .add(&run.result.histogram)
+                .map_err(|e| format!("{e:?}"))?;
+        }
+        let label = mode_label(&summary.mode, summary.batch_interval_ms);
+        cdfs.push(Line {
+            label: label.clone(),
+            points: cdf(&merged),
+        });
+        over_time.push(Line {
+            label,
+            points: runs[0].result.samples.clone(),
+        });
+    }
+    let title = format!(
+        "{}: latency from intended send time to result",
+        report.config.workload
+    );
+    let cdf_style = Style {
+        log_x: true,
+        log_y: false,
+        x_latency: true,
+        y_latency: false,
+        scatter: false,
+    };
+    let mut files = write_both(
+        &dir.join("latency_cdf"),
+        &title,
+        "latency (log scale)",
+        "fraction of results at or under it",
+        &cdfs,
+        cdf_style,
+    )?;
+    let title = format!(
+        "{}: latency of sampled results over the first run",
+        report.config.workload
+    );
+    let time_style = Style {
+        log_x: false,
+        log_y: true,
+        x_latency: false,
+        y_latency: true,
+        scatter: true,
+    };
+    files.extend(write_both(
+        &dir.join("latency_over_time"),
+        &title,
+        "intended send time (s)",
+        "latency (log scale)",
+        &over_time,
+        time_style,
+    )?);
+    Ok(files)
+}
+
+/// Latency (p50 and p99) against offered throughput, per mode, from a sweep.
+pub fn sweep_plot(sweep: &SweepReport, dir: &Path) -> Result<Vec<PathBuf>, String> {
+    let mut lines: Vec<Line> = Vec::new();
+    for p in &sweep.points {
+        for (which, value) in [("p50", p.p50_us), ("p99", p.p99_us)] {
+            let label = format!("{} {which}", mode_label(&p.mode, p.batch_interval_ms));
+            match lines.iter_mut().find(|l| l.label == label) {
+                Some(line) => line.points.push((p.offered, value)),
+                None => lines.push(Line {
+                    label,
+                    points: vec![(p.offered, value)],
+                }),
+            }
+        }
+    }
+    let style = Style {
+        log_x: true,
+        log_y: true,
+        x_latency: false,
+        y_latency: true,
+        scatter: false,
+    };
+    write_both(
+        &dir.join("latency_vs_throughput"),
+        "latency against offered throughput",
+        "offered records/s (log scale)",
+        "latency (log scale)",
+        &lines,
+        style,
+    )
+}
