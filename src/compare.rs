@@ -118,6 +118,20 @@ pub struct Percentiles {
     pub max: f64,
 }
 
+impl Percentiles {
+    /// The percentiles of a histogram of nanoseconds, in µs.
+    pub fn of(histogram: &Histogram<u64>) -> Self {
+        let q = |p: f64| histogram.value_at_quantile(p) as f64 / 1e3;
+        Percentiles {
+            p50: q(0.5),
+            p90: q(0.9),
+            p99: q(0.99),
+            p999: q(0.999),
+            max: histogram.max() as f64 / 1e3,
+        }
+    }
+}
+
 /// Offered and achieved throughput, records per second.
 #[derive(Clone, Copy, Debug, Serialize)]
 pub struct Throughput {
@@ -149,8 +163,11 @@ pub struct ModeResult {
     pub samples: Vec<(f64, f64)>,
     /// The batch interval of a micro-batch mode, in ms.
     pub batch_interval_ms: Option<u64>,
-    /// End-to-end latency after the warm-up.
+    /// End-to-end latency after the warm-up: from the intended send time of the record that produced
+    /// the result (or closed its window) to the sink, in processing time.
     pub latency_us: Percentiles,
+    /// From the event time the result is about (its record's, or its window's end) to the sink.
+    pub event_time_latency_us: Percentiles,
     /// Offered and achieved throughput.
     pub throughput: Throughput,
     /// CPU time the process used during the run (user + system).
@@ -185,6 +202,8 @@ pub struct ModeSummary {
     pub batch_interval_ms: Option<u64>,
     /// Median over the repetitions of each percentile, in µs.
     pub latency_us: Percentiles,
+    /// The same for latency from the event time each result is about.
+    pub event_time_latency_us: Percentiles,
     /// Smallest and largest p50 and p99 over the repetitions, in µs.
     pub latency_spread_us: Spread,
     /// Offered throughput, and the median achieved.
@@ -243,8 +262,10 @@ pub enum CompareError {
 /// A result tagged with the record that produced it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Deserialize, Serialize)]
 pub struct Measured<T> {
-    /// The producing record's position in the stream.
+    /// The producing record's position in the stream (or the window-closing record's).
     pub seq: u64,
+    /// The event time the result is about, in ms: its record's, or its window's end.
+    pub event_ms: i64,
     /// The result.
     pub value: T,
 }
@@ -252,6 +273,8 @@ pub struct Measured<T> {
 /// What a sink observed: latencies, the results' summary, and when the last result came.
 struct Recording {
     histogram: Histogram<u64>,
+    /// Latencies from the event time each result is about, in ns.
+    event_histogram: Histogram<u64>,
     results: ResultSummary,
     last: Option<Instant>,
     /// Every `sample_every`-th result as (intended send time in s, latency in µs), for plots.
@@ -264,6 +287,7 @@ impl Recording {
         let histogram =
             Histogram::new_with_bounds(1, 3_600_000_000_000, 3).expect("valid histogram bounds");
         Recording {
+            event_histogram: histogram.clone(),
             histogram,
             results: ResultSummary::default(),
             last: None,
@@ -274,6 +298,9 @@ impl Recording {
     fn merge(&mut self, other: &Recording) {
         self.histogram
             .add(&other.histogram)
+            .expect("histograms with the same bounds");
+        self.event_histogram
+            .add(&other.event_histogram)
             .expect("histograms with the same bounds");
         self.results.count += other.results.count;
         self.results.checksum = self.results.checksum.wrapping_add(other.results.checksum);
@@ -301,8 +328,16 @@ impl<T: Hash + 'static> Sink<Measured<T>> for LatencySinkWorker {
         let now = Instant::now();
         let rec = &mut self.recording;
         for event in records.iter() {
-            let Measured { seq, value } = &event.data;
+            let Measured {
+                seq,
+                event_ms,
+                value,
+            } = &event.data;
             if *seq >= self.shared.warmup_seq {
+                let event_at =
+                    self.shared.schedule.start + Duration::from_millis((*event_ms).max(0) as u64);
+                let event_ns = now.saturating_duration_since(event_at).as_nanos() as u64;
+                rec.event_histogram.saturating_record(event_ns.max(1));
                 let intended =
                     self.shared.schedule.start + self.shared.schedule.intended_offset(*seq);
                 let ns = now.saturating_duration_since(intended).as_nanos() as u64;
@@ -399,14 +434,17 @@ impl LabWorkload {
     }
 }
 
+/// The event time of generated record `seq` at `rate`, in ms (the generator's own formula).
+pub fn event_ms(seq: u64, rate: f64) -> i64 {
+    (seq as f64 * (1000.0 / rate)) as i64
+}
+
 /// The first record whose event time reaches `end`: with a monotonic watermark, the record whose
 /// arrival moved the watermark past a window ending at `end`, from whose intended send time the window
 /// result's latency is measured. Event times follow the generator's: record `seq` at `seq * 1000 / rate`.
 pub fn closing_seq(end: i64, rate: f64) -> u64 {
-    let end = end.max(0) as u64;
-    let ms_per_record = 1000.0 / rate;
-    let time = |seq: u64| (seq as f64 * ms_per_record) as u64;
-    let mut seq = (end as f64 * rate / 1000.0) as u64;
+    let time = |seq: u64| event_ms(seq, rate);
+    let mut seq = (end.max(0) as f64 * rate / 1000.0) as u64;
     while time(seq) < end {
         seq += 1;
     }
@@ -427,20 +465,25 @@ pub fn lab_pipeline(
     let delay = workload.watermark_delay();
     let measured = move |r: WindowResult<u64, u64>| Measured {
         seq: closing_seq(r.window.end + delay, rate),
+        event_ms: r.window.end,
         value: (r.key, r.window.start, r.value),
     };
     match workload {
-        LabWorkload::Filter => posts.filter(|p| p.has_tag(Tag::VIU)).map(|p| Measured {
-            seq: p.seq,
-            value: (Tag::VIU.0 as u64, 0, p.user as u64),
-        }),
+        LabWorkload::Filter => posts
+            .filter(|p| p.has_tag(Tag::VIU))
+            .map(move |p| Measured {
+                seq: p.seq,
+                event_ms: event_ms(p.seq, rate),
+                value: (Tag::VIU.0 as u64, 0, p.user as u64),
+            }),
         LabWorkload::KeyedCount => posts.map(|p| (p.tags()[0].0 as u64, p.seq)).map_with_state(
             "KeyedCount",
             || 0u64,
-            |tag, n, seq| {
+            move |tag, n, seq| {
                 *n += 1;
                 Some(Measured {
                     seq,
+                    event_ms: event_ms(seq, rate),
                     value: (*tag, 0, *n),
                 })
             },
@@ -484,6 +527,7 @@ pub fn lab_pipeline(
             let (rows, _late) = even.window_join(odd, tumbling, 0, JoinKind::Inner);
             rows.map(move |r| Measured {
                 seq: closing_seq(r.window.end + delay, rate),
+                event_ms: r.window.end,
                 value: (
                     r.key,
                     r.window.start,
@@ -545,6 +589,7 @@ pub fn measure(config: &CompareConfig, mode: ExecutionMode) -> Result<ModeResult
     let cpu_s = process_cpu_seconds() - cpu_before;
     let Recording {
         histogram,
+        event_histogram,
         results,
         last,
         mut samples,
@@ -557,18 +602,12 @@ pub fn measure(config: &CompareConfig, mode: ExecutionMode) -> Result<ModeResult
         .map_or(Duration::ZERO, |l| l.saturating_duration_since(start))
         .as_secs_f64()
         .max(1e-9);
-    let q = |p: f64| histogram.value_at_quantile(p) as f64 / 1e3;
     samples.sort_by(|a, b| a.0.total_cmp(&b.0));
     Ok(ModeResult {
         mode: mode.kind().to_string(),
         batch_interval_ms: mode.batch_interval().map(|d| d.as_millis() as u64),
-        latency_us: Percentiles {
-            p50: q(0.5),
-            p90: q(0.9),
-            p99: q(0.99),
-            p999: q(0.999),
-            max: histogram.max() as f64 / 1e3,
-        },
+        latency_us: Percentiles::of(&histogram),
+        event_time_latency_us: Percentiles::of(&event_histogram),
         throughput: Throughput {
             offered: config.rate,
             achieved: read as f64 / span,
@@ -685,6 +724,18 @@ pub fn compare(
             let first = &mine[0].result;
             let med =
                 |f: fn(&ModeResult) -> f64| median(mine.iter().map(|r| f(&r.result)).collect());
+            let med_percentiles = |f: fn(&ModeResult) -> &Percentiles| {
+                let of = |g: fn(&Percentiles) -> f64| {
+                    median(mine.iter().map(|r| g(f(&r.result))).collect())
+                };
+                Percentiles {
+                    p50: of(|p| p.p50),
+                    p90: of(|p| p.p90),
+                    p99: of(|p| p.p99),
+                    p999: of(|p| p.p999),
+                    max: of(|p| p.max),
+                }
+            };
             let ratios: Vec<f64> = mine
                 .iter()
                 .filter_map(|r| {
@@ -694,13 +745,8 @@ pub fn compare(
             ModeSummary {
                 mode: first.mode.clone(),
                 batch_interval_ms: first.batch_interval_ms,
-                latency_us: Percentiles {
-                    p50: med(|r| r.latency_us.p50),
-                    p90: med(|r| r.latency_us.p90),
-                    p99: med(|r| r.latency_us.p99),
-                    p999: med(|r| r.latency_us.p999),
-                    max: med(|r| r.latency_us.max),
-                },
+                latency_us: med_percentiles(|r| &r.latency_us),
+                event_time_latency_us: med_percentiles(|r| &r.event_time_latency_us),
                 latency_spread_us: Spread {
                     p50: range(mine.iter().map(|r| r.result.latency_us.p50)),
                     p99: range(mine.iter().map(|r| r.result.latency_us.p99)),
@@ -844,11 +890,11 @@ impl fmt::Display for SweepReport {
 impl CompareReport {
     /// Every run as CSV: a header line, then one row per run.
     pub fn to_csv(&self) -> String {
-        let mut csv = String::from("repetition,mode,batch_interval_ms,p50_us,p90_us,p99_us,p999_us,max_us,offered_per_s,achieved_per_s,cpu_s,peak_rss_bytes,results,checksum\n");
+        let mut csv = String::from("repetition,mode,batch_interval_ms,p50_us,p90_us,p99_us,p999_us,max_us,event_p50_us,event_p99_us,offered_per_s,achieved_per_s,cpu_s,peak_rss_bytes,results,checksum\n");
         for r in &self.runs {
             let (m, l) = (&r.result, &r.result.latency_us);
             csv.push_str(&format!(
-                "{},{},{},{:.3},{:.3},{:.3},{:.3},{:.3},{:.0},{:.0},{:.3},{},{},{:016x}\n",
+                "{},{},{},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{:.0},{:.0},{:.3},{},{},{:016x}\n",
                 r.repetition,
                 m.mode,
                 m.batch_interval_ms
@@ -858,6 +904,8 @@ impl CompareReport {
                 l.p99,
                 l.p999,
                 l.max,
+                m.event_time_latency_us.p50,
+                m.event_time_latency_us.p99,
                 m.throughput.offered,
                 m.throughput.achieved,
                 m.cpu_s,

@@ -277,6 +277,12 @@ fn compare_writes_json_and_csv_with_equal_results_in_every_run() {
             );
         }
         assert!(m["peak_rss_bytes"].as_u64().is_some());
+        assert!(
+            m["event_time_latency_us"]["p50"]
+                .as_f64()
+                .is_some_and(|us| us > 0.0),
+            "{m}"
+        );
     }
     assert!(modes[0]["p50_ratio_to_per_record"].is_null());
     assert!(modes[1]["p50_ratio_to_per_record"]
