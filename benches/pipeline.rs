@@ -6,7 +6,9 @@
 //! * `keyed_count`: records per second through an exchange and a keyed running count, 1,024 per epoch;
 //! * `runtime/keyed_count`: the whole runtime path (generator source operator, exchange, keyed count,
 //!   sink) for 1M records, unpaced, per-record mode, including start-up of the worker;
-//! * `runtime/micro_batch_boundary`: the same records in 1 ms micro-batches, to price batch boundaries.
+//! * `runtime/micro_batch_boundary`: the same records in 1 ms micro-batches, to price batch boundaries;
+//! * `runtime/stateless`: the whole runtime path with a map and a filter instead of the keyed count;
+//! * `idle_worker_step`: one step of a worker whose dataflow has nothing to do.
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -89,11 +91,13 @@ fn runtime(c: &mut Criterion) {
         .sample_size(10)
         .measurement_time(Duration::from_secs(10))
         .throughput(Throughput::Elements(RECORDS));
-    for (name, mode) in [
-        ("keyed_count", ExecutionMode::PerRecord),
+    for (name, mode, keyed) in [
+        ("stateless", ExecutionMode::PerRecord, false),
+        ("keyed_count", ExecutionMode::PerRecord, true),
         (
             "micro_batch_boundary",
             ExecutionMode::micro_batch(Duration::from_millis(1)),
+            true,
         ),
     ] {
         group.bench_function(name, |b| {
@@ -107,11 +111,15 @@ fn runtime(c: &mut Criterion) {
                     Box::new(Generator::new(posts.clone(), config.clone(), w))
                 };
                 let report = caudal::run(RunConfig::new(mode), move |df| {
-                    let counts = df
-                        .source("posts", &source)
-                        .map(|p| (p.user, ()))
-                        .running_count();
-                    df.sink("counts", counts.filter(|_| false), &Collect::new());
+                    let posts = df.source("posts", &source);
+                    // Stateless: map and filter on the worker that read the post; keyed: a running
+                    // count per user, after an exchange.
+                    let out = if keyed {
+                        posts.map(|p| (p.user, ())).running_count().map(|(_, n)| n)
+                    } else {
+                        posts.filter(|p| p.user % 2 == 0).map(|p| p.seq)
+                    };
+                    df.sink("out", out.filter(|_| false), &Collect::new());
                 })
                 .unwrap();
                 black_box(report)
@@ -121,5 +129,28 @@ fn runtime(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, hop, keyed_count, runtime);
+/// The cost of one step of a worker whose dataflow has nothing to do (input, 4 operators, probe).
+fn idle_step(c: &mut Criterion) {
+    c.bench_function("idle_worker_step", |b| {
+        b.iter_custom(|iters| {
+            timely::execute_directly(move |worker| {
+                let mut input: EventInput<u64> = EventInput::new();
+                let probe = ProbeHandle::new();
+                worker.dataflow::<u64, _, _>(|scope| {
+                    let s = EventStream::new(scope.input_from(&mut input))
+                        .map(|x| x + 1)
+                        .filter(|x| x % 2 == 0);
+                    s.map(|x| (x, ())).running_count().inner.probe_with(&probe);
+                });
+                let started = Instant::now();
+                for _ in 0..iters {
+                    black_box(worker.step());
+                }
+                started.elapsed()
+            })
+        })
+    });
+}
+
+criterion_group!(benches, hop, keyed_count, runtime, idle_step);
 criterion_main!(benches);

@@ -1,5 +1,6 @@
 //! The `caudal` command: run a built-in pipeline, or compare execution modes.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -211,6 +212,20 @@ fn run_pipeline(args: RunArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Shows run `done` of `total`: a bar redrawn in place on a terminal, a line each otherwise (logs).
+fn progress(done: usize, total: usize, what: &str) {
+    if std::io::stderr().is_terminal() {
+        let filled = done * 30 / total.max(1);
+        eprint!(
+            "\r\x1b[2K[{}{}] {done}/{total} {what} ...",
+            "#".repeat(filled),
+            ".".repeat(30 - filled)
+        );
+    } else {
+        eprintln!("[{done}/{total}] {what} ...");
+    }
+}
+
 fn run_compare(args: CompareArgs) -> anyhow::Result<()> {
     anyhow::ensure!(
         args.rate > 0.0 && args.rate.is_finite(),
@@ -304,8 +319,15 @@ fn run_compare(args: CompareArgs) -> anyhow::Result<()> {
     let mut done = 0;
     let report = compare(&config, |repetition, mode| {
         done += 1;
-        eprintln!("[{done}/{runs}] repetition {}: {mode} ...", repetition + 1);
+        progress(
+            done,
+            runs,
+            &format!("repetition {}: {mode}", repetition + 1),
+        );
     })?;
+    if std::io::stderr().is_terminal() {
+        eprintln!();
+    }
     let json_path = out.join("results.json");
     let csv_path = out.join("results.csv");
     let json = serde_json::to_string_pretty(&report)?;
