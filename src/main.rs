@@ -96,13 +96,13 @@ struct CompareArgs {
     #[arg(long, value_enum, default_value_t = LabWorkload::KeyedCount)]
     workload: LabWorkload,
     /// Comma-separated modes, run in this order.
-    #[arg(long, value_delimiter = ',', default_value = "per-record,micro-batch:100ms,batch", value_parser = parse_mode)]
+    #[arg(long, value_delimiter = ',', default_value = "per-record,micro-batch:10ms,micro-batch:100ms,micro-batch:1s,batch", value_parser = parse_mode)]
     modes: Vec<ExecutionMode>,
     /// Offered load, records per second.
     #[arg(long, default_value_t = 200_000.0)]
     rate: f64,
     /// How long each mode is measured.
-    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    #[arg(long, default_value = "3s", value_parser = parse_duration)]
     duration: Duration,
     /// Warm-up before measuring, in each mode.
     #[arg(long, default_value = "1s", value_parser = parse_duration)]
