@@ -109,6 +109,7 @@ fn draw<DB: DrawingBackend>(
                 .configure_mesh()
                 .x_desc(x_desc)
                 .y_desc(y_desc)
+                .x_labels(8)
                 .x_label_formatter(&x_label)
                 .y_label_formatter(&y_label)
                 .label_style(("sans-serif", 15))
