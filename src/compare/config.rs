@@ -1,0 +1,141 @@
+//! What `caudal compare` runs: the workloads and the run's configuration.
+
+use crate::mode::ExecutionMode;
+use caudal_operators::WatermarkStrategy;
+use serde::Serialize;
+use std::fmt;
+use std::time::Duration;
+
+/// The workloads `caudal compare` knows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum LabWorkload {
+    /// Stateless: keep the posts tagged #VIU.
+    Filter,
+    /// A running count per hashtag: one updated count out per post in.
+    KeyedCount,
+    /// Posts per hashtag in 1 s tumbling windows.
+    Tumbling,
+    /// Every 100 ms, the posts per hashtag over the last second (sliding windows).
+    Sliding,
+    /// Posts per user session, a session closing after 20 ms without a post of the user.
+    Session,
+    /// A windowed join: each user's even and odd posts paired within 100 ms tumbling windows.
+    Join,
+}
+
+impl fmt::Display for LabWorkload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            LabWorkload::Filter => "filter",
+            LabWorkload::KeyedCount => "keyed-count",
+            LabWorkload::Tumbling => "tumbling",
+            LabWorkload::Sliding => "sliding",
+            LabWorkload::Session => "session",
+            LabWorkload::Join => "join",
+        })
+    }
+}
+
+/// What to compare, and how hard.
+#[derive(Clone, Debug, Serialize)]
+pub struct CompareConfig {
+    /// The workload.
+    pub workload: LabWorkload,
+    /// The modes, run in this order.
+    pub modes: Vec<ExecutionMode>,
+    /// Offered load, records per second over all workers.
+    pub rate: f64,
+    /// How long the measured part of each run lasts.
+    #[serde(serialize_with = "as_secs")]
+    pub duration: Duration,
+    /// How long each run warms up before latencies count.
+    #[serde(serialize_with = "as_secs")]
+    pub warmup: Duration,
+    /// Worker threads.
+    pub workers: usize,
+    /// How many times the modes run, interleaved (A B C A B C ...).
+    pub repeat: usize,
+}
+
+fn as_secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64())
+}
+
+impl Default for CompareConfig {
+    fn default() -> Self {
+        CompareConfig {
+            workload: LabWorkload::KeyedCount,
+            modes: vec![
+                ExecutionMode::PerRecord,
+                ExecutionMode::micro_batch(Duration::from_millis(10)),
+                ExecutionMode::micro_batch(Duration::from_millis(100)),
+                ExecutionMode::micro_batch(Duration::from_secs(1)),
+                ExecutionMode::Batch,
+            ],
+            rate: 200_000.0,
+            duration: Duration::from_secs(3),
+            warmup: Duration::from_secs(1),
+            workers: 1,
+            repeat: 3,
+        }
+    }
+}
+
+impl LabWorkload {
+    /// The watermark the workload runs with. Sessions get 1 ms of out-of-orderness: with a monotonic
+    /// watermark a session ending at `e` fires as soon as a record at `e` is read, and whether another
+    /// record at exactly `e` still merges into it would depend on how records are grouped into
+    /// activations or batches, so results would differ between modes.
+    pub fn watermark(&self) -> WatermarkStrategy {
+        match self {
+            LabWorkload::Session => WatermarkStrategy::BoundedOutOfOrderness { max_delay_ms: 1 },
+            _ => WatermarkStrategy::Monotonic,
+        }
+    }
+
+    /// How far the watermark trails the largest event time, in ms.
+    pub(crate) fn watermark_delay(&self) -> i64 {
+        match self.watermark() {
+            WatermarkStrategy::BoundedOutOfOrderness { max_delay_ms } => max_delay_ms as i64,
+            _ => 0,
+        }
+    }
+}
+
+impl CompareConfig {
+    /// The `caudal compare` command line that runs this configuration again.
+    pub fn command(&self) -> String {
+        let modes: Vec<String> = self
+            .modes
+            .iter()
+            .map(|m| match m {
+                ExecutionMode::MicroBatch { interval, .. } => {
+                    format!("micro-batch:{}", humantime::format_duration(*interval))
+                }
+                other => other.kind().to_string(),
+            })
+            .collect();
+        let overhead = self.modes.iter().find_map(|m| match m {
+            ExecutionMode::MicroBatch { overhead, .. } => Some(*overhead),
+            _ => None,
+        });
+        let mut command = format!(
+            "caudal compare --workload {} --modes {} --rate {} --duration {} --warmup {} --repeat {} --workers {}",
+            self.workload,
+            modes.join(","),
+            self.rate,
+            humantime::format_duration(self.duration),
+            humantime::format_duration(self.warmup),
+            self.repeat,
+            self.workers
+        );
+        if let Some(overhead) = overhead.filter(|o| !o.is_zero()) {
+            command.push_str(&format!(
+                " --batch-overhead {}",
+                humantime::format_duration(overhead)
+            ));
+        }
+        command
+    }
+}

@@ -1,0 +1,29 @@
+//! `caudal compare`: one workload, the same records, run per-record, in micro-batches and as a batch;
+//! end-to-end latency and throughput of each, side by side.
+//!
+//! Method (see DESIGN §6): the generator is open loop at a fixed offered rate; record `seq` is due at
+//! `start + seq / rate`, its *intended* send time, and a result's latency is the time the sink sees it
+//! minus the intended send time of the record that produced it. A stalled pipeline therefore cannot hide
+//! its stall (no coordinated omission). Latencies after the warm-up go into an HDR histogram (3
+//! significant digits). Every mode reads the same bounded stream, and the number and an order-independent
+//! checksum of the results must agree across modes; a mismatch is an error.
+//!
+//! * `config`: the workloads and what to run; `pipelines`: the lab's pipelines and their measured
+//!   results; `sink`: the latency sink; `system`: CPU, memory and machine readings;
+//! * `run`: one measured run, and the interleaved comparison; `sweep`: the throughput sweep;
+//! * `report`: percentiles, per-mode summaries, every run, CSV and the terminal table.
+
+mod config;
+mod pipelines;
+mod report;
+mod run;
+mod sink;
+mod sweep;
+mod system;
+
+pub use config::*;
+pub use pipelines::*;
+pub use report::*;
+pub use run::*;
+pub use sweep::*;
+pub use system::*;

@@ -1,0 +1,148 @@
+//! The lab's pipelines, and the results they hand the latency sink.
+
+use super::config::LabWorkload;
+use crate::workload::{Post, Tag};
+use caudal_operators::window::aggregate::{Count, Sum};
+use caudal_operators::window::join::JoinKind;
+use caudal_operators::window::{split, SlidingWindows, WindowResult};
+use caudal_operators::EventStream;
+use serde::Serialize;
+use std::hash::Hash;
+
+/// A result tagged with the record that produced it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Deserialize, Serialize)]
+pub struct Measured<T> {
+    /// The producing record's position in the stream (or the window-closing record's).
+    pub seq: u64,
+    /// The event time the result is about, in ms: its record's, or its window's end.
+    pub event_ms: i64,
+    /// The result.
+    pub value: T,
+}
+
+/// The event time of generated record `seq` at `rate`, in ms (the generator's own formula).
+pub fn event_ms(seq: u64, rate: f64) -> i64 {
+    (seq as f64 * (1000.0 / rate)) as i64
+}
+
+/// The first record whose event time reaches `end`: with a monotonic watermark, the record whose
+/// arrival moved the watermark past a window ending at `end`, from whose intended send time the window
+/// result's latency is measured. Event times follow the generator's: record `seq` at `seq * 1000 / rate`.
+pub fn closing_seq(end: i64, rate: f64) -> u64 {
+    let time = |seq: u64| event_ms(seq, rate);
+    let mut seq = (end.max(0) as f64 * rate / 1000.0) as u64;
+    while time(seq) < end {
+        seq += 1;
+    }
+    while seq > 0 && time(seq - 1) >= end {
+        seq -= 1;
+    }
+    seq
+}
+
+/// The lab's pipelines over posts offered at `rate`. Every result carries the `seq` of the post it is
+/// measured from (the post itself, or the post that closed its window) and `(key, window start, value)`.
+pub fn lab_pipeline(
+    workload: LabWorkload,
+    posts: EventStream<'_, Post>,
+    rate: f64,
+) -> EventStream<'_, Measured<(u64, i64, u64)>> {
+    // The record that moved the watermark past a window's end: the first at `end + delay`.
+    let delay = workload.watermark_delay();
+    let measured = move |r: WindowResult<u64, u64>| Measured {
+        seq: closing_seq(r.window.end + delay, rate),
+        event_ms: r.window.end,
+        value: (r.key, r.window.start, r.value),
+    };
+    match workload {
+        LabWorkload::Filter => posts
+            .filter(|p| p.has_tag(Tag::VIU))
+            .map(move |p| Measured {
+                seq: p.seq,
+                event_ms: event_ms(p.seq, rate),
+                value: (Tag::VIU.0 as u64, 0, p.user as u64),
+            }),
+        LabWorkload::KeyedCount => posts.map(|p| (p.tags()[0].0 as u64, p.seq)).map_with_state(
+            "KeyedCount",
+            || 0u64,
+            move |tag, n, seq| {
+                *n += 1;
+                Some(Measured {
+                    seq,
+                    event_ms: event_ms(seq, rate),
+                    value: (*tag, 0, *n),
+                })
+            },
+        ),
+        LabWorkload::Tumbling => {
+            let tumbling = SlidingWindows::tumbling(1000, 0).expect("valid windows");
+            split(
+                posts
+                    .map(|p| (p.tags()[0].0 as u64, ()))
+                    .window(tumbling, 0, Count),
+            )
+            .0
+            .map(measured)
+        }
+        LabWorkload::Sliding => {
+            let sliding = SlidingWindows::sliding(1000, 100, 0).expect("valid windows");
+            split(
+                posts
+                    .map(|p| (p.tags()[0].0 as u64, 1u64))
+                    .window(sliding, 0, Sum),
+            )
+            .0
+            .map(measured)
+        }
+        LabWorkload::Session => split(
+            posts
+                .map(|p| (p.user as u64, ()))
+                .session_window(20, 0, Count),
+        )
+        .0
+        .map(measured),
+        LabWorkload::Join => {
+            let even = posts
+                .clone()
+                .filter(|p| p.seq % 2 == 0)
+                .map(|p| (p.user as u64, p.seq));
+            let odd = posts
+                .filter(|p| p.seq % 2 == 1)
+                .map(|p| (p.user as u64, p.seq));
+            let tumbling = SlidingWindows::tumbling(100, 0).expect("valid windows");
+            let (rows, _late) = even.window_join(odd, tumbling, 0, JoinKind::Inner);
+            rows.map(move |r| Measured {
+                seq: closing_seq(r.window.end + delay, rate),
+                event_ms: r.window.end,
+                value: (
+                    r.key,
+                    r.window.start,
+                    r.left
+                        .unwrap_or(0)
+                        .wrapping_mul(1_000_003)
+                        .wrapping_add(r.right.unwrap_or(0)),
+                ),
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn closing_seq_is_the_first_record_at_or_after_the_end() {
+        for rate in [1000.0, 3333.0, 200_000.0, 1_000_000.0] {
+            let time = |seq: u64| (seq as f64 * (1000.0 / rate)) as u64;
+            for end in [1i64, 7, 100, 999, 1000, 12_345] {
+                let seq = closing_seq(end, rate);
+                assert!(time(seq) >= end as u64, "rate {rate}, end {end}");
+                assert!(
+                    seq == 0 || time(seq - 1) < end as u64,
+                    "rate {rate}, end {end}"
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,289 @@
+//! What a comparison reports: percentiles, summaries per mode, every run, CSV and the table.
+
+use super::config::CompareConfig;
+use crate::pipeline::RunError;
+use hdrhistogram::Histogram;
+use serde::Serialize;
+use std::fmt;
+
+/// Latency percentiles, in microseconds (recorded in nanoseconds, to 3 significant digits).
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct Percentiles {
+    /// Median.
+    pub p50: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// 99.9th percentile.
+    pub p999: f64,
+    /// The largest.
+    pub max: f64,
+}
+
+impl Percentiles {
+    /// The percentiles of a histogram of nanoseconds, in µs.
+    pub fn of(histogram: &Histogram<u64>) -> Self {
+        let q = |p: f64| histogram.value_at_quantile(p) as f64 / 1e3;
+        Percentiles {
+            p50: q(0.5),
+            p90: q(0.9),
+            p99: q(0.99),
+            p999: q(0.999),
+            max: histogram.max() as f64 / 1e3,
+        }
+    }
+}
+
+/// Offered and achieved throughput, records per second.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct Throughput {
+    /// The generator's rate.
+    pub offered: f64,
+    /// Records read divided by the time from the first intended send to the last result.
+    pub achieved: f64,
+}
+
+/// The results a run produced: how many, and an order-independent checksum.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ResultSummary {
+    /// How many results.
+    pub count: u64,
+    /// The wrapping sum of the results' hashes.
+    pub checksum: u64,
+}
+
+/// One mode's measurements.
+#[derive(Clone, Debug, Serialize)]
+pub struct ModeResult {
+    /// `per-record`, `micro-batch` or `batch`.
+    pub mode: String,
+    /// The latency histogram, in ns (for plots; not in the JSON).
+    #[serde(skip)]
+    pub histogram: Histogram<u64>,
+    /// Sampled (intended send time in s, latency in µs) pairs (for plots; not in the JSON).
+    #[serde(skip)]
+    pub samples: Vec<(f64, f64)>,
+    /// The batch interval of a micro-batch mode, in ms.
+    pub batch_interval_ms: Option<u64>,
+    /// End-to-end latency after the warm-up: from the intended send time of the record that produced
+    /// the result (or closed its window) to the sink, in processing time.
+    pub latency_us: Percentiles,
+    /// From the event time the result is about (its record's, or its window's end) to the sink.
+    pub event_time_latency_us: Percentiles,
+    /// Offered and achieved throughput.
+    pub throughput: Throughput,
+    /// CPU time the process used during the run (user + system).
+    pub cpu_s: f64,
+    /// The process's peak resident memory so far, in bytes (from `/proc`; 0 where unavailable).
+    pub peak_rss_bytes: u64,
+    /// The results.
+    pub results: ResultSummary,
+}
+
+/// The whole comparison, as written to JSON.
+#[derive(Clone, Debug, Serialize)]
+pub struct CompareReport {
+    /// What was run.
+    pub config: CompareConfig,
+    /// The command that reproduces the run.
+    pub command: String,
+    /// The machine it ran on.
+    pub machine: String,
+    /// One summary per mode, in the order given: medians over the repetitions.
+    pub modes: Vec<ModeSummary>,
+    /// Every run, in the order run.
+    pub runs: Vec<RunRecord>,
+}
+
+/// One mode over all repetitions: medians, and the spread of the percentiles that matter most.
+#[derive(Clone, Debug, Serialize)]
+pub struct ModeSummary {
+    /// `per-record`, `micro-batch` or `batch`.
+    pub mode: String,
+    /// The batch interval of a micro-batch mode, in ms.
+    pub batch_interval_ms: Option<u64>,
+    /// Median over the repetitions of each percentile, in µs.
+    pub latency_us: Percentiles,
+    /// The same for latency from the event time each result is about.
+    pub event_time_latency_us: Percentiles,
+    /// Smallest and largest p50 and p99 over the repetitions, in µs.
+    pub latency_spread_us: Spread,
+    /// Offered throughput, and the median achieved.
+    pub throughput: Throughput,
+    /// Median CPU seconds per run.
+    pub cpu_s: f64,
+    /// The process's peak resident memory after this mode's last run, in bytes.
+    pub peak_rss_bytes: u64,
+    /// The results (the same in every run and mode).
+    pub results: ResultSummary,
+    /// Median over the repetitions of this mode's p50 divided by per-record's p50 in the same repetition.
+    pub p50_ratio_to_per_record: Option<f64>,
+}
+
+/// The range of p50 and p99 over repetitions, in µs.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct Spread {
+    /// `[min, max]` of p50.
+    pub p50: [f64; 2],
+    /// `[min, max]` of p99.
+    pub p99: [f64; 2],
+}
+
+/// One run of one mode.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunRecord {
+    /// Which repetition, from 0.
+    pub repetition: usize,
+    /// The mode's index in the configuration.
+    pub mode_index: usize,
+    /// What the run measured.
+    #[serde(flatten)]
+    pub result: ModeResult,
+}
+
+/// What went wrong in a comparison.
+#[derive(Debug, thiserror::Error)]
+pub enum CompareError {
+    /// A run failed.
+    #[error(transparent)]
+    Run(#[from] RunError),
+    /// Two modes gave different results: a bug, never a measurement.
+    #[error("modes disagree: {first} gave {a:?} but {second} gave {b:?}")]
+    Mismatch {
+        /// The first mode.
+        first: String,
+        /// Its results.
+        a: ResultSummary,
+        /// The other mode.
+        second: String,
+        /// Its results.
+        b: ResultSummary,
+    },
+}
+
+pub(crate) fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    match values.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => values[n / 2],
+        n => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+    }
+}
+
+pub(crate) fn range(values: impl Iterator<Item = f64> + Clone) -> [f64; 2] {
+    [
+        values.clone().fold(f64::INFINITY, f64::min),
+        values.fold(f64::NEG_INFINITY, f64::max),
+    ]
+}
+
+impl CompareReport {
+    /// Every run as CSV: a header line, then one row per run.
+    pub fn to_csv(&self) -> String {
+        let mut csv = String::from("repetition,mode,batch_interval_ms,p50_us,p90_us,p99_us,p999_us,max_us,event_p50_us,event_p99_us,offered_per_s,achieved_per_s,cpu_s,peak_rss_bytes,results,checksum\n");
+        for r in &self.runs {
+            let (m, l) = (&r.result, &r.result.latency_us);
+            csv.push_str(&format!(
+                "{},{},{},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{:.0},{:.0},{:.3},{},{},{:016x}\n",
+                r.repetition,
+                m.mode,
+                m.batch_interval_ms
+                    .map_or(String::new(), |ms| ms.to_string()),
+                l.p50,
+                l.p90,
+                l.p99,
+                l.p999,
+                l.max,
+                m.event_time_latency_us.p50,
+                m.event_time_latency_us.p99,
+                m.throughput.offered,
+                m.throughput.achieved,
+                m.cpu_s,
+                m.peak_rss_bytes,
+                m.results.count,
+                m.results.checksum
+            ));
+        }
+        csv
+    }
+}
+
+/// A latency in µs, written with the unit that reads best (µs, ms or s).
+pub fn fmt_us(us: f64) -> String {
+    if us < 10.0 {
+        format!("{us:.2} µs")
+    } else if us < 10_000.0 {
+        format!("{us:.0} µs")
+    } else if us < 10_000_000.0 {
+        format!("{:.1} ms", us / 1e3)
+    } else {
+        format!("{:.2} s", us / 1e6)
+    }
+}
+
+impl fmt::Display for CompareReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let c = &self.config;
+        writeln!(
+            f,
+            "workload {} at {} records/s offered, {:.1} s measured after {:.1} s warm-up, {} worker(s), {} repetition(s) interleaved",
+            c.workload,
+            c.rate,
+            c.duration.as_secs_f64(),
+            c.warmup.as_secs_f64(),
+            c.workers,
+            c.repeat
+        )?;
+        writeln!(f, "latency from the intended send time to the sink: medians over the repetitions (p50 range in brackets)")?;
+        writeln!(
+            f,
+            "{:<20} {:>30} {:>10} {:>10} {:>10} {:>10} {:>13} {:>10} {:>7}",
+            "mode", "p50", "p90", "p99", "p99.9", "max", "achieved/s", "results", "cpu s"
+        )?;
+        for m in &self.modes {
+            let name = match m.batch_interval_ms {
+                Some(ms) => format!("{} {ms}ms", m.mode),
+                None => m.mode.clone(),
+            };
+            let l = &m.latency_us;
+            let [lo, hi] = m.latency_spread_us.p50;
+            let p50 = format!("{} [{}–{}]", fmt_us(l.p50), fmt_us(lo), fmt_us(hi));
+            writeln!(
+                f,
+                "{:<20} {:>30} {:>10} {:>10} {:>10} {:>10} {:>13.0} {:>10} {:>7.2}",
+                name,
+                p50,
+                fmt_us(l.p90),
+                fmt_us(l.p99),
+                fmt_us(l.p999),
+                fmt_us(l.max),
+                m.throughput.achieved,
+                m.results.count,
+                m.cpu_s
+            )?;
+        }
+        for m in self
+            .modes
+            .iter()
+            .filter(|m| m.p50_ratio_to_per_record.is_some())
+        {
+            let name = m
+                .batch_interval_ms
+                .map_or(m.mode.clone(), |ms| format!("{} {ms}ms", m.mode));
+            writeln!(
+                f,
+                "p50 of {name} / per-record: {:.0}x (median of the per-repetition ratios)",
+                m.p50_ratio_to_per_record.unwrap_or_default()
+            )?;
+        }
+        if let Some(m) = self.modes.first() {
+            writeln!(
+                f,
+                "every run produced the same {} results (checksum {:016x})",
+                m.results.count, m.results.checksum
+            )?;
+        }
+        write!(f, "machine: {}", self.machine)
+    }
+}

@@ -1,0 +1,184 @@
+//! One measured run of a workload in one mode, and the interleaved comparison of modes.
+
+use super::config::CompareConfig;
+use super::pipelines::lab_pipeline;
+use super::report::{
+    median, range, CompareError, CompareReport, ModeResult, ModeSummary, Percentiles, RunRecord,
+    Spread, Throughput,
+};
+use super::sink::{LatencySink, Recording};
+use super::system::{machine_description, peak_rss_bytes, process_cpu_seconds};
+use crate::config::RunConfig;
+use crate::mode::ExecutionMode;
+use crate::pipeline::{run, RunError};
+use crate::source::generator::{Generator, GeneratorConfig, Schedule};
+use crate::source::{SourceFactory, WorkerInfo};
+use crate::workload::{Post, Posts};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Runs the workload once in `mode`.
+pub fn measure(config: &CompareConfig, mode: ExecutionMode) -> Result<ModeResult, RunError> {
+    let total = ((config.warmup + config.duration).as_secs_f64() * config.rate) as u64;
+    // Give the workers a moment to start before record 0 is due.
+    let start = Instant::now() + Duration::from_millis(50);
+    let schedule = Schedule {
+        start,
+        rate: Some(config.rate),
+    };
+    let generator_config = GeneratorConfig {
+        rate: Some(config.rate),
+        limit: Some(total),
+        start: Some(start),
+        ..Default::default()
+    };
+    let workload = Arc::new(Posts::default());
+    let source: Arc<dyn SourceFactory<Post>> = Arc::new(
+        move |w: WorkerInfo| -> Box<dyn crate::source::Source<Item = _>> {
+            Box::new(Generator::new(
+                workload.clone(),
+                generator_config.clone(),
+                w,
+            ))
+        },
+    );
+    let sink = LatencySink {
+        schedule,
+        warmup_seq: (config.warmup.as_secs_f64() * config.rate) as u64,
+        // About 2,000 points per run for the latency-over-time plot.
+        sample_every: (total / 2000).max(1),
+        merged: Arc::new(Mutex::new(Recording::new())),
+    };
+    let merged = sink.merged.clone();
+    let lab = config.workload;
+    let rate = config.rate;
+    let cpu_before = process_cpu_seconds();
+    let report = run(
+        RunConfig::new(mode)
+            .workers(config.workers)
+            .watermark(lab.watermark()),
+        move |df| {
+            let posts = df.source("posts", &*source);
+            df.sink("latency", lab_pipeline(lab, posts, rate), &sink);
+        },
+    )?;
+    let cpu_s = process_cpu_seconds() - cpu_before;
+    let Recording {
+        histogram,
+        event_histogram,
+        results,
+        last,
+        mut samples,
+    } = std::mem::replace(
+        &mut *merged.lock().unwrap_or_else(|e| e.into_inner()),
+        Recording::new(),
+    );
+    let read: u64 = report.sources.iter().map(|s| s.records).sum();
+    let span = last
+        .map_or(Duration::ZERO, |l| l.saturating_duration_since(start))
+        .as_secs_f64()
+        .max(1e-9);
+    samples.sort_by(|a, b| a.0.total_cmp(&b.0));
+    Ok(ModeResult {
+        mode: mode.kind().to_string(),
+        batch_interval_ms: mode.batch_interval().map(|d| d.as_millis() as u64),
+        latency_us: Percentiles::of(&histogram),
+        event_time_latency_us: Percentiles::of(&event_histogram),
+        throughput: Throughput {
+            offered: config.rate,
+            achieved: read as f64 / span,
+        },
+        cpu_s,
+        peak_rss_bytes: peak_rss_bytes(),
+        results,
+        histogram,
+        samples,
+    })
+}
+
+/// Runs every mode of `config`, interleaved, `repeat` times; checks that every run gives the same
+/// results; summarizes each mode by medians. `progress` hears of each run before it starts.
+pub fn compare(
+    config: &CompareConfig,
+    mut progress: impl FnMut(usize, &ExecutionMode),
+) -> Result<CompareReport, CompareError> {
+    let mut runs: Vec<RunRecord> = Vec::new();
+    for repetition in 0..config.repeat.max(1) {
+        for (mode_index, mode) in config.modes.iter().enumerate() {
+            progress(repetition, mode);
+            let result = measure(config, *mode)?;
+            if let Some(first) = runs.first() {
+                if first.result.results != result.results {
+                    return Err(CompareError::Mismatch {
+                        first: first.result.mode.clone(),
+                        a: first.result.results,
+                        second: result.mode,
+                        b: result.results,
+                    });
+                }
+            }
+            runs.push(RunRecord {
+                repetition,
+                mode_index,
+                result,
+            });
+        }
+    }
+    let per_record_p50 = |repetition: usize| {
+        runs.iter()
+            .find(|r| r.repetition == repetition && r.result.mode == "per-record")
+            .map(|r| r.result.latency_us.p50)
+    };
+    let modes = (0..config.modes.len())
+        .map(|i| {
+            let mine: Vec<&RunRecord> = runs.iter().filter(|r| r.mode_index == i).collect();
+            let first = &mine[0].result;
+            let med =
+                |f: fn(&ModeResult) -> f64| median(mine.iter().map(|r| f(&r.result)).collect());
+            let med_percentiles = |f: fn(&ModeResult) -> &Percentiles| {
+                let of = |g: fn(&Percentiles) -> f64| {
+                    median(mine.iter().map(|r| g(f(&r.result))).collect())
+                };
+                Percentiles {
+                    p50: of(|p| p.p50),
+                    p90: of(|p| p.p90),
+                    p99: of(|p| p.p99),
+                    p999: of(|p| p.p999),
+                    max: of(|p| p.max),
+                }
+            };
+            let ratios: Vec<f64> = mine
+                .iter()
+                .filter_map(|r| {
+                    per_record_p50(r.repetition).map(|pr| r.result.latency_us.p50 / pr.max(1e-3))
+                })
+                .collect();
+            ModeSummary {
+                mode: first.mode.clone(),
+                batch_interval_ms: first.batch_interval_ms,
+                latency_us: med_percentiles(|r| &r.latency_us),
+                event_time_latency_us: med_percentiles(|r| &r.event_time_latency_us),
+                latency_spread_us: Spread {
+                    p50: range(mine.iter().map(|r| r.result.latency_us.p50)),
+                    p99: range(mine.iter().map(|r| r.result.latency_us.p99)),
+                },
+                throughput: Throughput {
+                    offered: config.rate,
+                    achieved: med(|r| r.throughput.achieved),
+                },
+                cpu_s: med(|r| r.cpu_s),
+                peak_rss_bytes: mine.last().map_or(0, |r| r.result.peak_rss_bytes),
+                results: first.results,
+                p50_ratio_to_per_record: (first.mode != "per-record" && !ratios.is_empty())
+                    .then(|| median(ratios)),
+            }
+        })
+        .collect();
+    Ok(CompareReport {
+        config: config.clone(),
+        command: config.command(),
+        machine: machine_description(),
+        modes,
+        runs,
+    })
+}

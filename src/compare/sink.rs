@@ -1,0 +1,122 @@
+//! The latency sink: per-worker HDR histograms from intended send times, merged at the end.
+
+use super::pipelines::Measured;
+use super::report::ResultSummary;
+use crate::sink::{Sink, SinkError, SinkFactory};
+use crate::source::generator::Schedule;
+use crate::source::WorkerInfo;
+use caudal_operators::Event;
+use hdrhistogram::Histogram;
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// What a sink observed: latencies, the results' summary, and when the last result came.
+pub(crate) struct Recording {
+    pub(crate) histogram: Histogram<u64>,
+    /// Latencies from the event time each result is about, in ns.
+    pub(crate) event_histogram: Histogram<u64>,
+    pub(crate) results: ResultSummary,
+    pub(crate) last: Option<Instant>,
+    /// Every `sample_every`-th result as (intended send time in s, latency in µs), for plots.
+    pub(crate) samples: Vec<(f64, f64)>,
+}
+
+impl Recording {
+    pub(crate) fn new() -> Self {
+        // Latencies in nanoseconds, from 1 ns to an hour, to 3 significant digits.
+        let histogram =
+            Histogram::new_with_bounds(1, 3_600_000_000_000, 3).expect("valid histogram bounds");
+        Recording {
+            event_histogram: histogram.clone(),
+            histogram,
+            results: ResultSummary::default(),
+            last: None,
+            samples: Vec::new(),
+        }
+    }
+
+    fn merge(&mut self, other: &Recording) {
+        self.histogram
+            .add(&other.histogram)
+            .expect("histograms with the same bounds");
+        self.event_histogram
+            .add(&other.event_histogram)
+            .expect("histograms with the same bounds");
+        self.results.count += other.results.count;
+        self.results.checksum = self.results.checksum.wrapping_add(other.results.checksum);
+        self.last = self.last.max(other.last);
+        self.samples.extend_from_slice(&other.samples);
+    }
+}
+
+/// Records latencies on each worker and merges them when the stream ends.
+#[derive(Clone)]
+pub(crate) struct LatencySink {
+    pub(crate) schedule: Schedule,
+    pub(crate) warmup_seq: u64,
+    pub(crate) sample_every: u64,
+    pub(crate) merged: Arc<Mutex<Recording>>,
+}
+
+pub(crate) struct LatencySinkWorker {
+    shared: LatencySink,
+    recording: Recording,
+}
+
+impl<T: Hash + 'static> Sink<Measured<T>> for LatencySinkWorker {
+    fn write(&mut self, records: &mut Vec<Event<Measured<T>>>) -> Result<(), SinkError> {
+        let now = Instant::now();
+        let rec = &mut self.recording;
+        for event in records.iter() {
+            let Measured {
+                seq,
+                event_ms,
+                value,
+            } = &event.data;
+            if *seq >= self.shared.warmup_seq {
+                let event_at =
+                    self.shared.schedule.start + Duration::from_millis((*event_ms).max(0) as u64);
+                let event_ns = now.saturating_duration_since(event_at).as_nanos() as u64;
+                rec.event_histogram.saturating_record(event_ns.max(1));
+                let intended =
+                    self.shared.schedule.start + self.shared.schedule.intended_offset(*seq);
+                let ns = now.saturating_duration_since(intended).as_nanos() as u64;
+                rec.histogram.saturating_record(ns.max(1));
+                if seq % self.shared.sample_every == 0 {
+                    let sent = self.shared.schedule.intended_offset(*seq).as_secs_f64();
+                    rec.samples.push((sent, ns as f64 / 1e3));
+                }
+            }
+            let mut h = rustc_hash::FxHasher::default();
+            value.hash(&mut h);
+            rec.results.count += 1;
+            rec.results.checksum = rec
+                .results
+                .checksum
+                .wrapping_add(crate::workload::mix(0, h.finish()));
+        }
+        rec.last = Some(now);
+        Ok(())
+    }
+
+    fn progress(&mut self, frontier: Option<u64>) -> Result<(), SinkError> {
+        if frontier.is_none() {
+            self.shared
+                .merged
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .merge(&self.recording);
+        }
+        Ok(())
+    }
+}
+
+impl<T: Hash + 'static> SinkFactory<Measured<T>> for LatencySink {
+    fn make(&self, _worker: WorkerInfo) -> Result<Box<dyn Sink<Measured<T>>>, SinkError> {
+        Ok(Box::new(LatencySinkWorker {
+            shared: self.clone(),
+            recording: Recording::new(),
+        }))
+    }
+}
