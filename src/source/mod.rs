@@ -18,7 +18,6 @@ pub mod queue;
 pub mod socket;
 pub mod spec;
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use caudal_operators::Event;
@@ -45,24 +44,17 @@ pub enum Poll {
 /// Wakes a source's operator from any thread (for example a socket reader), even if its worker is parked.
 #[derive(Clone)]
 pub struct Waker {
-    activator: Option<SyncActivator>,
+    activator: SyncActivator,
 }
 
 impl Waker {
     pub(crate) fn new(activator: SyncActivator) -> Self {
-        Waker {
-            activator: Some(activator),
-        }
-    }
-
-    /// A waker that does nothing, for sources polled by hand in tests.
-    pub fn noop() -> Self {
-        Waker { activator: None }
+        Waker { activator }
     }
 
     /// Asks for the source to be polled soon. Returns `false` once the dataflow is gone.
     pub fn wake(&self) -> bool {
-        self.activator.as_ref().is_none_or(|a| a.activate().is_ok())
+        self.activator.activate().is_ok()
     }
 }
 
@@ -136,9 +128,6 @@ where
         self(worker)
     }
 }
-
-/// A shared source factory.
-pub type SharedSourceFactory<D> = Arc<dyn SourceFactory<D>>;
 
 /// A source with no records, for workers that own no part of an input.
 pub struct Empty<D>(std::marker::PhantomData<D>);
