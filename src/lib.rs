@@ -19,6 +19,7 @@ pub mod builtin;
 pub mod compare;
 pub mod config;
 pub mod dead_letter;
+pub mod dstream;
 pub mod embed;
 pub mod mode;
 pub mod parse;

@@ -14,8 +14,11 @@
 //! * [`process`]: per-key state with event- and processing-time timers, and state time-to-live;
 //! * [`window`]: tumbling, sliding, session, marker-session and processing-time windows with allowed
 //!   lateness and a late output; windowed joins and cogroup; replaying recorded logs;
-//! * [`interval_join`]: joining records of two streams that are close in event time.
+//! * [`interval_join`]: joining records of two streams that are close in event time;
+//! * [`batch`]: everything of one timestamp handed over at once, in timestamp order (micro-batch
+//!   layers such as Caudal's DStream layer build on it).
 
+pub mod batch;
 pub mod hash;
 pub mod interval_join;
 pub mod keyed;

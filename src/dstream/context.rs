@@ -1,0 +1,555 @@
+//! The streaming context: the batch interval, the clock, and the worker that runs the batches.
+//!
+//! A DStream program is a function that, given the context's [`Streams`], creates input streams,
+//! transforms them and registers output operations. [`StreamingContext::start`] builds it once on a
+//! timely worker (a thread of its own) and runs a batch per interval: batch `i` is timely epoch `i`, and
+//! an output operation of batch `i` runs once the frontier has passed epoch `i` everywhere, in the order
+//! the output operations were registered. The manual clock runs batches only when told to
+//! ([`StreamingContext::advance`]), which makes runs deterministic; the system clock runs batch `i` at
+//! `zero + (i + 1) × interval`, `zero` being the start rounded down to the interval, as Spark does.
+
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use timely::dataflow::operators::probe::Handle as ProbeHandle;
+use timely::dataflow::Scope;
+use timely::scheduling::SyncActivator;
+use timely::WorkerConfig;
+
+use super::time::BatchTime;
+use crate::dead_letter::DeadLetters;
+
+/// What can go wrong with a streaming context.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DStreamError {
+    /// `start` was called twice.
+    #[error("the streaming context has already been started; create a new one to run another program")]
+    AlreadyStarted,
+    /// An operation that needs a running context was called before `start`.
+    #[error("the streaming context has not been started; call start(program) first")]
+    NotStarted,
+    /// The program registered no output operation, so no batch would do anything.
+    #[error("no output operations registered, so nothing to execute: add pprint, foreach_rdd or save_as_text_files")]
+    NoOutputOperations,
+    /// `advance` needs the manual clock.
+    #[error("advance() drives the manual clock; this context runs on the system clock (use StreamingContext::manual)")]
+    NotManualClock,
+    /// The context was stopped.
+    #[error("the streaming context has been stopped")]
+    Stopped,
+    /// The program, an operation or an output failed.
+    #[error("the streaming job failed: {0}")]
+    Failed(String),
+}
+
+/// Which clock runs the batches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ClockKind {
+    System,
+    Manual,
+}
+
+const RUNNING: u8 = 0;
+const STOP_GRACEFULLY: u8 = 1;
+const STOP_NOW: u8 = 2;
+
+/// What the controlling thread and the worker share.
+#[derive(Default)]
+pub(crate) struct Control {
+    state: Mutex<ControlState>,
+    changed: Condvar,
+    stop: AtomicU8,
+    /// Manual clock: how many batches may run.
+    released: AtomicU64,
+    /// The input operators, to wake when the clock advances or the context stops.
+    inputs: Mutex<Vec<SyncActivator>>,
+}
+
+#[derive(Default)]
+struct ControlState {
+    built: Option<Result<(), DStreamError>>,
+    /// Batches whose output operations have all run.
+    completed: u64,
+    terminated: bool,
+    error: Option<String>,
+}
+
+impl Control {
+    fn lock(&self) -> MutexGuard<'_, ControlState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn update(&self, f: impl FnOnce(&mut ControlState)) {
+        f(&mut self.lock());
+        self.changed.notify_all();
+    }
+
+    fn wait_until(
+        &self,
+        timeout: Option<Duration>,
+        done: impl Fn(&ControlState) -> bool,
+    ) -> MutexGuard<'_, ControlState> {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let mut state = self.lock();
+        while !done(&state) {
+            match deadline {
+                None => state = self.changed.wait(state).unwrap_or_else(|e| e.into_inner()),
+                Some(at) => {
+                    let left = at.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        break;
+                    }
+                    state = self
+                        .changed
+                        .wait_timeout(state, left)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0;
+                }
+            }
+        }
+        state
+    }
+
+    fn wake_inputs(&self) {
+        for a in self.inputs.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            let _ = a.activate();
+        }
+    }
+
+    /// Records a failure; the first one is what `await_termination` reports.
+    pub(crate) fn fail(&self, message: String) {
+        self.update(|s| {
+            s.error.get_or_insert(message);
+        });
+    }
+
+    pub(crate) fn stopping(&self) -> bool {
+        self.stop.load(Ordering::Acquire) != RUNNING
+    }
+
+    pub(crate) fn register_input(&self, activator: SyncActivator) {
+        self.inputs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(activator);
+    }
+}
+
+/// When batches are due.
+pub(crate) struct Clock {
+    kind: ClockKind,
+    interval_ms: u64,
+    /// The Unix time (ms) of batch -1: batch `i` runs at `zero_ms + (i + 1) × interval`.
+    zero_ms: u64,
+    zero: Instant,
+    control: Arc<Control>,
+}
+
+impl Clock {
+    /// The batch interval in milliseconds.
+    pub(crate) fn interval_ms(&self) -> u64 {
+        self.interval_ms
+    }
+
+    /// How many batches are due now.
+    pub(crate) fn due(&self) -> u64 {
+        match self.kind {
+            ClockKind::Manual => self.control.released.load(Ordering::Acquire),
+            ClockKind::System => self.zero.elapsed().as_millis() as u64 / self.interval_ms,
+        }
+    }
+
+    /// How long until batch `next` is due (`None` on the manual clock: it is woken instead).
+    pub(crate) fn until(&self, next: u64) -> Option<Duration> {
+        match self.kind {
+            ClockKind::Manual => None,
+            ClockKind::System => Some(
+                (self.zero + Duration::from_millis((next + 1) * self.interval_ms))
+                    .saturating_duration_since(Instant::now()),
+            ),
+        }
+    }
+
+    /// The time of batch `batch`.
+    pub(crate) fn time(&self, batch: u64) -> BatchTime {
+        BatchTime {
+            batch,
+            ms: self.zero_ms + (batch + 1) * self.interval_ms,
+        }
+    }
+}
+
+/// A unit of output work: an output operation applied to one batch.
+type Job = Box<dyn FnOnce()>;
+
+/// What the DStreams of one running program share on its worker.
+pub(crate) struct Graph {
+    pub(crate) clock: Clock,
+    pub(crate) control: Arc<Control>,
+    pub(crate) utc: bool,
+    pub(crate) default_partitions: usize,
+    pub(crate) dead_letters: DeadLetters,
+    pub(crate) probe: ProbeHandle<u64>,
+    outputs: Cell<usize>,
+    jobs: RefCell<BTreeMap<(u64, usize), Vec<Job>>>,
+}
+
+impl Graph {
+    /// Registers an output operation; returns its rank (the order output operations run in).
+    pub(crate) fn next_output(&self) -> usize {
+        self.outputs.replace(self.outputs.get() + 1)
+    }
+
+    /// Queues output work for batch `batch`, to run when every output operation has seen the batch.
+    pub(crate) fn queue_job(&self, batch: u64, rank: usize, job: Job) {
+        self.jobs
+            .borrow_mut()
+            .entry((batch, rank))
+            .or_default()
+            .push(job);
+    }
+
+    /// Runs (or, when stopping at once, drops) the output work of every batch the probe has passed;
+    /// returns how many batches are complete.
+    fn run_jobs(&self, generated: u64) -> u64 {
+        let frontier = self.probe.with_frontier(|f| f.first().copied());
+        let passed = frontier.unwrap_or(u64::MAX);
+        loop {
+            let next = {
+                let mut jobs = self.jobs.borrow_mut();
+                match jobs.first_key_value() {
+                    Some((&(batch, _), _)) if batch < passed => jobs.pop_first(),
+                    _ => None,
+                }
+            };
+            let Some((_, work)) = next else { break };
+            if self.control.stop.load(Ordering::Acquire) == STOP_NOW {
+                continue;
+            }
+            for job in work {
+                job();
+            }
+        }
+        frontier.unwrap_or(generated)
+    }
+}
+
+/// What a DStream program gets to create its input streams with (Spark's `ssc` inside the program).
+pub struct Streams<'s> {
+    pub(crate) scope: Scope<'s, u64>,
+    pub(crate) graph: Rc<Graph>,
+    pub(crate) generated: Rc<Cell<u64>>,
+}
+
+impl<'s> Streams<'s> {
+    /// The batch interval.
+    pub fn batch_interval(&self) -> Duration {
+        Duration::from_millis(self.graph.clock.interval_ms)
+    }
+
+    /// Errors and malformed input reported by the input streams.
+    pub fn dead_letters(&self) -> DeadLetters {
+        self.graph.dead_letters.clone()
+    }
+}
+
+/// A DStream program: builds the streams and output operations on the worker.
+type Program = Box<dyn for<'s> FnOnce(&mut Streams<'s>) + Send>;
+
+/// A Spark-style streaming context: a batch interval, a clock, and (once started) a running program.
+///
+/// ```
+/// use caudal::dstream::{Rdd, RddQueue, StreamingContext};
+/// use std::sync::{Arc, Mutex};
+/// use std::time::Duration;
+///
+/// let ssc = StreamingContext::manual(Duration::from_secs(1));
+/// let queue = RddQueue::new();
+/// queue.push(Rdd::new(vec![vec![4, 2], vec![7, 15, 4]]));
+/// let maxima = Arc::new(Mutex::new(Vec::new()));
+/// let out = maxima.clone();
+/// ssc.start(move |ssc| {
+///     ssc.queue_stream(&queue)
+///         .reduce(|a, b| a.max(b))
+///         .foreach_rdd(move |_time, rdd| out.lock().unwrap().push(rdd.collect()));
+/// })
+/// .unwrap();
+/// ssc.advance(2).unwrap();
+/// ssc.stop(true).unwrap();
+/// assert_eq!(*maxima.lock().unwrap(), vec![vec![15], vec![]]);
+/// ```
+pub struct StreamingContext {
+    interval: Duration,
+    clock: ClockKind,
+    utc: bool,
+    default_partitions: usize,
+    dead_letters: DeadLetters,
+    control: Arc<Control>,
+    guards: Mutex<Option<timely::communication::initialize::WorkerGuards<()>>>,
+}
+
+impl StreamingContext {
+    /// A context whose batches run on the system clock, every `batch_interval`.
+    ///
+    /// # Panics
+    /// If the interval is shorter than a millisecond.
+    pub fn new(batch_interval: Duration) -> Self {
+        assert!(
+            batch_interval.as_millis() >= 1,
+            "the batch interval must be at least 1 ms, got {batch_interval:?}"
+        );
+        StreamingContext {
+            interval: batch_interval,
+            clock: ClockKind::System,
+            utc: false,
+            default_partitions: 2,
+            dead_letters: DeadLetters::default(),
+            control: Arc::default(),
+            guards: Mutex::new(None),
+        }
+    }
+
+    /// A context on the manual clock: time starts at 0 and a batch runs only when [`advance`]d; `pprint`
+    /// prints times in UTC. For deterministic tests and for `caudal dstream`.
+    ///
+    /// [`advance`]: StreamingContext::advance
+    pub fn manual(batch_interval: Duration) -> Self {
+        let mut ssc = StreamingContext::new(batch_interval);
+        ssc.clock = ClockKind::Manual;
+        ssc.utc = true;
+        ssc
+    }
+
+    /// Prints batch times in UTC (`true`) or in the local time zone (`false`, Spark's way and the
+    /// default on the system clock).
+    pub fn utc(mut self, utc: bool) -> Self {
+        self.utc = utc;
+        self
+    }
+
+    /// How many partitions keyed operations shuffle into unless told otherwise (Spark's default
+    /// parallelism; 2, as `local[2]`).
+    pub fn default_parallelism(mut self, partitions: usize) -> Self {
+        assert!(partitions > 0, "the default parallelism must be at least 1");
+        self.default_partitions = partitions;
+        self
+    }
+
+    /// The batch interval.
+    pub fn batch_interval(&self) -> Duration {
+        self.interval
+    }
+
+    /// Malformed input and input errors reported while running.
+    pub fn dead_letters(&self) -> &DeadLetters {
+        &self.dead_letters
+    }
+
+    /// Builds `program` on a worker thread and starts running batches. Returns once the program is
+    /// built: an error if it registered no output operation or panicked while building.
+    pub fn start<F>(&self, program: F) -> Result<(), DStreamError>
+    where
+        F: for<'s> FnOnce(&mut Streams<'s>) + Send + 'static,
+    {
+        let mut guards = self.guards.lock().unwrap_or_else(|e| e.into_inner());
+        if guards.is_some() {
+            return Err(DStreamError::AlreadyStarted);
+        }
+        let program: Arc<Mutex<Option<Program>>> = Arc::new(Mutex::new(Some(Box::new(program))));
+        let control = self.control.clone();
+        let (kind, interval_ms, utc, default_partitions, dead_letters) = (
+            self.clock,
+            self.interval.as_millis() as u64,
+            self.utc,
+            self.default_partitions,
+            self.dead_letters.clone(),
+        );
+        let config = timely::Config {
+            communication: timely::CommunicationConfig::Thread,
+            worker: WorkerConfig::default(),
+        };
+        let started = timely::execute(config, move |worker| {
+            let _terminated = Terminated(control.clone());
+            let Some(program) = program.lock().unwrap_or_else(|e| e.into_inner()).take() else {
+                return;
+            };
+            let (zero_ms, zero) = match kind {
+                ClockKind::Manual => (0, Instant::now()),
+                ClockKind::System => {
+                    let now_ms = SystemTime::now()
+                        .duration_since(UNIX_EPOCH)
+                        .map_or(0, |d| d.as_millis() as u64);
+                    let zero_ms = now_ms / interval_ms * interval_ms;
+                    (zero_ms, Instant::now() - Duration::from_millis(now_ms - zero_ms))
+                }
+            };
+            let graph = Rc::new(Graph {
+                clock: Clock {
+                    kind,
+                    interval_ms,
+                    zero_ms,
+                    zero,
+                    control: control.clone(),
+                },
+                control: control.clone(),
+                utc,
+                default_partitions,
+                dead_letters: dead_letters.clone(),
+                probe: ProbeHandle::new(),
+                outputs: Cell::new(0),
+                jobs: RefCell::default(),
+            });
+            let generated = Rc::new(Cell::new(0u64));
+            worker.dataflow::<u64, _, _>(|scope| {
+                let mut streams = Streams {
+                    scope,
+                    graph: graph.clone(),
+                    generated: generated.clone(),
+                };
+                program(&mut streams);
+            });
+            if graph.outputs.get() == 0 {
+                control.update(|s| s.built = Some(Err(DStreamError::NoOutputOperations)));
+                control.stop.store(STOP_NOW, Ordering::Release);
+                control.wake_inputs();
+            } else {
+                control.update(|s| s.built = Some(Ok(())));
+            }
+            loop {
+                let alive = worker.step_or_park(None);
+                let done = graph.run_jobs(generated.get());
+                control.update(|s| s.completed = s.completed.max(done));
+                if !alive {
+                    break;
+                }
+            }
+        })
+        .map_err(DStreamError::Failed)?;
+        *guards = Some(started);
+        drop(guards);
+        let state = self.control.wait_until(None, |s| s.built.is_some() || s.terminated);
+        match (&state.built, &state.error) {
+            (Some(result), _) => result.clone(),
+            (None, Some(e)) => Err(DStreamError::Failed(e.clone())),
+            (None, None) => Err(DStreamError::Failed(
+                "the program ended before it was built".into(),
+            )),
+        }
+    }
+
+    /// Manual clock: runs the next `batches` batches and returns once their output operations have run.
+    pub fn advance(&self, batches: u64) -> Result<(), DStreamError> {
+        if self.clock != ClockKind::Manual {
+            return Err(DStreamError::NotManualClock);
+        }
+        self.running()?;
+        let target = self.control.released.fetch_add(batches, Ordering::AcqRel) + batches;
+        self.control.wake_inputs();
+        let state = self
+            .control
+            .wait_until(None, |s| s.completed >= target || s.terminated || s.error.is_some());
+        if let Some(e) = &state.error {
+            return Err(DStreamError::Failed(e.clone()));
+        }
+        if state.completed < target {
+            return Err(DStreamError::Stopped);
+        }
+        Ok(())
+    }
+
+    /// How many batches have completed (all their output operations have run).
+    pub fn batches_completed(&self) -> u64 {
+        self.control.lock().completed
+    }
+
+    /// Waits until the context is stopped (from another thread) or fails.
+    pub fn await_termination(&self) -> Result<(), DStreamError> {
+        self.await_termination_or_timeout(None).map(|_| ())
+    }
+
+    /// Waits until the context stops or fails, or `timeout` passes; `Ok(true)` if it stopped.
+    pub fn await_termination_or_timeout(
+        &self,
+        timeout: impl Into<Option<Duration>>,
+    ) -> Result<bool, DStreamError> {
+        self.started()?;
+        let state = self
+            .control
+            .wait_until(timeout.into(), |s| s.terminated || s.error.is_some());
+        match &state.error {
+            Some(e) => Err(DStreamError::Failed(e.clone())),
+            None => Ok(state.terminated),
+        }
+    }
+
+    /// Stops the context. Gracefully: no new batch starts, and the batches already under way finish and
+    /// run their output operations. Otherwise, output operations not yet run are dropped. Returns the
+    /// first failure of the run, if any.
+    pub fn stop(&self, graceful: bool) -> Result<(), DStreamError> {
+        let how = if graceful { STOP_GRACEFULLY } else { STOP_NOW };
+        let _ = self
+            .control
+            .stop
+            .compare_exchange(RUNNING, how, Ordering::AcqRel, Ordering::Acquire);
+        self.control.wake_inputs();
+        let guards = self.guards.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(guards) = guards {
+            for result in guards.join() {
+                if let Err(panic) = result {
+                    self.control.fail(format!("the worker panicked: {panic}"));
+                }
+            }
+        }
+        match &self.control.lock().error {
+            Some(e) => Err(DStreamError::Failed(e.clone())),
+            None => Ok(()),
+        }
+    }
+
+    fn started(&self) -> Result<(), DStreamError> {
+        let started = self
+            .guards
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some();
+        if started || self.control.lock().terminated {
+            Ok(())
+        } else {
+            Err(DStreamError::NotStarted)
+        }
+    }
+
+    fn running(&self) -> Result<(), DStreamError> {
+        self.started()?;
+        if self.control.stopping() || self.control.lock().terminated {
+            return Err(DStreamError::Stopped);
+        }
+        Ok(())
+    }
+}
+
+impl Drop for StreamingContext {
+    fn drop(&mut self) {
+        let _ = self.stop(false);
+    }
+}
+
+/// Marks the run terminated when the worker ends, also when it panics.
+struct Terminated(Arc<Control>);
+
+impl Drop for Terminated {
+    fn drop(&mut self) {
+        let panicked = std::thread::panicking();
+        self.0.update(|s| {
+            s.terminated = true;
+            if panicked {
+                s.error
+                    .get_or_insert_with(|| "the worker panicked (see the message above)".into());
+            }
+        });
+    }
+}

@@ -1,0 +1,257 @@
+//! Windowed DStreams: each output batch spans the last `length` of input batches and comes every
+//! `slide`, at batch times that are multiples of the slide (the first at batch `slide/interval − 1`).
+//! Early windows are partial; after the input ends the windows drain and then stay empty.
+//!
+//! `window` keeps the batches it spans (sharing their partitions, not copying them).
+//! `reduce_by_key_and_window` with an inverse function keeps the previous window's result and updates it
+//! with the batches that enter (through the reduce function) and leave (through the inverse), as Spark
+//! does: a key whose value has gone back to the zero stays unless the filter drops it. Without an
+//! inverse, each window is reduced from its batches.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use caudal_operators::batch::EpochOps;
+
+use super::dstream::DStream;
+use super::rdd::{place, shuffle, Data, Key, OrderedMap, Rdd};
+
+/// A record filter for [`DStream::reduce_by_key_and_window_inverse`].
+pub type KeyFilter<K, V> = Box<dyn Fn(&(K, V)) -> bool>;
+
+impl<'s, T: Data> DStream<'s, T> {
+    /// `length` and `slide` in batches, checked against the batch interval and this stream's slide.
+    fn window_batches(&self, length: Duration, slide: Duration, what: &str) -> (u64, u64) {
+        let interval = self.graph.clock.interval_ms();
+        let (length_ms, slide_ms) = (length.as_millis() as u64, slide.as_millis() as u64);
+        let parent_ms = self.slide * interval;
+        for (name, ms) in [("window length", length_ms), ("slide", slide_ms)] {
+            assert!(
+                ms > 0 && ms % parent_ms == 0,
+                "{what}: the {name} ({ms} ms) must be a positive multiple of the parent stream's slide ({parent_ms} ms)"
+            );
+        }
+        (length_ms / interval, slide_ms / interval)
+    }
+
+    /// Applies `fire(batch, held)` at every slide, `held` being the batches of the last `length`
+    /// (oldest first), each as `prepare` made it when it came.
+    fn windowed<H: 'static, U: Data>(
+        &self,
+        length: Duration,
+        slide: Duration,
+        name: &str,
+        prepare: impl Fn(Rdd<T>) -> H + 'static,
+        mut fire: impl FnMut(u64, &VecDeque<(u64, H)>) -> Rdd<U> + 'static,
+    ) -> DStream<'s, U> {
+        let (length, slide) = self.window_batches(length, slide, name);
+        let mut held: VecDeque<(u64, H)> = VecDeque::new();
+        let stream = self.stream.clone().per_epoch(name, move |batch, rdds: Vec<Rdd<T>>| {
+            held.push_back((batch, prepare(Rdd::union_all(rdds))));
+            while held.front().is_some_and(|(b, _)| b + length <= batch) {
+                held.pop_front();
+            }
+            ((batch + 1) % slide == 0).then(|| fire(batch, &held))
+        });
+        let mut out = self.derive(stream);
+        out.slide = slide;
+        out
+    }
+
+    /// Every `slide`, the union of the batches of the last `length`.
+    ///
+    /// # Panics
+    /// If `length` or `slide` is not a positive multiple of this stream's slide.
+    pub fn window(&self, length: Duration, slide: Duration) -> DStream<'s, T> {
+        self.windowed(length, slide, "Window", |rdd| rdd, |_, held| {
+            Rdd::union_all(held.iter().map(|(_, rdd)| rdd.clone()))
+        })
+    }
+
+    /// Every `slide`, the number of records in the last `length` (through an inverse, as Spark counts:
+    /// no record until the first one comes, then 0 once they have all left).
+    pub fn count_by_window(&self, length: Duration, slide: Duration) -> DStream<'s, u64> {
+        self.map(|_| 1u64)
+            .reduce_by_window_inverse(|a, b| a + b, |a, b| a - b, length, slide)
+    }
+
+    /// Every `slide`, the records of the last `length` folded with `f` (one record, none if there was
+    /// no record).
+    pub fn reduce_by_window(
+        &self,
+        f: impl Fn(T, T) -> T + Clone + 'static,
+        length: Duration,
+        slide: Duration,
+    ) -> DStream<'s, T> {
+        let g = f.clone();
+        self.reduce(f)
+            .window(length, slide)
+            .transform(move |rdd| rdd.reduce(&g))
+    }
+
+    /// [`DStream::reduce_by_window`], updating the previous window's value with `f` for the batches
+    /// that enter and `inverse` for those that leave.
+    pub fn reduce_by_window_inverse(
+        &self,
+        f: impl Fn(T, T) -> T + 'static,
+        inverse: impl Fn(T, T) -> T + 'static,
+        length: Duration,
+        slide: Duration,
+    ) -> DStream<'s, T> {
+        self.map(|x| (1u8, x))
+            .partitions(1)
+            .reduce_by_key_and_window_inverse(f, inverse, length, slide, None)
+            .map(|(_, v)| v)
+    }
+}
+
+impl<'s, T: Key> DStream<'s, T> {
+    /// Every `slide`, how many times each record occurred in the last `length` (zero counts dropped).
+    pub fn count_by_value_and_window(
+        &self,
+        length: Duration,
+        slide: Duration,
+    ) -> DStream<'s, (T, u64)> {
+        self.map(|x| (x, 1u64)).reduce_by_key_and_window_inverse(
+            |a, b| a + b,
+            |a, b| a - b,
+            length,
+            slide,
+            Some(Box::new(|(_, n): &(T, u64)| *n != 0)),
+        )
+    }
+}
+
+impl<'s, K: Key, V: Data> DStream<'s, (K, V)> {
+    /// Every `slide`, the values of each key in the last `length` folded with `f`.
+    pub fn reduce_by_key_and_window(
+        &self,
+        f: impl Fn(V, V) -> V + 'static,
+        length: Duration,
+        slide: Duration,
+    ) -> DStream<'s, (K, V)> {
+        let n = self.partitions;
+        self.reduce_by_key_and_window_with(f, length, slide, n)
+    }
+
+    fn reduce_by_key_and_window_with(
+        &self,
+        f: impl Fn(V, V) -> V + 'static,
+        length: Duration,
+        slide: Duration,
+        n: usize,
+    ) -> DStream<'s, (K, V)> {
+        let f = std::rc::Rc::new(f);
+        let g = f.clone();
+        self.windowed(
+            length,
+            slide,
+            "ReduceByKeyAndWindow",
+            move |rdd| rdd.reduce_by_key(&*g, n),
+            move |_, held| {
+                Rdd::union_all(held.iter().map(|(_, rdd)| rdd.clone())).reduce_by_key(&*f, n)
+            },
+        )
+    }
+
+    /// Every `slide`, the values of each key in the last `length` folded with `f`, kept up to date
+    /// incrementally: the previous window's values, plus the batches that entered (with `f`), minus
+    /// those that left (with `inverse`). Keys stay with whatever value they reach unless `filter` drops
+    /// them.
+    pub fn reduce_by_key_and_window_inverse(
+        &self,
+        f: impl Fn(V, V) -> V + 'static,
+        inverse: impl Fn(V, V) -> V + 'static,
+        length: Duration,
+        slide: Duration,
+        filter: Option<KeyFilter<K, V>>,
+    ) -> DStream<'s, (K, V)> {
+        let (length, slide) = self.window_batches(length, slide, "reduce_by_key_and_window");
+        let n = self.partitions;
+        // Each batch reduced by key when it comes: those not yet in the window's value, and those in it.
+        let mut pending: VecDeque<(u64, Reduced<K, V>)> = VecDeque::new();
+        let mut included: VecDeque<(u64, Reduced<K, V>)> = VecDeque::new();
+        // The previous window's value, keys in output order.
+        let mut state: Reduced<K, V> = OrderedMap::default();
+        let stream = self.stream.clone().per_epoch(
+            "ReduceByKeyAndWindow",
+            move |batch, rdds: Vec<Rdd<(K, V)>>| {
+                let mut reduced = OrderedMap::default();
+                for (k, v) in Rdd::union_all(rdds).into_records() {
+                    merge(&mut reduced, k, v, &f);
+                }
+                pending.push_back((batch, reduced));
+                if (batch + 1) % slide != 0 {
+                    return None;
+                }
+                let in_window = |b: u64| b + length > batch;
+                // Leaving batches are folded together with `f`, then taken off once with `inverse`
+                // (Spark's `invReduce(previous, reduce(old values))`); only keys of the previous window.
+                let mut old: Reduced<K, V> = OrderedMap::default();
+                while included.front().is_some_and(|(b, _)| !in_window(*b)) {
+                    let (_, leaving) = included.pop_front().expect("a leaving batch");
+                    for (k, v) in leaving {
+                        merge(&mut old, k, v.expect("a value"), &f);
+                    }
+                }
+                for (k, v) in old {
+                    if let Some(slot) = state.get_mut(&k) {
+                        let current = slot.take().expect("a value");
+                        *slot = Some(inverse(current, v.expect("a value")));
+                    }
+                }
+                for (b, entering) in pending.drain(..).filter(|(b, _)| in_window(*b)) {
+                    for (k, v) in &entering {
+                        merge(&mut state, k.clone(), v.clone().expect("a value"), &f);
+                    }
+                    included.push_back((b, entering));
+                }
+                let records = state
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone().expect("a value")))
+                    .filter(|record| filter.as_ref().is_none_or(|keep| keep(record)));
+                let placed = place(records, n);
+                if filter.is_some() {
+                    // The filtered result is the next window's previous value.
+                    state = placed
+                        .iter()
+                        .flatten()
+                        .map(|(k, v)| (k.clone(), Some(v.clone())))
+                        .collect();
+                }
+                Some(Rdd::new(placed))
+            },
+        );
+        let mut out = self.derive(stream);
+        out.slide = slide;
+        out
+    }
+
+    /// Every `slide`, the values of each key in the last `length`, in order.
+    pub fn group_by_key_and_window(
+        &self,
+        length: Duration,
+        slide: Duration,
+    ) -> DStream<'s, (K, Vec<V>)> {
+        let n = self.partitions;
+        self.window(length, slide).transform(move |rdd| {
+            Rdd::new(shuffle(rdd.into_records(), n, |v| vec![v], |acc, v| acc.push(v)))
+        })
+    }
+}
+
+/// Values reduced by key, in first-seen order (always `Some`; `None` only while being replaced).
+type Reduced<K, V> = OrderedMap<K, Option<V>>;
+
+/// Folds `v` into `k`'s value with `f`, or inserts it.
+fn merge<K: Key, V>(map: &mut Reduced<K, V>, k: K, v: V, f: &impl Fn(V, V) -> V) {
+    match map.entry(k) {
+        indexmap::map::Entry::Occupied(mut e) => {
+            let old = e.get_mut().take().expect("a value");
+            *e.get_mut() = Some(f(old, v));
+        }
+        indexmap::map::Entry::Vacant(e) => {
+            e.insert(Some(v));
+        }
+    }
+}
