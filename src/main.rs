@@ -38,6 +38,25 @@ enum Command {
         after_help = "The spec format is shared/conformance/window-spec.md. With one spec the output is exactly its JSON lines; with several, a line {\"spec\": NAME} comes before each one's lines."
     )]
     Replay(ReplayArgs),
+    /// Run DStream pipelines described in JSON on the manual clock and print one JSON line per batch.
+    #[command(
+        after_help = "The spec format is shared/conformance/dstream-spec.md. With one spec the output is exactly its JSON lines; with several, a line {\"spec\": NAME} comes before each one's lines.\n\nExample:\n  caudal dstream shared/conformance/dstream-lecture/*.json --check"
+    )]
+    Dstream(DstreamArgs),
+}
+
+#[derive(clap::Args)]
+struct DstreamArgs {
+    /// DStream specs (JSON).
+    #[arg(required = true)]
+    specs: Vec<PathBuf>,
+    /// Write each spec's output to DIR/NAME.jsonl instead of printing it.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Compare each spec's output with NAME.jsonl beside it (such as Spark's recorded output) instead
+    /// of printing it; fails on the first difference.
+    #[arg(long)]
+    check: bool,
 }
 
 #[derive(clap::Args)]
@@ -384,6 +403,71 @@ fn run_replay(args: ReplayArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn run_dstream(args: DstreamArgs) -> anyhow::Result<()> {
+    use caudal::dstream::spec;
+    // Read and check every spec first: a bad one stops the run before anything is printed.
+    let specs = args
+        .specs
+        .iter()
+        .map(|p| spec::load(p).map(|s| (p, s)))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(anyhow::Error::msg)?;
+    if let Some(dir) = &args.out {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let mut mismatches = 0;
+    for (path, spec) in &specs {
+        let name = path
+            .file_stem()
+            .map_or_else(|| "spec".into(), |s| s.to_string_lossy().into_owned());
+        let outputs = spec::run(spec).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let lines: Vec<String> = outputs.iter().map(|o| o.to_json_line()).collect();
+        if args.check {
+            let expected_path = path.with_extension("jsonl");
+            let expected = std::fs::read_to_string(&expected_path).with_context(|| {
+                format!(
+                    "--check compares with {}, which cannot be read",
+                    expected_path.display()
+                )
+            })?;
+            match spec::compare(&outputs, &expected) {
+                Ok(()) => eprintln!(
+                    "{name}: matches {} ({} batches)",
+                    expected_path.display(),
+                    lines.len()
+                ),
+                Err(diff) => {
+                    eprintln!("{name}: DIFFERS from {}: {diff}", expected_path.display());
+                    mismatches += 1;
+                }
+            }
+            continue;
+        }
+        match &args.out {
+            Some(dir) => {
+                let out = dir.join(format!("{name}.jsonl"));
+                let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+                std::fs::write(&out, text)
+                    .with_context(|| format!("cannot write {}", out.display()))?;
+                eprintln!("{name}: {} batches in {}", lines.len(), out.display());
+            }
+            None => {
+                if specs.len() > 1 {
+                    println!("{{\"spec\": {}}}", serde_json::Value::from(name.clone()));
+                }
+                lines.iter().for_each(|l| println!("{l}"));
+            }
+        }
+    }
+    if mismatches > 0 {
+        anyhow::bail!(
+            "{mismatches} of {} specs differ from their expected output",
+            specs.len()
+        );
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -397,6 +481,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run_pipeline(args),
         Command::Compare(args) => run_compare(args),
         Command::Replay(args) => run_replay(args),
+        Command::Dstream(args) => run_dstream(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -27,7 +27,9 @@ use crate::dead_letter::DeadLetters;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DStreamError {
     /// `start` was called twice.
-    #[error("the streaming context has already been started; create a new one to run another program")]
+    #[error(
+        "the streaming context has already been started; create a new one to run another program"
+    )]
     AlreadyStarted,
     /// An operation that needs a running context was called before `start`.
     #[error("the streaming context has not been started; call start(program) first")]
@@ -384,7 +386,10 @@ impl StreamingContext {
                         .duration_since(UNIX_EPOCH)
                         .map_or(0, |d| d.as_millis() as u64);
                     let zero_ms = now_ms / interval_ms * interval_ms;
-                    (zero_ms, Instant::now() - Duration::from_millis(now_ms - zero_ms))
+                    (
+                        zero_ms,
+                        Instant::now() - Duration::from_millis(now_ms - zero_ms),
+                    )
                 }
             };
             let graph = Rc::new(Graph {
@@ -431,7 +436,9 @@ impl StreamingContext {
         .map_err(DStreamError::Failed)?;
         *guards = Some(started);
         drop(guards);
-        let state = self.control.wait_until(None, |s| s.built.is_some() || s.terminated);
+        let state = self
+            .control
+            .wait_until(None, |s| s.built.is_some() || s.terminated);
         match (&state.built, &state.error) {
             (Some(result), _) => result.clone(),
             (None, Some(e)) => Err(DStreamError::Failed(e.clone())),
@@ -449,9 +456,9 @@ impl StreamingContext {
         self.running()?;
         let target = self.control.released.fetch_add(batches, Ordering::AcqRel) + batches;
         self.control.wake_inputs();
-        let state = self
-            .control
-            .wait_until(None, |s| s.completed >= target || s.terminated || s.error.is_some());
+        let state = self.control.wait_until(None, |s| {
+            s.completed >= target || s.terminated || s.error.is_some()
+        });
         if let Some(e) = &state.error {
             return Err(DStreamError::Failed(e.clone()));
         }
@@ -491,10 +498,10 @@ impl StreamingContext {
     /// first failure of the run, if any.
     pub fn stop(&self, graceful: bool) -> Result<(), DStreamError> {
         let how = if graceful { STOP_GRACEFULLY } else { STOP_NOW };
-        let _ = self
-            .control
-            .stop
-            .compare_exchange(RUNNING, how, Ordering::AcqRel, Ordering::Acquire);
+        let _ =
+            self.control
+                .stop
+                .compare_exchange(RUNNING, how, Ordering::AcqRel, Ordering::Acquire);
         self.control.wake_inputs();
         let guards = self.guards.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(guards) = guards {

@@ -18,8 +18,8 @@ use timely::dataflow::operators::generic::operator::source;
 use timely::scheduling::SyncActivator;
 
 use super::context::{Graph, Streams};
-use super::dstream::DStream;
 use super::rdd::{Data, Rdd};
+use super::stream::DStream;
 use crate::source::file::FileSource;
 use crate::source::socket::{SocketOptions, SocketSource};
 use crate::source::{Poll, Source, SourceContext, Waker, WorkerInfo};
@@ -92,10 +92,8 @@ pub(crate) fn batch_source<'s, T: Data>(
     let graph: Rc<Graph> = streams.graph.clone();
     let generated = streams.generated.clone();
     let scope = streams.scope;
-    let stream = source::<_, CapacityContainerBuilder<Vec<Rdd<T>>>, _, _>(
-        scope,
-        name,
-        move |cap, info| {
+    let stream =
+        source::<_, CapacityContainerBuilder<Vec<Rdd<T>>>, _, _>(scope, name, move |cap, info| {
             let activator = scope.activator_for(info.address.clone());
             start(scope.worker().sync_activator_for(info.address.to_vec()));
             graph
@@ -127,8 +125,7 @@ pub(crate) fn batch_source<'s, T: Data>(
                     }
                 }
             }
-        },
-    );
+        });
     DStream::new(stream, streams.graph.clone(), 1)
 }
 
@@ -185,17 +182,22 @@ impl<'s> Streams<'s> {
     ) -> DStream<'s, T> {
         let queue = queue.clone();
         let default = default.unwrap_or_else(|| Rdd::empty(1));
-        batch_source(self, "QueueStream", |_| {}, move |_batch| {
-            let mut waiting = queue.lock();
-            let taken = if one_at_a_time {
-                waiting.pop_front()
-            } else if waiting.is_empty() {
-                None
-            } else {
-                Some(Rdd::union_all(waiting.drain(..)))
-            };
-            taken.unwrap_or_else(|| default.clone())
-        })
+        batch_source(
+            self,
+            "QueueStream",
+            |_| {},
+            move |_batch| {
+                let mut waiting = queue.lock();
+                let taken = if one_at_a_time {
+                    waiting.pop_front()
+                } else if waiting.is_empty() {
+                    None
+                } else {
+                    Some(Rdd::union_all(waiting.drain(..)))
+                };
+                taken.unwrap_or_else(|| default.clone())
+            },
+        )
     }
 
     /// Text lines read from a TCP server, one record per line (Spark's `socketTextStream`): each batch

@@ -32,7 +32,6 @@
 //! typed records ([`value::Value`]).
 
 pub mod context;
-pub mod dstream;
 pub mod hash;
 pub mod input;
 pub mod output;
@@ -40,16 +39,17 @@ pub mod pyfmt;
 pub mod rdd;
 pub mod spec;
 pub mod state;
+pub mod stream;
 pub mod time;
 pub mod value;
 pub mod window;
 
 pub use context::{DStreamError, StreamingContext, Streams};
-pub use dstream::DStream;
 pub use hash::PartitionKey;
 pub use input::RddQueue;
 pub use output::pprint_text;
 pub use pyfmt::PyFormat;
 pub use rdd::{Data, Key, Rdd};
+pub use stream::DStream;
 pub use time::BatchTime;
 pub use window::KeyFilter;

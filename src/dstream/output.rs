@@ -16,9 +16,9 @@ use timely::dataflow::channels::pact::Pipeline;
 use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::operators::Probe;
 
-use super::dstream::DStream;
 use super::pyfmt::PyFormat;
 use super::rdd::{Data, Rdd};
+use super::stream::DStream;
 use super::time::BatchTime;
 
 /// The separator line `pprint` prints around the time.

@@ -367,7 +367,12 @@ impl<K: Key, V: Data> Rdd<(K, V)> {
 
     /// The values of each key, in order, over `n` partitions.
     pub fn group_by_key(self, n: usize) -> Rdd<(K, Vec<V>)> {
-        Rdd::new(shuffle(self.into_records(), n, |v| vec![v], |acc, v| acc.push(v)))
+        Rdd::new(shuffle(
+            self.into_records(),
+            n,
+            |v| vec![v],
+            |acc, v| acc.push(v),
+        ))
     }
 
     /// For each key in either batch, its values here and its values in `other`, over `n` partitions.
@@ -410,7 +415,11 @@ impl<K: Key, V: Data> Rdd<(K, V)> {
     }
 
     /// [`Rdd::join`], plus `(v, None)` for keys only in this batch.
-    pub fn left_outer_join<W: Data>(self, other: Rdd<(K, W)>, n: usize) -> Rdd<(K, (V, Option<W>))> {
+    pub fn left_outer_join<W: Data>(
+        self,
+        other: Rdd<(K, W)>,
+        n: usize,
+    ) -> Rdd<(K, (V, Option<W>))> {
         self.full_outer_join(other, n)
             .flat_map(|(k, (v, w))| v.map(|v| (k, (v, w))))
     }
@@ -435,12 +444,8 @@ impl<K: Key, V: Data> Rdd<(K, V)> {
         self.cogroup(other, n).flat_map(|(k, (vs, ws))| {
             let mut out = Vec::with_capacity(vs.len().max(1) * ws.len().max(1));
             match (vs.is_empty(), ws.is_empty()) {
-                (false, true) => {
-                    out.extend(vs.into_iter().map(|v| (k.clone(), (Some(v), None))))
-                }
-                (true, false) => {
-                    out.extend(ws.into_iter().map(|w| (k.clone(), (None, Some(w)))))
-                }
+                (false, true) => out.extend(vs.into_iter().map(|v| (k.clone(), (Some(v), None)))),
+                (true, false) => out.extend(ws.into_iter().map(|w| (k.clone(), (None, Some(w))))),
                 _ => {
                     for v in &vs {
                         for w in &ws {
@@ -495,7 +500,10 @@ mod tests {
         let grouped = input.group_by_key(2);
         assert_eq!(
             parts(&grouped),
-            vec![vec![(2000, vec![3])], vec![(1999, vec![7, 5, 6]), (2001, vec![1])]]
+            vec![
+                vec![(2000, vec![3])],
+                vec![(1999, vec![7, 5, 6]), (2001, vec![1])]
+            ]
         );
     }
 
@@ -529,7 +537,10 @@ mod tests {
     #[test]
     fn reduce_and_count_of_an_empty_batch() {
         let empty: Rdd<i64> = Rdd::new(vec![]);
-        assert_eq!(parts(&empty.clone().reduce(|a, b| a + b)), vec![Vec::<i64>::new()]);
+        assert_eq!(
+            parts(&empty.clone().reduce(|a, b| a + b)),
+            vec![Vec::<i64>::new()]
+        );
         assert_eq!(parts(&empty.count()), vec![vec![0]]);
     }
 

@@ -3,8 +3,8 @@
 
 use caudal_operators::batch::EpochOps;
 
-use super::dstream::DStream;
 use super::rdd::{place, shuffle, Data, Key, OrderedMap, Rdd};
+use super::stream::DStream;
 
 impl<'s, K: Key, V: Data> DStream<'s, (K, V)> {
     /// Every batch, `update(new_values, previous_state)` for every key in the state or in the batch
@@ -30,19 +30,17 @@ impl<'s, K: Key, V: Data> DStream<'s, (K, V)> {
             "UpdateStateByKey",
             move |_batch, rdds: Vec<Rdd<(K, V)>>| {
                 let records = Rdd::union_all(rdds).into_records();
-                let mut fresh: OrderedMap<K, Vec<V>> = shuffle(records, 1, |v| vec![v], |acc, v| acc.push(v))
-                    .into_iter()
-                    .flatten()
-                    .collect();
+                let mut fresh: OrderedMap<K, Vec<V>> =
+                    shuffle(records, 1, |v| vec![v], |acc, v| acc.push(v))
+                        .into_iter()
+                        .flatten()
+                        .collect();
                 let mut next: OrderedMap<K, S> = OrderedMap::with_capacity_and_hasher(
                     state.len() + fresh.len(),
                     Default::default(),
                 );
                 for (k, s) in state.drain(..) {
-                    let values = fresh
-                        .get_mut(&k)
-                        .map(std::mem::take)
-                        .unwrap_or_default();
+                    let values = fresh.get_mut(&k).map(std::mem::take).unwrap_or_default();
                     if let Some(s) = update(values, Some(s)) {
                         next.insert(k, s);
                     }

@@ -23,7 +23,7 @@ impl BatchTime {
             local_fields(secs).unwrap_or_else(|| utc_fields(secs))
         };
         let mut out = format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02}");
-        if self.ms % 1000 != 0 {
+        if !self.ms.is_multiple_of(1000) {
             let _ = write!(out, ".{:06}", (self.ms % 1000) * 1000);
         }
         out

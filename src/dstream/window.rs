@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use caudal_operators::batch::EpochOps;
 
-use super::dstream::DStream;
 use super::rdd::{place, shuffle, Data, Key, OrderedMap, Rdd};
+use super::stream::DStream;
 
 /// A record filter for [`DStream::reduce_by_key_and_window_inverse`].
 pub type KeyFilter<K, V> = Box<dyn Fn(&(K, V)) -> bool>;
@@ -46,13 +46,16 @@ impl<'s, T: Data> DStream<'s, T> {
     ) -> DStream<'s, U> {
         let (length, slide) = self.window_batches(length, slide, name);
         let mut held: VecDeque<(u64, H)> = VecDeque::new();
-        let stream = self.stream.clone().per_epoch(name, move |batch, rdds: Vec<Rdd<T>>| {
-            held.push_back((batch, prepare(Rdd::union_all(rdds))));
-            while held.front().is_some_and(|(b, _)| b + length <= batch) {
-                held.pop_front();
-            }
-            ((batch + 1) % slide == 0).then(|| fire(batch, &held))
-        });
+        let stream = self
+            .stream
+            .clone()
+            .per_epoch(name, move |batch, rdds: Vec<Rdd<T>>| {
+                held.push_back((batch, prepare(Rdd::union_all(rdds))));
+                while held.front().is_some_and(|(b, _)| b + length <= batch) {
+                    held.pop_front();
+                }
+                ((batch + 1) % slide == 0).then(|| fire(batch, &held))
+            });
         let mut out = self.derive(stream);
         out.slide = slide;
         out
@@ -63,9 +66,13 @@ impl<'s, T: Data> DStream<'s, T> {
     /// # Panics
     /// If `length` or `slide` is not a positive multiple of this stream's slide.
     pub fn window(&self, length: Duration, slide: Duration) -> DStream<'s, T> {
-        self.windowed(length, slide, "Window", |rdd| rdd, |_, held| {
-            Rdd::union_all(held.iter().map(|(_, rdd)| rdd.clone()))
-        })
+        self.windowed(
+            length,
+            slide,
+            "Window",
+            |rdd| rdd,
+            |_, held| Rdd::union_all(held.iter().map(|(_, rdd)| rdd.clone())),
+        )
     }
 
     /// Every `slide`, the number of records in the last `length` (through an inverse, as Spark counts:
@@ -235,7 +242,12 @@ impl<'s, K: Key, V: Data> DStream<'s, (K, V)> {
     ) -> DStream<'s, (K, Vec<V>)> {
         let n = self.partitions;
         self.window(length, slide).transform(move |rdd| {
-            Rdd::new(shuffle(rdd.into_records(), n, |v| vec![v], |acc, v| acc.push(v)))
+            Rdd::new(shuffle(
+                rdd.into_records(),
+                n,
+                |v| vec![v],
+                |acc, v| acc.push(v),
+            ))
         })
     }
 }

@@ -223,7 +223,9 @@ impl<'s, K: Key, V: Data> DStream<'s, (K, V)> {
         &self,
         f: impl Fn(V) -> I + 'static,
     ) -> DStream<'s, (K, U)> {
-        self.transform(move |rdd| rdd.flat_map(|(k, v)| f(v).into_iter().map(move |u| (k.clone(), u))))
+        self.transform(move |rdd| {
+            rdd.flat_map(|(k, v)| f(v).into_iter().map(move |u| (k.clone(), u)))
+        })
     }
 
     /// Each batch's values of every key folded with `f`.
@@ -240,7 +242,10 @@ impl<'s, K: Key, V: Data> DStream<'s, (K, V)> {
 
     /// For each key of either batch, its values in this batch and in `other`'s.
     #[allow(clippy::type_complexity)]
-    pub fn cogroup<W: Data>(&self, other: &DStream<'s, (K, W)>) -> DStream<'s, (K, (Vec<V>, Vec<W>))> {
+    pub fn cogroup<W: Data>(
+        &self,
+        other: &DStream<'s, (K, W)>,
+    ) -> DStream<'s, (K, (Vec<V>, Vec<W>))> {
         let n = self.partitions;
         self.binary_keyed(other, "Cogroup", move |a, b| a.cogroup(b, n))
     }
@@ -266,7 +271,9 @@ impl<'s, K: Key, V: Data> DStream<'s, (K, V)> {
         other: &DStream<'s, (K, W)>,
     ) -> DStream<'s, (K, (Option<V>, W))> {
         let n = self.partitions;
-        self.binary_keyed(other, "RightOuterJoin", move |a, b| a.right_outer_join(b, n))
+        self.binary_keyed(other, "RightOuterJoin", move |a, b| {
+            a.right_outer_join(b, n)
+        })
     }
 
     /// [`DStream::join`], plus `(v, None)` and `(None, w)` for keys in one batch only.
