@@ -1,0 +1,106 @@
+//! DStream input from the outside world on the system clock: a TCP text socket fed by a real peer on
+//! loopback (the lecture's `nc -lk 9999` example), and a directory of text files.
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use caudal::dstream::StreamingContext;
+
+/// Batch → its partitions, as a stream produced them.
+type Seen = Arc<Mutex<Vec<(u64, Vec<Vec<String>>)>>>;
+
+/// Waits (up to a generous deadline, so that a slow machine does not fail it) until `done` holds.
+fn wait_for(what: &str, done: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !done() {
+        assert!(Instant::now() < deadline, "gave up waiting for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn lines(seen: &Seen) -> Vec<String> {
+    seen.lock()
+        .unwrap()
+        .iter()
+        .flat_map(|(_, parts)| parts.concat())
+        .collect()
+}
+
+#[test]
+fn socket_text_stream_reads_lines_from_a_real_tcp_peer() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let sent: Vec<String> = (0..200).map(|i| format!("line {i} of the lecture")).collect();
+    let to_send = sent.clone();
+    let (hang_up, hung_up) = std::sync::mpsc::channel::<()>();
+    let peer = std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        for chunk in to_send.chunks(50) {
+            for line in chunk {
+                writeln!(conn, "{line}").unwrap();
+            }
+            conn.flush().unwrap();
+            std::thread::sleep(Duration::from_millis(30));
+        }
+        // Keep the connection open until the test has read everything.
+        let _ = hung_up.recv();
+    });
+
+    let ssc = StreamingContext::new(Duration::from_millis(50));
+    let seen: Seen = Arc::default();
+    let out = seen.clone();
+    ssc.start(move |ssc| {
+        ssc.socket_text_stream("127.0.0.1", port)
+            .map(|line| line.to_uppercase())
+            .foreach_rdd(move |time, rdd| {
+                let parts = rdd.partitions().map(|p| p.to_vec()).collect();
+                out.lock().unwrap().push((time.batch, parts));
+            });
+    })
+    .unwrap();
+    wait_for("every line", || lines(&seen).len() >= sent.len());
+    ssc.stop(true).unwrap();
+    let _ = hang_up.send(());
+    peer.join().unwrap();
+
+    let expected: Vec<String> = sent.iter().map(|l| l.to_uppercase()).collect();
+    assert_eq!(lines(&seen), expected, "every line once, in order");
+    let seen = seen.lock().unwrap();
+    // A batch per interval, each with the lines of its interval in one partition (none if none came).
+    for (i, (batch, parts)) in seen.iter().enumerate() {
+        assert_eq!(*batch, i as u64);
+        assert!(parts.len() <= 1 && parts.iter().all(|p| !p.is_empty()));
+    }
+}
+
+#[test]
+fn text_file_stream_reads_the_files_that_appear() {
+    let dir = std::env::temp_dir().join(format!("caudal-dstream-files-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let ssc = StreamingContext::new(Duration::from_millis(50));
+    let seen: Seen = Arc::default();
+    let out = seen.clone();
+    let watched = dir.clone();
+    ssc.start(move |ssc| {
+        ssc.text_file_stream(watched)
+            .flat_map(|line| line.split(' ').map(String::from).collect::<Vec<_>>())
+            .foreach_rdd(move |time, rdd| {
+                let parts = rdd.partitions().map(|p| p.to_vec()).collect();
+                out.lock().unwrap().push((time.batch, parts));
+            });
+    })
+    .unwrap();
+    // Written under a name the stream skips, then renamed: it is read whole, once.
+    std::fs::write(dir.join(".first.tmp"), "a b\nc\n").unwrap();
+    std::fs::rename(dir.join(".first.tmp"), dir.join("first.txt")).unwrap();
+    wait_for("the first file", || lines(&seen).len() >= 3);
+    std::fs::write(dir.join(".second.tmp"), "d\n").unwrap();
+    std::fs::rename(dir.join(".second.tmp"), dir.join("second.txt")).unwrap();
+    wait_for("the second file", || lines(&seen).len() >= 4);
+    ssc.stop(true).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(lines(&seen), vec!["a", "b", "c", "d"]);
+}
