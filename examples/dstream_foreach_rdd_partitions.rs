@@ -16,7 +16,11 @@ use caudal::dstream::{RddQueue, StreamingContext};
 fn main() {
     let ssc = StreamingContext::manual(Duration::from_secs(1));
     let queue: RddQueue<(i64, i64)> = [
-        vec![vec![(1999, 7), (2000, 3)], vec![(1999, 4), (2001, 1)], vec![(2000, 1)]],
+        vec![
+            vec![(1999, 7), (2000, 3)],
+            vec![(1999, 4), (2001, 1)],
+            vec![(2000, 1)],
+        ],
         vec![vec![(2002, 5)]],
     ]
     .into_iter()

@@ -10,23 +10,30 @@ use caudal::dstream::{RddQueue, StreamingContext};
 fn main() {
     let ssc = StreamingContext::manual(Duration::from_secs(1));
     // (user, page) views and (user, country) profiles arriving in the same batches.
-    let views: RddQueue<(i64, &'static str)> =
-        [vec![vec![(1, "home"), (2, "cart"), (1, "shop")]], vec![vec![(3, "home")]]]
+    let views: RddQueue<(i64, &'static str)> = [
+        vec![vec![(1, "home"), (2, "cart"), (1, "shop")]],
+        vec![vec![(3, "home")]],
+    ]
+    .into_iter()
+    .collect();
+    let users: RddQueue<(i64, &'static str)> =
+        [vec![vec![(1, "PT"), (4, "FR")]], vec![vec![(3, "DE")]]]
             .into_iter()
             .collect();
-    let users: RddQueue<(i64, &'static str)> = [vec![vec![(1, "PT"), (4, "FR")]], vec![vec![(3, "DE")]]]
-        .into_iter()
-        .collect();
     ssc.start(move |ssc| {
         let views = ssc.queue_stream(&views);
         let users = ssc.queue_stream(&users);
-        let label = |name: &'static str| {
-            move |text: &str| print!("{name}:\n{text}")
-        };
+        let label = |name: &'static str| move |text: &str| print!("{name}:\n{text}");
         views.join(&users).pprint_to(10, label("join"));
-        views.left_outer_join(&users).pprint_to(10, label("leftOuterJoin"));
-        views.right_outer_join(&users).pprint_to(10, label("rightOuterJoin"));
-        views.full_outer_join(&users).pprint_to(10, label("fullOuterJoin"));
+        views
+            .left_outer_join(&users)
+            .pprint_to(10, label("leftOuterJoin"));
+        views
+            .right_outer_join(&users)
+            .pprint_to(10, label("rightOuterJoin"));
+        views
+            .full_outer_join(&users)
+            .pprint_to(10, label("fullOuterJoin"));
         views
             .cogroup(&users)
             .map(|(user, (pages, countries))| (user, pages, countries))

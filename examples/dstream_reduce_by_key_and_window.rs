@@ -22,7 +22,11 @@ fn main() {
     ssc.start(move |ssc| {
         let pairs = ssc
             .queue_stream(&queue)
-            .flat_map(|line| line.split_whitespace().map(String::from).collect::<Vec<_>>())
+            .flat_map(|line| {
+                line.split_whitespace()
+                    .map(String::from)
+                    .collect::<Vec<_>>()
+            })
             .map(|word| (word, 1i64));
         let add = |a, b| a + b;
         let sub = |a, b| a - b;

@@ -10,9 +10,12 @@ use caudal::dstream::{RddQueue, StreamingContext};
 
 fn main() {
     let ssc = StreamingContext::manual(Duration::from_secs(1));
-    let queue: RddQueue<i64> = [vec![vec![4, 2], vec![7, 15, 4]], vec![vec![2, 3, 16], vec![3]]]
-        .into_iter()
-        .collect();
+    let queue: RddQueue<i64> = [
+        vec![vec![4, 2], vec![7, 15, 4]],
+        vec![vec![2, 3, 16], vec![3]],
+    ]
+    .into_iter()
+    .collect();
     ssc.start(move |ssc| {
         ssc.queue_stream(&queue).reduce(|a, b| a.max(b)).pprint(10);
     })

@@ -13,8 +13,12 @@ use caudal::dstream::{RddQueue, StreamingContext};
 
 fn main() {
     let ssc = StreamingContext::manual(Duration::from_secs(1));
-    let first: RddQueue<i64> = [vec![vec![1, 2], vec![3]], vec![vec![4]]].into_iter().collect();
-    let second: RddQueue<i64> = [vec![vec![100]], vec![vec![200, 300]]].into_iter().collect();
+    let first: RddQueue<i64> = [vec![vec![1, 2], vec![3]], vec![vec![4]]]
+        .into_iter()
+        .collect();
+    let second: RddQueue<i64> = [vec![vec![100]], vec![vec![200, 300]]]
+        .into_iter()
+        .collect();
     ssc.start(move |ssc| {
         let a = ssc.queue_stream(&first);
         let b = ssc.queue_stream(&second);

@@ -8,7 +8,13 @@ use std::process::Command;
 fn example(name: &str) -> PathBuf {
     // target/<profile>/deps/<this test> → target/<profile>/examples/<name>
     let exe = std::env::current_exe().unwrap();
-    let path = exe.parent().unwrap().parent().unwrap().join("examples").join(name);
+    let path = exe
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples")
+        .join(name);
     assert!(
         path.exists(),
         "{} is missing: run the whole suite (`cargo test --workspace` builds the examples)",
@@ -34,13 +40,20 @@ fn spark_pprint(name: &str) -> String {
 
 fn stdout_of(name: &str) -> String {
     let out = Command::new(example(name)).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
 #[test]
 fn the_ported_lecture_examples_print_what_spark_printed() {
-    assert_eq!(stdout_of("dstream_reduce_max"), spark_pprint("lecture_a_reduce_max"));
+    assert_eq!(
+        stdout_of("dstream_reduce_max"),
+        spark_pprint("lecture_a_reduce_max")
+    );
     assert_eq!(
         stdout_of("dstream_update_state_max"),
         spark_pprint("lecture_b_update_state_max")

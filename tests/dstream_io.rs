@@ -32,7 +32,9 @@ fn lines(seen: &Seen) -> Vec<String> {
 fn socket_text_stream_reads_lines_from_a_real_tcp_peer() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    let sent: Vec<String> = (0..200).map(|i| format!("line {i} of the lecture")).collect();
+    let sent: Vec<String> = (0..200)
+        .map(|i| format!("line {i} of the lecture"))
+        .collect();
     let to_send = sent.clone();
     let (hang_up, hung_up) = std::sync::mpsc::channel::<()>();
     let peer = std::thread::spawn(move || {
