@@ -135,7 +135,7 @@ fn bad_specs_get_clear_errors_before_anything_runs() {
     for (json, message) in cases {
         let error = serde_json::from_str::<spec::Spec>(json)
             .map_err(|e| e.to_string())
-            .and_then(|s| spec::run(&s).map(|_| ()))
+            .and_then(|s| spec::run(&s).map(|_| ()).map_err(|e| e.to_string()))
             .unwrap_err();
         assert!(error.contains(message), "expected `{message}` in `{error}`");
     }

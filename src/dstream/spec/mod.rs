@@ -29,6 +29,28 @@ use super::value::{json_array, json_string, Value};
 use super::{RddQueue, StreamingContext};
 use plan::{build, plan, Errors, Planned};
 
+/// What can go wrong with a spec.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SpecError {
+    /// The file cannot be read.
+    #[error("cannot read {path}: {reason}")]
+    Read {
+        /// The spec file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// The spec is not valid JSON of the spec format, or names something that does not exist.
+    #[error("{0}")]
+    Invalid(String),
+    /// The run failed (a function did not fit a record, or an output failed).
+    #[error("the run failed: {0}")]
+    Run(String),
+    /// The output differs from the expected output.
+    #[error("{0}")]
+    Mismatch(String),
+}
+
 /// Batches, each a list of partitions, each a list of records (JSON).
 pub type JsonBatches = Vec<Vec<Vec<Json>>>;
 
@@ -238,8 +260,8 @@ fn check(spec: &Spec) -> Result<Checked, String> {
 }
 
 /// Runs a spec on the manual clock: one output per batch, empty batches included.
-pub fn run(spec: &Spec) -> Result<Vec<BatchOutput>, String> {
-    let checked = check(spec)?;
+pub fn run(spec: &Spec) -> Result<Vec<BatchOutput>, SpecError> {
+    let checked = check(spec).map_err(SpecError::Invalid)?;
     let interval_ms = checked.interval_ms;
     let ssc = StreamingContext::manual(Duration::from_millis(interval_ms));
     type Collected = BTreeMap<u64, (Vec<Vec<Value>>, Option<String>)>;
@@ -275,12 +297,13 @@ pub fn run(spec: &Spec) -> Result<Vec<BatchOutput>, String> {
                 .insert(time.batch, (parts, text));
         });
     })
-    .map_err(|e| e.to_string())?;
-    ssc.advance(batches).map_err(|e| e.to_string())?;
-    ssc.stop(true).map_err(|e| e.to_string())?;
+    .map_err(|e| SpecError::Run(e.to_string()))?;
+    let ran = ssc.advance(batches).and_then(|()| ssc.stop(true));
+    // A function's error explains a failed run better than the failure itself.
     if let Some(e) = errors.take() {
-        return Err(e);
+        return Err(SpecError::Run(e));
     }
+    ran.map_err(|e| SpecError::Run(e.to_string()))?;
     let mut collected = collected.lock().unwrap_or_else(|e| e.into_inner());
     Ok((0..batches)
         .map(|batch| {
@@ -307,25 +330,27 @@ pub fn run(spec: &Spec) -> Result<Vec<BatchOutput>, String> {
 
 /// Compares a run's lines with expected lines (JSON values compared, so spacing does not matter);
 /// `Err` names the first difference.
-pub fn compare(actual: &[BatchOutput], expected: &str) -> Result<(), String> {
+pub fn compare(actual: &[BatchOutput], expected: &str) -> Result<(), SpecError> {
     let expected: Vec<&str> = expected.lines().filter(|l| !l.trim().is_empty()).collect();
     for (i, (a, e)) in actual.iter().zip(&expected).enumerate() {
         let line = a.to_json_line();
-        let parsed_a: Json = serde_json::from_str(&line).map_err(|e| e.to_string())?;
-        let parsed_e: Json = serde_json::from_str(e)
-            .map_err(|err| format!("expected line {} is not JSON: {err}", i + 1))?;
+        let parsed_a: Json =
+            serde_json::from_str(&line).map_err(|e| SpecError::Invalid(e.to_string()))?;
+        let parsed_e: Json = serde_json::from_str(e).map_err(|err| {
+            SpecError::Invalid(format!("expected line {} is not JSON: {err}", i + 1))
+        })?;
         if parsed_a != parsed_e {
-            return Err(format!(
+            return Err(SpecError::Mismatch(format!(
                 "batch {i} differs:\n  expected {e}\n  got      {line}"
-            ));
+            )));
         }
     }
     if actual.len() != expected.len() {
-        return Err(format!(
+        return Err(SpecError::Mismatch(format!(
             "{} batches expected, {} produced",
             expected.len(),
             actual.len()
-        ));
+        )));
     }
     Ok(())
 }
