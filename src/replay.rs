@@ -275,16 +275,7 @@ impl ReplaySpec {
 /// Writes JSON as Python's `json.dumps` does (`", "` and `": "` separators), as the recorded outputs are.
 fn python_json(value: &Value, out: &mut String) {
     match value {
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                python_json(item, out);
-            }
-            out.push(']');
-        }
+        Value::Array(items) => crate::dstream::pyfmt::write_seq(out, "[", items, "]", python_json),
         other => out.push_str(&other.to_string()),
     }
 }

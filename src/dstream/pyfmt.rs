@@ -22,6 +22,25 @@ pub fn py_str<T: PyFormat + ?Sized>(record: &T) -> String {
     out
 }
 
+/// Writes `open`, the items separated by `", "` (each written by `write`), then `close`: how Python
+/// prints lists and tuples, and how its `json.dumps` writes arrays.
+pub fn write_seq<T>(
+    out: &mut String,
+    open: &str,
+    items: &[T],
+    close: &str,
+    mut write: impl FnMut(&T, &mut String),
+) {
+    out.push_str(open);
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        write(item, out);
+    }
+    out.push_str(close);
+}
+
 /// Python's `repr` of a string: single quotes unless the string holds a single quote and no double one.
 pub fn repr_str(s: &str, out: &mut String) {
     let quote = if s.contains('\'') && !s.contains('"') {
@@ -140,14 +159,7 @@ impl<T: PyFormat> PyFormat for Option<T> {
 
 impl<T: PyFormat> PyFormat for Vec<T> {
     fn py_repr(&self, out: &mut String) {
-        out.push('[');
-        for (i, x) in self.iter().enumerate() {
-            if i > 0 {
-                out.push_str(", ");
-            }
-            x.py_repr(out);
-        }
-        out.push(']');
+        write_seq(out, "[", self, "]", |x, out| x.py_repr(out));
     }
 }
 

@@ -7,7 +7,7 @@ use std::cmp::Ordering;
 use std::fmt::Write;
 
 use super::hash::{int_hash, str_hash, tuple_hash, PartitionKey};
-use super::pyfmt::{repr_str, PyFormat};
+use super::pyfmt::{repr_str, write_seq, PyFormat};
 
 /// A record of a DStream spec.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -120,14 +120,7 @@ impl Value {
 
 /// `items` as a JSON array, each written by `write`.
 pub fn json_array<T>(items: &[T], out: &mut String, write: impl Fn(&T, &mut String)) {
-    out.push('[');
-    for (i, item) in items.iter().enumerate() {
-        if i > 0 {
-            out.push_str(", ");
-        }
-        write(item, out);
-    }
-    out.push(']');
+    write_seq(out, "[", items, "]", write);
 }
 
 /// A JSON string as Python's `json.dumps` writes it (non-ASCII escaped).
@@ -200,27 +193,11 @@ impl PyFormat for Value {
             Value::Int(i) => i.py_repr(out),
             Value::Str(s) => repr_str(s, out),
             Value::Tuple(items) => {
-                out.push('(');
-                for (i, item) in items.iter().enumerate() {
-                    if i > 0 {
-                        out.push_str(", ");
-                    }
-                    item.py_repr(out);
-                }
-                if items.len() == 1 {
-                    out.push(',');
-                }
-                out.push(')');
+                let close = if items.len() == 1 { ",)" } else { ")" };
+                write_seq(out, "(", items, close, |x, out| x.py_repr(out));
             }
             Value::List(items) | Value::Group(items) => {
-                out.push('[');
-                for (i, item) in items.iter().enumerate() {
-                    if i > 0 {
-                        out.push_str(", ");
-                    }
-                    item.py_repr(out);
-                }
-                out.push(']');
+                write_seq(out, "[", items, "]", |x, out| x.py_repr(out));
             }
         }
     }
