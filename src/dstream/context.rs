@@ -511,6 +511,10 @@ impl StreamingContext {
                 }
             }
         }
+        let unreadable = self.dead_letters.count();
+        if unreadable > 0 {
+            tracing::warn!("{unreadable} input records could not be read and were skipped (see dead_letters())");
+        }
         match &self.control.lock().error {
             Some(e) => Err(DStreamError::Failed(e.clone())),
             None => Ok(()),
