@@ -745,3 +745,28 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn repartition_spreads_each_batch_and_flat_map_values_keeps_keys() {
+    let q = queue(vec![vec![vec![("a", 2), ("b", 1)], vec![("c", 3)]]]);
+    let (spread, flat) = (Capture::new(), Capture::new());
+    let (s1, s2) = (spread.sink(), flat.sink());
+    run(2, move |ssc| {
+        let pairs = ssc.queue_stream(&q);
+        pairs.repartition(3).foreach_rdd(s1);
+        pairs.flat_map_values(|n| 0..n).foreach_rdd(s2);
+    });
+    let spread = spread.batches();
+    assert_eq!(spread[&0].len(), 3);
+    let mut all = spread[&0].concat();
+    all.sort();
+    assert_eq!(all, vec![("a", 2), ("b", 1), ("c", 3)]);
+    assert_eq!(spread[&1], vec![Vec::<(&str, i32)>::new(), vec![], vec![]]);
+    assert_eq!(
+        flat.batches()[&0],
+        vec![
+            vec![("a", 0), ("a", 1), ("b", 0)],
+            vec![("c", 0), ("c", 1), ("c", 2)]
+        ]
+    );
+}
