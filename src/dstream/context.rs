@@ -196,6 +196,8 @@ pub(crate) struct Graph {
     pub(crate) default_partitions: usize,
     pub(crate) dead_letters: DeadLetters,
     pub(crate) probe: ProbeHandle<u64>,
+    /// How many batches the input streams have emitted.
+    pub(crate) generated: Cell<u64>,
     outputs: Cell<usize>,
     jobs: RefCell<BTreeMap<(u64, usize), Vec<Job>>>,
 }
@@ -217,7 +219,7 @@ impl Graph {
 
     /// Runs (or, when stopping at once, drops) the output work of every batch the probe has passed;
     /// returns how many batches are complete.
-    fn run_jobs(&self, generated: u64) -> u64 {
+    fn run_jobs(&self) -> u64 {
         let frontier = self.probe.with_frontier(|f| f.first().copied());
         let passed = frontier.unwrap_or(u64::MAX);
         loop {
@@ -236,7 +238,7 @@ impl Graph {
                 job();
             }
         }
-        frontier.unwrap_or(generated)
+        frontier.unwrap_or(self.generated.get())
     }
 }
 
@@ -244,7 +246,6 @@ impl Graph {
 pub struct Streams<'s> {
     pub(crate) scope: Scope<'s, u64>,
     pub(crate) graph: Rc<Graph>,
-    pub(crate) generated: Rc<Cell<u64>>,
 }
 
 impl<'s> Streams<'s> {
@@ -405,15 +406,14 @@ impl StreamingContext {
                 default_partitions,
                 dead_letters: dead_letters.clone(),
                 probe: ProbeHandle::new(),
+                generated: Cell::new(0),
                 outputs: Cell::new(0),
                 jobs: RefCell::default(),
             });
-            let generated = Rc::new(Cell::new(0u64));
             worker.dataflow::<u64, _, _>(|scope| {
                 let mut streams = Streams {
                     scope,
                     graph: graph.clone(),
-                    generated: generated.clone(),
                 };
                 program(&mut streams);
             });
@@ -426,7 +426,7 @@ impl StreamingContext {
             }
             loop {
                 let alive = worker.step_or_park(None);
-                let done = graph.run_jobs(generated.get());
+                let done = graph.run_jobs();
                 control.update(|s| s.completed = s.completed.max(done));
                 if !alive {
                     break;

@@ -90,15 +90,13 @@ pub(crate) fn batch_source<'s, T: Data>(
     mut next_batch: impl FnMut(u64) -> Rdd<T> + 'static,
 ) -> DStream<'s, T> {
     let graph: Rc<Graph> = streams.graph.clone();
-    let generated = streams.generated.clone();
     let scope = streams.scope;
     let stream =
         source::<_, CapacityContainerBuilder<Vec<Rdd<T>>>, _, _>(scope, name, move |cap, info| {
             let activator = scope.activator_for(info.address.clone());
-            start(scope.worker().sync_activator_for(info.address.to_vec()));
-            graph
-                .control
-                .register_input(scope.worker().sync_activator_for(info.address.to_vec()));
+            let sync_activator = scope.worker().sync_activator_for(info.address.to_vec());
+            start(sync_activator.clone());
+            graph.control.register_input(sync_activator);
             let mut cap = Some(cap);
             let mut next = 0u64;
             let mut armed: Option<Instant> = None;
@@ -114,7 +112,7 @@ pub(crate) fn batch_source<'s, T: Data>(
                     next += 1;
                     c.downgrade(&next);
                 }
-                generated.set(generated.get().max(next));
+                graph.generated.set(graph.generated.get().max(next));
                 // The system clock: wake at the next boundary (only an earlier timer is worth arming;
                 // timely keeps every one it is given).
                 if let Some(wait) = graph.clock.until(next) {

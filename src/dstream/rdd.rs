@@ -299,14 +299,13 @@ impl<T: Data> Rdd<T> {
     }
 }
 
-/// Groups keyed records by key, with `merge` folding each record into its key's accumulator (made by
-/// `new` from the first), and places the keys over `n` partitions in first-seen order.
-pub(crate) fn shuffle<K: Key, V, A>(
+/// Groups keyed records by key, keys in first-seen order, with `merge` folding each record into its
+/// key's accumulator (made by `new` from the first).
+pub(crate) fn group<K: Key, V, A>(
     records: impl IntoIterator<Item = (K, V)>,
-    n: usize,
     mut new: impl FnMut(V) -> A,
     mut merge: impl FnMut(&mut A, V),
-) -> Vec<Vec<(K, A)>> {
+) -> OrderedMap<K, A> {
     let mut groups: OrderedMap<K, A> = OrderedMap::default();
     for (k, v) in records {
         match groups.entry(k) {
@@ -316,7 +315,17 @@ pub(crate) fn shuffle<K: Key, V, A>(
             }
         }
     }
-    place(groups, n)
+    groups
+}
+
+/// [`group`], then the keys placed over `n` partitions in first-seen order.
+pub(crate) fn shuffle<K: Key, V, A>(
+    records: impl IntoIterator<Item = (K, V)>,
+    n: usize,
+    new: impl FnMut(V) -> A,
+    merge: impl FnMut(&mut A, V),
+) -> Vec<Vec<(K, A)>> {
+    place(group(records, new, merge), n)
 }
 
 /// The entries of an ordered map placed over `n` partitions by key hash, in the map's order.

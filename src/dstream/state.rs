@@ -3,7 +3,7 @@
 
 use caudal_operators::batch::EpochOps;
 
-use super::rdd::{place, shuffle, Data, Key, OrderedMap, Rdd};
+use super::rdd::{group, place, Data, Key, OrderedMap, Rdd};
 use super::stream::DStream;
 
 impl<'s, K: Key, V: Data> DStream<'s, (K, V)> {
@@ -31,10 +31,7 @@ impl<'s, K: Key, V: Data> DStream<'s, (K, V)> {
             move |_batch, rdds: Vec<Rdd<(K, V)>>| {
                 let records = Rdd::union_all(rdds).into_records();
                 let mut fresh: OrderedMap<K, Vec<V>> =
-                    shuffle(records, 1, |v| vec![v], |acc, v| acc.push(v))
-                        .into_iter()
-                        .flatten()
-                        .collect();
+                    group(records, |v| vec![v], |acc, v| acc.push(v));
                 let mut next: OrderedMap<K, S> = OrderedMap::with_capacity_and_hasher(
                     state.len() + fresh.len(),
                     Default::default(),

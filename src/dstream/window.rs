@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use caudal_operators::batch::EpochOps;
 
-use super::rdd::{place, shuffle, Data, Key, OrderedMap, Rdd};
+use super::rdd::{place, Data, Key, OrderedMap, Rdd};
 use super::stream::DStream;
 
 /// A record filter for [`DStream::reduce_by_key_and_window_inverse`].
@@ -138,16 +138,6 @@ impl<'s, K: Key, V: Data> DStream<'s, (K, V)> {
         slide: Duration,
     ) -> DStream<'s, (K, V)> {
         let n = self.partitions;
-        self.reduce_by_key_and_window_with(f, length, slide, n)
-    }
-
-    fn reduce_by_key_and_window_with(
-        &self,
-        f: impl Fn(V, V) -> V + 'static,
-        length: Duration,
-        slide: Duration,
-        n: usize,
-    ) -> DStream<'s, (K, V)> {
         let f = std::rc::Rc::new(f);
         let g = f.clone();
         self.windowed(
@@ -241,14 +231,8 @@ impl<'s, K: Key, V: Data> DStream<'s, (K, V)> {
         slide: Duration,
     ) -> DStream<'s, (K, Vec<V>)> {
         let n = self.partitions;
-        self.window(length, slide).transform(move |rdd| {
-            Rdd::new(shuffle(
-                rdd.into_records(),
-                n,
-                |v| vec![v],
-                |acc, v| acc.push(v),
-            ))
-        })
+        self.window(length, slide)
+            .transform(move |rdd| rdd.group_by_key(n))
     }
 }
 

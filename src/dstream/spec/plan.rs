@@ -255,6 +255,11 @@ fn pairs<'s>(s: &DStream<'s, Value>, rep: &Reporter) -> DStream<'s, (Value, Valu
     s.flat_map(move |x| rep.ok(pair(x)))
 }
 
+/// A batch's records as key–value pairs (records that are not pairs are reported and dropped).
+fn keyed(rdd: Rdd<Value>, rep: &Reporter) -> Rdd<(Value, Value)> {
+    rdd.flat_map(|x| rep.ok(pair(x)))
+}
+
 fn unpair<'s>(s: &DStream<'s, (Value, Value)>) -> DStream<'s, Value> {
     s.map(|(k, v)| Value::pair(k, v))
 }
@@ -284,10 +289,6 @@ fn prepared_values<'s>(s: &DStream<'s, (Value, Value)>, f: Reduce) -> DStream<'s
     } else {
         s.clone()
     }
-}
-
-fn group(values: Vec<Value>) -> Value {
-    Value::Group(values)
 }
 
 /// Builds a planned stage onto `s` (`other`: the second stream, for binary stages).
@@ -330,7 +331,7 @@ pub(crate) fn build<'s>(
         }
         Step::GroupByKey => pairs(&s, &rep)
             .group_by_key()
-            .map(|(k, vs)| Value::pair(k, group(vs))),
+            .map(|(k, vs)| Value::pair(k, Value::Group(vs))),
         Step::UpdateStateByKey(f, initial) => {
             let initial = Rdd::new(vec![initial
                 .into_iter()
@@ -381,7 +382,7 @@ pub(crate) fn build<'s>(
             .map(|(x, n)| Value::pair(x, Value::Int(n as i64))),
         Step::GroupByKeyAndWindow => pairs(&s, &rep)
             .group_by_key_and_window(length, slide)
-            .map(|(k, vs)| Value::pair(k, group(vs))),
+            .map(|(k, vs)| Value::pair(k, Value::Group(vs))),
         Step::Binary(op) => {
             let other = other
                 .expect("checked when planned")
@@ -394,20 +395,18 @@ pub(crate) fn build<'s>(
 
 fn transform<'s>(s: &DStream<'s, Value>, f: TransformFn, rep: &Reporter) -> DStream<'s, Value> {
     let rep = rep.clone();
-    let keyed = move |rdd: Rdd<Value>| -> Rdd<(Value, Value)> {
-        let rep = rep.clone();
-        rdd.flat_map(move |x| rep.ok(pair(x)))
-    };
     s.transform(move |rdd| match f {
         TransformFn::Distinct => rdd.distinct(),
         TransformFn::Sort => rdd.sort(),
-        TransformFn::SortByKey => keyed(rdd).sort_by_key().map(|(k, v)| Value::pair(k, v)),
+        TransformFn::SortByKey => keyed(rdd, &rep)
+            .sort_by_key()
+            .map(|(k, v)| Value::pair(k, v)),
         TransformFn::ZipWithIndex => rdd
             .zip_with_index()
             .map(|(x, i)| Value::pair(x, Value::Int(i as i64))),
         TransformFn::Coalesce1 => rdd.coalesce_one(),
-        TransformFn::Keys => keyed(rdd).keys(),
-        TransformFn::Values => keyed(rdd).values(),
+        TransformFn::Keys => keyed(rdd, &rep).keys(),
+        TransformFn::Values => keyed(rdd, &rep).values(),
         TransformFn::CountAsRdd => Rdd::new(vec![vec![Value::Int(rdd.len() as i64)]]),
     })
 }
@@ -435,22 +434,15 @@ fn binary<'s>(
             .map(move |(k, (v, w))| Value::pair(k, Value::pair(opt(v), opt(w)))),
         Binary::Cogroup => pairs(a, rep)
             .cogroup(&pairs(b, rep))
-            .map(|(k, (vs, ws))| Value::pair(k, Value::pair(group(vs), group(ws)))),
+            .map(|(k, (vs, ws))| Value::pair(k, Value::pair(Value::Group(vs), Value::Group(ws)))),
         Binary::TransformWith(f) => {
             let rep = rep.clone();
-            a.transform_with(b, move |x, y| {
-                let r = rep.clone();
-                let keyed = move |rdd: Rdd<Value>| {
-                    let r = r.clone();
-                    rdd.flat_map(move |v| r.ok(pair(v)))
-                };
-                match f {
-                    TransformWithFn::SubtractByKey => keyed(x)
-                        .subtract_by_key(keyed(y))
-                        .map(|(k, v)| Value::pair(k, v)),
-                    TransformWithFn::Subtract => x.subtract(y),
-                    TransformWithFn::Intersection => x.intersection(y),
-                }
+            a.transform_with(b, move |x, y| match f {
+                TransformWithFn::SubtractByKey => keyed(x, &rep)
+                    .subtract_by_key(keyed(y, &rep))
+                    .map(|(k, v)| Value::pair(k, v)),
+                TransformWithFn::Subtract => x.subtract(y),
+                TransformWithFn::Intersection => x.intersection(y),
             })
         }
     }
