@@ -19,6 +19,7 @@
 //!   layers such as Caudal's DStream layer build on it).
 
 pub mod batch;
+pub mod budget;
 pub mod hash;
 pub mod interval_join;
 pub mod keyed;

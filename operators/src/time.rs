@@ -69,3 +69,18 @@ pub fn watermark_of_frontier(frontier: EventTime) -> Option<EventTime> {
 pub fn is_late<D>(event: &Event<D>, frontier: EventTime) -> bool {
     event.time < frontier
 }
+
+/// The processing clock: the wall clock in milliseconds since the Unix epoch (0 if the clock is set
+/// before 1970). Processing-time timers, processing-time windows and processing-time watermarks all
+/// read this one function, so that their times are comparable and survive a restart (unlike
+/// `Instant`s, which mean nothing to another process).
+pub fn wall_clock_ms() -> u64 {
+    wall_clock_us() / 1000
+}
+
+/// The wall clock in microseconds since the Unix epoch (0 if the clock is set before 1970).
+pub fn wall_clock_us() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
+}
