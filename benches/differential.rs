@@ -35,6 +35,7 @@ fn caudal_sliding(epochs: u64) -> std::time::Duration {
             let windows = SlidingWindows::sliding(WINDOW_MS as i64, 2_000, 0).unwrap();
             EventStream::new(scope.input_from(&mut input))
                 .window(windows, 0, Count)
+                .0
                 .inner
                 .probe_with(&probe);
         });

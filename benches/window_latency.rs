@@ -130,7 +130,7 @@ fn main() {
     // Staggered: key k's session (gap 1 s) starts at k / 10 ms, so ten sessions end per millisecond.
     let staggered: Vec<(u64, u64)> = (0..KEYS).map(|k| (k, 2 + k / 10)).collect();
     let h = latency(staggered, (1002..1002 + KEYS / 10).collect(), |s| {
-        s.session_window(1000, 0, Count)
+        s.session_window(1000, 0, Count).0
     });
     println!("window result latency, 100,000 open keys, one worker (µs from the watermark passing the end to the sink)");
     println!("  staggered sessions (about 10 fire per 1 ms watermark step): p50 {:.1}  p99 {:.1}  p99.9 {:.1}  max {:.1}  ({} results)", us(&h, 0.5), us(&h, 0.99), us(&h, 0.999), h.max() as f64 / 1e3, h.len());
@@ -139,6 +139,7 @@ fn main() {
     let aligned: Vec<(u64, u64)> = (0..KEYS).map(|k| (k, 2 + k % 900)).collect();
     let h = latency(aligned, vec![1000], |s| {
         s.window(SlidingWindows::tumbling(1000, 0).unwrap(), 0, Count)
+            .0
     });
     println!("  aligned tumbling (all 100,000 fire at one step):             p50 {:.1}  p99 {:.1}  p99.9 {:.1}  max {:.1}  ({} results)", us(&h, 0.5), us(&h, 0.99), us(&h, 0.999), h.max() as f64 / 1e3, h.len());
 
@@ -146,14 +147,16 @@ fn main() {
     let one_each: Vec<(u64, u64)> = (0..KEYS).map(|k| (k, 10)).collect();
     let tumbling = memory_per_key(one_each.clone(), |s| {
         s.window(SlidingWindows::tumbling(1000, 0).unwrap(), 0, Count)
+            .0
     });
     let five_panes: Vec<(u64, u64)> = (0..KEYS)
         .flat_map(|k| (0..5).map(move |p| (k, 10 + p * 2000)))
         .collect();
     let sliding = memory_per_key(five_panes, |s| {
         s.window(SlidingWindows::sliding(10_000, 2_000, 0).unwrap(), 0, Sum)
+            .0
     });
-    let session = memory_per_key(one_each.clone(), |s| s.session_window(10_000, 0, Count));
+    let session = memory_per_key(one_each.clone(), |s| s.session_window(10_000, 0, Count).0);
     let join = memory_per_key(one_each, |s| {
         let right = s.clone();
         s.window_join(

@@ -7,7 +7,6 @@
 use caudal::prelude::*;
 use caudal_operators::window::aggregate::Count;
 use caudal_operators::window::marker::Marker;
-use caudal_operators::window::split;
 
 const MIN: u64 = 60_000;
 
@@ -40,10 +39,9 @@ fn main() {
         .collect();
     let source = caudal::source::from_events(events);
     caudal::run(RunConfig::new(ExecutionMode::PerRecord), move |df| {
-        let (classes, outside) = split(
-            df.source("comments", &source)
-                .marker_session(120 * MIN, Count),
-        );
+        let (classes, outside) = df
+            .source("comments", &source)
+            .marker_session(120 * MIN, Count);
         let lines = classes.map(|r| {
             format!(
                 "{:<10} from minute {:>3} to {:>3}: {} comments",

@@ -10,7 +10,7 @@ use caudal::prelude::*;
 use caudal::source::generator::{Generator, GeneratorConfig};
 use caudal::workload::{Reading, Temperature};
 use caudal_operators::window::aggregate::Count;
-use caudal_operators::window::{split, SlidingWindows};
+use caudal_operators::window::SlidingWindows;
 
 fn main() {
     let sensors = Arc::new(Temperature {
@@ -27,9 +27,8 @@ fn main() {
     };
     caudal::run(RunConfig::new(ExecutionMode::PerRecord), move |df| {
         let by_sensor = df.source("readings", &readings).map(|r| (r.sensor, ()));
-        let (counts, _) = split(
-            by_sensor.processing_time_window(SlidingWindows::tumbling(200, 0).unwrap(), Count),
-        );
+        let counts =
+            by_sensor.processing_time_window(SlidingWindows::tumbling(200, 0).unwrap(), Count);
         let lines = counts.map(|r| {
             format!(
                 "sensor {} window ending at {} ms (wall clock): {:>4} readings",

@@ -10,7 +10,6 @@ use caudal::prelude::*;
 use caudal::source::generator::{Generator, GeneratorConfig};
 use caudal::workload::{Post, Posts};
 use caudal_operators::window::aggregate::Count;
-use caudal_operators::window::split;
 
 fn main() {
     // 5 users, one post every 6 s of event time on average across them: sessions of a few posts each.
@@ -28,7 +27,7 @@ fn main() {
     };
     caudal::run(RunConfig::new(ExecutionMode::PerRecord), move |df| {
         let by_user = df.source("posts", &posts).map(|p| (p.user, ()));
-        let (sessions, _late) = split(by_user.session_window(120_000, 0, Count));
+        let (sessions, _late) = by_user.session_window(120_000, 0, Count);
         let lines = sessions.map(|r| {
             format!(
                 "user {}: {:>2} posts from minute {:>5.1} to {:>5.1}",

@@ -9,7 +9,7 @@ use caudal::prelude::*;
 use caudal::source::generator::{Generator, GeneratorConfig};
 use caudal::workload::{Post, Posts, Tag};
 use caudal_operators::window::aggregate::Count;
-use caudal_operators::window::{split, SlidingWindows};
+use caudal_operators::window::SlidingWindows;
 
 fn main() {
     let workload = Arc::new(Posts::default());
@@ -27,7 +27,7 @@ fn main() {
             .filter(|p| p.has_tag(Tag::VIU))
             .map(|_| (Tag::VIU, ()));
         let every_20s = SlidingWindows::sliding(60_000, 20_000, 0).unwrap();
-        let (counts, _late) = split(viu.window(every_20s, 0, Count));
+        let (counts, _late) = viu.window(every_20s, 0, Count);
         let lines = counts.map(|r| {
             format!(
                 "[{:>4} s, {:>4} s): {:>4} posts tagged {}",

@@ -10,7 +10,7 @@ use caudal::prelude::*;
 use caudal::source::generator::{Generator, GeneratorConfig};
 use caudal::workload::{Post, Posts, Tag};
 use caudal_operators::window::aggregate::Count;
-use caudal_operators::window::{split, SlidingWindows};
+use caudal_operators::window::SlidingWindows;
 
 fn main() {
     let workload = Arc::new(Posts::default());
@@ -30,8 +30,7 @@ fn main() {
             .source("posts", &posts)
             .filter(|p| p.has_tag(Tag::VIU))
             .map(|_| (Tag::VIU, ()));
-        let (per_minute, late) =
-            split(viu.window(SlidingWindows::tumbling(60_000, 0).unwrap(), 0, Count));
+        let (per_minute, late) = viu.window(SlidingWindows::tumbling(60_000, 0).unwrap(), 0, Count);
         let lines = per_minute.map(|r| {
             format!(
                 "minute {:>2}: {:>4} posts tagged {} (closed at watermark {} ms)",

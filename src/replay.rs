@@ -9,8 +9,8 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use caudal_operators::window::aggregate::Aggregate;
-use caudal_operators::window::replay::{replay, LogEntry, ReplayWatermark};
-use caudal_operators::window::{SlidingWindows, WindowOutput};
+use caudal_operators::window::replay::{replay_windowed, LogEntry, ReplayWatermark, Replayed};
+use caudal_operators::window::SlidingWindows;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -259,10 +259,12 @@ impl ReplaySpec {
         let agg = SpecAggregate(self.aggregation);
         let lateness = self.allowed_lateness_ms;
         let output = match (self.windows().expect("checked by load"), &self.window) {
-            (Some(windows), _) => replay(log, watermark, move |s| s.window(windows, lateness, agg)),
+            (Some(windows), _) => {
+                replay_windowed(log, watermark, move |s| s.window(windows, lateness, agg))
+            }
             (None, WindowSpec::Session { gap_ms }) => {
                 let gap = *gap_ms;
-                replay(log, watermark, move |s| {
+                replay_windowed(log, watermark, move |s| {
                     s.session_window(gap, lateness, agg)
                 })
             }
@@ -280,15 +282,7 @@ fn python_json(value: &Value, out: &mut String) {
     }
 }
 
-fn format_output(output: Vec<WindowOutput<String, i64, Value>>) -> Vec<String> {
-    let mut fired = Vec::new();
-    let mut late = Vec::new();
-    for o in output {
-        match o {
-            WindowOutput::Fired(r) => fired.push(r),
-            WindowOutput::Late(l) => late.push(l),
-        }
-    }
+fn format_output((mut fired, late): Replayed<String, i64, Value>) -> Vec<String> {
     fired.sort_by(|a, b| (&a.key, a.window, a.firing).cmp(&(&b.key, b.window, b.firing)));
     let mut lines = Vec::with_capacity(fired.len() + late.len());
     for r in fired {

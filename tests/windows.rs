@@ -9,7 +9,7 @@ use caudal::prelude::*;
 use caudal::source::generator::{Generator, GeneratorConfig};
 use caudal::workload::{Post, Posts, Tag};
 use caudal_operators::window::aggregate::{Count, Sum};
-use caudal_operators::window::{split, SlidingWindows, Window};
+use caudal_operators::window::{SlidingWindows, Window};
 
 const MODES: [&str; 3] = ["per-record", "micro-batch:5ms", "batch"];
 
@@ -50,13 +50,9 @@ fn run(kind: Kind, mode: &str, workers: usize) -> (Vec<(Tag, Window, u64, u32)>,
             .source("posts", &source)
             .map(|p| (p.tags()[0], p.user as u64));
         let (fired, late) = match kind {
-            Kind::Tumbling => {
-                split(tagged.window(SlidingWindows::tumbling(1000, 0).unwrap(), 0, Count))
-            }
-            Kind::Sliding => {
-                split(tagged.window(SlidingWindows::sliding(3000, 1000, 0).unwrap(), 0, Sum))
-            }
-            Kind::Session => split(tagged.session_window(15, 0, Count)),
+            Kind::Tumbling => tagged.window(SlidingWindows::tumbling(1000, 0).unwrap(), 0, Count),
+            Kind::Sliding => tagged.window(SlidingWindows::sliding(3000, 1000, 0).unwrap(), 0, Sum),
+            Kind::Session => tagged.session_window(15, 0, Count),
         };
         df.sink(
             "results",
@@ -132,11 +128,11 @@ fn an_idle_input_does_not_hold_windows_open() {
         ..RunConfig::new(ExecutionMode::PerRecord).workers(2)
     };
     let running = caudal::launch(config, move |df| {
-        let (windows, _late) = split(df.source("silent", &source).window(
+        let (windows, _late) = df.source("silent", &source).window(
             SlidingWindows::tumbling(1000, 0).unwrap(),
             0,
             Count,
-        ));
+        );
         df.sink("fired", windows.map(|r| (r.key, r.window, r.value)), &sink);
     })
     .unwrap();

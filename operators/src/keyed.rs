@@ -1,76 +1,47 @@
 //! Keyed running state: each record updates its key's state and may emit at once.
 //!
-//! Records are exchanged by a hash of their key, so one worker owns each key; its state lives in a
-//! [`KeyedState`], a hash map that serde can serialize (checkpoints snapshot it). Output leaves on the step
-//! that receives the record, at the record's timely time: no frontier is waited for.
+//! Built on the keyed-operator shell ([`crate::shell`]): records are exchanged by a hash of their key, so
+//! one worker owns each key; its state lives in the shell's [`KeyedState`], which checkpoints snapshot.
+//! Output leaves on the step that receives the record, at the record's timely time: no frontier is
+//! waited for, and no timer is held, so the operator is never woken by progress alone.
 
 use std::hash::Hash;
+use std::marker::PhantomData;
 
-use rustc_hash::FxHashMap;
-use serde::{Deserialize, Serialize};
-use timely::dataflow::channels::pact::Exchange;
-use timely::dataflow::operators::generic::Operator;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use timely::ExchangeData;
 
-use crate::hash::route;
+use crate::shell::{Context, KeyedOperator};
 use crate::stream::EventStream;
-use crate::time::Event;
+use crate::time::EventTime;
 
-/// The state of every key a worker owns.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(bound(
-    serialize = "K: Serialize + Eq + Hash, S: Serialize",
-    deserialize = "K: Deserialize<'de> + Eq + Hash, S: Deserialize<'de>"
-))]
-pub struct KeyedState<K, S> {
-    states: FxHashMap<K, S>,
+pub use crate::shell::KeyedState;
+
+/// [`EventStream::map_with_state`] as a keyed operator.
+struct MapWithState<I, L, S, O> {
+    init: I,
+    logic: L,
+    _types: PhantomData<fn(S) -> O>,
 }
 
-impl<K: Eq + Hash, S> Default for KeyedState<K, S> {
-    fn default() -> Self {
-        KeyedState {
-            states: FxHashMap::default(),
-        }
-    }
-}
+impl<K, V, S, O, I, L> KeyedOperator<K, V> for MapWithState<I, L, S, O>
+where
+    K: Hash + Eq + 'static,
+    S: Serialize + DeserializeOwned + 'static,
+    O: 'static,
+    I: Fn() -> S + 'static,
+    L: FnMut(&K, &mut S, V) -> Option<O> + 'static,
+{
+    type State = S;
+    type Out = O;
 
-impl<K: Eq + Hash, S> KeyedState<K, S> {
-    /// Runs `logic` on `key` and its state (created by `init` if absent): one hash lookup for a key that
-    /// has state, and no clone of the key.
     #[inline]
-    pub fn apply<R>(
-        &mut self,
-        key: K,
-        init: impl FnOnce() -> S,
-        logic: impl FnOnce(&K, &mut S) -> R,
-    ) -> R {
-        if let Some(state) = self.states.get_mut(&key) {
-            return logic(&key, state);
+    fn on_record(&mut self, key: K, value: V, time: EventTime, ctx: &mut Context<'_, K, V, S, O>) {
+        let logic = &mut self.logic;
+        if let Some(out) = ctx.states.apply(key, &self.init, |k, s| logic(k, s, value)) {
+            ctx.output.emit(time, out);
         }
-        let mut state = init();
-        let result = logic(&key, &mut state);
-        self.states.insert(key, state);
-        result
-    }
-
-    /// The state of `key`, if any.
-    pub fn get(&self, key: &K) -> Option<&S> {
-        self.states.get(key)
-    }
-
-    /// Drops the state of `key` (for example when it expires).
-    pub fn remove(&mut self, key: &K) -> Option<S> {
-        self.states.remove(key)
-    }
-
-    /// How many keys have state.
-    pub fn len(&self) -> usize {
-        self.states.len()
-    }
-
-    /// Whether no key has state.
-    pub fn is_empty(&self) -> bool {
-        self.states.is_empty()
     }
 }
 
@@ -94,37 +65,22 @@ where
     /// got.sort();
     /// assert_eq!(got, vec![('a', 3), ('a', 7), ('b', 1)]);
     /// ```
-    pub fn map_with_state<S, O, I, L>(
-        self,
-        name: &str,
-        init: I,
-        mut logic: L,
-    ) -> EventStream<'scope, O>
+    pub fn map_with_state<S, O, I, L>(self, name: &str, init: I, logic: L) -> EventStream<'scope, O>
     where
-        S: 'static,
+        S: Serialize + DeserializeOwned + 'static,
         O: 'static,
         I: Fn() -> S + 'static,
         L: FnMut(&K, &mut S, V) -> Option<O> + 'static,
     {
-        let pact = Exchange::new(|e: &Event<(K, V)>| route(&e.data.0));
-        let stream = self.inner.unary(pact, name, move |_cap, _info| {
-            let mut state: KeyedState<K, S> = KeyedState::default();
-            move |input, output| {
-                input.for_each(|cap, data| {
-                    let mut session = output.session(&cap);
-                    for Event {
-                        time,
-                        data: (key, value),
-                    } in data.drain(..)
-                    {
-                        if let Some(out) = state.apply(key, &init, |k, s| logic(k, s, value)) {
-                            session.give(Event { time, data: out });
-                        }
-                    }
-                });
-            }
-        });
-        EventStream::new(stream)
+        self.keyed_operator(
+            name,
+            MapWithState {
+                init,
+                logic,
+                _types: PhantomData,
+            },
+        )
+        .0
     }
 }
 
@@ -169,6 +125,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::time::Event;
     use timely::dataflow::operators::capture::Extract;
     use timely::dataflow::operators::{Capture, ToStream};
 
@@ -217,16 +174,5 @@ mod tests {
             run(input, |s| s.running_reduce(|a, b| *a.max(b))),
             vec![(1, 5), (1, 5), (1, 9), (2, -1)]
         );
-    }
-
-    #[test]
-    fn keyed_state_round_trips_through_serde() {
-        let mut state: KeyedState<String, u64> = KeyedState::default();
-        state.apply("a".into(), || 0, |_, s| *s += 2);
-        state.apply("b".into(), || 0, |_, s| *s += 1);
-        let bytes = serde_json::to_vec(&state).unwrap();
-        let back: KeyedState<String, u64> = serde_json::from_slice(&bytes).unwrap();
-        assert_eq!(back.get(&"a".to_string()), Some(&2));
-        assert_eq!(back.len(), 2);
     }
 }

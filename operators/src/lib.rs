@@ -24,6 +24,7 @@ pub mod hash;
 pub mod interval_join;
 pub mod keyed;
 pub mod process;
+pub mod shell;
 pub mod stateless;
 pub mod stream;
 pub mod time;

@@ -1,47 +1,57 @@
 //! Keyed process functions: per-key state and per-key timers that fire on the frontier (event time) or
-//! on the wall clock (processing time), as Flink's `KeyedProcessFunction`.
+//! on the processing clock, as Flink's `KeyedProcessFunction`.
 //!
-//! Records are exchanged by key. For each record, [`KeyedProcess::on_record`] sees the key's state (an
-//! `Option`: `None` until set, and setting it back to `None` frees it) and may emit results and set
-//! timers. An event-time timer at `t` fires once the watermark reaches `t` (the frontier passes it); a
-//! processing-time timer fires once the wall clock passes it, through an activation, not a polling loop.
-//! At the end of the input every pending timer fires, event-time and processing-time alike.
-//! Time-to-live ([`Ttl`]) is built on these timers.
+//! Built on the keyed-operator shell ([`crate::shell`]). For each record, [`KeyedProcess::on_record`]
+//! sees the key's state (an `Option`: `None` until set, and setting it back to `None` frees it) and may
+//! emit results and set timers. An event-time timer at `t` fires once the watermark reaches `t` (the
+//! frontier passes it); a processing-time timer fires once the processing clock
+//! ([`crate::time::wall_clock_ms`]) reaches it, through an activation, not a polling loop. At the end of
+//! the input every pending timer fires, event-time and processing-time alike. Time-to-live ([`Ttl`]) is
+//! built on these timers. States and timers are in milliseconds and serializable, so checkpoints save
+//! them and a restarted process resumes them.
 
-use std::collections::BTreeMap;
 use std::hash::Hash;
-use std::time::{Duration, Instant};
+use std::marker::PhantomData;
+use std::time::Duration;
 
-use rustc_hash::{FxHashMap, FxHashSet};
-use timely::dataflow::channels::pact::Exchange;
-use timely::dataflow::operators::generic::Operator;
-use timely::dataflow::operators::Capability;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use timely::ExchangeData;
 
-use crate::hash::route;
+use crate::shell::{Context, KeyedOperator};
 use crate::stream::EventStream;
-use crate::time::{Event, EventTime};
+use crate::time::{wall_clock_ms, EventTime};
 
-/// A timer that fired.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Timer {
-    /// An event-time timer: the watermark has reached this time.
-    EventTime(EventTime),
-    /// A processing-time timer: the wall clock has passed this instant.
-    ProcessingTime(Instant),
-}
+pub use crate::shell::Timer;
 
 /// What a process function sees of one key: its state, the time, and ways to emit and set timers.
 pub struct KeyContext<'a, K, S, O> {
     key: &'a K,
     state: &'a mut Option<S>,
     time: EventTime,
-    watermark: i64,
-    out: &'a mut Vec<Event<O>>,
-    timers: &'a mut Vec<Timer>,
+    shell: &'a mut dyn Shell<K, O>,
 }
 
-impl<K, S, O> KeyContext<'_, K, S, O> {
+/// The part of the shell's [`Context`] a process function reaches through its [`KeyContext`].
+trait Shell<K, O> {
+    fn emit(&mut self, time: EventTime, out: O);
+    fn set_timer(&mut self, key: K, timer: Timer);
+    fn watermark(&self) -> i64;
+}
+
+impl<K: Hash + Eq, V, S, O> Shell<K, O> for Context<'_, K, V, S, O> {
+    fn emit(&mut self, time: EventTime, out: O) {
+        self.output.emit(time, out);
+    }
+    fn set_timer(&mut self, key: K, timer: Timer) {
+        self.timers.set(key, timer);
+    }
+    fn watermark(&self) -> i64 {
+        Context::watermark(self)
+    }
+}
+
+impl<K: Clone, S, O> KeyContext<'_, K, S, O> {
     /// The key.
     pub fn key(&self) -> &K {
         self.key
@@ -59,37 +69,38 @@ impl<K, S, O> KeyContext<'_, K, S, O> {
 
     /// The watermark of the operator (`-1` before any).
     pub fn watermark(&self) -> i64 {
-        self.watermark
+        self.shell.watermark()
     }
 
     /// Emits `out` at the current event time.
     pub fn emit(&mut self, out: O) {
-        self.out.push(Event::new(self.time, out));
+        self.shell.emit(self.time, out);
     }
 
     /// Emits `out` at event time `time`.
     pub fn emit_at(&mut self, time: EventTime, out: O) {
-        self.out.push(Event::new(time, out));
+        self.shell.emit(time, out);
     }
 
     /// Asks for [`KeyedProcess::on_timer`] once the watermark reaches `at` (once per key and time).
     pub fn set_event_timer(&mut self, at: EventTime) {
-        self.timers.push(Timer::EventTime(at));
+        self.shell.set_timer(self.key.clone(), Timer::EventTime(at));
     }
 
-    /// Asks for [`KeyedProcess::on_timer`] once `after` has passed on the wall clock; returns the
-    /// instant the timer will carry.
-    pub fn set_processing_timer(&mut self, after: Duration) -> Instant {
-        let at = Instant::now() + after;
-        self.timers.push(Timer::ProcessingTime(at));
+    /// Asks for [`KeyedProcess::on_timer`] once `after` has passed on the processing clock; returns the
+    /// processing time (ms since the Unix epoch) the timer will carry.
+    pub fn set_processing_timer(&mut self, after: Duration) -> u64 {
+        let at = wall_clock_ms().saturating_add(after.as_millis() as u64);
+        self.shell
+            .set_timer(self.key.clone(), Timer::ProcessingTime(at));
         at
     }
 }
 
 /// Per-key logic with state and timers.
 pub trait KeyedProcess<K, V>: 'static {
-    /// The state kept per key.
-    type State: 'static;
+    /// The state kept per key; serializable, so that checkpoints can save it.
+    type State: Serialize + DeserializeOwned + 'static;
     /// What it emits.
     type Out: 'static;
     /// Handles one record of the key.
@@ -103,55 +114,67 @@ pub trait KeyedProcess<K, V>: 'static {
 pub enum Ttl {
     /// Until the watermark passes the last update's event time plus this many ms.
     EventTime(u64),
-    /// Until this long has passed on the wall clock since the last update.
+    /// Until this long has passed on the processing clock since the last update.
     ProcessingTime(Duration),
 }
 
-/// The process operator's state on one worker.
-struct ProcessState<K, P: KeyedProcess<K, V>, V> {
+/// A [`KeyedProcess`] as a keyed operator: the key's state is taken out of the shell's map for the
+/// call, and put back unless the function cleared it.
+struct ProcessOperator<P, V> {
     process: P,
-    states: FxHashMap<K, P::State>,
-    event_timers: BTreeMap<EventTime, FxHashSet<K>>,
-    processing_timers: BTreeMap<Instant, Vec<K>>,
-    out: Vec<Event<P::Out>>,
-    requests: Vec<Timer>,
-    _value: std::marker::PhantomData<fn(V)>,
+    _value: PhantomData<fn(V)>,
 }
 
-impl<K: Hash + Eq + Clone, V, P: KeyedProcess<K, V>> ProcessState<K, P, V> {
-    /// Runs `call` for `key` with its state, then files the timers it set.
-    fn with_key(
-        &mut self,
+impl<P, V> ProcessOperator<P, V> {
+    fn with_key<K: Hash + Eq + Clone>(
+        ctx: &mut Context<'_, K, V, P::State, P::Out>,
         key: K,
         time: EventTime,
-        watermark: i64,
-        call: impl FnOnce(&mut P, &mut KeyContext<'_, K, P::State, P::Out>),
-    ) {
-        let mut state = self.states.remove(&key);
-        let mut ctx = KeyContext {
+        call: impl FnOnce(&mut KeyContext<'_, K, P::State, P::Out>),
+    ) where
+        P: KeyedProcess<K, V>,
+    {
+        let mut state = ctx.states.remove(&key);
+        call(&mut KeyContext {
             key: &key,
             state: &mut state,
             time,
-            watermark,
-            out: &mut self.out,
-            timers: &mut self.requests,
-        };
-        call(&mut self.process, &mut ctx);
-        for timer in self.requests.drain(..) {
-            match timer {
-                Timer::EventTime(at) => {
-                    self.event_timers.entry(at).or_default().insert(key.clone());
-                }
-                Timer::ProcessingTime(at) => self
-                    .processing_timers
-                    .entry(at)
-                    .or_default()
-                    .push(key.clone()),
-            }
-        }
+            shell: ctx,
+        });
         if let Some(state) = state {
-            self.states.insert(key, state);
+            ctx.states.insert(key, state);
         }
+    }
+}
+
+impl<K, V, P> KeyedOperator<K, V> for ProcessOperator<P, V>
+where
+    K: Hash + Eq + Clone + 'static,
+    V: 'static,
+    P: KeyedProcess<K, V>,
+{
+    type State = P::State;
+    type Out = P::Out;
+
+    fn on_record(
+        &mut self,
+        key: K,
+        value: V,
+        time: EventTime,
+        ctx: &mut Context<'_, K, V, P::State, P::Out>,
+    ) {
+        let process = &mut self.process;
+        Self::with_key(ctx, key, time, |kc| process.on_record(value, kc));
+    }
+
+    fn on_timer(&mut self, key: K, timer: Timer, ctx: &mut Context<'_, K, V, P::State, P::Out>) {
+        // An event-time timer runs at its own time; a processing-time one at the watermark's.
+        let time = match timer {
+            Timer::EventTime(t) => t,
+            Timer::ProcessingTime(_) => ctx.read_at(),
+        };
+        let process = &mut self.process;
+        Self::with_key(ctx, key, time, |kc| process.on_timer(timer, kc));
     }
 }
 
@@ -166,103 +189,14 @@ where
         name: &str,
         process: P,
     ) -> EventStream<'scope, P::Out> {
-        let scope = self.scope();
-        let pact = Exchange::new(|e: &Event<(K, V)>| route(&e.data.0));
-        let stream = self.inner.unary_frontier(pact, name, move |cap, info| {
-            let activator = scope.activator_for(info.address.clone());
-            let mut op = ProcessState {
+        self.keyed_operator(
+            name,
+            ProcessOperator {
                 process,
-                states: FxHashMap::default(),
-                event_timers: BTreeMap::new(),
-                processing_timers: BTreeMap::new(),
-                out: Vec::new(),
-                requests: Vec::new(),
-                _value: std::marker::PhantomData,
-            };
-            // Held at the lesser of the input frontier and the earliest event timer + 1, so that
-            // timers can emit; dropped when the input has ended and no event timer is left.
-            let mut held: Option<Capability<EventTime>> = Some(cap);
-            // The earliest processing-time activation armed, and the last frontier seen.
-            let mut armed: Option<Instant> = None;
-            let mut last_frontier: EventTime = 0;
-            move |(input, frontier), output| {
-                let input_frontier = frontier.frontier().first().copied();
-                let watermark = input_frontier.map_or(i64::MAX, |f| f as i64 - 1);
-                input.for_each(|cap, data| {
-                    for Event {
-                        time,
-                        data: (key, value),
-                    } in data.drain(..)
-                    {
-                        op.with_key(key, time, watermark, |p, ctx| p.on_record(value, ctx));
-                    }
-                    output.session(&cap).give_container(&mut op.out);
-                    op.out.clear();
-                });
-                // Event-time timers the watermark has reached.
-                let limit = input_frontier.unwrap_or(EventTime::MAX);
-                while let Some((&at, _)) = op
-                    .event_timers
-                    .first_key_value()
-                    .filter(|(at, _)| **at < limit)
-                {
-                    let (_, keys) = op.event_timers.pop_first().expect("checked");
-                    for key in keys {
-                        op.with_key(key, at, watermark, |p, ctx| {
-                            p.on_timer(Timer::EventTime(at), ctx)
-                        });
-                    }
-                    if let Some(held) = held.as_ref() {
-                        let cap = held.delayed(&(at + 1).max(*held.time()));
-                        output.session(&cap).give_container(&mut op.out);
-                    }
-                    op.out.clear();
-                }
-                // Processing-time timers the clock has passed; all of them once the input has ended.
-                let now = Instant::now();
-                if let Some(f) = input_frontier {
-                    last_frontier = f;
-                }
-                while let Some((&at, _)) = op
-                    .processing_timers
-                    .first_key_value()
-                    .filter(|(at, _)| **at <= now || input_frontier.is_none())
-                {
-                    let (_, keys) = op.processing_timers.pop_first().expect("checked");
-                    for key in keys {
-                        op.with_key(key, last_frontier, watermark, |p, ctx| {
-                            p.on_timer(Timer::ProcessingTime(at), ctx)
-                        });
-                    }
-                    if let Some(held) = held.as_ref() {
-                        output.session(held).give_container(&mut op.out);
-                    }
-                    op.out.clear();
-                }
-                // Timely keeps every timer it is given: arm one only if it is earlier than the one armed.
-                if armed.is_some_and(|at| at <= now) {
-                    armed = None;
-                }
-                if let Some((&next, _)) = op.processing_timers.first_key_value() {
-                    if armed.is_none_or(|at| next < at) {
-                        activator.activate_after(next.saturating_duration_since(now));
-                        armed = Some(next);
-                    }
-                }
-                // Move the held capability up, or let it go.
-                let earliest_timer = op.event_timers.first_key_value().map(|(at, _)| at + 1);
-                match (input_frontier, earliest_timer) {
-                    (None, None) => held = None,
-                    (f, t) => {
-                        let target = f.unwrap_or(EventTime::MAX).min(t.unwrap_or(EventTime::MAX));
-                        if let Some(held) = held.as_mut().filter(|h| *h.time() < target) {
-                            held.downgrade(&target);
-                        }
-                    }
-                }
-            }
-        });
-        EventStream::new(stream)
+                _value: PhantomData,
+            },
+        )
+        .0
     }
 
     /// Like [`EventStream::map_with_state`], but a key's state is dropped once `ttl` has passed since
@@ -276,7 +210,7 @@ where
         ttl: Ttl,
     ) -> EventStream<'scope, O>
     where
-        S: 'static,
+        S: Serialize + DeserializeOwned + 'static,
         O: 'static,
         I: Fn() -> S + 'static,
         L: FnMut(&K, &mut S, V) -> Option<O> + 'static,
@@ -287,7 +221,7 @@ where
                 init,
                 logic,
                 ttl,
-                _types: std::marker::PhantomData,
+                _types: PhantomData,
             },
         )
     }
@@ -298,18 +232,20 @@ struct TtlState<I, L, S, O> {
     init: I,
     logic: L,
     ttl: Ttl,
-    _types: std::marker::PhantomData<fn(S) -> O>,
+    _types: PhantomData<fn(S) -> O>,
 }
 
 /// When a state expires, in the time domain of its time-to-live.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 enum Expiry {
     EventTime(EventTime),
-    ProcessingTime(Instant),
+    ProcessingTime(u64),
 }
 
 impl<K, V, S, O, I, L> KeyedProcess<K, V> for TtlState<I, L, S, O>
 where
-    S: 'static,
+    K: Hash + Eq + Clone,
+    S: Serialize + DeserializeOwned + 'static,
     O: 'static,
     I: Fn() -> S + 'static,
     L: FnMut(&K, &mut S, V) -> Option<O> + 'static,
@@ -332,7 +268,7 @@ where
             .get_or_insert_with(|| ((self.init)(), Expiry::EventTime(0)));
         let out = (self.logic)(key, state, value);
         // An out-of-order record does not shorten the state's life.
-        *old_expiry = match (std::mem::replace(old_expiry, Expiry::EventTime(0)), expiry) {
+        *old_expiry = match (*old_expiry, expiry) {
             (Expiry::EventTime(a), Expiry::EventTime(b)) => Expiry::EventTime(a.max(b)),
             (_, new) => new,
         };

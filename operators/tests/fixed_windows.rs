@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use caudal_operators::window::aggregate::Sum;
-use caudal_operators::window::replay::{replay, LogEntry, ReplayWatermark};
+use caudal_operators::window::replay::{replay_windowed, LogEntry, ReplayWatermark};
 use caudal_operators::window::{SlidingWindows, Window, END_OF_INPUT};
 use proptest::prelude::*;
 
@@ -92,7 +92,7 @@ fn operator(
     lateness: u64,
     watermark: ReplayWatermark,
 ) -> (Vec<Fired>, Vec<Late>) {
-    outputs(replay(log, watermark, move |s| {
+    outputs(replay_windowed(log, watermark, move |s| {
         s.window(windows, lateness, Sum)
     }))
 }
@@ -104,7 +104,7 @@ fn operator_with_inverse(
     lateness: u64,
     watermark: ReplayWatermark,
 ) -> (Vec<Fired>, Vec<Late>) {
-    outputs(replay(log, watermark, move |s| {
+    outputs(replay_windowed(log, watermark, move |s| {
         s.window_with_inverse(windows, lateness, Sum, |acc: &mut i64, pane: &i64| {
             *acc -= pane
         })

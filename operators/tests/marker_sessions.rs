@@ -5,8 +5,8 @@ use std::collections::HashMap;
 
 use caudal_operators::window::aggregate::Sum;
 use caudal_operators::window::marker::Marker;
-use caudal_operators::window::replay::{replay, LogEntry, ReplayWatermark};
-use caudal_operators::window::{Window, WindowOutput};
+use caudal_operators::window::replay::{replay_windowed, LogEntry, ReplayWatermark};
+use caudal_operators::window::Window;
 use proptest::prelude::*;
 
 mod common;
@@ -83,13 +83,12 @@ fn operator(
     gap: u64,
     watermark: ReplayWatermark,
 ) -> (Vec<Session>, Vec<Orphan>) {
-    let (mut sessions, mut orphans) = (Vec::new(), Vec::new());
-    for out in replay(log, watermark, move |s| s.marker_session(gap, Sum)) {
-        match out {
-            WindowOutput::Fired(r) => sessions.push((r.key, r.window, r.value)),
-            WindowOutput::Late(l) => orphans.push((l.key, l.time, l.value)),
-        }
-    }
+    let (fired, late) = replay_windowed(log, watermark, move |s| s.marker_session(gap, Sum));
+    let mut sessions: Vec<Session> = fired
+        .into_iter()
+        .map(|r| (r.key, r.window, r.value))
+        .collect();
+    let mut orphans: Vec<Orphan> = late.into_iter().map(|l| (l.key, l.time, l.value)).collect();
     sessions.sort();
     orphans.sort();
     (sessions, orphans)
@@ -129,19 +128,16 @@ fn comments_per_class() {
         rec(b'A', Marker::End, 50 * min),
         rec(b'A', Marker::Record(1), 55 * min),
     ];
-    let out = replay(
+    let (fired, late) = replay_windowed(
         log,
         ReplayWatermark::Bounded {
             out_of_orderness_ms: 0,
         },
         move |s| s.marker_session(120 * min, Sum),
     );
-    let fired: Vec<(u8, Window, i64)> = out
-        .iter()
-        .filter_map(|o| match o {
-            WindowOutput::Fired(r) => Some((r.key, r.window, r.value)),
-            WindowOutput::Late(_) => None,
-        })
+    let fired: Vec<(u8, Window, i64)> = fired
+        .into_iter()
+        .map(|r| (r.key, r.window, r.value))
         .collect();
     assert_eq!(
         fired,
@@ -150,7 +146,5 @@ fn comments_per_class() {
             (b'B', Window::new(10 * min as i64, 140 * min as i64), 1)
         ]
     );
-    assert!(out
-        .iter()
-        .any(|o| matches!(o, WindowOutput::Late(l) if l.key == b'A' && l.time == 55 * min)));
+    assert!(late.iter().any(|l| l.key == b'A' && l.time == 55 * min));
 }

@@ -3,7 +3,7 @@
 //! allowed lateness.
 
 use caudal_operators::window::aggregate::Sum;
-use caudal_operators::window::replay::{replay, LogEntry, ReplayWatermark};
+use caudal_operators::window::replay::{replay_windowed, LogEntry, ReplayWatermark};
 use caudal_operators::window::{Window, END_OF_INPUT};
 use proptest::prelude::*;
 
@@ -107,7 +107,7 @@ fn operator(
     lateness: u64,
     watermark: ReplayWatermark,
 ) -> (Vec<Fired>, Vec<Late>) {
-    outputs(replay(log, watermark, move |s| {
+    outputs(replay_windowed(log, watermark, move |s| {
         s.session_window(gap, lateness, Sum)
     }))
 }

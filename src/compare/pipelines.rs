@@ -4,7 +4,7 @@ use super::config::LabWorkload;
 use crate::workload::{Post, Tag};
 use caudal_operators::window::aggregate::{Count, Sum};
 use caudal_operators::window::join::JoinKind;
-use caudal_operators::window::{split, SlidingWindows, WindowResult};
+use caudal_operators::window::{SlidingWindows, WindowResult};
 use caudal_operators::EventStream;
 use serde::Serialize;
 use std::hash::Hash;
@@ -76,31 +76,25 @@ pub fn lab_pipeline(
         ),
         LabWorkload::Tumbling => {
             let tumbling = SlidingWindows::tumbling(1000, 0).expect("valid windows");
-            split(
-                posts
-                    .map(|p| (p.tags()[0].0 as u64, ()))
-                    .window(tumbling, 0, Count),
-            )
-            .0
-            .map(measured)
+            posts
+                .map(|p| (p.tags()[0].0 as u64, ()))
+                .window(tumbling, 0, Count)
+                .0
+                .map(measured)
         }
         LabWorkload::Sliding => {
             let sliding = SlidingWindows::sliding(1000, 100, 0).expect("valid windows");
-            split(
-                posts
-                    .map(|p| (p.tags()[0].0 as u64, 1u64))
-                    .window(sliding, 0, Sum),
-            )
-            .0
-            .map(measured)
-        }
-        LabWorkload::Session => split(
             posts
-                .map(|p| (p.user as u64, ()))
-                .session_window(20, 0, Count),
-        )
-        .0
-        .map(measured),
+                .map(|p| (p.tags()[0].0 as u64, 1u64))
+                .window(sliding, 0, Sum)
+                .0
+                .map(measured)
+        }
+        LabWorkload::Session => posts
+            .map(|p| (p.user as u64, ()))
+            .session_window(20, 0, Count)
+            .0
+            .map(measured),
         LabWorkload::Join => {
             let even = posts
                 .clone()

@@ -18,7 +18,7 @@ use timely::ExchangeData;
 
 use super::aggregate::Aggregate;
 use super::assign::{SlidingWindows, Window};
-use super::{split, LateRecord, WindowOutput};
+use super::{LateRecord, WindowResult, Windowed};
 use crate::stream::EventStream;
 
 /// A value from the left or the right input of a join.
@@ -64,8 +64,11 @@ impl<
     }
 }
 
-/// What [`EventStream::window_cogroup`] emits: per key and window, the left and the right values.
-pub type CoGroupOutput<K, A, B> = WindowOutput<K, Side<A, B>, (Vec<A>, Vec<B>)>;
+/// What [`EventStream::window_cogroup`] fires: per key and window, the left and the right values.
+pub type CoGroupResult<K, A, B> = WindowResult<K, (Vec<A>, Vec<B>)>;
+
+/// What [`EventStream::window_cogroup`] returns: the cogroups and the late records of either side.
+pub type CoGrouped<'scope, K, A, B> = Windowed<'scope, K, Side<A, B>, (Vec<A>, Vec<B>)>;
 
 /// Which pairs a windowed join emits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -122,13 +125,13 @@ where
     A: ExchangeData + Clone,
 {
     /// Groups both streams' values by key and fixed window: one result per key and window, with the
-    /// left and right values (either may be empty).
+    /// left and right values (either may be empty), and the records of either side that came too late.
     pub fn window_cogroup<B: ExchangeData + Clone>(
         self,
         other: EventStream<'scope, (K, B)>,
         windows: SlidingWindows,
         allowed_lateness_ms: u64,
-    ) -> EventStream<'scope, CoGroupOutput<K, A, B>> {
+    ) -> CoGrouped<'scope, K, A, B> {
         let left = self.map(|(k, a)| (k, Side::Left(a)));
         let right = other.map(|(k, b)| (k, Side::Right(b)));
         left.union([right])
@@ -147,7 +150,7 @@ where
         EventStream<'scope, Joined<K, A, B>>,
         EventStream<'scope, LateRecord<K, Side<A, B>>>,
     ) {
-        let (groups, late) = split(self.window_cogroup(other, windows, allowed_lateness_ms));
+        let (groups, late) = self.window_cogroup(other, windows, allowed_lateness_ms);
         let rows = groups.flat_map(move |r| {
             let (key, window, firing) = (r.key, r.window, r.firing);
             join_rows(kind, &r.value.0, &r.value.1)

@@ -14,8 +14,10 @@
 //! * Because lateness depends only on each record's own message time, results do not depend on how the
 //!   worker happens to interleave data and progress.
 //!
-//! Operators take an [`EventStream`] of `(key, value)` and return a stream of
-//! [`WindowOutput`]s, which [`split`] separates into results and late records.
+//! Every window operator runs on the keyed-operator shell ([`crate::shell`]): its per-key state is the
+//! shell's, its window ends and cleanups are the shell's timers (so firing is bounded by the work
+//! budget), and it returns two streams: the firings ([`WindowResult`]) and the late records
+//! ([`LateRecord`]).
 
 pub mod aggregate;
 pub mod assign;
@@ -25,23 +27,12 @@ pub mod marker;
 pub mod processing;
 pub mod replay;
 pub mod session;
-mod timers;
-
-use std::hash::Hash;
 
 use serde::{Deserialize, Serialize};
-use timely::container::CapacityContainerBuilder;
-use timely::dataflow::channels::pact::Exchange;
-use timely::dataflow::operators::core::OkErr;
-use timely::dataflow::operators::generic::{Operator, OutputBuilderSession};
-use timely::dataflow::operators::InputCapability;
-use timely::ExchangeData;
 
-use crate::hash::route;
+use crate::time::EventTime;
 
-use crate::stream::EventStream;
-use crate::time::{Event, EventTime};
-
+pub use crate::shell::LateRecord;
 pub use aggregate::Aggregate;
 pub use assign::{SlidingWindows, Window};
 
@@ -63,105 +54,20 @@ pub struct WindowResult<K, O> {
     pub watermark: i64,
 }
 
-/// A record that came after every window it belongs to had been cleaned up.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct LateRecord<K, V> {
-    /// The record's key.
-    pub key: K,
-    /// The record's value.
-    pub value: V,
-    /// The record's event time.
-    pub time: EventTime,
-}
-
-/// What a window operator emits: a firing, or a late record.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub enum WindowOutput<K, V, O> {
-    /// A window fired.
-    Fired(WindowResult<K, O>),
-    /// A record was too late for all its windows.
-    Late(LateRecord<K, V>),
-}
-
-/// Separates a window operator's output into firings and late records.
-#[allow(clippy::type_complexity)]
-pub fn split<'scope, K: 'static, V: 'static, O: 'static>(
-    output: EventStream<'scope, WindowOutput<K, V, O>>,
-) -> (
-    EventStream<'scope, WindowResult<K, O>>,
-    EventStream<'scope, LateRecord<K, V>>,
-) {
-    let (fired, late) =
-        output
-            .inner
-            .ok_err::<Vec<_>, _, Vec<_>, _, _>(|e: Event<WindowOutput<K, V, O>>| match e.data {
-                WindowOutput::Fired(r) => Ok(Event::new(e.time, r)),
-                WindowOutput::Late(l) => Err(Event::new(e.time, l)),
-            });
-    (EventStream::new(fired), EventStream::new(late))
-}
-
 /// The event time given to a firing: the window's last instant (0 for windows that end before 1).
 pub(crate) fn result_time(window: &Window) -> EventTime {
     window.max_timestamp().max(0) as EventTime
 }
 
-/// The output handle of a keyed window operator.
-pub(crate) type Out<'a, K, V, O> = OutputBuilderSession<
-    'a,
-    EventTime,
-    CapacityContainerBuilder<Vec<Event<WindowOutput<K, V, O>>>>,
->;
-
-/// What varies between keyed window operators: how a record changes the windows, and what the
-/// frontier fires. The operator around it ([`keyed_window_operator`]) is the same for all.
-pub(crate) trait KeyedWindows<K: 'static, V: 'static, O: 'static>: 'static {
-    /// Takes one record read at message time `now` (the watermark then plus one); results go to
-    /// [`KeyedWindows::results`].
-    fn on_record(
-        &mut self,
-        key: K,
-        value: V,
-        time: EventTime,
-        now: EventTime,
-        cap: &InputCapability<EventTime>,
-    );
-    /// Fires what the frontier has passed (`None`: the input has ended) and cleans up.
-    fn on_frontier(&mut self, frontier: Option<EventTime>, out: &mut Out<'_, K, V, O>);
-    /// The results of the current pass, handed to timely together.
-    fn results(&mut self) -> &mut Vec<Event<WindowOutput<K, V, O>>>;
+/// The shell timer that fires at the watermark `at - 1` (the frontier reaching `at`): window ends and
+/// cleanup times are such frontiers.
+pub(crate) fn at_frontier(at: i64) -> crate::shell::Timer {
+    crate::shell::Timer::EventTime((at - 1).max(0) as EventTime)
 }
 
-/// A window operator: records exchanged by key, each message's results sent in one container at its
-/// time, then the frontier's firings.
-pub(crate) fn keyed_window_operator<'scope, K, V, O, L>(
-    stream: EventStream<'scope, (K, V)>,
-    name: &str,
-    mut logic: L,
-) -> EventStream<'scope, WindowOutput<K, V, O>>
-where
-    K: ExchangeData + Hash,
-    V: ExchangeData,
-    O: 'static,
-    L: KeyedWindows<K, V, O>,
-{
-    let pact = Exchange::new(|e: &Event<(K, V)>| route(&e.data.0));
-    let out = stream.inner.unary_frontier(pact, name, move |_cap, _info| {
-        move |(input, frontier), output| {
-            input.for_each(|cap, data| {
-                let now = *cap.least().expect("a message has a time");
-                for Event {
-                    time,
-                    data: (key, value),
-                } in data.drain(..)
-                {
-                    logic.on_record(key, value, time, now, &cap);
-                }
-                output.session(&cap).give_container(logic.results());
-                logic.results().clear();
-            });
-            logic.on_frontier(frontier.frontier().first().copied(), output);
-        }
-    });
-    EventStream::new(out)
-}
+/// What a window operator returns: its firings, and the records that came too late for every window
+/// they belong to.
+pub type Windowed<'scope, K, V, O> = (
+    crate::stream::EventStream<'scope, WindowResult<K, O>>,
+    crate::stream::EventStream<'scope, LateRecord<K, V>>,
+);

@@ -1,13 +1,13 @@
-//! Processing-time windows: tumbling or sliding windows over the wall clock, which fire when the clock
-//! passes their end (through a timer activation; the frontier plays no part).
+//! Processing-time windows: tumbling or sliding windows over the processing clock, which fire when the
+//! clock passes their end (through a processing-time timer of the shell; the frontier plays no part).
 //!
-//! A record falls in the pane of its arrival time (ms since the Unix epoch), whatever its event time, and
-//! each window fires once, with the aggregation of its panes. Nothing is ever late. When the input ends,
-//! every open window fires at once. For these windows [`WindowResult::watermark`] is the wall-clock time
-//! (ms) at which the window fired.
+//! A record falls in the pane of its arrival time (ms since the Unix epoch, [`wall_clock_ms`]), whatever
+//! its event time, and each window fires once, with the aggregation of its panes. Nothing is ever late.
+//! When the input ends, every open window fires at once. For these windows [`WindowResult::watermark`]
+//! is the processing time (ms) at which the window fired. Window ends are processing times, so a
+//! checkpoint's timers mean the same after a restart.
 
 use std::hash::Hash;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -15,24 +15,17 @@ use timely::ExchangeData;
 
 use super::aggregate::Aggregate;
 use super::assign::{SlidingWindows, Window};
-use super::{result_time, WindowOutput, WindowResult};
-use crate::process::{KeyContext, KeyedProcess, Timer};
+use super::{result_time, WindowResult};
+use crate::shell::{Context, KeyedOperator, Timer};
 use crate::stream::EventStream;
+use crate::time::{wall_clock_ms, EventTime};
 
-fn wall_clock_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
-
-/// One key's panes and the window ends waiting for their timer. A checkpoint saves the panes; the
-/// pending timers hold instants of this process and are re-armed on restore.
-#[derive(Serialize, Deserialize)]
+/// One key's panes and the window ends waiting for the clock, sorted.
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(bound = "Acc: Serialize + DeserializeOwned")]
 pub struct KeyPanes<Acc> {
     panes: Vec<(i64, Acc)>,
-    #[serde(skip)]
-    pending: Vec<(Instant, i64)>,
+    pending: Vec<i64>,
 }
 
 struct ProcessingWindows<A> {
@@ -40,15 +33,27 @@ struct ProcessingWindows<A> {
     agg: A,
 }
 
-impl<K: Clone + 'static, V: 'static, A: Aggregate<V>> KeyedProcess<K, V> for ProcessingWindows<A> {
-    type State = KeyPanes<A::Acc>;
-    type Out = WindowOutput<K, V, A::Out>;
+/// The context a processing-time window operator gets from the shell.
+type Ctx<'c, K, V, A> = Context<
+    'c,
+    K,
+    V,
+    KeyPanes<<A as Aggregate<V>>::Acc>,
+    WindowResult<K, <A as Aggregate<V>>::Out>,
+>;
 
-    fn on_record(&mut self, value: V, ctx: &mut KeyContext<'_, K, Self::State, Self::Out>) {
-        let now = wall_clock_ms();
-        let pane = self.windows.pane_of(now);
-        let ends: Vec<i64> = self.windows.ends_of_pane(pane).collect();
-        let state = ctx.state().get_or_insert_with(|| KeyPanes {
+impl<K, V, A> KeyedOperator<K, V> for ProcessingWindows<A>
+where
+    K: Hash + Eq + Clone + 'static,
+    V: 'static,
+    A: Aggregate<V>,
+{
+    type State = KeyPanes<A::Acc>;
+    type Out = WindowResult<K, A::Out>;
+
+    fn on_record(&mut self, key: K, value: V, _time: EventTime, ctx: &mut Ctx<'_, K, V, A>) {
+        let pane = self.windows.pane_of(wall_clock_ms() as i64);
+        let state = ctx.states.get_or_insert_with(key.clone(), || KeyPanes {
             panes: Vec::new(),
             pending: Vec::new(),
         });
@@ -60,40 +65,26 @@ impl<K: Clone + 'static, V: 'static, A: Aggregate<V>> KeyedProcess<K, V> for Pro
                 state.panes.insert(i, (pane, acc));
             }
         }
-        let new_ends: Vec<i64> = ends
-            .into_iter()
-            .filter(|e| !state.pending.iter().any(|(_, p)| p == e))
-            .collect();
-        for end in new_ends {
-            let at = ctx.set_processing_timer(Duration::from_millis((end - now).max(0) as u64));
-            ctx.state()
-                .as_mut()
-                .expect("just set")
-                .pending
-                .push((at, end));
+        for end in self.windows.ends_of_pane(pane) {
+            if let Err(i) = state.pending.binary_search(&end) {
+                state.pending.insert(i, end);
+                ctx.timers
+                    .set(key.clone(), Timer::ProcessingTime(end.max(0) as u64));
+            }
         }
     }
 
-    fn on_timer(&mut self, timer: Timer, ctx: &mut KeyContext<'_, K, Self::State, Self::Out>) {
+    fn on_timer(&mut self, key: K, timer: Timer, ctx: &mut Ctx<'_, K, V, A>) {
         let Timer::ProcessingTime(at) = timer else {
             return;
         };
-        let fired_at = wall_clock_ms();
-        let key = ctx.key().clone();
-        let Some(state) = ctx.state().as_mut() else {
+        let fired_at = wall_clock_ms() as i64;
+        let Some(state) = ctx.states.get_mut(&key) else {
             return;
         };
-        let mut due: Vec<i64> = state
-            .pending
-            .iter()
-            .filter(|(t, _)| *t <= at)
-            .map(|(_, end)| *end)
-            .collect();
-        due.sort();
-        state.pending.retain(|(t, _)| *t > at);
         let size = self.windows.size();
-        let mut results = Vec::new();
-        for end in due {
+        let due = state.pending.partition_point(|end| *end <= at as i64);
+        for end in state.pending.drain(..due) {
             let from = state.panes.partition_point(|p| p.0 < end - size);
             let mut panes = state.panes[from..]
                 .iter()
@@ -112,7 +103,7 @@ impl<K: Clone + 'static, V: 'static, A: Aggregate<V>> KeyedProcess<K, V> for Pro
                 firing: 1,
                 watermark: fired_at,
             };
-            results.push((result_time(&window), WindowOutput::Fired(result)));
+            ctx.output.emit(result_time(&window), result);
             // Panes whose windows have all fired are done.
             let windows = self.windows;
             state.panes.retain(|(pane, _)| {
@@ -122,12 +113,8 @@ impl<K: Clone + 'static, V: 'static, A: Aggregate<V>> KeyedProcess<K, V> for Pro
                     .is_some_and(|last| last > end)
             });
         }
-        let finished = state.panes.is_empty() && state.pending.is_empty();
-        for (time, out) in results {
-            ctx.emit_at(time, out);
-        }
-        if finished {
-            *ctx.state() = None;
+        if state.panes.is_empty() && state.pending.is_empty() {
+            ctx.states.remove(&key);
         }
     }
 }
@@ -137,13 +124,14 @@ where
     K: ExchangeData + Hash + Eq + Clone,
     V: ExchangeData,
 {
-    /// Aggregates each key's records in fixed windows of processing time (the wall clock at arrival);
-    /// see the module documentation.
+    /// Aggregates each key's records in fixed windows of processing time (the processing clock at
+    /// arrival); see the module documentation.
     pub fn processing_time_window<A: Aggregate<V>>(
         self,
         windows: SlidingWindows,
         agg: A,
-    ) -> EventStream<'scope, WindowOutput<K, V, A::Out>> {
-        self.process_by_key("ProcessingTimeWindow", ProcessingWindows { windows, agg })
+    ) -> EventStream<'scope, WindowResult<K, A::Out>> {
+        self.keyed_operator("ProcessingTimeWindow", ProcessingWindows { windows, agg })
+            .0
     }
 }

@@ -40,8 +40,14 @@ pub enum ReplayWatermark {
     Explicit,
 }
 
-/// Replays `log` through the operators `build` makes (a window operator, usually), on one worker, and
-/// returns everything they emitted, in order.
+/// What replaying a window operator gives: its firings and its late records, each in order.
+pub type Replayed<K, V, O> = (
+    Vec<crate::window::WindowResult<K, O>>,
+    Vec<crate::window::LateRecord<K, V>>,
+);
+
+/// Replays `log` through the operators `build` makes, on one worker, and returns everything they
+/// emitted, in order.
 pub fn replay<K, V, O, F>(log: Vec<LogEntry<K, V>>, watermark: ReplayWatermark, build: F) -> Vec<O>
 where
     K: Send + Sync + Clone + 'static,
@@ -49,12 +55,43 @@ where
     O: Send + Clone + 'static,
     F: for<'s> FnOnce(EventStream<'s, (K, V)>) -> EventStream<'s, O> + Send + Sync + 'static,
 {
+    let (out, _none) = replay_windowed::<K, V, O, (), _>(log, watermark, move |records| {
+        let scope = records.scope();
+        (
+            build(records),
+            EventStream::new(timely::dataflow::operators::generic::operator::empty(scope)),
+        )
+    });
+    out
+}
+
+/// Replays `log` through the operators `build` makes (a window operator, with its results and its
+/// late records), on one worker, and returns everything each of the two streams carried, in order.
+pub fn replay_windowed<K, V, O, L, F>(
+    log: Vec<LogEntry<K, V>>,
+    watermark: ReplayWatermark,
+    build: F,
+) -> (Vec<O>, Vec<L>)
+where
+    K: Send + Sync + Clone + 'static,
+    V: Send + Sync + Clone + 'static,
+    O: Send + Clone + 'static,
+    L: Send + Clone + 'static,
+    F: for<'s> FnOnce(EventStream<'s, (K, V)>) -> (EventStream<'s, O>, EventStream<'s, L>)
+        + Send
+        + Sync
+        + 'static,
+{
     timely::execute_directly(move |worker| {
         let mut input: EventInput<(K, V)> = EventInput::new();
         let probe = ProbeHandle::new();
         let captured = worker.dataflow::<EventTime, _, _>(|scope| {
             let records = EventStream::new(scope.input_from(&mut input));
-            build(records).inner.probe_with(&probe).capture()
+            let (out, late) = build(records);
+            (
+                out.inner.probe_with(&probe).capture(),
+                late.inner.probe_with(&probe).capture(),
+            )
         });
         let mut max_seen: Option<EventTime> = None;
         for entry in log {
@@ -82,13 +119,18 @@ where
         }
         input.close();
         while worker.step() {}
-        captured
-            .try_iter()
-            .flat_map(|event| match event {
-                CaptureEvent::Messages(_, records) => records,
-                CaptureEvent::Progress(_) => Vec::new(),
-            })
-            .map(|e| e.data)
-            .collect()
+        (drain(captured.0), drain(captured.1))
     })
+}
+
+/// Everything a captured stream carried, in order.
+fn drain<D>(captured: std::sync::mpsc::Receiver<CaptureEvent<EventTime, Vec<Event<D>>>>) -> Vec<D> {
+    captured
+        .try_iter()
+        .flat_map(|event| match event {
+            CaptureEvent::Messages(_, records) => records,
+            CaptureEvent::Progress(_) => Vec::new(),
+        })
+        .map(|e| e.data)
+        .collect()
 }

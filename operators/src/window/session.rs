@@ -5,8 +5,9 @@
 //! record. A late record can bridge two sessions into one, even two that have fired. Lateness is judged
 //! on the merged session, as Flink does: if even the merged session is past its cleanup time, the
 //! record is late and nothing changes. The merged session fires when the frontier passes its end, or at
-//! once if the watermark already has. State per key is a sorted list of disjoint sessions, each with
-//! its accumulator; a key with no session left is forgotten.
+//! once if the watermark already has. State per key (in the shell) is a sorted list of disjoint
+//! sessions, each with its accumulator; a session's end and its cleanup time are shell timers of the
+//! key, and a key with no session left is forgotten.
 //!
 //! With a monotonic watermark, a session ending at `e` fires as soon as any record at `e` is read; a
 //! record of the same key at exactly `e`, which would touch it, then starts a new session, unless it was
@@ -16,24 +17,21 @@
 
 use std::hash::Hash;
 
-use rustc_hash::FxHashMap;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use timely::dataflow::operators::InputCapability;
 use timely::ExchangeData;
 
 use super::aggregate::Aggregate;
 use super::assign::Window;
-use super::timers::Timers;
-use super::{keyed_window_operator, KeyedWindows, Out};
-use super::{result_time, LateRecord, WindowOutput, WindowResult, END_OF_INPUT};
+use super::{at_frontier, result_time, WindowResult, Windowed};
+use crate::shell::{Context, KeyedOperator, Output, Timer};
 use crate::stream::EventStream;
-use crate::time::{Event, EventTime};
+use crate::time::EventTime;
 
-/// One session of a key: what a checkpoint saves of the operator.
+/// One session of a key.
 #[derive(Debug, PartialEq, Serialize, Deserialize)]
 #[serde(bound = "Acc: Serialize + DeserializeOwned")]
-pub(crate) struct Session<Acc> {
+pub struct Session<Acc> {
     window: Window,
     acc: Acc,
     firings: u32,
@@ -41,25 +39,21 @@ pub(crate) struct Session<Acc> {
     pending: bool,
 }
 
-/// The session operator's state on one worker.
-struct SessionWindows<K, A: Aggregate<V>, V> {
+/// The session-window operator: what does not vary by key.
+struct SessionWindows<A, V> {
     gap: i64,
     lateness: i64,
     agg: A,
-    keys: FxHashMap<K, Vec<Session<A::Acc>>>,
-    timers: Timers<K>,
-    /// Results of the current pass, handed to timely together.
-    out: Vec<Event<WindowOutput<K, V, A::Out>>>,
     _value: std::marker::PhantomData<fn(V)>,
 }
 
-/// Adds one firing of `session` to the pass's results.
+/// Emits one firing of `session`.
 fn fire<K: Clone, V, A: Aggregate<V>>(
     agg: &A,
     key: &K,
     session: &mut Session<A::Acc>,
     watermark: i64,
-    out: &mut Vec<Event<WindowOutput<K, V, A::Out>>>,
+    out: &mut Output<'_, K, V, WindowResult<K, A::Out>>,
 ) {
     session.firings += 1;
     session.pending = false;
@@ -70,29 +64,31 @@ fn fire<K: Clone, V, A: Aggregate<V>>(
         firing: session.firings,
         watermark,
     };
-    out.push(Event::new(
-        result_time(&session.window),
-        WindowOutput::Fired(result),
-    ));
+    out.emit(result_time(&session.window), result);
 }
 
-impl<K, V, A> KeyedWindows<K, V, A::Out> for SessionWindows<K, A, V>
+/// The context a session-window operator gets from the shell.
+type Ctx<'c, K, V, A> = Context<
+    'c,
+    K,
+    V,
+    Vec<Session<<A as Aggregate<V>>::Acc>>,
+    WindowResult<K, <A as Aggregate<V>>::Out>,
+>;
+
+impl<K, V, A> KeyedOperator<K, V> for SessionWindows<A, V>
 where
     K: Hash + Eq + Clone + 'static,
     V: 'static,
     A: Aggregate<V>,
 {
-    fn on_record(
-        &mut self,
-        key: K,
-        value: V,
-        time: EventTime,
-        now: EventTime,
-        cap: &InputCapability<EventTime>,
-    ) {
-        let (t, c) = (time as i64, now as i64);
+    type State = Vec<Session<A::Acc>>;
+    type Out = WindowResult<K, A::Out>;
+
+    fn on_record(&mut self, key: K, value: V, time: EventTime, ctx: &mut Ctx<'_, K, V, A>) {
+        let (t, c) = (time as i64, ctx.read_at() as i64);
         let new = Window::new(t, t + self.gap);
-        let sessions = self.keys.entry(key.clone()).or_default();
+        let sessions = ctx.states.get_or_insert_with(key.clone(), Vec::new);
         // The sessions `new` intersects or touches are contiguous in the sorted list.
         let lo = sessions.partition_point(|s| s.window.end < new.start);
         let hi = sessions.partition_point(|s| s.window.start <= new.end);
@@ -101,12 +97,9 @@ where
         });
         if merged.end + self.lateness <= c {
             if sessions.is_empty() {
-                self.keys.remove(&key);
+                ctx.states.remove(&key);
             }
-            self.out.push(Event::new(
-                time,
-                WindowOutput::Late(LateRecord { key, value, time }),
-            ));
+            ctx.output.late(key, value, time);
             return;
         }
         let mut acc = self.agg.create();
@@ -114,7 +107,7 @@ where
         for mut old in sessions.drain(lo..hi) {
             if old.pending && old.window.end <= c {
                 // The watermark passed it before this record came: it fires first, as it was.
-                fire(&self.agg, &key, &mut old, c - 1, &mut self.out);
+                fire(&self.agg, &key, &mut old, c - 1, &mut ctx.output);
             }
             if old.window == merged {
                 unchanged = Some((old.firings, old.pending));
@@ -130,52 +123,38 @@ where
             pending: was_pending,
         };
         if merged.end <= c {
-            fire(&self.agg, &key, &mut session, c - 1, &mut self.out);
+            fire(&self.agg, &key, &mut session, c - 1, &mut ctx.output);
         } else if !was_pending {
             session.pending = true;
-            self.timers.fire_at(merged.end, key.clone(), cap);
+            ctx.timers.set(key.clone(), at_frontier(merged.end));
         }
         if unchanged.is_none() {
-            self.timers
-                .clean_at(merged.end + self.lateness, key.clone());
+            ctx.timers
+                .set(key.clone(), at_frontier(merged.end + self.lateness));
         }
         sessions.insert(lo, session);
     }
 
-    fn on_frontier(&mut self, frontier: Option<EventTime>, out: &mut Out<'_, K, V, A::Out>) {
-        let limit = frontier.map_or(i64::MAX, |f| f as i64);
-        let watermark = frontier.map_or(END_OF_INPUT, |f| f as i64 - 1);
-        while let Some((end, keys, cap)) = self.timers.next_firing(limit) {
-            for key in keys {
-                let Some(sessions) = self.keys.get_mut(&key) else {
-                    continue;
-                };
-                // The entry is stale if the session has merged into another or has fired.
-                if let Some(session) = sessions
-                    .iter_mut()
-                    .find(|s| s.pending && s.window.end == end)
-                {
-                    fire(&self.agg, &key, session, watermark, &mut self.out);
-                }
-            }
-            out.session(&cap).give_container(&mut self.out);
-            self.out.clear();
+    fn on_timer(&mut self, key: K, timer: Timer, ctx: &mut Ctx<'_, K, V, A>) {
+        let Timer::EventTime(t) = timer else {
+            return;
+        };
+        let limit = t as i64 + 1;
+        let watermark = ctx.watermark();
+        let Some(sessions) = ctx.states.get_mut(&key) else {
+            return;
+        };
+        // A session that merged into another or has fired has no firing left at its old end.
+        for session in sessions
+            .iter_mut()
+            .filter(|s| s.pending && s.window.end <= limit)
+        {
+            fire(&self.agg, &key, session, watermark, &mut ctx.output);
         }
-        self.timers.settle();
-        while let Some(keys) = self.timers.next_cleanup(limit) {
-            for key in keys {
-                if let Some(sessions) = self.keys.get_mut(&key) {
-                    sessions.retain(|s| s.pending || s.window.end + self.lateness > limit);
-                    if sessions.is_empty() {
-                        self.keys.remove(&key);
-                    }
-                }
-            }
+        sessions.retain(|s| s.pending || s.window.end + self.lateness > limit);
+        if sessions.is_empty() {
+            ctx.states.remove(&key);
         }
-    }
-
-    fn results(&mut self) -> &mut Vec<Event<WindowOutput<K, V, A::Out>>> {
-        &mut self.out
     }
 }
 
@@ -193,21 +172,17 @@ where
         gap_ms: u64,
         allowed_lateness_ms: u64,
         agg: A,
-    ) -> EventStream<'scope, WindowOutput<K, V, A::Out>>
+    ) -> Windowed<'scope, K, V, A::Out>
     where
         A: Aggregate<V>,
     {
         assert!(gap_ms > 0, "a session gap must be positive");
-        keyed_window_operator(
-            self,
+        self.keyed_operator(
             "SessionWindow",
             SessionWindows {
                 gap: gap_ms as i64,
                 lateness: allowed_lateness_ms as i64,
                 agg,
-                keys: FxHashMap::default(),
-                timers: Timers::default(),
-                out: Vec::new(),
                 _value: std::marker::PhantomData,
             },
         )

@@ -3,8 +3,8 @@
 // Each test crate includes this module and uses a part of it.
 #![allow(dead_code)]
 
-use caudal_operators::window::replay::{LogEntry, ReplayWatermark};
-use caudal_operators::window::{Window, WindowOutput};
+use caudal_operators::window::replay::{LogEntry, ReplayWatermark, Replayed};
+use caudal_operators::window::Window;
 use proptest::prelude::*;
 
 /// A firing as `(key, window, result, firing, watermark)`.
@@ -38,15 +38,13 @@ pub fn lateness() -> impl Strategy<Value = u64> {
 }
 
 /// Firings (sorted) and late records (in arrival order) of a window operator's output.
-pub fn outputs(out: Vec<WindowOutput<u8, i64, i64>>) -> (Vec<Fired>, Vec<Late>) {
-    let (mut fired, mut late) = (Vec::new(), Vec::new());
-    for o in out {
-        match o {
-            WindowOutput::Fired(r) => fired.push((r.key, r.window, r.value, r.firing, r.watermark)),
-            WindowOutput::Late(l) => late.push((l.key, l.value, l.time)),
-        }
-    }
+pub fn outputs((results, late): Replayed<u8, i64, i64>) -> (Vec<Fired>, Vec<Late>) {
+    let mut fired: Vec<Fired> = results
+        .into_iter()
+        .map(|r| (r.key, r.window, r.value, r.firing, r.watermark))
+        .collect();
     fired.sort();
+    let late = late.into_iter().map(|l| (l.key, l.value, l.time)).collect();
     (fired, late)
 }
 

@@ -1,0 +1,174 @@
+//! The worker's register of keyed-operator state, through which a checkpoint snapshots every keyed
+//! operator of a worker and a restarted worker restores them (in the spirit of differential dataflow's
+//! `TraceAgent`: a handle to state that lives inside an operator).
+//!
+//! Every operator built on the shell registers itself, under an [`OperatorId`] made of its name and its
+//! place in the dataflow (stable from one run of a program to the next), with the [`StateRegistry`] of
+//! the worker thread that builds it. Then:
+//!
+//! * [`StateRegistry::snapshot`] asks every live operator of the worker for its state: the per-key
+//!   state and the pending timers, serialized with bincode inside a versioned envelope. The caller picks
+//!   the moment: a snapshot describes a consistent cut at time `T` when it is taken after every
+//!   operator's input frontier has reached `T` (a probe downstream has passed `T - 1`) and before any
+//!   record at `T` or later has been fed in. Checkpoint coordinators pause their sources for that moment.
+//! * [`StateRegistry::restore_from`] hands a snapshot to the worker before its dataflow is built: each
+//!   operator takes its part as it is constructed and resumes with its state and timers. A part that
+//!   does not fit (another operator, another state version, damaged bytes) is not used: the operator
+//!   starts empty and [`StateRegistry::restore_errors`] says which part and why, so that the runtime can
+//!   refuse to run instead of computing from the wrong state.
+//!
+//! A timely worker is one thread, so the register is the thread's: [`StateRegistry::current`].
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::rc::{Rc, Weak};
+
+use serde::{Deserialize, Serialize};
+
+/// The format of a snapshot's envelope. Bump it when the envelope changes.
+pub const SNAPSHOT_FORMAT: u32 = 1;
+
+/// Where an operator sits: its name and its address within its dataflow (timely's operator path
+/// without the dataflow's own index, so that a rebuilt dataflow finds its operators again).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct OperatorId {
+    /// The operator's name, as given when it was built.
+    pub name: String,
+    /// Its address inside the dataflow.
+    pub path: Vec<usize>,
+}
+
+impl fmt::Display for OperatorId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} at {:?}", self.name, self.path)
+    }
+}
+
+/// One operator's state as a checkpoint stores it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OperatorSnapshot {
+    /// [`SNAPSHOT_FORMAT`] when it was written.
+    pub format: u32,
+    /// The version of the operator's state type ([`super::KeyedOperator::STATE_VERSION`]).
+    pub state_version: u32,
+    /// The Rust type of the operator, so that a snapshot is never read into another kind of operator.
+    pub operator_type: String,
+    /// The per-key state and the timers, serialized with bincode.
+    pub bytes: Vec<u8>,
+}
+
+/// Every keyed operator's state on one worker.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerSnapshot {
+    /// One entry per operator.
+    pub operators: BTreeMap<OperatorId, OperatorSnapshot>,
+}
+
+/// Why an operator's part of a snapshot could not be used.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RestoreError {
+    /// The operator.
+    pub operator: OperatorId,
+    /// What is wrong.
+    pub reason: String,
+}
+
+impl fmt::Display for RestoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "cannot restore {}: {}", self.operator, self.reason)
+    }
+}
+
+impl std::error::Error for RestoreError {}
+
+/// What the register needs of an operator's state.
+pub(crate) trait Snapshotting {
+    /// The operator's state in its envelope.
+    fn snapshot(&self) -> OperatorSnapshot;
+}
+
+#[derive(Default)]
+struct Register {
+    live: Vec<(OperatorId, Weak<RefCell<dyn Snapshotting>>)>,
+    to_restore: BTreeMap<OperatorId, OperatorSnapshot>,
+    errors: Vec<RestoreError>,
+}
+
+thread_local! {
+    static CURRENT: StateRegistry = StateRegistry::default();
+}
+
+/// The register of keyed-operator state of the worker on this thread (a cheap handle to it).
+#[derive(Clone, Default)]
+pub struct StateRegistry {
+    inner: Rc<RefCell<Register>>,
+}
+
+impl StateRegistry {
+    /// The register of this thread's worker.
+    pub fn current() -> StateRegistry {
+        CURRENT.with(|r| r.clone())
+    }
+
+    /// Every live keyed operator's state, serialized (see the module documentation for when it forms a
+    /// consistent cut).
+    pub fn snapshot(&self) -> WorkerSnapshot {
+        let mut register = self.inner.borrow_mut();
+        register.live.retain(|(_, op)| op.strong_count() > 0);
+        let operators = register
+            .live
+            .iter()
+            .filter_map(|(id, op)| Some((id.clone(), op.upgrade()?.borrow().snapshot())))
+            .collect();
+        WorkerSnapshot { operators }
+    }
+
+    /// Makes operators built from now on on this worker start from their parts of `snapshot`.
+    pub fn restore_from(&self, snapshot: WorkerSnapshot) {
+        let mut register = self.inner.borrow_mut();
+        register.to_restore = snapshot.operators;
+        register.errors.clear();
+    }
+
+    /// The parts of the snapshot given to [`StateRegistry::restore_from`] that no operator has taken
+    /// (an operator of the snapshot that the new dataflow lacks).
+    pub fn unclaimed(&self) -> Vec<OperatorId> {
+        self.inner.borrow().to_restore.keys().cloned().collect()
+    }
+
+    /// The parts of the snapshot that operators could not use.
+    pub fn restore_errors(&self) -> Vec<RestoreError> {
+        self.inner.borrow().errors.clone()
+    }
+
+    /// How many operators of this worker are registered and alive.
+    pub fn live_operators(&self) -> usize {
+        let register = self.inner.borrow();
+        register
+            .live
+            .iter()
+            .filter(|(_, op)| op.strong_count() > 0)
+            .count()
+    }
+
+    /// Registers an operator's state; returns its part of the snapshot being restored, if any.
+    pub(crate) fn register(
+        &self,
+        id: OperatorId,
+        state: Weak<RefCell<dyn Snapshotting>>,
+    ) -> Option<OperatorSnapshot> {
+        let mut register = self.inner.borrow_mut();
+        register.live.retain(|(_, op)| op.strong_count() > 0);
+        register.live.push((id.clone(), state));
+        register.to_restore.remove(&id)
+    }
+
+    /// Notes that `id`'s part of the snapshot could not be used.
+    pub(crate) fn restore_failed(&self, operator: OperatorId, reason: String) {
+        self.inner
+            .borrow_mut()
+            .errors
+            .push(RestoreError { operator, reason });
+    }
+}

@@ -1,0 +1,384 @@
+//! Snapshot → restore → the same results, for every operator on the keyed-operator shell, and the work
+//! budget changes nothing but how firings spread over activations.
+//!
+//! The model is the operator itself, run once without interruption. The interrupted run feeds the first
+//! part of the same input, takes the worker's snapshot once the frontier has reached the cut (the
+//! consistent-cut contract of `StateRegistry::snapshot`), and ends; a fresh dataflow restores the
+//! snapshot and is fed the rest. Its outputs, with the first part's, must equal the uninterrupted run's,
+//! record for record and each at the same timely time.
+
+use std::sync::{Arc, Mutex};
+
+use caudal_operators::budget::WorkBudget;
+use caudal_operators::shell::{StateRegistry, WorkerSnapshot};
+use caudal_operators::stream::EventInput;
+use caudal_operators::window::aggregate::{collect, Count, Sum};
+use caudal_operators::window::join::JoinKind;
+use caudal_operators::window::marker::Marker;
+use caudal_operators::window::SlidingWindows;
+use caudal_operators::{Event, EventStream, EventTime};
+use proptest::prelude::*;
+use timely::dataflow::operators::capture::event::Event as CaptureEvent;
+use timely::dataflow::operators::capture::Capture;
+use timely::dataflow::operators::{Input, Probe};
+use timely::dataflow::ProbeHandle;
+
+/// A record: key, value, event time.
+type Rec = (u8, i64, u64);
+
+/// What the operators under test emit, made comparable: `Ok` results and `Err` late records, as text.
+type Out = Result<String, String>;
+
+/// Builds the operators under test on the input stream.
+trait Build:
+    Fn(EventStream<'_, (u8, i64)>) -> EventStream<'_, Out> + Send + Sync + Clone + 'static
+{
+}
+impl<F: Fn(EventStream<'_, (u8, i64)>) -> EventStream<'_, Out> + Send + Sync + Clone + 'static>
+    Build for F
+{
+}
+
+/// The input time (watermark + 1) after each record: bounded out-of-orderness of `delay` ms.
+fn schedule(recs: &[Rec], delay: u64) -> Vec<EventTime> {
+    let mut max_seen = 0;
+    recs.iter()
+        .map(|r| {
+            max_seen = max_seen.max(r.2);
+            max_seen.saturating_sub(delay)
+        })
+        .collect()
+}
+
+/// Runs `build` on `recs[range]`, each sent at the input time the schedule gives and the worker stepped
+/// until the operators caught up; the input starts at `start`. With `close` the input ends; otherwise
+/// the worker's snapshot is taken at the end. Returns `(timely time, output)` pairs and the snapshot.
+#[allow(clippy::too_many_arguments)]
+fn run(
+    recs: &[Rec],
+    times: &[EventTime],
+    range: std::ops::Range<usize>,
+    start: EventTime,
+    close: bool,
+    restore: Option<WorkerSnapshot>,
+    budget: WorkBudget,
+    build: impl Build,
+) -> (Vec<(EventTime, Out)>, Option<WorkerSnapshot>) {
+    let feed: Vec<(Rec, EventTime)> = recs[range.clone()]
+        .iter()
+        .copied()
+        .zip(times[range].iter().copied())
+        .collect();
+    let mut config = timely::Config::thread();
+    budget.install(&mut config);
+    let result = Arc::new(Mutex::new(None));
+    let slot = result.clone();
+    timely::execute(config, move |worker| {
+        let registry = StateRegistry::current();
+        if let Some(snapshot) = restore.clone() {
+            registry.restore_from(snapshot);
+        }
+        let mut input: EventInput<(u8, i64)> = EventInput::new();
+        let probe = ProbeHandle::new();
+        let build = build.clone();
+        let captured = worker.dataflow::<EventTime, _, _>(|scope| {
+            build(EventStream::new(scope.input_from(&mut input)))
+                .inner
+                .probe_with(&probe)
+                .capture()
+        });
+        assert!(
+            registry.restore_errors().is_empty(),
+            "{:?}",
+            registry.restore_errors()
+        );
+        assert!(
+            registry.unclaimed().is_empty(),
+            "{:?}",
+            registry.unclaimed()
+        );
+        input.advance_to(start);
+        // A restored dataflow catches up with the cut before the rest is fed, as the cut one had.
+        worker.step_while(|| probe.less_than(input.time()));
+        for ((key, value, time), at) in &feed {
+            input.send(Event::new(*time, (*key, *value)));
+            if *at > *input.time() {
+                input.advance_to(*at);
+            }
+            input.flush();
+            worker.step_while(|| probe.less_than(input.time()));
+        }
+        let snapshot = if close {
+            input.close();
+            worker.step_while(|| !probe.done());
+            None
+        } else {
+            // The cut: every operator's frontier has reached the input time, nothing later was fed.
+            worker.step_while(|| probe.less_than(input.time()));
+            let snapshot = registry.snapshot();
+            drop(input);
+            Some(snapshot)
+        };
+        // What came out up to here (a run that stops at the cut ends when its input closes: its
+        // end-of-input firings belong to no run).
+        let out: Vec<_> = captured.try_iter().collect();
+        *slot.lock().unwrap() = Some((out, snapshot));
+    })
+    .unwrap()
+    .join();
+    let (captured, snapshot) = result.lock().unwrap().take().unwrap();
+    let mut out: Vec<(EventTime, Out)> = captured
+        .into_iter()
+        .flat_map(|event| match event {
+            CaptureEvent::Messages(stamp, events) => {
+                let time = *stamp.expect_singleton();
+                events.into_iter().map(|e| (time, e.data)).collect()
+            }
+            CaptureEvent::Progress(_) => Vec::new(),
+        })
+        .collect();
+    out.sort();
+    (out, snapshot)
+}
+
+/// The uninterrupted run's output equals the output of a run cut at record `cut` and resumed from its
+/// snapshot; with a budget of one timer per activation the output is the same too.
+fn check(recs: &[Rec], delay: u64, cut: usize, build: impl Build) -> Result<(), TestCaseError> {
+    let times = schedule(recs, delay);
+    let n = recs.len();
+    // A cut is where the input time moves on after a record: every record before it was sent at an
+    // earlier time, so the frontier can reach the cut before anything after it is fed.
+    let before = |i: usize| if i == 0 { 0 } else { times[i - 1] };
+    let cut = (cut.min(n)..=n)
+        .find(|&c| c > 0 && times[c - 1] > before(c - 1))
+        .unwrap_or(0);
+    let unbounded = WorkBudget::unbounded();
+    let (whole, _) = run(recs, &times, 0..n, 0, true, None, unbounded, build.clone());
+    let (fed, _) = run(
+        recs,
+        &times,
+        0..n,
+        0,
+        true,
+        None,
+        WorkBudget::timers(1),
+        build.clone(),
+    );
+    prop_assert_eq!(
+        &fed,
+        &whole,
+        "a budget of one timer per activation changed the output"
+    );
+    let (mut first, snapshot) = run(
+        recs,
+        &times,
+        0..cut,
+        0,
+        false,
+        None,
+        unbounded,
+        build.clone(),
+    );
+    let start = if cut == 0 { 0 } else { times[cut - 1] };
+    let (rest, _) = run(
+        recs,
+        &times,
+        cut..n,
+        start,
+        true,
+        snapshot,
+        WorkBudget::timers(2),
+        build,
+    );
+    first.extend(rest);
+    first.sort();
+    prop_assert_eq!(
+        first,
+        whole,
+        "snapshot and restore at record {} changed the output",
+        cut
+    );
+    Ok(())
+}
+
+fn text<T: std::fmt::Debug>(t: T) -> String {
+    format!("{t:?}")
+}
+
+fn records() -> impl Strategy<Value = Vec<Rec>> {
+    prop::collection::vec((0u8..4, -5i64..6, 0u64..3000), 0..50)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn running_state(recs in records(), delay in 0u64..300, cut in 0usize..50) {
+        check(&recs, delay, cut, |s| s.map_with_state("Sum", || 0i64, |k, sum, v| { *sum += v; Some(text((*k, *sum))) }).map(Ok))?;
+    }
+
+    #[test]
+    fn state_with_event_time_ttl(recs in records(), delay in 0u64..300, cut in 0usize..50) {
+        use caudal_operators::process::Ttl;
+        check(&recs, delay, cut, |s| {
+            s.map_with_state_ttl("Count", || 0u64, |k, n, _| { *n += 1; Some(text((*k, *n))) }, Ttl::EventTime(400)).map(Ok)
+        })?;
+    }
+
+    #[test]
+    fn tumbling_windows_with_lateness(recs in records(), delay in 0u64..300, cut in 0usize..50) {
+        check(&recs, delay, cut, |s| {
+            let (fired, late) = s.window(SlidingWindows::tumbling(500, 0).unwrap(), 200, Sum);
+            fired.map(|r| Ok(text(r))).union([late.map(|l| Err(text(l)))])
+        })?;
+    }
+
+    #[test]
+    fn sliding_windows(recs in records(), delay in 0u64..300, cut in 0usize..50) {
+        check(&recs, delay, cut, |s| {
+            let (fired, late) = s.window(SlidingWindows::sliding(900, 300, 50).unwrap(), 0, collect());
+            fired.map(|r| Ok(text(r))).union([late.map(|l| Err(text(l)))])
+        })?;
+    }
+
+    #[test]
+    fn sliding_windows_with_inverse(recs in records(), delay in 0u64..300, cut in 0usize..50) {
+        check(&recs, delay, cut, |s| {
+            let (fired, late) = s.window_with_inverse(SlidingWindows::sliding(1000, 250, 0).unwrap(), 100, Sum, |acc: &mut i64, pane: &i64| *acc -= pane);
+            fired.map(|r| Ok(text(r))).union([late.map(|l| Err(text(l)))])
+        })?;
+    }
+
+    #[test]
+    fn session_windows(recs in records(), delay in 0u64..300, cut in 0usize..50) {
+        check(&recs, delay, cut, |s| {
+            let (fired, late) = s.session_window(150, 100, Sum);
+            fired.map(|r| Ok(text(r))).union([late.map(|l| Err(text(l)))])
+        })?;
+    }
+
+    #[test]
+    fn marker_sessions(recs in records(), delay in 0u64..300, cut in 0usize..50) {
+        check(&recs, delay, cut, |s| {
+            let markers = s.map(|(k, v)| (k, match v { -5 | -4 => Marker::Start, 5 => Marker::End, v => Marker::Record(v) }));
+            let (fired, late) = markers.marker_session(200, Count);
+            fired.map(|r| Ok(text(r))).union([late.map(|l| Err(text(l)))])
+        })?;
+    }
+
+    #[test]
+    fn window_joins(recs in records(), delay in 0u64..300, cut in 0usize..50) {
+        check(&recs, delay, cut, |s| {
+            let left = s.clone().filter(|(_, v)| *v >= 0);
+            let right = s.filter(|(_, v)| *v < 0);
+            let (rows, late) = left.window_join(right, SlidingWindows::tumbling(400, 0).unwrap(), 100, JoinKind::FullOuter);
+            rows.map(|r| Ok(text(r))).union([late.map(|l| Err(text(l)))])
+        })?;
+    }
+
+    #[test]
+    fn interval_joins(recs in records(), delay in 0u64..300, cut in 0usize..50) {
+        check(&recs, delay, cut, |s| {
+            let left = s.clone().filter(|(_, v)| *v >= 0);
+            let right = s.filter(|(_, v)| *v < 0);
+            let (rows, late) = left.interval_join(right, 100, 50);
+            rows.map(|r| Ok(text(r))).union([late.map(|l| Err(text(l)))])
+        })?;
+    }
+}
+
+fn sum(s: EventStream<'_, (u8, i64)>) -> EventStream<'_, Out> {
+    let (fired, _) = s.window(SlidingWindows::tumbling(500, 0).unwrap(), 0, Sum);
+    fired.map(|r| Ok(text(r)))
+}
+
+fn count(s: EventStream<'_, (u8, i64)>) -> EventStream<'_, Out> {
+    let (fired, _) = s.window(SlidingWindows::tumbling(500, 0).unwrap(), 0, Count);
+    fired.map(|r| Ok(text(r)))
+}
+
+#[test]
+fn a_snapshot_of_another_operator_is_refused_with_its_name() {
+    let recs: Vec<Rec> = (0..20).map(|i| (i as u8 % 3, 1, i * 100)).collect();
+    let times = schedule(&recs, 0);
+    let (_, snapshot) = run(
+        &recs,
+        &times,
+        0..10,
+        0,
+        false,
+        None,
+        WorkBudget::unbounded(),
+        sum,
+    );
+    let snapshot = snapshot.unwrap();
+    assert_eq!(snapshot.operators.len(), 1);
+    let (id, part) = snapshot.operators.iter().next().unwrap();
+    assert_eq!(id.name, "TumblingWindow");
+    assert!(
+        part.operator_type.contains("FixedWindows"),
+        "{}",
+        part.operator_type
+    );
+
+    // The same place in the dataflow, another operator: the part is refused, not misread.
+    let errors = std::thread::spawn(move || {
+        let registry = StateRegistry::current();
+        registry.restore_from(snapshot);
+        timely::execute_directly(move |worker| {
+            let mut input: EventInput<(u8, i64)> = EventInput::new();
+            worker.dataflow::<EventTime, _, _>(|scope| {
+                count(EventStream::new(scope.input_from(&mut input)));
+            });
+        });
+        registry.restore_errors()
+    })
+    .join()
+    .unwrap();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].reason.contains("the snapshot is of a"),
+        "{}",
+        errors[0]
+    );
+    assert!(
+        errors[0].to_string().contains("TumblingWindow"),
+        "{}",
+        errors[0]
+    );
+
+    // Damaged bytes are refused too.
+    let (_, snapshot) = run(
+        &recs,
+        &times,
+        0..10,
+        0,
+        false,
+        None,
+        WorkBudget::unbounded(),
+        sum,
+    );
+    let mut damaged = snapshot.unwrap();
+    for part in damaged.operators.values_mut() {
+        part.bytes.truncate(part.bytes.len() / 2);
+    }
+    let errors = std::thread::spawn(move || {
+        let registry = StateRegistry::current();
+        registry.restore_from(damaged);
+        timely::execute_directly(move |worker| {
+            let mut input: EventInput<(u8, i64)> = EventInput::new();
+            worker.dataflow::<EventTime, _, _>(|scope| {
+                sum(EventStream::new(scope.input_from(&mut input)));
+            });
+        });
+        registry.restore_errors()
+    })
+    .join()
+    .unwrap();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].reason.contains("does not decode"),
+        "{}",
+        errors[0]
+    );
+}
