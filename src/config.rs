@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use caudal_operators::budget::WorkBudget;
 use caudal_operators::WatermarkStrategy;
 use serde::Serialize;
 
@@ -46,6 +47,9 @@ pub struct RunConfig {
     pub source_budget: usize,
     /// Several processes, if any.
     pub cluster: Option<Cluster>,
+    /// How many timers (window firings, session closings, expiries) a keyed operator fires per
+    /// activation before it lets the worker's other operators run.
+    pub work_budget: WorkBudget,
 }
 
 impl Default for RunConfig {
@@ -58,6 +62,7 @@ impl Default for RunConfig {
             idle: IdleStrategy::SpinThenPark(Duration::from_micros(50)),
             source_budget: DEFAULT_BUDGET,
             cluster: None,
+            work_budget: WorkBudget::DEFAULT,
         }
     }
 }
@@ -83,6 +88,12 @@ impl RunConfig {
         self
     }
 
+    /// The same configuration with `budget` for every keyed operator.
+    pub fn work_budget(mut self, budget: WorkBudget) -> Self {
+        self.work_budget = budget;
+        self
+    }
+
     /// Timely's configuration for this run.
     pub fn timely_config(&self) -> Result<timely::Config, String> {
         let mut args = vec!["-w".to_string(), self.workers.to_string()];
@@ -101,6 +112,7 @@ impl RunConfig {
         if let IdleStrategy::SpinThenPark(spin) = self.idle {
             config.worker = config.worker.idle_spin(spin);
         }
+        self.work_budget.install(&mut config);
         Ok(config)
     }
 

@@ -11,6 +11,7 @@ use caudal::compare::{compare, machine_description, sweep, CompareConfig, LabWor
 use caudal::config::{Cluster, RunConfig};
 use caudal::dead_letter::DeadLetters;
 use caudal::mode::{parse_duration, ExecutionMode};
+use caudal::operators::budget::WorkBudget;
 use caudal::operators::WatermarkStrategy;
 use caudal::replay::ReplaySpec;
 use caudal::source::spec::SourceSpec;
@@ -145,6 +146,10 @@ struct CompareArgs {
     /// The p99 latency a sustainable rate must stay under, in a sweep.
     #[arg(long, default_value = "1s", value_parser = parse_duration)]
     p99_bound: Duration,
+    /// Timers (window firings, session closings, expiries) a keyed operator fires per activation
+    /// before it lets other operators run: a number, or `unbounded`.
+    #[arg(long, default_value = "1000", value_parser = parse_budget)]
+    fire_budget: WorkBudget,
     /// Print the results as JSON instead of a table.
     #[arg(long)]
     json: bool,
@@ -160,6 +165,18 @@ fn parse_builtin(s: &str) -> Result<Builtin, String> {
 fn parse_source(s: &str) -> Result<SourceSpec, String> {
     s.parse()
         .map_err(|e: caudal::source::spec::SourceSpecError| e.to_string())
+}
+
+fn parse_budget(s: &str) -> Result<WorkBudget, String> {
+    match s {
+        "unbounded" => Ok(WorkBudget::unbounded()),
+        n => match n.parse::<usize>() {
+            Ok(n) if n > 0 => Ok(WorkBudget::timers(n)),
+            _ => Err(format!(
+                "`{s}` is not a fire budget: give a positive number of timers per activation, or `unbounded`"
+            )),
+        },
+    }
 }
 
 fn parse_mode(s: &str) -> Result<ExecutionMode, String> {
@@ -269,6 +286,7 @@ fn run_compare(args: CompareArgs) -> anyhow::Result<()> {
         warmup: args.warmup,
         workers: args.workers as usize,
         repeat: args.repeat as usize,
+        work_budget: args.fire_budget,
     };
     let out = match args.out {
         Some(dir) => dir,

@@ -1,6 +1,7 @@
 //! What `caudal compare` runs: the workloads and the run's configuration.
 
 use crate::mode::ExecutionMode;
+use caudal_operators::budget::WorkBudget;
 use caudal_operators::WatermarkStrategy;
 use serde::Serialize;
 use std::fmt;
@@ -22,6 +23,11 @@ pub enum LabWorkload {
     Session,
     /// A windowed join: each user's even and odd posts paired within 100 ms tumbling windows.
     Join,
+    /// Bursts: 1,000,000 keys whose 1 s tumbling windows all close at the same watermark, every second,
+    /// beside a steady stream of per-record results (every post, mapped) whose latency is what the
+    /// table shows; the window results' own latency is reported beside it. Compare `--fire-budget`
+    /// settings to see what bounding the work of one activation does to the other records.
+    Burst,
 }
 
 impl fmt::Display for LabWorkload {
@@ -33,6 +39,7 @@ impl fmt::Display for LabWorkload {
             LabWorkload::Sliding => "sliding",
             LabWorkload::Session => "session",
             LabWorkload::Join => "join",
+            LabWorkload::Burst => "burst",
         })
     }
 }
@@ -56,6 +63,8 @@ pub struct CompareConfig {
     pub workers: usize,
     /// How many times the modes run, interleaved (A B C A B C ...).
     pub repeat: usize,
+    /// The timers a keyed operator may fire per activation.
+    pub work_budget: WorkBudget,
 }
 
 fn as_secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -78,6 +87,7 @@ impl Default for CompareConfig {
             warmup: Duration::from_secs(1),
             workers: 1,
             repeat: 3,
+            work_budget: WorkBudget::DEFAULT,
         }
     }
 }
@@ -130,6 +140,12 @@ impl CompareConfig {
             self.repeat,
             self.workers
         );
+        if self.work_budget != WorkBudget::DEFAULT {
+            match self.work_budget.timers_per_activation {
+                Some(n) => command.push_str(&format!(" --fire-budget {n}")),
+                None => command.push_str(" --fire-budget unbounded"),
+            }
+        }
         if let Some(overhead) = overhead.filter(|o| !o.is_zero()) {
             command.push_str(&format!(
                 " --batch-overhead {}",

@@ -18,7 +18,13 @@ pub struct Measured<T> {
     pub event_ms: i64,
     /// The result.
     pub value: T,
+    /// A window result of the burst workload's bursts: its latency is reported apart from the
+    /// per-record results'.
+    pub burst: bool,
 }
+
+/// How many keys the burst workload's windows cover: all of them close at the same watermark.
+pub const BURST_KEYS: u64 = 1_000_000;
 
 /// The event time of generated record `seq` at `rate`, in ms (the generator's own formula).
 pub fn event_ms(seq: u64, rate: f64) -> i64 {
@@ -53,6 +59,7 @@ pub fn lab_pipeline(
         seq: closing_seq(r.window.end + delay, rate),
         event_ms: r.window.end,
         value: (r.key, r.window.start, r.value),
+        burst: false,
     };
     match workload {
         LabWorkload::Filter => posts
@@ -61,6 +68,7 @@ pub fn lab_pipeline(
                 seq: p.seq,
                 event_ms: event_ms(p.seq, rate),
                 value: (Tag::VIU.0 as u64, 0, p.user as u64),
+                burst: false,
             }),
         LabWorkload::KeyedCount => posts.map(|p| (p.tags()[0].0 as u64, p.seq)).map_with_state(
             "KeyedCount",
@@ -71,6 +79,7 @@ pub fn lab_pipeline(
                     seq,
                     event_ms: event_ms(seq, rate),
                     value: (*tag, 0, *n),
+                    burst: false,
                 })
             },
         ),
@@ -116,7 +125,27 @@ pub fn lab_pipeline(
                         .wrapping_mul(1_000_003)
                         .wrapping_add(r.right.unwrap_or(0)),
                 ),
+                burst: false,
             })
+        }
+        LabWorkload::Burst => {
+            // Enough keys per post that every 1 s window holds all BURST_KEYS keys.
+            let fan_out = (BURST_KEYS as f64 / rate).ceil().max(1.0) as u64;
+            let steady = posts.clone().map(move |p| Measured {
+                seq: p.seq,
+                event_ms: event_ms(p.seq, rate),
+                value: (p.tags()[0].0 as u64, 0, p.user as u64),
+                burst: false,
+            });
+            let keys = posts.flat_map(move |p| {
+                (0..fan_out).map(move |j| ((p.seq * fan_out + j) % BURST_KEYS, ()))
+            });
+            let tumbling = SlidingWindows::tumbling(1000, 0).expect("valid windows");
+            let (fired, _late) = keys.window(tumbling, 0, Count);
+            steady.union([fired.map(move |r| Measured {
+                burst: true,
+                ..measured(r)
+            })])
         }
     }
 }

@@ -71,6 +71,9 @@ pub struct ModeResult {
     pub latency_us: Percentiles,
     /// From the event time the result is about (its record's, or its window's end) to the sink.
     pub event_time_latency_us: Percentiles,
+    /// The burst workload's window results, apart: from the intended send time of the record that
+    /// closed their windows to the sink (the max is when the last result of the slowest burst was out).
+    pub burst_window_latency_us: Option<Percentiles>,
     /// Offered and achieved throughput.
     pub throughput: Throughput,
     /// CPU time the process used during the run (user + system).
@@ -107,6 +110,8 @@ pub struct ModeSummary {
     pub latency_us: Percentiles,
     /// The same for latency from the event time each result is about.
     pub event_time_latency_us: Percentiles,
+    /// The burst workload's window results (see [`ModeResult::burst_window_latency_us`]), medians.
+    pub burst_window_latency_us: Option<Percentiles>,
     /// Smallest and largest p50 and p99 over the repetitions, in µs.
     pub latency_spread_us: Spread,
     /// Offered throughput, and the median achieved.
@@ -276,6 +281,18 @@ impl fmt::Display for CompareReport {
                 "p50 of {name} / per-record: {:.0}x (median of the per-repetition ratios)",
                 m.p50_ratio_to_per_record.unwrap_or_default()
             )?;
+        }
+        for m in &self.modes {
+            if let Some(b) = &m.burst_window_latency_us {
+                writeln!(
+                    f,
+                    "{}: window results of the bursts, from the closing record's intended send time: p50 {}  p99 {}  max {} (the last result of the slowest burst)",
+                    m.mode,
+                    fmt_us(b.p50),
+                    fmt_us(b.p99),
+                    fmt_us(b.max)
+                )?;
+            }
         }
         if let Some(m) = self.modes.first() {
             writeln!(

@@ -56,7 +56,8 @@ pub fn measure(config: &CompareConfig, mode: ExecutionMode) -> Result<ModeResult
     let report = run(
         RunConfig::new(mode)
             .workers(config.workers)
-            .watermark(lab.watermark()),
+            .watermark(lab.watermark())
+            .work_budget(config.work_budget),
         move |df| {
             let posts = df.source("posts", &*source);
             df.sink("latency", lab_pipeline(lab, posts, rate), &sink);
@@ -66,6 +67,7 @@ pub fn measure(config: &CompareConfig, mode: ExecutionMode) -> Result<ModeResult
     let Recording {
         histogram,
         event_histogram,
+        burst_histogram,
         results,
         last,
         mut samples,
@@ -84,6 +86,8 @@ pub fn measure(config: &CompareConfig, mode: ExecutionMode) -> Result<ModeResult
         batch_interval_ms: mode.batch_interval().map(|d| d.as_millis() as u64),
         latency_us: Percentiles::of(&histogram),
         event_time_latency_us: Percentiles::of(&event_histogram),
+        burst_window_latency_us: (!burst_histogram.is_empty())
+            .then(|| Percentiles::of(&burst_histogram)),
         throughput: Throughput {
             offered: config.rate,
             achieved: read as f64 / span,
@@ -158,6 +162,22 @@ pub fn compare(
                 batch_interval_ms: first.batch_interval_ms,
                 latency_us: med_percentiles(|r| &r.latency_us),
                 event_time_latency_us: med_percentiles(|r| &r.event_time_latency_us),
+                burst_window_latency_us: first.burst_window_latency_us.as_ref().map(|_| {
+                    let of = |g: fn(&Percentiles) -> f64| {
+                        median(
+                            mine.iter()
+                                .filter_map(|r| r.result.burst_window_latency_us.as_ref().map(g))
+                                .collect(),
+                        )
+                    };
+                    Percentiles {
+                        p50: of(|p| p.p50),
+                        p90: of(|p| p.p90),
+                        p99: of(|p| p.p99),
+                        p999: of(|p| p.p999),
+                        max: of(|p| p.max),
+                    }
+                }),
                 latency_spread_us: Spread {
                     p50: range(mine.iter().map(|r| r.result.latency_us.p50)),
                     p99: range(mine.iter().map(|r| r.result.latency_us.p99)),

@@ -16,6 +16,8 @@ pub(crate) struct Recording {
     pub(crate) histogram: Histogram<u64>,
     /// Latencies from the event time each result is about, in ns.
     pub(crate) event_histogram: Histogram<u64>,
+    /// Latencies of the burst workload's window results, in ns, kept apart.
+    pub(crate) burst_histogram: Histogram<u64>,
     pub(crate) results: ResultSummary,
     pub(crate) last: Option<Instant>,
     /// Every `sample_every`-th result as (intended send time in s, latency in µs), for plots.
@@ -29,6 +31,7 @@ impl Recording {
             Histogram::new_with_bounds(1, 3_600_000_000_000, 3).expect("valid histogram bounds");
         Recording {
             event_histogram: histogram.clone(),
+            burst_histogram: histogram.clone(),
             histogram,
             results: ResultSummary::default(),
             last: None,
@@ -42,6 +45,9 @@ impl Recording {
             .expect("histograms with the same bounds");
         self.event_histogram
             .add(&other.event_histogram)
+            .expect("histograms with the same bounds");
+        self.burst_histogram
+            .add(&other.burst_histogram)
             .expect("histograms with the same bounds");
         self.results.count += other.results.count;
         self.results.checksum = self.results.checksum.wrapping_add(other.results.checksum);
@@ -73,8 +79,16 @@ impl<T: Hash + 'static> Sink<Measured<T>> for LatencySinkWorker {
                 seq,
                 event_ms,
                 value,
+                burst,
             } = &event.data;
-            if *seq >= self.shared.warmup_seq {
+            if *burst {
+                if *seq >= self.shared.warmup_seq {
+                    let intended =
+                        self.shared.schedule.start + self.shared.schedule.intended_offset(*seq);
+                    let ns = now.saturating_duration_since(intended).as_nanos() as u64;
+                    rec.burst_histogram.saturating_record(ns.max(1));
+                }
+            } else if *seq >= self.shared.warmup_seq {
                 let event_at =
                     self.shared.schedule.start + Duration::from_millis((*event_ms).max(0) as u64);
                 let event_ns = now.saturating_duration_since(event_at).as_nanos() as u64;
