@@ -10,6 +10,10 @@
 //! * [`hash`]: routing keys to workers;
 //! * [`stream`]: [`EventStream`], the stream type all operators take and return;
 //! * [`stateless`]: map, flat_map, filter, union, key_by, repartition, inspect;
+//! * [`budget`]: how much timer work one activation of a keyed operator may do;
+//! * [`shell`]: the keyed-operator shell every stateful operator runs on: exchange by key, per-key
+//!   state, timers, capabilities, the late output, the work budget, and the worker's register of
+//!   state that checkpoints snapshot and restore;
 //! * [`keyed`]: per-key state that updates and emits on every record;
 //! * [`process`]: per-key state with event- and processing-time timers, and state time-to-live;
 //! * [`window`]: tumbling, sliding, session, marker-session and processing-time windows with allowed

@@ -26,6 +26,9 @@ pub struct Measured<T> {
 /// How many keys the burst workload's windows cover: all of them close at the same watermark.
 pub const BURST_KEYS: u64 = 1_000_000;
 
+/// The burst workload's tumbling windows, in ms: a burst of [`BURST_KEYS`] firings this often.
+pub const BURST_WINDOW_MS: i64 = 2000;
+
 /// The event time of generated record `seq` at `rate`, in ms (the generator's own formula).
 pub fn event_ms(seq: u64, rate: f64) -> i64 {
     (seq as f64 * (1000.0 / rate)) as i64
@@ -129,8 +132,9 @@ pub fn lab_pipeline(
             })
         }
         LabWorkload::Burst => {
-            // Enough keys per post that every 1 s window holds all BURST_KEYS keys.
-            let fan_out = (BURST_KEYS as f64 / rate).ceil().max(1.0) as u64;
+            // Enough keys per post that every window holds all BURST_KEYS keys.
+            let window_s = BURST_WINDOW_MS as f64 / 1000.0;
+            let fan_out = (BURST_KEYS as f64 / (rate * window_s)).ceil().max(1.0) as u64;
             let steady = posts.clone().map(move |p| Measured {
                 seq: p.seq,
                 event_ms: event_ms(p.seq, rate),
@@ -140,7 +144,7 @@ pub fn lab_pipeline(
             let keys = posts.flat_map(move |p| {
                 (0..fan_out).map(move |j| ((p.seq * fan_out + j) % BURST_KEYS, ()))
             });
-            let tumbling = SlidingWindows::tumbling(1000, 0).expect("valid windows");
+            let tumbling = SlidingWindows::tumbling(BURST_WINDOW_MS, 0).expect("valid windows");
             let (fired, _late) = keys.window(tumbling, 0, Count);
             steady.union([fired.map(move |r| Measured {
                 burst: true,
