@@ -49,12 +49,12 @@ impl<A, B> Default for Buffers<A, B> {
 }
 
 /// The interval join: its bounds.
-struct IntervalJoin {
+struct IntervalJoinOperator {
     before_ms: u64,
     after_ms: u64,
 }
 
-impl<K, A, B> KeyedOperator<K, Side<A, B>> for IntervalJoin
+impl<K, A, B> KeyedOperator<K, Side<A, B>> for IntervalJoinOperator
 where
     K: Hash + Eq + Clone + Serialize + for<'de> Deserialize<'de> + 'static,
     A: Clone + Serialize + for<'de> Deserialize<'de> + 'static,
@@ -155,7 +155,7 @@ where
         let right = other.map(|(k, b)| (k, Side::Right(b)));
         left.union([right]).keyed_operator(
             "IntervalJoin",
-            IntervalJoin {
+            IntervalJoinOperator {
                 before_ms,
                 after_ms,
             },

@@ -19,11 +19,11 @@
 //! * [`window`]: tumbling, sliding, session, marker-session and processing-time windows with allowed
 //!   lateness and a late output; windowed joins and cogroup; replaying recorded logs;
 //! * [`interval_join`]: joining records of two streams that are close in event time;
-//! * [`batch`]: everything of one timestamp handed over at once, in timestamp order (micro-batch
+//! * [`epoch`]: everything of one timestamp handed over at once, in timestamp order (micro-batch
 //!   layers such as Caudal's DStream layer build on it).
 
-pub mod batch;
 pub mod budget;
+pub mod epoch;
 pub mod hash;
 pub mod interval_join;
 pub mod keyed;

@@ -316,7 +316,7 @@ fn a_snapshot_of_another_operator_is_refused_with_its_name() {
     let (id, part) = snapshot.operators.iter().next().unwrap();
     assert_eq!(id.name, "TumblingWindow");
     assert!(
-        part.operator_type.contains("FixedWindows"),
+        part.operator_type.contains("FixedWindowOperator"),
         "{}",
         part.operator_type
     );

@@ -1,7 +1,7 @@
 //! `update_state_by_key`: a state per key, updated every batch from the key's new values, and emitted
 //! whole every batch (keys absent from the batch too) for as long as the stream runs.
 
-use caudal_operators::batch::EpochOps;
+use caudal_operators::epoch::EpochOps;
 
 use super::rdd::{group, place, Data, Key, OrderedMap, Rdd};
 use super::stream::DStream;

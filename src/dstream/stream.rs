@@ -9,7 +9,7 @@
 use std::rc::Rc;
 use std::time::Duration;
 
-use caudal_operators::batch::EpochOps;
+use caudal_operators::epoch::EpochOps;
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::channels::pact::Pipeline;
 use timely::dataflow::operators::generic::Operator;

@@ -11,7 +11,7 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use caudal_operators::batch::EpochOps;
+use caudal_operators::epoch::EpochOps;
 
 use super::rdd::{place, Data, Key, OrderedMap, Rdd};
 use super::stream::DStream;

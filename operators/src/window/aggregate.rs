@@ -126,15 +126,15 @@ impl<V: Clone + Serialize + DeserializeOwned + 'static, F: Fn(&V, &V) -> V + 'st
 
 /// Keeps every value, and hands them, sorted, to a function when the window fires (Flink's
 /// `ProcessWindowFunction`; costs memory per record, so prefer an accumulator when one exists).
-pub struct Process<V, F> {
+pub struct WindowFunction<V, F> {
     process: F,
     _value: PhantomData<fn(V)>,
 }
 
-impl<V, O, F: Fn(&[V]) -> O> Process<V, F> {
+impl<V, O, F: Fn(&[V]) -> O> WindowFunction<V, F> {
     /// Calls `process` with all the window's values, in order.
     pub fn new(process: F) -> Self {
-        Process {
+        WindowFunction {
             process,
             _value: PhantomData,
         }
@@ -142,18 +142,18 @@ impl<V, O, F: Fn(&[V]) -> O> Process<V, F> {
 }
 
 /// An aggregation that lists the window's values, sorted.
-pub type Collect<V> = Process<V, fn(&[V]) -> Vec<V>>;
+pub type Collect<V> = WindowFunction<V, fn(&[V]) -> Vec<V>>;
 
 /// The window's values, sorted.
 pub fn collect<V: Ord + Clone + Serialize + DeserializeOwned + 'static>() -> Collect<V> {
-    Process::new(|values: &[V]| values.to_vec())
+    WindowFunction::new(|values: &[V]| values.to_vec())
 }
 
 impl<
         V: Ord + Clone + Serialize + DeserializeOwned + 'static,
         O: 'static,
         F: Fn(&[V]) -> O + 'static,
-    > Aggregate<V> for Process<V, F>
+    > Aggregate<V> for WindowFunction<V, F>
 {
     type Acc = Vec<V>;
     type Out = O;

@@ -23,7 +23,7 @@ use crate::time::EventTime;
 /// One key's windows: the operator's state per key.
 #[derive(Debug, PartialEq, Serialize, Deserialize)]
 #[serde(bound = "Acc: Serialize + DeserializeOwned")]
-pub struct KeyWindows<Acc> {
+pub struct FixedWindowState<Acc> {
     /// Pane accumulators by pane start, sorted.
     panes: Vec<(i64, Acc)>,
     /// Window ends with a firing queued (not fired yet), sorted.
@@ -35,9 +35,9 @@ pub struct KeyWindows<Acc> {
     carry: Option<(i64, Acc)>,
 }
 
-impl<Acc> Default for KeyWindows<Acc> {
+impl<Acc> Default for FixedWindowState<Acc> {
     fn default() -> Self {
-        KeyWindows {
+        FixedWindowState {
             panes: Vec::new(),
             pending: Vec::new(),
             fired: Vec::new(),
@@ -46,7 +46,7 @@ impl<Acc> Default for KeyWindows<Acc> {
     }
 }
 
-impl<Acc> KeyWindows<Acc> {
+impl<Acc> FixedWindowState<Acc> {
     fn firings(&self, end: i64) -> u32 {
         self.fired
             .binary_search_by_key(&end, |f| f.0)
@@ -93,7 +93,7 @@ fn remove_sorted(v: &mut Vec<i64>, x: i64) -> bool {
 }
 
 /// The fixed-window operator: what does not vary by key.
-struct FixedWindows<A: Aggregate<V>, V> {
+struct FixedWindowOperator<A: Aggregate<V>, V> {
     windows: SlidingWindows,
     lateness: i64,
     agg: A,
@@ -107,18 +107,18 @@ type Ctx<'c, K, V, A> = Context<
     'c,
     K,
     V,
-    KeyWindows<<A as Aggregate<V>>::Acc>,
+    FixedWindowState<<A as Aggregate<V>>::Acc>,
     WindowResult<K, <A as Aggregate<V>>::Out>,
 >;
 
 /// Removes what the second accumulator holds from the first.
 pub type Inverse<Acc> = Box<dyn Fn(&mut Acc, &Acc)>;
 
-impl<V, A: Aggregate<V>> FixedWindows<A, V> {
+impl<V, A: Aggregate<V>> FixedWindowOperator<A, V> {
     /// The accumulator of the window ending at `end` of a key's `state`, if the window holds anything.
     /// With an inverse function it starts from the carry left by the previous window, when there is one
     /// for this window, and leaves one for the next.
-    fn window_acc(&self, state: &mut KeyWindows<A::Acc>, end: i64) -> Option<A::Acc> {
+    fn window_acc(&self, state: &mut FixedWindowState<A::Acc>, end: i64) -> Option<A::Acc> {
         let (size, slide) = (self.windows.size(), self.windows.slide());
         let agg = &self.agg;
         let start = end - size;
@@ -160,7 +160,7 @@ impl<V, A: Aggregate<V>> FixedWindows<A, V> {
     fn fire<K: Clone>(
         &self,
         key: &K,
-        state: &mut KeyWindows<A::Acc>,
+        state: &mut FixedWindowState<A::Acc>,
         end: i64,
         watermark: i64,
         ctx: &mut crate::shell::Output<'_, K, V, WindowResult<K, A::Out>>,
@@ -188,7 +188,7 @@ impl<V, A: Aggregate<V>> FixedWindows<A, V> {
     }
 
     /// Drops what a key's `state` no longer needs once the frontier is at `limit`.
-    fn clean(&self, state: &mut KeyWindows<A::Acc>, limit: i64) {
+    fn clean(&self, state: &mut FixedWindowState<A::Acc>, limit: i64) {
         let (windows, lateness) = (self.windows, self.lateness);
         state.panes.retain(|(pane, _)| {
             windows
@@ -200,13 +200,13 @@ impl<V, A: Aggregate<V>> FixedWindows<A, V> {
     }
 }
 
-impl<K, V, A> KeyedOperator<K, V> for FixedWindows<A, V>
+impl<K, V, A> KeyedOperator<K, V> for FixedWindowOperator<A, V>
 where
     K: Hash + Eq + Clone + 'static,
     V: 'static,
     A: Aggregate<V>,
 {
-    type State = KeyWindows<A::Acc>;
+    type State = FixedWindowState<A::Acc>;
     type Out = WindowResult<K, A::Out>;
 
     /// Takes one record read at message time `read_at` (the watermark then plus one).
@@ -233,7 +233,7 @@ where
         }
         let state = ctx
             .states
-            .get_or_insert_with(key.clone(), KeyWindows::default);
+            .get_or_insert_with(key.clone(), FixedWindowState::default);
         // Windows the watermark has passed but that have not fired yet fire first, without the record,
         // as they would have when the watermark passed them.
         for end in self.windows.ends_of_pane(pane) {
@@ -373,7 +373,7 @@ where
         };
         self.keyed_operator(
             name,
-            FixedWindows {
+            FixedWindowOperator {
                 windows,
                 lateness: allowed_lateness_ms as i64,
                 agg,
@@ -390,14 +390,14 @@ mod tests {
 
     #[test]
     fn key_state_round_trips_through_serde() {
-        let state = KeyWindows {
+        let state = FixedWindowState {
             panes: vec![(-500, 3u64), (0, 4)],
             pending: vec![500, 1000],
             fired: vec![(0, 2)],
             carry: Some((1000, 7)),
         };
         let bytes = serde_json::to_vec(&state).unwrap();
-        let back: KeyWindows<u64> = serde_json::from_slice(&bytes).unwrap();
+        let back: FixedWindowState<u64> = serde_json::from_slice(&bytes).unwrap();
         assert_eq!(back, state);
     }
 }

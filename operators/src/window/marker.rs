@@ -57,7 +57,7 @@ pub struct MarkerState<V, Acc> {
 }
 
 /// The marker-session operator: what does not vary by key.
-struct MarkerSessions<A> {
+struct MarkerSessionOperator<A> {
     gap: i64,
     agg: A,
 }
@@ -71,7 +71,7 @@ type Ctx<'c, K, V, A> = Context<
     WindowResult<K, <A as Aggregate<V>>::Out>,
 >;
 
-impl<A> MarkerSessions<A> {
+impl<A> MarkerSessionOperator<A> {
     /// Emits the closing of `session` as `[start, end)`.
     fn close<K, V>(&self, key: K, session: Open<A::Acc>, end: i64, ctx: &mut Ctx<'_, K, V, A>)
     where
@@ -89,7 +89,7 @@ impl<A> MarkerSessions<A> {
     }
 }
 
-impl<K, V, A> KeyedOperator<K, Marker<V>> for MarkerSessions<A>
+impl<K, V, A> KeyedOperator<K, Marker<V>> for MarkerSessionOperator<A>
 where
     K: Hash + Eq + Clone + 'static,
     V: Serialize + DeserializeOwned + 'static,
@@ -198,7 +198,7 @@ where
     ) -> Windowed<'scope, K, Marker<V>, A::Out> {
         self.keyed_operator(
             "MarkerSession",
-            MarkerSessions {
+            MarkerSessionOperator {
                 gap: gap_ms as i64,
                 agg,
             },

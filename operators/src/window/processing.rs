@@ -23,12 +23,12 @@ use crate::time::{wall_clock_ms, EventTime};
 /// One key's panes and the window ends waiting for the clock, sorted.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(bound = "Acc: Serialize + DeserializeOwned")]
-pub struct KeyPanes<Acc> {
+pub struct ProcessingWindowState<Acc> {
     panes: Vec<(i64, Acc)>,
     pending: Vec<i64>,
 }
 
-struct ProcessingWindows<A> {
+struct ProcessingWindowOperator<A> {
     windows: SlidingWindows,
     agg: A,
 }
@@ -38,25 +38,27 @@ type Ctx<'c, K, V, A> = Context<
     'c,
     K,
     V,
-    KeyPanes<<A as Aggregate<V>>::Acc>,
+    ProcessingWindowState<<A as Aggregate<V>>::Acc>,
     WindowResult<K, <A as Aggregate<V>>::Out>,
 >;
 
-impl<K, V, A> KeyedOperator<K, V> for ProcessingWindows<A>
+impl<K, V, A> KeyedOperator<K, V> for ProcessingWindowOperator<A>
 where
     K: Hash + Eq + Clone + 'static,
     V: 'static,
     A: Aggregate<V>,
 {
-    type State = KeyPanes<A::Acc>;
+    type State = ProcessingWindowState<A::Acc>;
     type Out = WindowResult<K, A::Out>;
 
     fn on_record(&mut self, key: K, value: V, _time: EventTime, ctx: &mut Ctx<'_, K, V, A>) {
         let pane = self.windows.pane_of(wall_clock_ms() as i64);
-        let state = ctx.states.get_or_insert_with(key.clone(), || KeyPanes {
-            panes: Vec::new(),
-            pending: Vec::new(),
-        });
+        let state = ctx
+            .states
+            .get_or_insert_with(key.clone(), || ProcessingWindowState {
+                panes: Vec::new(),
+                pending: Vec::new(),
+            });
         match state.panes.binary_search_by_key(&pane, |p| p.0) {
             Ok(i) => self.agg.add(&mut state.panes[i].1, value),
             Err(i) => {
@@ -131,7 +133,10 @@ where
         windows: SlidingWindows,
         agg: A,
     ) -> EventStream<'scope, WindowResult<K, A::Out>> {
-        self.keyed_operator("ProcessingTimeWindow", ProcessingWindows { windows, agg })
-            .0
+        self.keyed_operator(
+            "ProcessingTimeWindow",
+            ProcessingWindowOperator { windows, agg },
+        )
+        .0
     }
 }

@@ -40,7 +40,7 @@ pub struct Session<Acc> {
 }
 
 /// The session-window operator: what does not vary by key.
-struct SessionWindows<A, V> {
+struct SessionWindowOperator<A, V> {
     gap: i64,
     lateness: i64,
     agg: A,
@@ -76,7 +76,7 @@ type Ctx<'c, K, V, A> = Context<
     WindowResult<K, <A as Aggregate<V>>::Out>,
 >;
 
-impl<K, V, A> KeyedOperator<K, V> for SessionWindows<A, V>
+impl<K, V, A> KeyedOperator<K, V> for SessionWindowOperator<A, V>
 where
     K: Hash + Eq + Clone + 'static,
     V: 'static,
@@ -179,7 +179,7 @@ where
         assert!(gap_ms > 0, "a session gap must be positive");
         self.keyed_operator(
             "SessionWindow",
-            SessionWindows {
+            SessionWindowOperator {
                 gap: gap_ms as i64,
                 lateness: allowed_lateness_ms as i64,
                 agg,

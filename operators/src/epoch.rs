@@ -12,7 +12,7 @@
 //! pair epochs, they do not partition data.
 //!
 //! ```
-//! use caudal_operators::batch::EpochOps;
+//! use caudal_operators::epoch::EpochOps;
 //! use timely::dataflow::operators::{vec::ToStream, Inspect};
 //!
 //! timely::example(|scope| {
