@@ -10,13 +10,21 @@ use caudal::dstream::{RddQueue, StreamingContext};
 fn main() {
     let second = Duration::from_secs(1);
     let ssc = StreamingContext::manual(second);
-    let queue: RddQueue<&'static str> = [
+    // Windows keep their batches in checkpointable state, so they hold owned data (`String`, not `&str`).
+    let batches = [
         vec![vec!["red", "blue"], vec!["red"]],
         vec![vec!["green"]],
         vec![vec!["blue", "blue"]],
-    ]
-    .into_iter()
-    .collect();
+    ];
+    let queue: RddQueue<String> = batches
+        .into_iter()
+        .map(|batch| {
+            batch
+                .into_iter()
+                .map(|part| part.into_iter().map(String::from).collect::<Vec<_>>())
+                .collect::<Vec<_>>()
+        })
+        .collect();
     ssc.start(move |ssc| {
         ssc.queue_stream(&queue)
             .count_by_value_and_window(second * 2, second)

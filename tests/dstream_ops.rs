@@ -69,6 +69,11 @@ fn run(batches: u64, program: impl for<'s> FnOnce(&mut Streams<'s>) + Send + 'st
     ssc.stop(true).unwrap();
 }
 
+/// An owned key (DStream data is serializable, so keys are owned strings, not `&str`).
+fn s(key: &str) -> String {
+    key.to_string()
+}
+
 fn queue<T: Send + Sync + 'static>(batches: Vec<Vec<Vec<T>>>) -> RddQueue<T> {
     batches.into_iter().collect()
 }
@@ -307,9 +312,9 @@ fn transform_and_transform_with_see_whole_batches() {
 #[test]
 fn update_state_by_key_emits_every_key_every_batch_until_removed() {
     let q = queue(vec![
-        vec![vec![("a", 1), ("b", 1)]],
-        vec![vec![("a", 1)]],
-        vec![vec![("c", 5)]],
+        vec![vec![(s("a"), 1), (s("b"), 1)]],
+        vec![vec![(s("a"), 1)]],
+        vec![vec![(s("c"), 5)]],
     ]);
     let out = Capture::new();
     let sink = out.sink();
@@ -320,16 +325,16 @@ fn update_state_by_key_emits_every_key_every_batch_until_removed() {
                 |values: Vec<i32>, state: Option<i32>| {
                     (!values.is_empty()).then(|| state.unwrap_or(0) + values.iter().sum::<i32>())
                 },
-                Rdd::new(vec![vec![("z", 100)]]),
+                Rdd::new(vec![vec![(s("z"), 100)]]),
             )
             .foreach_rdd(sink);
     });
     assert_eq!(
         out.sorted(5),
         vec![
-            Some(vec![("a", 1), ("b", 1)]),
-            Some(vec![("a", 2)]),
-            Some(vec![("c", 5)]),
+            Some(vec![(s("a"), 1), (s("b"), 1)]),
+            Some(vec![(s("a"), 2)]),
+            Some(vec![(s("c"), 5)]),
             Some(vec![]),
             Some(vec![]),
         ]
@@ -402,8 +407,8 @@ fn windows_fire_on_their_slide_drain_and_stay_empty() {
 #[test]
 fn window_reductions_with_and_without_inverse() {
     let q = queue(vec![
-        vec![vec![("a", 1), ("b", 2)]],
-        vec![vec![("a", 3)]],
+        vec![vec![(s("a"), 1), (s("b"), 2)]],
+        vec![vec![(s("a"), 3)]],
         vec![],
     ]);
     let (plain, inverse, filtered) = (Capture::new(), Capture::new(), Capture::new());
@@ -422,16 +427,16 @@ fn window_reductions_with_and_without_inverse() {
                 |a, b| a - b,
                 secs(2),
                 secs(1),
-                Some(Box::new(|(_, v): &(&str, i32)| *v != 0)),
+                Some(Box::new(|(_, v): &(String, i32)| *v != 0)),
             )
             .foreach_rdd(s3);
     });
     assert_eq!(
         plain.sorted(5),
         vec![
-            Some(vec![("a", 1), ("b", 2)]),
-            Some(vec![("a", 4), ("b", 2)]),
-            Some(vec![("a", 3)]),
+            Some(vec![(s("a"), 1), (s("b"), 2)]),
+            Some(vec![(s("a"), 4), (s("b"), 2)]),
+            Some(vec![(s("a"), 3)]),
             Some(vec![]),
             Some(vec![])
         ]
@@ -440,11 +445,11 @@ fn window_reductions_with_and_without_inverse() {
     assert_eq!(
         inverse.sorted(5),
         vec![
-            Some(vec![("a", 1), ("b", 2)]),
-            Some(vec![("a", 4), ("b", 2)]),
-            Some(vec![("a", 3), ("b", 0)]),
-            Some(vec![("a", 0), ("b", 0)]),
-            Some(vec![("a", 0), ("b", 0)])
+            Some(vec![(s("a"), 1), (s("b"), 2)]),
+            Some(vec![(s("a"), 4), (s("b"), 2)]),
+            Some(vec![(s("a"), 3), (s("b"), 0)]),
+            Some(vec![(s("a"), 0), (s("b"), 0)]),
+            Some(vec![(s("a"), 0), (s("b"), 0)])
         ]
     );
     // ... unless the filter drops them.
@@ -748,7 +753,10 @@ proptest! {
 
 #[test]
 fn repartition_spreads_each_batch_and_flat_map_values_keeps_keys() {
-    let q = queue(vec![vec![vec![("a", 2), ("b", 1)], vec![("c", 3)]]]);
+    let q = queue(vec![vec![
+        vec![(s("a"), 2), (s("b"), 1)],
+        vec![(s("c"), 3)],
+    ]]);
     let (spread, flat) = (Capture::new(), Capture::new());
     let (s1, s2) = (spread.sink(), flat.sink());
     run(2, move |ssc| {
@@ -760,13 +768,16 @@ fn repartition_spreads_each_batch_and_flat_map_values_keeps_keys() {
     assert_eq!(spread[&0].len(), 3);
     let mut all = spread[&0].concat();
     all.sort();
-    assert_eq!(all, vec![("a", 2), ("b", 1), ("c", 3)]);
-    assert_eq!(spread[&1], vec![Vec::<(&str, i32)>::new(), vec![], vec![]]);
+    assert_eq!(all, vec![(s("a"), 2), (s("b"), 1), (s("c"), 3)]);
+    assert_eq!(
+        spread[&1],
+        vec![Vec::<(String, i32)>::new(), vec![], vec![]]
+    );
     assert_eq!(
         flat.batches()[&0],
         vec![
-            vec![("a", 0), ("a", 1), ("b", 0)],
-            vec![("c", 0), ("c", 1), ("c", 2)]
+            vec![(s("a"), 0), (s("a"), 1), (s("b"), 0)],
+            vec![(s("c"), 0), (s("c"), 1), (s("c"), 2)]
         ]
     );
 }

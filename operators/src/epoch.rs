@@ -3,13 +3,16 @@
 //!
 //! Record-at-a-time operators react to data; a micro-batch layer (Caudal's DStream layer, where a
 //! timestamp is a batch) reacts to a batch being complete. [`EpochOps::per_epoch`] stashes what arrives
-//! at each time and calls its function once per time, in increasing order, when the input frontier has
-//! passed it; [`EpochOps::pair_epochs`] does the same for two inputs, pairing what both carried at the
+//! at each time and calls its function once per time, in increasing order, with a state it keeps from
+//! one time to the next, when the input frontier has passed it; [`EpochOps::pair_epochs`] does the same for two inputs, pairing what both carried at the
 //! same time. A time at which nothing arrived is not visited: "nothing happened" stays distinguishable
 //! from "an empty batch happened" (a batch is one record here, even when it holds no data).
 //!
-//! Both operators keep their data on the worker that produced it (pipeline channels): they order and
-//! pair epochs, they do not partition data.
+//! [`EpochOps::pair_epochs`] keeps its data on the worker that produced it (pipeline channels): it
+//! orders and pairs epochs, it does not partition data. [`EpochOps::per_epoch`] keeps a state from one
+//! epoch to the next, so it runs on the keyed-operator shell ([`crate::shell`]) under a single key: its
+//! state and the epochs it waits for are checkpointed with every other operator's, and all its data
+//! goes to one worker.
 //!
 //! ```
 //! use caudal_operators::epoch::EpochOps;
@@ -18,27 +21,41 @@
 //! timely::example(|scope| {
 //!     (0..6u64)
 //!         .to_stream(scope)
-//!         .per_epoch("Sum", |_time, values: Vec<u64>| Some(values.iter().sum::<u64>()))
+//!         .per_epoch("Sum", 0u64, |total, _time, values: Vec<u64>| {
+//!             *total += values.iter().sum::<u64>();
+//!             Some(*total)
+//!         })
 //!         .inspect(|sum| assert_eq!(*sum, 15));
 //! });
 //! ```
 
 use std::collections::BTreeMap;
 
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::channels::pact::Pipeline;
 use timely::dataflow::operators::generic::Operator;
+use timely::dataflow::operators::vec::Map;
 use timely::dataflow::operators::Capability;
 use timely::dataflow::StreamVec;
+use timely::ExchangeData;
+
+use crate::shell::{Context, KeyedOperator, Timer};
+use crate::stream::EventStream;
+use crate::time::Event;
 
 /// Epoch-at-a-time operators on a stream of `D` whose timestamps are `u64`.
 pub trait EpochOps<'scope, D: 'static> {
-    /// Calls `f(time, data)` once for every time at which the stream carried data, in increasing time
-    /// order, once the frontier has passed that time; what `f` returns is emitted at that time.
-    fn per_epoch<O, F>(self, name: &str, f: F) -> StreamVec<'scope, u64, O>
+    /// Calls `f(&mut state, time, data)` once for every time at which the stream carried data, in
+    /// increasing time order, once the frontier has passed that time; what `f` returns is emitted at
+    /// that time. `state` starts as `init` and is kept from one epoch to the next (and in checkpoints).
+    fn per_epoch<S, O, F>(self, name: &str, init: S, f: F) -> StreamVec<'scope, u64, O>
     where
+        D: ExchangeData,
+        S: Serialize + DeserializeOwned + 'static,
         O: Clone + 'static,
-        F: FnMut(u64, Vec<D>) -> Option<O> + 'static;
+        F: FnMut(&mut S, u64, Vec<D>) -> Option<O> + 'static;
 
     /// Calls `f(time, data, other_data)` once for every time at which either stream carried data, in
     /// increasing time order, once both frontiers have passed that time; what `f` returns is emitted at
@@ -55,38 +72,95 @@ pub trait EpochOps<'scope, D: 'static> {
         F: FnMut(u64, Vec<D>, Vec<E>) -> Option<O> + 'static;
 }
 
+/// One epoch operator's state: the caller's, and the data of the epochs not complete yet.
+#[derive(Serialize, Deserialize)]
+#[serde(bound = "S: Serialize + DeserializeOwned, D: Serialize + DeserializeOwned")]
+pub struct EpochState<S, D> {
+    state: Option<S>,
+    pending: BTreeMap<u64, Vec<D>>,
+}
+
+/// [`EpochOps::per_epoch`] as a keyed operator with one key.
+struct PerEpoch<S, F> {
+    init: Option<S>,
+    f: F,
+}
+
+impl<D, S, O, F> KeyedOperator<(), D> for PerEpoch<S, F>
+where
+    D: Serialize + DeserializeOwned + 'static,
+    S: Serialize + DeserializeOwned + 'static,
+    O: 'static,
+    F: FnMut(&mut S, u64, Vec<D>) -> Option<O> + 'static,
+{
+    type State = EpochState<S, D>;
+    type Out = O;
+    const RESULTS_AT_TIMER_TIME: bool = true;
+
+    fn on_record(
+        &mut self,
+        _: (),
+        data: D,
+        time: u64,
+        ctx: &mut Context<'_, (), D, Self::State, O>,
+    ) {
+        let epochs = ctx.states.get_or_insert_with((), || EpochState {
+            state: None,
+            pending: BTreeMap::new(),
+        });
+        epochs.pending.entry(time).or_default().push(data);
+        ctx.timers.set((), Timer::EventTime(time));
+    }
+
+    fn on_timer(&mut self, _: (), timer: Timer, ctx: &mut Context<'_, (), D, Self::State, O>) {
+        let Timer::EventTime(time) = timer else {
+            return;
+        };
+        let Some(epochs) = ctx.states.get_mut(&()) else {
+            return;
+        };
+        let data = epochs.pending.remove(&time).unwrap_or_default();
+        let init = &mut self.init;
+        let state = epochs
+            .state
+            .get_or_insert_with(|| init.take().expect("the initial state is taken once"));
+        if let Some(out) = (self.f)(state, time, data) {
+            ctx.output.emit(time, out);
+        }
+    }
+}
+
 impl<'scope, D: 'static> EpochOps<'scope, D> for StreamVec<'scope, u64, D> {
-    fn per_epoch<O, F>(self, name: &str, mut f: F) -> StreamVec<'scope, u64, O>
+    fn per_epoch<S, O, F>(self, name: &str, init: S, f: F) -> StreamVec<'scope, u64, O>
     where
+        D: ExchangeData,
+        S: Serialize + DeserializeOwned + 'static,
         O: Clone + 'static,
-        F: FnMut(u64, Vec<D>) -> Option<O> + 'static,
+        F: FnMut(&mut S, u64, Vec<D>) -> Option<O> + 'static,
     {
-        self.unary_frontier::<CapacityContainerBuilder<Vec<O>>, _, _, _>(
+        // Each record with its epoch as its event time, under the one key.
+        let keyed = self.unary::<CapacityContainerBuilder<Vec<Event<((), D)>>>, _, _, _>(
             Pipeline,
-            name,
-            move |_cap, _info| {
-                let mut stash: BTreeMap<u64, (Capability<u64>, Vec<D>)> = BTreeMap::new();
-                move |(input, frontier), output| {
-                    let port = output.output_index();
+            "Epochs",
+            |_cap, _info| {
+                |input, output| {
                     input.for_each(|cap, data| {
                         let time = *cap.least().expect("a message has a time");
-                        let slot = stash
-                            .entry(time)
-                            .or_insert_with(|| (cap.delayed(&time, port), Vec::new()));
-                        slot.1.append(data);
+                        output
+                            .session(&cap)
+                            .give_iterator(data.drain(..).map(|d| Event::new(time, ((), d))));
                     });
-                    while let Some(entry) = stash.first_entry() {
-                        if frontier.less_equal(entry.key()) {
-                            break;
-                        }
-                        let (time, (cap, data)) = entry.remove_entry();
-                        if let Some(out) = f(time, data) {
-                            output.session(&cap).give(out);
-                        }
-                    }
                 }
             },
-        )
+        );
+        let (out, _late) = EventStream::new(keyed).keyed_operator(
+            name,
+            PerEpoch {
+                init: Some(init),
+                f,
+            },
+        );
+        out.inner.map(|e| e.data)
     }
 
     fn pair_epochs<E, O, F>(
@@ -150,7 +224,9 @@ mod tests {
     /// Sends `(time, value)` records in the given (unordered) order and returns what `per_epoch` and
     /// `pair_epochs` saw, in the order they saw it.
     #[allow(clippy::type_complexity)]
-    fn run(records: Vec<(u64, u32)>) -> (Vec<(u64, Vec<u32>)>, Vec<(u64, Vec<u32>, Vec<u32>)>) {
+    fn run(
+        records: Vec<(u64, u32)>,
+    ) -> (Vec<(u64, Vec<u32>, usize)>, Vec<(u64, Vec<u32>, Vec<u32>)>) {
         let single = Arc::new(Mutex::new(Vec::new()));
         let paired = Arc::new(Mutex::new(Vec::new()));
         let (s, p) = (single.clone(), paired.clone());
@@ -160,12 +236,13 @@ mod tests {
                 let s = s.clone();
                 stream
                     .clone()
-                    .per_epoch("Single", |t, mut d: Vec<u32>| {
+                    .per_epoch("Single", 0usize, |seen, t, mut d: Vec<u32>| {
                         d.sort();
-                        Some((t, d))
+                        *seen += d.len();
+                        Some((t, d, *seen))
                     })
                     .inspect(move |x| s.lock().unwrap().push(x.clone()));
-                let odd = stream.clone().per_epoch("Odd", |_t, d: Vec<u32>| {
+                let odd = stream.clone().per_epoch("Odd", (), |_, _t, d: Vec<u32>| {
                     let odd: Vec<u32> = d.into_iter().filter(|v| v % 2 == 1).collect();
                     (!odd.is_empty()).then_some(odd)
                 });
@@ -198,10 +275,10 @@ mod tests {
         assert_eq!(
             single,
             vec![
-                (0, vec![4, 7]),
-                (2, vec![2, 5]),
-                (5, vec![1, 3]),
-                (9, vec![6])
+                (0, vec![4, 7], 2),
+                (2, vec![2, 5], 4),
+                (5, vec![1, 3], 6),
+                (9, vec![6], 7)
             ]
         );
         assert_eq!(
@@ -222,7 +299,8 @@ mod tests {
             for &(t, v) in &records {
                 expected.entry(t).or_default().push(v);
             }
-            let expected: Vec<(u64, Vec<u32>)> = expected.into_iter().map(|(t, mut v)| { v.sort(); (t, v) }).collect();
+            let mut seen = 0;
+            let expected: Vec<(u64, Vec<u32>, usize)> = expected.into_iter().map(|(t, mut v)| { v.sort(); seen += v.len(); (t, v, seen) }).collect();
             let (single, _) = run(records);
             proptest::prop_assert_eq!(single, expected);
         }

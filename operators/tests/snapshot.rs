@@ -277,6 +277,21 @@ proptest! {
     }
 
     #[test]
+    fn epochs_with_state(recs in records(), delay in 0u64..300, cut in 0usize..50) {
+        use caudal_operators::epoch::EpochOps;
+        use timely::dataflow::operators::vec::Map;
+        check(&recs, delay, cut, |s| {
+            // A batch layer's step: per epoch, the running sum so far and the epoch's records.
+            let epochs = s.inner.map(|e| e.data).per_epoch("RunningSum", 0i64, |sum, epoch, mut batch: Vec<(u8, i64)>| {
+                batch.sort();
+                *sum += batch.iter().map(|r| r.1).sum::<i64>();
+                Some(text((epoch, *sum, batch)))
+            });
+            EventStream::new(epochs.map(|x| Event::new(0, Ok(x))))
+        })?;
+    }
+
+    #[test]
     fn interval_joins(recs in records(), delay in 0u64..300, cut in 0usize..50) {
         check(&recs, delay, cut, |s| {
             let left = s.clone().filter(|(_, v)| *v >= 0);

@@ -22,6 +22,11 @@ use super::hash::PartitionKey;
 pub trait Data: Clone + 'static {}
 impl<T: Clone + 'static> Data for T {}
 
+/// What the stateful steps of a DStream (windows, `update_state_by_key`) keep across batches: data that
+/// can also be serialized, so that their state is checkpointed with the rest (Spark requires the same).
+pub trait StateData: Data + Send + Sync + serde::Serialize + serde::de::DeserializeOwned {}
+impl<T: Data + Send + Sync + serde::Serialize + serde::de::DeserializeOwned> StateData for T {}
+
 /// A key of a keyed DStream: hashable as Spark hashes it, and comparable.
 pub trait Key: PartitionKey + Eq + Hash + Clone + 'static {}
 impl<T: PartitionKey + Eq + Hash + Clone + 'static> Key for T {}
@@ -39,6 +44,23 @@ impl<T> Clone for Rdd<T> {
         Rdd {
             parts: self.parts.clone(),
         }
+    }
+}
+
+/// A batch serializes as its partitions (a checkpoint stores what the batch holds; partitions shared
+/// with other batches are written with each).
+impl<T: serde::Serialize> serde::Serialize for Rdd<T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.parts.iter().map(|p| p.as_slice()))
+    }
+}
+
+impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for Rdd<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let parts = Vec::<Vec<T>>::deserialize(deserializer)?;
+        Ok(Rdd {
+            parts: parts.into_iter().map(Arc::new).collect(),
+        })
     }
 }
 

@@ -3,13 +3,13 @@
 
 use caudal_operators::epoch::EpochOps;
 
-use super::rdd::{group, place, Data, Key, OrderedMap, Rdd};
+use super::rdd::{group, place, Key, OrderedMap, Rdd, StateData};
 use super::stream::DStream;
 
-impl<'s, K: Key, V: Data> DStream<'s, (K, V)> {
+impl<'s, K: Key + StateData, V: StateData> DStream<'s, (K, V)> {
     /// Every batch, `update(new_values, previous_state)` for every key in the state or in the batch
     /// (keys absent from the batch get no new values); `None` removes the key. Emits every key's state.
-    pub fn update_state_by_key<S: Data>(
+    pub fn update_state_by_key<S: StateData>(
         &self,
         update: impl FnMut(Vec<V>, Option<S>) -> Option<S> + 'static,
     ) -> DStream<'s, (K, S)> {
@@ -17,7 +17,7 @@ impl<'s, K: Key, V: Data> DStream<'s, (K, V)> {
     }
 
     /// [`DStream::update_state_by_key`], starting from the states in `initial`.
-    pub fn update_state_by_key_with_initial<S: Data>(
+    pub fn update_state_by_key_with_initial<S: StateData>(
         &self,
         mut update: impl FnMut(Vec<V>, Option<S>) -> Option<S> + 'static,
         initial: Rdd<(K, S)>,
@@ -25,10 +25,11 @@ impl<'s, K: Key, V: Data> DStream<'s, (K, V)> {
         let n = self.partitions;
         // Keys in output order: the previous state's keys first, then new keys as first seen (the order
         // PySpark's cogroup of state and batch gives).
-        let mut state: OrderedMap<K, S> = initial.into_records().collect();
+        let state: OrderedMap<K, S> = initial.into_records().collect();
         let stream = self.stream.clone().per_epoch(
             "UpdateStateByKey",
-            move |_batch, rdds: Vec<Rdd<(K, V)>>| {
+            state,
+            move |state, _batch, rdds: Vec<Rdd<(K, V)>>| {
                 let records = Rdd::union_all(rdds).into_records();
                 let mut fresh: OrderedMap<K, Vec<V>> =
                     group(records, |v| vec![v], |acc, v| acc.push(v));
@@ -51,7 +52,7 @@ impl<'s, K: Key, V: Data> DStream<'s, (K, V)> {
                         next.insert(k, s);
                     }
                 }
-                state = next;
+                *state = next;
                 let placed = place(state.iter().map(|(k, s)| (k.clone(), s.clone())), n);
                 Some(Rdd::new(placed))
             },

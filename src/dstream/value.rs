@@ -10,6 +10,7 @@ use super::hash::{int_hash, str_hash, tuple_hash, PartitionKey};
 use super::pyfmt::{repr_str, write_seq, PyFormat};
 
 /// A record of a DStream spec.
+
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Value {
     /// Python's `None` (JSON `null`).
@@ -210,8 +211,13 @@ impl PyFormat for Value {
     }
 }
 
+/// JSON (a human-readable format) gets Python's `json.dumps` shapes: tuples, lists and groups are all
+/// arrays, as in Spark's text output. Binary formats (checkpoints) keep every variant, losslessly.
 impl serde::Serialize for Value {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if !serializer.is_human_readable() {
+            return Tagged::from(self).serialize(serializer);
+        }
         match self {
             Value::Null => serializer.serialize_unit(),
             Value::Bool(b) => serializer.serialize_bool(*b),
@@ -222,6 +228,63 @@ impl serde::Serialize for Value {
             }
         }
     }
+}
+
+/// From JSON as [`Value::from_json`] reads it (arrays are tuples); from binary formats, losslessly.
+impl<'de> serde::Deserialize<'de> for Value {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        if deserializer.is_human_readable() {
+            let json = serde_json::Value::deserialize(deserializer)?;
+            return Value::from_json(&json).map_err(serde::de::Error::custom);
+        }
+        Ok(match TaggedOwned::deserialize(deserializer)? {
+            TaggedOwned::Null => Value::Null,
+            TaggedOwned::Bool(b) => Value::Bool(b),
+            TaggedOwned::Int(i) => Value::Int(i),
+            TaggedOwned::Str(s) => Value::Str(s),
+            TaggedOwned::Tuple(v) => Value::Tuple(v),
+            TaggedOwned::List(v) => Value::List(v),
+            TaggedOwned::Group(v) => Value::Group(v),
+        })
+    }
+}
+
+/// A [`Value`] with its variant, for binary formats.
+#[derive(serde::Serialize)]
+enum Tagged<'a> {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Str(&'a str),
+    Tuple(&'a [Value]),
+    List(&'a [Value]),
+    Group(&'a [Value]),
+}
+
+impl<'a> From<&'a Value> for Tagged<'a> {
+    fn from(v: &'a Value) -> Self {
+        match v {
+            Value::Null => Tagged::Null,
+            Value::Bool(b) => Tagged::Bool(*b),
+            Value::Int(i) => Tagged::Int(*i),
+            Value::Str(s) => Tagged::Str(s),
+            Value::Tuple(v) => Tagged::Tuple(v),
+            Value::List(v) => Tagged::List(v),
+            Value::Group(v) => Tagged::Group(v),
+        }
+    }
+}
+
+/// [`Tagged`], owned, to read back.
+#[derive(serde::Deserialize)]
+enum TaggedOwned {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Str(String),
+    Tuple(Vec<Value>),
+    List(Vec<Value>),
+    Group(Vec<Value>),
 }
 
 #[cfg(test)]

@@ -13,13 +13,13 @@ use std::time::Duration;
 
 use caudal_operators::epoch::EpochOps;
 
-use super::rdd::{place, Data, Key, OrderedMap, Rdd};
+use super::rdd::{place, Data, Key, OrderedMap, Rdd, StateData};
 use super::stream::DStream;
 
 /// A record filter for [`DStream::reduce_by_key_and_window_inverse`].
 pub type KeyFilter<K, V> = Box<dyn Fn(&(K, V)) -> bool>;
 
-impl<'s, T: Data> DStream<'s, T> {
+impl<'s, T: StateData> DStream<'s, T> {
     /// `length` and `slide` in batches, checked against the batch interval and this stream's slide.
     fn window_batches(&self, length: Duration, slide: Duration, what: &str) -> (u64, u64) {
         let interval = self.graph.clock.interval_ms();
@@ -36,7 +36,7 @@ impl<'s, T: Data> DStream<'s, T> {
 
     /// Applies `fire(batch, held)` at every slide, `held` being the batches of the last `length`
     /// (oldest first), each as `prepare` made it when it came.
-    fn windowed<H: 'static, U: Data>(
+    fn windowed<H: StateData, U: Data>(
         &self,
         length: Duration,
         slide: Duration,
@@ -45,17 +45,17 @@ impl<'s, T: Data> DStream<'s, T> {
         mut fire: impl FnMut(u64, &VecDeque<(u64, H)>) -> Rdd<U> + 'static,
     ) -> DStream<'s, U> {
         let (length, slide) = self.window_batches(length, slide, name);
-        let mut held: VecDeque<(u64, H)> = VecDeque::new();
-        let stream = self
-            .stream
-            .clone()
-            .per_epoch(name, move |batch, rdds: Vec<Rdd<T>>| {
-                held.push_back((batch, prepare(Rdd::union_all(rdds))));
-                while held.front().is_some_and(|(b, _)| b + length <= batch) {
-                    held.pop_front();
-                }
-                ((batch + 1) % slide == 0).then(|| fire(batch, &held))
-            });
+        let held: VecDeque<(u64, H)> = VecDeque::new();
+        let stream =
+            self.stream
+                .clone()
+                .per_epoch(name, held, move |held, batch, rdds: Vec<Rdd<T>>| {
+                    held.push_back((batch, prepare(Rdd::union_all(rdds))));
+                    while held.front().is_some_and(|(b, _)| b + length <= batch) {
+                        held.pop_front();
+                    }
+                    ((batch + 1) % slide == 0).then(|| fire(batch, held))
+                });
         let mut out = self.derive(stream);
         out.slide = slide;
         out
@@ -112,7 +112,7 @@ impl<'s, T: Data> DStream<'s, T> {
     }
 }
 
-impl<'s, T: Key> DStream<'s, T> {
+impl<'s, T: Key + StateData> DStream<'s, T> {
     /// Every `slide`, how many times each record occurred in the last `length` (zero counts dropped).
     pub fn count_by_value_and_window(
         &self,
@@ -129,7 +129,7 @@ impl<'s, T: Key> DStream<'s, T> {
     }
 }
 
-impl<'s, K: Key, V: Data> DStream<'s, (K, V)> {
+impl<'s, K: Key + StateData, V: StateData> DStream<'s, (K, V)> {
     /// Every `slide`, the values of each key in the last `length` folded with `f`.
     pub fn reduce_by_key_and_window(
         &self,
@@ -165,14 +165,15 @@ impl<'s, K: Key, V: Data> DStream<'s, (K, V)> {
     ) -> DStream<'s, (K, V)> {
         let (length, slide) = self.window_batches(length, slide, "reduce_by_key_and_window");
         let n = self.partitions;
-        // Each batch reduced by key when it comes: those not yet in the window's value, and those in it.
-        let mut pending: VecDeque<(u64, Reduced<K, V>)> = VecDeque::new();
-        let mut included: VecDeque<(u64, Reduced<K, V>)> = VecDeque::new();
-        // The previous window's value, keys in output order.
-        let mut state: Reduced<K, V> = OrderedMap::default();
         let stream = self.stream.clone().per_epoch(
             "ReduceByKeyAndWindow",
-            move |batch, rdds: Vec<Rdd<(K, V)>>| {
+            InverseWindow::<K, V>::default(),
+            move |window, batch, rdds: Vec<Rdd<(K, V)>>| {
+                let InverseWindow {
+                    pending,
+                    included,
+                    state,
+                } = window;
                 let mut reduced = OrderedMap::default();
                 for (k, v) in Rdd::union_all(rdds).into_records() {
                     merge(&mut reduced, k, v, &f);
@@ -199,7 +200,7 @@ impl<'s, K: Key, V: Data> DStream<'s, (K, V)> {
                 }
                 for (b, entering) in pending.drain(..).filter(|(b, _)| in_window(*b)) {
                     for (k, v) in &entering {
-                        merge(&mut state, k.clone(), v.clone().expect("a value"), &f);
+                        merge(state, k.clone(), v.clone().expect("a value"), &f);
                     }
                     included.push_back((b, entering));
                 }
@@ -210,7 +211,7 @@ impl<'s, K: Key, V: Data> DStream<'s, (K, V)> {
                 let placed = place(records, n);
                 if filter.is_some() {
                     // The filtered result is the next window's previous value.
-                    state = placed
+                    *state = placed
                         .iter()
                         .flatten()
                         .map(|(k, v)| (k.clone(), Some(v.clone())))
@@ -238,6 +239,28 @@ impl<'s, K: Key, V: Data> DStream<'s, (K, V)> {
 
 /// Values reduced by key, in first-seen order (always `Some`; `None` only while being replaced).
 type Reduced<K, V> = OrderedMap<K, Option<V>>;
+
+/// What `reduce_by_key_and_window_inverse` keeps from one batch to the next.
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(bound = "K: Key + StateData, V: StateData")]
+struct InverseWindow<K, V> {
+    /// Each batch reduced by key when it comes, not yet in the window's value.
+    pending: VecDeque<(u64, Reduced<K, V>)>,
+    /// The batches in the window's value.
+    included: VecDeque<(u64, Reduced<K, V>)>,
+    /// The previous window's value, keys in output order.
+    state: Reduced<K, V>,
+}
+
+impl<K: Key, V> Default for InverseWindow<K, V> {
+    fn default() -> Self {
+        InverseWindow {
+            pending: VecDeque::new(),
+            included: VecDeque::new(),
+            state: OrderedMap::default(),
+        }
+    }
+}
 
 /// Folds `v` into `k`'s value with `f`, or inserts it.
 fn merge<K: Key, V>(map: &mut Reduced<K, V>, k: K, v: V, f: &impl Fn(V, V) -> V) {

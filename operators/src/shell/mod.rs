@@ -22,7 +22,8 @@
 //!   an unbounded pass.
 //!
 //! Results of a record leave with the record's message; results of a timer at event time `t` leave at
-//! `t + 1` (the frontier that fired it), in one container per time and activation.
+//! `t + 1` (the frontier that fired it; or at `t` for operators that ask for it), in one container per
+//! time and activation.
 
 mod context;
 mod operator;
@@ -68,6 +69,10 @@ pub trait KeyedOperator<K, V>: 'static {
     /// Whether [`KeyedOperator::on_timer`] may send records to the late output; if so the shell holds the
     /// late output's frontier at pending timers too.
     const LATE_ON_TIMER: bool = false;
+    /// Whether the results of an event-time timer at `t` go out at `t` itself rather than at `t + 1`
+    /// (the frontier that fired it). Epoch-at-a-time operators, whose results belong to the epoch they
+    /// complete, say so; the shell then holds its capability at `t` while the timer is pending.
+    const RESULTS_AT_TIMER_TIME: bool = false;
 
     /// Handles one record of `key` with event time `time`.
     fn on_record(

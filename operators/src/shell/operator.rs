@@ -120,9 +120,10 @@ impl Held {
         timers: &TimerQueue<K>,
         from: &impl Mint,
         read_at: EventTime,
+        delay: EventTime,
     ) {
         let processing = timers.has_processing().then_some(read_at);
-        let event = timers.earliest_event().map(|t| t.saturating_add(1));
+        let event = timers.earliest_event().map(|t| t.saturating_add(delay));
         let Some(needed) = processing.into_iter().chain(event).min() else {
             return;
         };
@@ -135,12 +136,17 @@ impl Held {
     }
 
     /// Moves the capabilities up to what the pending timers still need, or lets them go.
-    fn settle<K: Hash + Eq>(&mut self, timers: &TimerQueue<K>, frontier: Option<EventTime>) {
+    fn settle<K: Hash + Eq>(
+        &mut self,
+        timers: &TimerQueue<K>,
+        frontier: Option<EventTime>,
+        delay: EventTime,
+    ) {
         let Some(held) = self.time() else {
             return;
         };
         let processing = timers.has_processing().then(|| frontier.unwrap_or(held));
-        let event = timers.earliest_event().map(|t| t.saturating_add(1));
+        let event = timers.earliest_event().map(|t| t.saturating_add(delay));
         match processing.into_iter().chain(event).min() {
             None => self.caps = [None, None],
             Some(target) if target > held => {
@@ -196,6 +202,8 @@ where
 {
     let scope = stream.scope();
     let budget = WorkBudget::of(scope).limit();
+    // How far after an event-time timer its results go out.
+    let delay: EventTime = if Op::RESULTS_AT_TIMER_TIME { 0 } else { 1 };
     let mut builder = OperatorBuilder::new(name.to_owned(), scope);
     let info = builder.operator_info();
     let pact = Exchange::new(|e: &Event<(K, V)>| route(&e.data.0));
@@ -282,7 +290,7 @@ where
                         $out_cap,
                         $late_cap,
                     );
-                    held.cover(timers, $mint, read_at);
+                    held.cover(timers, $mint, read_at, delay);
                 }};
             }
 
@@ -330,7 +338,7 @@ where
                     .time()
                     .expect("a capability is held while timers are pending");
                 let time = match timer {
-                    Timer::EventTime(t) => t.saturating_add(1).max(held_at),
+                    Timer::EventTime(t) => t.saturating_add(delay).max(held_at),
                     Timer::ProcessingTime(_) => held_at,
                 };
                 if at.is_some_and(|a| a != time) {
@@ -363,7 +371,7 @@ where
                     activator.activate();
                 }
             }
-            held.settle(timers, frontier);
+            held.settle(timers, frontier, delay);
         }
     });
     (EventStream::new(out_stream), EventStream::new(late_stream))
