@@ -4,10 +4,8 @@
 //! Run with `cargo run --release --example marker_sessions_per_class`. A small recorded day of three
 //! classes is replayed; each class prints with its span and its number of comments when it closes.
 
+use caudal::operators::window::split;
 use caudal::prelude::*;
-use caudal_operators::window::aggregate::Count;
-use caudal_operators::window::marker::Marker;
-use caudal_operators::window::split;
 
 const MIN: u64 = 60_000;
 

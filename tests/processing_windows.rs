@@ -3,10 +3,8 @@
 
 use std::time::Duration;
 
-use caudal::embed::Embedded;
+use caudal::operators::window::WindowOutput;
 use caudal::prelude::*;
-use caudal_operators::window::aggregate::Count;
-use caudal_operators::window::{SlidingWindows, WindowOutput};
 
 #[test]
 fn windows_fire_on_the_wall_clock_without_further_input() {

@@ -13,8 +13,9 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
+use caudal_operators::time::wall_clock_ms;
 use timely::dataflow::operators::probe::Handle as ProbeHandle;
 use timely::dataflow::Scope;
 use timely::scheduling::SyncActivator;
@@ -383,9 +384,7 @@ impl StreamingContext {
             let (zero_ms, zero) = match kind {
                 ClockKind::Manual => (0, Instant::now()),
                 ClockKind::System => {
-                    let now_ms = SystemTime::now()
-                        .duration_since(UNIX_EPOCH)
-                        .map_or(0, |d| d.as_millis() as u64);
+                    let now_ms = wall_clock_ms();
                     let zero_ms = now_ms / interval_ms * interval_ms;
                     (
                         zero_ms,

@@ -18,8 +18,9 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
+use caudal_operators::time::wall_clock_us;
 use caudal_operators::{Event, EventStream, EventTime, WatermarkStrategy, WatermarkTracker};
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::operators::generic::operator::source as timely_source;
@@ -103,13 +104,6 @@ pub struct SourceOptions {
     /// Waits shorter than this are spun rather than parked (from the run's idle strategy): a parked
     /// thread wakes tens of microseconds late, which a paced source must not pay on every record.
     pub spin: Duration,
-}
-
-/// Microseconds since the Unix epoch.
-pub fn wall_clock_us() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros() as u64)
 }
 
 /// A batch that has closed and waits for its release.

@@ -1,6 +1,6 @@
 //! Sources: where a pipeline's records come from, and the contract every source keeps.
 //!
-//! A [`Source`] is polled by Caudal's source operator ([`driver`]) on its worker. It appends the records
+//! A [`Source`] is polled by Caudal's source operator (the crate-private `driver`) on its worker. It appends the records
 //! available now and says whether more are ready ([`Poll::Ready`]), when to look again
 //! ([`Poll::Pending`]), or that the input has ended ([`Poll::Done`]). It never blocks: a source that reads
 //! from a socket or a user thread does so on a thread of its own and wakes the operator with its
@@ -10,12 +10,13 @@
 //! Sources are made per worker by a [`SourceFactory`], which splits the input between workers.
 
 pub mod channel;
-pub mod driver;
+pub(crate) mod driver;
 pub mod file;
 pub mod generator;
 pub mod memory;
 pub mod queue;
 pub mod socket;
+#[cfg(feature = "cli")]
 pub mod spec;
 
 use std::time::Instant;
@@ -25,6 +26,7 @@ use timely::scheduling::SyncActivator;
 
 use crate::dead_letter::DeadLetters;
 
+pub use driver::StopFlag;
 pub use memory::{from_events, from_fn, VecSource};
 
 /// What a source says after a poll.
