@@ -22,6 +22,7 @@ use timely::scheduling::SyncActivator;
 use timely::WorkerConfig;
 
 use super::time::BatchTime;
+use crate::config::defaults;
 use crate::dead_letter::DeadLetters;
 
 /// What can go wrong with a streaming context.
@@ -310,7 +311,7 @@ impl StreamingContext {
             interval: batch_interval,
             clock: ClockKind::System,
             utc: false,
-            default_partitions: 2,
+            default_partitions: defaults::DSTREAM_PARTITIONS,
             dead_letters: DeadLetters::default(),
             control: Arc::default(),
             guards: Mutex::new(None),

@@ -20,6 +20,7 @@ use timely::scheduling::SyncActivator;
 use super::context::{Graph, Streams};
 use super::rdd::{Data, Rdd};
 use super::stream::DStream;
+use crate::config::defaults;
 use crate::source::file::FileSource;
 use crate::source::socket::{SocketOptions, SocketSource};
 use crate::source::{Poll, Source, SourceContext, Waker, WorkerInfo};
@@ -149,7 +150,7 @@ fn source_batches<'s, T: Data>(
     batch_source(streams, name, start, move |_batch| {
         let mut input = input.borrow_mut();
         while !ended {
-            match input.poll(&mut events, 65_536) {
+            match input.poll(&mut events, defaults::DSTREAM_POLL_BUDGET) {
                 Poll::Ready => continue,
                 Poll::Pending { .. } => break,
                 Poll::Done => ended = true,
@@ -205,7 +206,7 @@ impl<'s> Streams<'s> {
     pub fn socket_text_stream(&mut self, host: &str, port: u16) -> DStream<'s, String> {
         let options = SocketOptions {
             reconnect: true,
-            max_backoff: std::time::Duration::from_secs(2),
+            max_backoff: defaults::DSTREAM_SOCKET_MAX_BACKOFF,
             ..SocketOptions::default()
         };
         let socket = SocketSource::new(format!("{host}:{port}"), options);

@@ -28,17 +28,9 @@ use timely::dataflow::operators::Capability;
 use timely::dataflow::Scope;
 
 use super::{Poll, Source, SourceContext, Waker, WorkerInfo};
+use crate::config::defaults::{PROCESSING_TIME_TICK, STOP_CHECK};
 use crate::dead_letter::DeadLetters;
 use crate::mode::ExecutionMode;
-
-/// The longest a source operator waits before it looks at the stop flag again.
-pub const STOP_CHECK: Duration = Duration::from_millis(100);
-
-/// How often an idle per-record source moves a processing-time watermark.
-pub const PROCESSING_TIME_TICK: Duration = Duration::from_millis(10);
-
-/// The default number of records a source may produce in one activation.
-pub const DEFAULT_BUDGET: usize = 4096;
 
 /// Asks every source of a run to finish: they release what they hold and end their input.
 #[derive(Clone, Default)]

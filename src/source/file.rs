@@ -10,16 +10,14 @@ use std::collections::{HashSet, VecDeque};
 use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use caudal_operators::hash::route;
 use caudal_operators::Event;
 
 use super::{Poll, Source, SourceContext, WorkerInfo};
+use crate::config::defaults::FILE_SCAN_INTERVAL;
 use crate::dead_letter::DeadLetters;
-
-/// How often a watched directory is listed.
-pub const SCAN_INTERVAL: Duration = Duration::from_millis(200);
 
 /// Whether a directory entry is a file still being written, by the usual naming conventions.
 pub fn is_in_progress(name: &str) -> bool {
@@ -67,7 +65,7 @@ impl FileSource {
 
     /// Queues the files this worker has not read yet, in name order.
     fn scan(&mut self) {
-        self.next_scan = Instant::now() + SCAN_INTERVAL;
+        self.next_scan = Instant::now() + FILE_SCAN_INTERVAL;
         if !self.directory {
             if self.seen.insert(self.root.clone()) && self.worker.index == 0 {
                 self.queue.push_back(self.root.clone());
