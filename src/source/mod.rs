@@ -98,8 +98,9 @@ pub trait Source: 'static {
     /// Appends at most `budget` records that are available now to `out`, without blocking.
     fn poll(&mut self, out: &mut Vec<Event<Self::Item>>, budget: usize) -> Poll;
 
-    /// The replay position: how far the source has read (records, or bytes for files), to be recorded in
-    /// checkpoints.
+    /// The replay position: how far the source has read, to be recorded in checkpoints. Records for
+    /// generators, queues, channels and sockets; bytes for files (line terminators included), the position a
+    /// restart seeks to.
     fn offset(&self) -> u64;
 }
 
