@@ -1,11 +1,11 @@
 //! Sources: where a pipeline's records come from, and the contract every source keeps.
 //!
-//! A [`Source`] is polled by Caudal's source operator (the crate-private `driver`) on its worker. It appends the records
-//! available now and says whether more are ready ([`Poll::Ready`]), when to look again
-//! ([`Poll::Pending`]), or that the input has ended ([`Poll::Done`]). It never blocks: a source that reads
-//! from a socket or a user thread does so on a thread of its own and wakes the operator with its
-//! [`Waker`]. Every source reports an [`Source::offset`], its replay position, so that checkpoints can
-//! record and restore it.
+//! A [`Source`] is polled by Caudal's source operator (the crate-private `driver`, which also runs the
+//! DStream layer's input streams) on its worker. It appends the records available now and says whether
+//! more are ready ([`Poll::Ready`]), when to look again ([`Poll::Pending`]), or that the input has
+//! ended ([`Poll::Done`]). It never blocks: a source that reads from a socket or a user thread does so on
+//! a thread of its own and wakes the operator with its [`Waker`]. Every source reports an
+//! [`Source::offset`], its replay position, so that checkpoints can record and restore it.
 //!
 //! Sources are made per worker by a [`SourceFactory`], which splits the input between workers.
 
