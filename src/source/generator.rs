@@ -110,12 +110,10 @@ pub struct GeneratorFactory<W> {
 impl<W: Workload> GeneratorFactory<W> {
     /// Generators of `workload`'s records, paced and timed by `config`.
     pub fn new(workload: W, config: GeneratorConfig) -> Self {
-        Self::shared(Arc::new(workload), config)
-    }
-
-    /// Generators of a workload that is shared with something else (a latency sink, say).
-    pub fn shared(workload: Arc<W>, config: GeneratorConfig) -> Self {
-        GeneratorFactory { workload, config }
+        GeneratorFactory {
+            workload: Arc::new(workload),
+            config,
+        }
     }
 }
 
