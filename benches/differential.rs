@@ -11,8 +11,6 @@ use std::time::Instant;
 
 use caudal::operators::stream::EventInput;
 use caudal::prelude::*;
-use caudal_operators::window::aggregate::Count;
-use caudal_operators::window::SlidingWindows;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use differential_dataflow::input::InputSession;
 use differential_dataflow::operators::CountTotal;

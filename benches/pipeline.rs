@@ -11,13 +11,11 @@
 //! * `idle_worker_step`: one step of a worker whose dataflow has nothing to do.
 
 use std::hint::black_box;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use caudal::operators::stream::EventInput;
 use caudal::prelude::*;
-use caudal::source::generator::{Generator, GeneratorConfig};
-use caudal::workload::{Post, Posts};
+use caudal::workload::Posts;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use timely::dataflow::operators::{Input, Probe};
 use timely::dataflow::ProbeHandle;
@@ -102,14 +100,11 @@ fn runtime(c: &mut Criterion) {
     ] {
         group.bench_function(name, |b| {
             b.iter(|| {
-                let posts = Arc::new(Posts::default());
                 let config = GeneratorConfig {
                     limit: Some(RECORDS),
                     ..Default::default()
                 };
-                let source = move |w: WorkerInfo| -> Box<dyn Source<Item = Post>> {
-                    Box::new(Generator::new(posts.clone(), config.clone(), w))
-                };
+                let source = GeneratorFactory::new(Posts::default(), config);
                 let report = caudal::run(RunConfig::new(mode), move |df| {
                     let posts = df.source("posts", &source);
                     // Stateless: map and filter on the worker that read the post; keyed: a running

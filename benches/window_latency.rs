@@ -20,9 +20,6 @@ use std::time::Instant;
 
 use caudal::operators::stream::EventInput;
 use caudal::prelude::*;
-use caudal_operators::window::aggregate::{Count, Sum};
-use caudal_operators::window::join::JoinKind;
-use caudal_operators::window::SlidingWindows;
 use hdrhistogram::Histogram;
 use timely::dataflow::operators::{Input, Probe};
 use timely::dataflow::ProbeHandle;

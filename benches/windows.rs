@@ -10,10 +10,8 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use caudal::operators::stream::EventInput;
+use caudal::operators::window::Windowed;
 use caudal::prelude::*;
-use caudal_operators::window::aggregate::{Count, Sum};
-use caudal_operators::window::join::JoinKind;
-use caudal_operators::window::{SlidingWindows, Windowed};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use timely::dataflow::operators::Probe;
 use timely::dataflow::ProbeHandle;

@@ -6,9 +6,8 @@
 
 use std::time::{Duration, Instant};
 
-use caudal::compare::process_cpu_seconds;
-use caudal::embed::Embedded;
 use caudal::prelude::*;
+use caudal::system::process_cpu_seconds;
 
 /// Readings in, alerts out: a sensor's reading above 30 °C, with the sensor's running maximum.
 fn alerts(readings: EventStream<'_, (u32, f64)>) -> EventStream<'_, (u32, f64)> {

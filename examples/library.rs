@@ -8,8 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use caudal::prelude::*;
-use caudal::source::generator::{Generator, GeneratorConfig};
-use caudal::workload::{Post, Posts, Tag};
+use caudal::workload::{Posts, Tag};
 
 fn main() {
     for mode in [
@@ -17,15 +16,12 @@ fn main() {
         ExecutionMode::micro_batch(Duration::from_millis(100)),
         ExecutionMode::Batch,
     ] {
-        let posts = Arc::new(Posts::default());
         let config = GeneratorConfig {
             rate: Some(200_000.0),
             limit: Some(100_000),
             ..Default::default()
         };
-        let source = move |w: WorkerInfo| -> Box<dyn Source<Item = Post>> {
-            Box::new(Generator::new(posts.clone(), config.clone(), w))
-        };
+        let source = GeneratorFactory::new(Posts::default(), config);
 
         // The pipeline: keep posts tagged #VIU, count them as they come.
         let counts = Collect::new();

@@ -5,8 +5,6 @@
 //! classes is replayed; each class prints with its span and its number of comments when it closes.
 
 use caudal::prelude::*;
-use caudal_operators::window::aggregate::Count;
-use caudal_operators::window::marker::Marker;
 
 const MIN: u64 = 60_000;
 

@@ -4,27 +4,22 @@
 //! Run with `cargo run --release --example processing_time_windows`. Readings arrive for about a second
 //! at 5,000 per second; each window prints when the clock passes its end.
 
-use std::sync::Arc;
-
 use caudal::prelude::*;
-use caudal::source::generator::{Generator, GeneratorConfig};
-use caudal::workload::{Reading, Temperature};
-use caudal_operators::window::aggregate::Count;
-use caudal_operators::window::SlidingWindows;
+use caudal::workload::Temperature;
 
 fn main() {
-    let sensors = Arc::new(Temperature {
-        sensors: 3,
-        ..Temperature::default()
-    });
     let config = GeneratorConfig {
         rate: Some(5_000.0),
         limit: Some(5_000),
         ..Default::default()
     };
-    let readings = move |w: WorkerInfo| -> Box<dyn Source<Item = Reading>> {
-        Box::new(Generator::new(sensors.clone(), config.clone(), w))
-    };
+    let readings = GeneratorFactory::new(
+        Temperature {
+            sensors: 3,
+            ..Temperature::default()
+        },
+        config,
+    );
     caudal::run(RunConfig::new(ExecutionMode::PerRecord), move |df| {
         let by_sensor = df.source("readings", &readings).map(|r| (r.sensor, ()));
         let counts =

@@ -4,27 +4,23 @@
 //! over an hour of event time; each session prints with its span and its number of posts as soon as
 //! the watermark has passed its end.
 
-use std::sync::Arc;
-
 use caudal::prelude::*;
-use caudal::source::generator::{Generator, GeneratorConfig};
-use caudal::workload::{Post, Posts};
-use caudal_operators::window::aggregate::Count;
+use caudal::workload::Posts;
 
 fn main() {
     // 5 users, one post every 6 s of event time on average across them: sessions of a few posts each.
-    let workload = Arc::new(Posts {
-        users: 5,
-        ..Posts::default()
-    });
     let config = GeneratorConfig {
         limit: Some(600),
         event_rate: Some(1.0 / 6.0),
         ..Default::default()
     };
-    let posts = move |w: WorkerInfo| -> Box<dyn Source<Item = Post>> {
-        Box::new(Generator::new(workload.clone(), config.clone(), w))
-    };
+    let posts = GeneratorFactory::new(
+        Posts {
+            users: 5,
+            ..Posts::default()
+        },
+        config,
+    );
     caudal::run(RunConfig::new(ExecutionMode::PerRecord), move |df| {
         let by_user = df.source("posts", &posts).map(|p| (p.user, ()));
         let (sessions, _late) = by_user.session_window(120_000, 0, Count);

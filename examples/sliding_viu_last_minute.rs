@@ -3,24 +3,16 @@
 //!
 //! Run with `cargo run --release --example sliding_viu_last_minute`.
 
-use std::sync::Arc;
-
 use caudal::prelude::*;
-use caudal::source::generator::{Generator, GeneratorConfig};
-use caudal::workload::{Post, Posts, Tag};
-use caudal_operators::window::aggregate::Count;
-use caudal_operators::window::SlidingWindows;
+use caudal::workload::{Posts, Tag};
 
 fn main() {
-    let workload = Arc::new(Posts::default());
     let config = GeneratorConfig {
         limit: Some(30_000),
         event_rate: Some(100.0),
         ..Default::default()
     };
-    let posts = move |w: WorkerInfo| -> Box<dyn Source<Item = Post>> {
-        Box::new(Generator::new(workload.clone(), config.clone(), w))
-    };
+    let posts = GeneratorFactory::new(Posts::default(), config);
     caudal::run(RunConfig::new(ExecutionMode::PerRecord), move |df| {
         let viu = df
             .source("posts", &posts)

@@ -4,25 +4,17 @@
 //! 100 posts a second) are generated as fast as the pipeline takes them; each minute's count is printed
 //! when the watermark passes the minute's end, with the watermark that closed it.
 
-use std::sync::Arc;
-
 use caudal::prelude::*;
-use caudal::source::generator::{Generator, GeneratorConfig};
-use caudal::workload::{Post, Posts, Tag};
-use caudal_operators::window::aggregate::Count;
-use caudal_operators::window::SlidingWindows;
+use caudal::workload::{Posts, Tag};
 
 fn main() {
-    let workload = Arc::new(Posts::default());
     let config = GeneratorConfig {
         limit: Some(60_000),
         event_rate: Some(100.0),
         disorder_ms: 500,
         ..Default::default()
     };
-    let posts = move |w: WorkerInfo| -> Box<dyn Source<Item = Post>> {
-        Box::new(Generator::new(workload.clone(), config.clone(), w))
-    };
+    let posts = GeneratorFactory::new(Posts::default(), config);
     let run = RunConfig::new(ExecutionMode::PerRecord)
         .watermark(WatermarkStrategy::BoundedOutOfOrderness { max_delay_ms: 500 });
     caudal::run(run, move |df| {

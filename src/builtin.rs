@@ -21,7 +21,7 @@ use crate::parse::{FromLine, ParseLines};
 use crate::pipeline::{launch_with, Dataflow, RunError, Running};
 use crate::sink::{FileSink, Format, Print, SinkFactory};
 use crate::source::file::FileSource;
-use crate::source::generator::{Generator, GeneratorConfig};
+use crate::source::generator::{GeneratorConfig, GeneratorFactory};
 use crate::source::socket::{SocketOptions, SocketSource};
 use crate::source::spec::SourceSpec;
 use crate::source::{Empty, Source, SourceFactory, WorkerInfo};
@@ -95,8 +95,7 @@ fn generator<W: Workload>(
     workload: W,
     config: GeneratorConfig,
 ) -> Arc<dyn SourceFactory<W::Record>> {
-    let workload = Arc::new(workload);
-    per_worker(move |w| Box::new(Generator::new(workload.clone(), config.clone(), w)))
+    Arc::new(GeneratorFactory::new(workload, config))
 }
 
 fn generator_text<W: Workload>(

@@ -1,4 +1,6 @@
-//! How a pipeline runs: execution mode, workers, watermark, idling. Defaults live here, in one place.
+//! How a pipeline runs: execution mode, workers, watermark, idling. Defaults live here, in one place:
+//! [`defaults`] holds every default value of the runtime, of its sources and sinks, of the DStream layer
+//! and of the `caudal` command, and everything else (clap's `default_value`s included) reads them.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -8,7 +10,123 @@ use caudal_operators::WatermarkStrategy;
 use serde::Serialize;
 
 use crate::mode::ExecutionMode;
-use crate::source::driver::DEFAULT_BUDGET;
+
+/// Every default value, in one place. The runtime, the sources and sinks, the DStream layer and the
+/// `caudal` command all read their defaults from here; no other module writes one down.
+pub mod defaults {
+    use std::time::Duration;
+
+    use caudal_operators::budget::WorkBudget;
+    use caudal_operators::WatermarkStrategy;
+
+    use crate::mode::ExecutionMode;
+
+    // How a run runs: `RunConfig::default()`.
+
+    /// The execution mode.
+    pub const MODE: ExecutionMode = ExecutionMode::PerRecord;
+    /// Worker threads per process.
+    pub const WORKERS: usize = 1;
+    /// The watermark strategy of sources that do not choose their own.
+    pub const WATERMARK: WatermarkStrategy = WatermarkStrategy::Monotonic;
+    /// How long an idle worker spins before it parks (`IdleStrategy::SpinThenPark`).
+    pub const IDLE_SPIN: Duration = Duration::from_micros(50);
+    /// How many records a source may produce in one activation.
+    pub const SOURCE_BUDGET: usize = 4096;
+    /// How many timers a keyed operator fires per activation.
+    pub const WORK_BUDGET: WorkBudget = WorkBudget::DEFAULT;
+
+    // The source operator.
+
+    /// The longest a source operator waits before it looks at the stop flag again.
+    pub const STOP_CHECK: Duration = Duration::from_millis(100);
+    /// How often an idle per-record source moves a processing-time watermark.
+    pub const PROCESSING_TIME_TICK: Duration = Duration::from_millis(10);
+
+    // Sources and sinks.
+
+    /// How often a file source lists a watched directory.
+    pub const FILE_SCAN_INTERVAL: Duration = Duration::from_millis(200);
+    /// A socket source's first wait after a failed connection; it doubles up to the maximum.
+    pub const SOCKET_INITIAL_BACKOFF: Duration = Duration::from_millis(100);
+    /// A socket source's longest wait between connection attempts.
+    pub const SOCKET_MAX_BACKOFF: Duration = Duration::from_secs(5);
+    /// How often a file sink starts a new part file at most.
+    pub const FILE_ROLL_INTERVAL: Duration = Duration::from_secs(1);
+
+    // The DStream layer.
+
+    /// How many partitions keyed DStream operations shuffle into (Spark's `spark.default.parallelism`
+    /// on a two-core machine).
+    pub const DSTREAM_PARTITIONS: usize = 2;
+    /// The longest wait of `socket_text_stream` between connection attempts (it reconnects, as Spark's
+    /// receiver restarts).
+    pub const DSTREAM_SOCKET_MAX_BACKOFF: Duration = Duration::from_secs(2);
+    /// How many records a DStream input reads from its source per poll.
+    pub const DSTREAM_POLL_BUDGET: usize = 65_536;
+
+    /// The defaults of `caudal run` that are not a [`RunConfig`](super::RunConfig)'s.
+    #[cfg(feature = "cli")]
+    pub mod run {
+        /// Processes of a cluster run.
+        pub const PROCESSES: usize = 1;
+        /// This process's index in a cluster run.
+        pub const PROCESS: usize = 0;
+    }
+
+    /// The defaults of the latency lab, `caudal compare` (its `CompareConfig::default()` and its
+    /// command-line options).
+    #[cfg(feature = "cli")]
+    pub mod lab {
+        use std::time::Duration;
+
+        use crate::compare::LabWorkload;
+        use crate::mode::ExecutionMode;
+
+        /// The workload.
+        pub const WORKLOAD: LabWorkload = LabWorkload::KeyedCount;
+        /// The modes, in the order they run.
+        pub const MODES: [ExecutionMode; 5] = [
+            ExecutionMode::PerRecord,
+            ExecutionMode::MicroBatch {
+                interval: Duration::from_millis(10),
+                overhead: Duration::ZERO,
+            },
+            ExecutionMode::MicroBatch {
+                interval: Duration::from_millis(100),
+                overhead: Duration::ZERO,
+            },
+            ExecutionMode::MicroBatch {
+                interval: Duration::from_secs(1),
+                overhead: Duration::ZERO,
+            },
+            ExecutionMode::Batch,
+        ];
+        /// Offered load, records per second.
+        pub const RATE: f64 = 200_000.0;
+        /// How long each mode is measured.
+        pub const DURATION: Duration = Duration::from_secs(3);
+        /// The warm-up before measuring, in each mode.
+        pub const WARMUP: Duration = Duration::from_secs(1);
+        /// Worker threads (1 for latency on a 2-core machine).
+        pub const WORKERS: usize = 1;
+        /// How many times the modes run, interleaved.
+        pub const REPEAT: usize = 3;
+        /// How many timers a keyed operator fires per activation.
+        pub const WORK_BUDGET: caudal_operators::budget::WorkBudget = super::WORK_BUDGET;
+        /// The scheduling overhead added to every micro-batch.
+        pub const BATCH_OVERHEAD: Duration = Duration::ZERO;
+        /// How many doublings of the rate a sweep tries.
+        pub const SWEEP_STEPS: u32 = 6;
+        /// The p99 latency a sustainable rate must stay under, in a sweep.
+        pub const P99_BOUND: Duration = Duration::from_secs(1);
+
+        /// [`MODES`] as the command line writes them: `per-record,micro-batch:10ms,...`.
+        pub fn modes_text() -> String {
+            MODES.map(|m| m.to_string()).join(",")
+        }
+    }
+}
 
 /// What a worker does when it has nothing to do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -55,14 +173,14 @@ pub struct RunConfig {
 impl Default for RunConfig {
     fn default() -> Self {
         RunConfig {
-            mode: ExecutionMode::PerRecord,
-            workers: 1,
-            watermark: WatermarkStrategy::Monotonic,
+            mode: defaults::MODE,
+            workers: defaults::WORKERS,
+            watermark: defaults::WATERMARK,
             idle_timeout: None,
-            idle: IdleStrategy::SpinThenPark(Duration::from_micros(50)),
-            source_budget: DEFAULT_BUDGET,
+            idle: IdleStrategy::SpinThenPark(defaults::IDLE_SPIN),
+            source_budget: defaults::SOURCE_BUDGET,
             cluster: None,
-            work_budget: WorkBudget::DEFAULT,
+            work_budget: defaults::WORK_BUDGET,
         }
     }
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use caudal::builtin::{launch_builtin, Builtin, Feed, Output};
 use caudal::compare::{compare, machine_description, sweep, CompareConfig, LabWorkload};
+use caudal::config::defaults::{self, lab};
 use caudal::config::{Cluster, RunConfig};
 use caudal::dead_letter::DeadLetters;
 use caudal::mode::{parse_duration, ExecutionMode};
@@ -79,13 +80,13 @@ struct RunArgs {
     #[arg(long, value_parser = parse_source)]
     source: SourceSpec,
     /// per-record, micro-batch:INTERVAL (such as micro-batch:1s, optionally +OVERHEAD) or batch.
-    #[arg(long, default_value = "per-record", value_parser = parse_mode)]
+    #[arg(long, default_value_t = defaults::MODE, value_parser = parse_mode)]
     mode: ExecutionMode,
     /// Watermark: monotonic, bounded:DELAY (such as bounded:500ms) or processing-time. Default: processing-time for text sources, monotonic for generators.
     #[arg(long, value_parser = parse_watermark)]
     watermark: Option<WatermarkStrategy>,
     /// Worker threads in this process.
-    #[arg(long, short = 'w', default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    #[arg(long, short = 'w', default_value_t = defaults::WORKERS as u32, value_parser = clap::value_parser!(u32).range(1..=1024))]
     workers: u32,
     /// Write results as part files in this directory instead of printing them.
     #[arg(long)]
@@ -100,10 +101,10 @@ struct RunArgs {
     #[arg(long, value_parser = parse_duration)]
     duration: Option<Duration>,
     /// Processes in a cluster run (timely's -n).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = defaults::run::PROCESSES)]
     processes: usize,
     /// This process's index in a cluster run (timely's -p).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = defaults::run::PROCESS)]
     process: usize,
     /// One host:port line per process (timely's -h).
     #[arg(long)]
@@ -113,42 +114,42 @@ struct RunArgs {
 #[derive(clap::Args)]
 struct CompareArgs {
     /// The workload.
-    #[arg(long, value_enum, default_value_t = LabWorkload::KeyedCount)]
+    #[arg(long, value_enum, default_value_t = lab::WORKLOAD)]
     workload: LabWorkload,
     /// Comma-separated modes, run in this order.
-    #[arg(long, value_delimiter = ',', default_value = "per-record,micro-batch:10ms,micro-batch:100ms,micro-batch:1s,batch", value_parser = parse_mode)]
+    #[arg(long, value_delimiter = ',', default_value = lab::modes_text(), value_parser = parse_mode)]
     modes: Vec<ExecutionMode>,
     /// Offered load, records per second.
-    #[arg(long, default_value_t = 200_000.0)]
+    #[arg(long, default_value_t = lab::RATE)]
     rate: f64,
     /// How long each mode is measured.
-    #[arg(long, default_value = "3s", value_parser = parse_duration)]
+    #[arg(long, default_value = duration_text(lab::DURATION), value_parser = parse_duration)]
     duration: Duration,
     /// Warm-up before measuring, in each mode.
-    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    #[arg(long, default_value = duration_text(lab::WARMUP), value_parser = parse_duration)]
     warmup: Duration,
     /// Worker threads (use 1 for latency on a 2-core machine).
-    #[arg(long, short = 'w', default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    #[arg(long, short = 'w', default_value_t = lab::WORKERS as u32, value_parser = clap::value_parser!(u32).range(1..=1024))]
     workers: u32,
     /// Scheduling overhead added to every micro-batch, to emulate a real micro-batch scheduler.
-    #[arg(long, default_value = "0ms", value_parser = parse_duration)]
+    #[arg(long, default_value = duration_text(lab::BATCH_OVERHEAD), value_parser = parse_duration)]
     batch_overhead: Duration,
     /// How many times to run the modes, interleaved; medians and spread are reported.
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
+    #[arg(long, default_value_t = lab::REPEAT as u32, value_parser = clap::value_parser!(u32).range(1..=100))]
     repeat: u32,
     /// Instead of one rate, raise it step by step (doubling from --rate) and report the highest rate each
     /// mode sustains: achieved within 5% of offered, p99 under --p99-bound. Writes sweep.json and sweep.csv.
     #[arg(long)]
     sweep: bool,
     /// How many doublings of the rate a sweep tries.
-    #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u32).range(1..=30))]
+    #[arg(long, default_value_t = lab::SWEEP_STEPS, value_parser = clap::value_parser!(u32).range(1..=30))]
     sweep_steps: u32,
     /// The p99 latency a sustainable rate must stay under, in a sweep.
-    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    #[arg(long, default_value = duration_text(lab::P99_BOUND), value_parser = parse_duration)]
     p99_bound: Duration,
     /// Timers (window firings, session closings, expiries) a keyed operator fires per activation
     /// before it lets other operators run: a number, or `unbounded`.
-    #[arg(long, default_value = "1000", value_parser = parse_budget)]
+    #[arg(long, default_value_t = defaults::lab::WORK_BUDGET)]
     fire_budget: WorkBudget,
     /// Print the results as JSON instead of a table.
     #[arg(long)]
@@ -158,6 +159,11 @@ struct CompareArgs {
     out: Option<PathBuf>,
 }
 
+/// A default duration as the command line writes it (`3s`, `100ms`).
+fn duration_text(duration: Duration) -> String {
+    humantime::format_duration(duration).to_string()
+}
+
 fn parse_builtin(s: &str) -> Result<Builtin, String> {
     s.parse()
 }
@@ -165,18 +171,6 @@ fn parse_builtin(s: &str) -> Result<Builtin, String> {
 fn parse_source(s: &str) -> Result<SourceSpec, String> {
     s.parse()
         .map_err(|e: caudal::source::spec::SourceSpecError| e.to_string())
-}
-
-fn parse_budget(s: &str) -> Result<WorkBudget, String> {
-    match s {
-        "unbounded" => Ok(WorkBudget::unbounded()),
-        n => match n.parse::<usize>() {
-            Ok(n) if n > 0 => Ok(WorkBudget::timers(n)),
-            _ => Err(format!(
-                "`{s}` is not a fire budget: give a positive number of timers per activation, or `unbounded`"
-            )),
-        },
-    }
 }
 
 fn parse_mode(s: &str) -> Result<ExecutionMode, String> {

@@ -6,7 +6,7 @@
 //! | [`ExecutionMode::MicroBatch`] | processing-time batch boundaries every `interval` | after the batch that completes them |
 //! | [`ExecutionMode::Batch`] | only the end of the bounded input | at the end |
 //!
-//! The mode lives entirely in the source operator (see [`crate::source::driver`]): it decides when read
+//! The mode lives entirely in the source operator (`source/driver.rs`): it decides when read
 //! records are released and when the capability (the watermark) moves. Every operator downstream is the
 //! same in all three modes, which is why they give the same results for the same input.
 

@@ -4,6 +4,7 @@
 //! byte; and `caudal dstream` prints exactly those lines.
 
 use std::path::Path;
+#[cfg(feature = "cli")]
 use std::process::Command;
 
 use caudal::dstream::spec;
@@ -49,6 +50,7 @@ fn the_lecture_examples_match_spark_batch_for_batch() {
 }
 
 #[test]
+#[cfg(feature = "cli")] // runs the `caudal` command
 fn the_command_prints_the_recorded_lines_and_checks_them() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/conformance/dstream-lecture");
     let spec = dir.join("lecture_b_update_state_max.json");
@@ -82,6 +84,7 @@ fn the_command_prints_the_recorded_lines_and_checks_them() {
 }
 
 #[test]
+#[cfg(feature = "cli")] // runs the `caudal` command
 fn a_different_result_fails_the_check_and_names_the_batch() {
     let dir = std::env::temp_dir().join(format!("caudal-dstream-check-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

@@ -2,7 +2,6 @@
 
 use std::thread;
 
-use caudal::embed::Embedded;
 use caudal::prelude::*;
 
 #[test]

@@ -3,10 +3,7 @@
 
 use std::time::Duration;
 
-use caudal::embed::Embedded;
 use caudal::prelude::*;
-use caudal_operators::window::aggregate::Count;
-use caudal_operators::window::SlidingWindows;
 
 #[test]
 fn windows_fire_on_the_wall_clock_without_further_input() {

@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use caudal::embed::Embedded;
 use caudal::prelude::*;
 use caudal_operators::process::Ttl;
 

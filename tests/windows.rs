@@ -2,20 +2,15 @@
 //! tumbling, sliding and session windows over the same out-of-order stream, with a watermark that
 //! allows for its disorder.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use caudal::prelude::*;
-use caudal::source::generator::{Generator, GeneratorConfig};
 use caudal::workload::{Post, Posts, Tag};
-use caudal_operators::window::aggregate::{Count, Sum};
-use caudal_operators::window::{SlidingWindows, Window};
 
 const MODES: [&str; 3] = ["per-record", "micro-batch:5ms", "batch"];
 
 /// 20,000 posts over 20 s of event time, up to 40 ms out of order, offered at 200,000 posts/s.
 fn posts() -> impl SourceFactory<Post> {
-    let workload = Arc::new(Posts::default());
     let config = GeneratorConfig {
         rate: Some(200_000.0),
         limit: Some(20_000),
@@ -23,9 +18,7 @@ fn posts() -> impl SourceFactory<Post> {
         disorder_ms: 40,
         ..Default::default()
     };
-    move |w: WorkerInfo| -> Box<dyn Source<Item = Post>> {
-        Box::new(Generator::new(workload.clone(), config.clone(), w))
-    }
+    GeneratorFactory::new(Posts::default(), config)
 }
 
 #[derive(Clone, Copy)]

@@ -78,6 +78,33 @@ impl WorkBudget {
     }
 }
 
+/// `1000` or `unbounded`, as [`WorkBudget::from_str`](std::str::FromStr) reads it.
+impl std::fmt::Display for WorkBudget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.timers_per_activation {
+            Some(n) => write!(f, "{n}"),
+            None => f.write_str("unbounded"),
+        }
+    }
+}
+
+/// Reads a positive number of timers per activation, or `unbounded`.
+impl std::str::FromStr for WorkBudget {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "unbounded" => Ok(WorkBudget::unbounded()),
+            n => match n.parse::<usize>() {
+                Ok(n) if n > 0 => Ok(WorkBudget::timers(n)),
+                _ => Err(format!(
+                    "`{s}` is not a work budget: give a positive number of timers per activation, or `unbounded`"
+                )),
+            },
+        }
+    }
+}
+
 impl Default for WorkBudget {
     fn default() -> Self {
         Self::DEFAULT

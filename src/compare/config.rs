@@ -1,5 +1,6 @@
 //! What `caudal compare` runs: the workloads and the run's configuration.
 
+use crate::config::defaults::lab;
 use crate::mode::ExecutionMode;
 use caudal_operators::budget::WorkBudget;
 use caudal_operators::WatermarkStrategy;
@@ -74,20 +75,14 @@ fn as_secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> 
 impl Default for CompareConfig {
     fn default() -> Self {
         CompareConfig {
-            workload: LabWorkload::KeyedCount,
-            modes: vec![
-                ExecutionMode::PerRecord,
-                ExecutionMode::micro_batch(Duration::from_millis(10)),
-                ExecutionMode::micro_batch(Duration::from_millis(100)),
-                ExecutionMode::micro_batch(Duration::from_secs(1)),
-                ExecutionMode::Batch,
-            ],
-            rate: 200_000.0,
-            duration: Duration::from_secs(3),
-            warmup: Duration::from_secs(1),
-            workers: 1,
-            repeat: 3,
-            work_budget: WorkBudget::DEFAULT,
+            workload: lab::WORKLOAD,
+            modes: lab::MODES.to_vec(),
+            rate: lab::RATE,
+            duration: lab::DURATION,
+            warmup: lab::WARMUP,
+            workers: lab::WORKERS,
+            repeat: lab::REPEAT,
+            work_budget: lab::WORK_BUDGET,
         }
     }
 }
@@ -140,11 +135,8 @@ impl CompareConfig {
             self.repeat,
             self.workers
         );
-        if self.work_budget != WorkBudget::DEFAULT {
-            match self.work_budget.timers_per_activation {
-                Some(n) => command.push_str(&format!(" --fire-budget {n}")),
-                None => command.push_str(" --fire-budget unbounded"),
-            }
+        if self.work_budget != lab::WORK_BUDGET {
+            command.push_str(&format!(" --fire-budget {}", self.work_budget));
         }
         if let Some(overhead) = overhead.filter(|o| !o.is_zero()) {
             command.push_str(&format!(

@@ -9,7 +9,7 @@
 //! checksum of the results must agree across modes; a mismatch is an error.
 //!
 //! * `config`: the workloads and what to run; `pipelines`: the lab's pipelines and their measured
-//!   results; `sink`: the latency sink; `system`: CPU, memory and machine readings;
+//!   results; `sink`: the latency sink; CPU, memory and machine readings come from [`crate::system`];
 //! * `run`: one measured run, and the interleaved comparison; `sweep`: the throughput sweep;
 //! * `report`: percentiles, per-mode summaries, every run, CSV and the terminal table.
 
@@ -19,11 +19,10 @@ mod report;
 mod run;
 mod sink;
 mod sweep;
-mod system;
 
+pub use crate::system::*;
 pub use config::*;
 pub use pipelines::*;
 pub use report::*;
 pub use run::*;
 pub use sweep::*;
-pub use system::*;

@@ -1,6 +1,7 @@
 //! The lab's pipelines, and the results they hand the latency sink.
 
 use super::config::LabWorkload;
+use crate::source::generator::EventTimeline;
 use crate::workload::{Post, Tag};
 use caudal_operators::window::aggregate::{Count, Sum};
 use caudal_operators::window::join::JoinKind;
@@ -29,14 +30,14 @@ pub const BURST_KEYS: u64 = 1_000_000;
 /// The burst workload's tumbling windows, in ms: a burst of [`BURST_KEYS`] firings this often.
 pub const BURST_WINDOW_MS: i64 = 2000;
 
-/// The event time of generated record `seq` at `rate`, in ms (the generator's own formula).
+/// The event time of generated record `seq` at `rate`, in ms (the generator's own timeline).
 pub fn event_ms(seq: u64, rate: f64) -> i64 {
-    (seq as f64 * (1000.0 / rate)) as i64
+    EventTimeline::new(rate).event_time(seq) as i64
 }
 
 /// The first record whose event time reaches `end`: with a monotonic watermark, the record whose
 /// arrival moved the watermark past a window ending at `end`, from whose intended send time the window
-/// result's latency is measured. Event times follow the generator's: record `seq` at `seq * 1000 / rate`.
+/// result's latency is measured. Event times follow the generator's [`EventTimeline`].
 pub fn closing_seq(end: i64, rate: f64) -> u64 {
     let time = |seq: u64| event_ms(seq, rate);
     let mut seq = (end.max(0) as f64 * rate / 1000.0) as u64;
@@ -161,7 +162,7 @@ mod tests {
     #[test]
     fn closing_seq_is_the_first_record_at_or_after_the_end() {
         for rate in [1000.0, 3333.0, 200_000.0, 1_000_000.0] {
-            let time = |seq: u64| (seq as f64 * (1000.0 / rate)) as u64;
+            let time = |seq: u64| EventTimeline::new(rate).event_time(seq);
             for end in [1i64, 7, 100, 999, 1000, 12_345] {
                 let seq = closing_seq(end, rate);
                 assert!(time(seq) >= end as u64, "rate {rate}, end {end}");

@@ -7,13 +7,12 @@ use super::report::{
     Spread, Throughput,
 };
 use super::sink::{LatencySink, Recording};
-use super::system::{machine_description, peak_rss_bytes, process_cpu_seconds};
 use crate::config::RunConfig;
 use crate::mode::ExecutionMode;
 use crate::pipeline::{run, RunError};
-use crate::source::generator::{Generator, GeneratorConfig, Schedule};
-use crate::source::{SourceFactory, WorkerInfo};
-use crate::workload::{Post, Posts};
+use crate::source::generator::{GeneratorConfig, GeneratorFactory, Schedule};
+use crate::system::{machine_description, peak_rss_bytes, process_cpu_seconds};
+use crate::workload::Posts;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -32,16 +31,7 @@ pub fn measure(config: &CompareConfig, mode: ExecutionMode) -> Result<ModeResult
         start: Some(start),
         ..Default::default()
     };
-    let workload = Arc::new(Posts::default());
-    let source: Arc<dyn SourceFactory<Post>> = Arc::new(
-        move |w: WorkerInfo| -> Box<dyn crate::source::Source<Item = _>> {
-            Box::new(Generator::new(
-                workload.clone(),
-                generator_config.clone(),
-                w,
-            ))
-        },
-    );
+    let source = GeneratorFactory::new(Posts::default(), generator_config);
     let sink = LatencySink {
         schedule,
         warmup_seq: (config.warmup.as_secs_f64() * config.rate) as u64,
@@ -59,7 +49,7 @@ pub fn measure(config: &CompareConfig, mode: ExecutionMode) -> Result<ModeResult
             .watermark(lab.watermark())
             .work_budget(config.work_budget),
         move |df| {
-            let posts = df.source("posts", &*source);
+            let posts = df.source("posts", &source);
             df.sink("latency", lab_pipeline(lab, posts, rate), &sink);
         },
     )?;

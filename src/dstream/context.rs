@@ -13,14 +13,16 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
+use caudal_operators::time::wall_clock_ms;
 use timely::dataflow::operators::probe::Handle as ProbeHandle;
 use timely::dataflow::Scope;
 use timely::scheduling::SyncActivator;
 use timely::WorkerConfig;
 
 use super::time::BatchTime;
+use crate::config::defaults;
 use crate::dead_letter::DeadLetters;
 
 /// What can go wrong with a streaming context.
@@ -309,7 +311,7 @@ impl StreamingContext {
             interval: batch_interval,
             clock: ClockKind::System,
             utc: false,
-            default_partitions: 2,
+            default_partitions: defaults::DSTREAM_PARTITIONS,
             dead_letters: DeadLetters::default(),
             control: Arc::default(),
             guards: Mutex::new(None),
@@ -383,9 +385,7 @@ impl StreamingContext {
             let (zero_ms, zero) = match kind {
                 ClockKind::Manual => (0, Instant::now()),
                 ClockKind::System => {
-                    let now_ms = SystemTime::now()
-                        .duration_since(UNIX_EPOCH)
-                        .map_or(0, |d| d.as_millis() as u64);
+                    let now_ms = wall_clock_ms();
                     let zero_ms = now_ms / interval_ms * interval_ms;
                     (
                         zero_ms,

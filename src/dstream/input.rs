@@ -1,28 +1,29 @@
 //! Input streams: queues of batches, TCP text sockets, text files, and the union of several.
 //!
-//! Every input stream is a timely source operator that holds a capability at the next batch. When the
-//! clock says batch `i` is due, it emits batch `i` (one [`Rdd`], possibly with no partition) at epoch
-//! `i` and downgrades its capability to `i + 1`; when the context stops it drops the capability, and the
-//! frontier empties once the batches under way are done.
+//! Every input stream is a source operator of the runtime's source driver (its batch-indexed form,
+//! `batch_stream`), which holds a capability at the next batch. When the clock says batch `i` is due, it
+//! emits batch `i` (one [`Rdd`], possibly with no partition) at epoch `i` and downgrades its capability
+//! to `i + 1`; when the context stops it drops the capability, and the frontier empties once the
+//! batches under way are done. Sockets and files are the runtime's own [`Source`]s, started and polled
+//! by the driver as in every pipeline; a queue stream has no source and takes each batch from its queue.
 
-use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::Duration;
 
 use caudal_operators::Event;
-use timely::container::CapacityContainerBuilder;
-use timely::dataflow::operators::generic::operator::source;
 use timely::scheduling::SyncActivator;
 
 use super::context::{Graph, Streams};
 use super::rdd::{Data, Rdd};
 use super::stream::DStream;
+use crate::config::defaults;
+use crate::source::driver::{batch_stream, BatchClock, BatchOptions};
 use crate::source::file::FileSource;
 use crate::source::socket::{SocketOptions, SocketSource};
-use crate::source::{Poll, Source, SourceContext, Waker, WorkerInfo};
+use crate::source::{Source, WorkerInfo};
 
 /// A queue of batches that a queue stream takes from, one per batch interval (or all at once). It can
 /// be filled before the context starts or while it runs, from any thread.
@@ -82,48 +83,42 @@ impl<T, B: Into<Rdd<T>>> FromIterator<B> for RddQueue<T> {
     }
 }
 
-/// A source operator that emits `next_batch(i)` at epoch `i` for every batch `i` the clock makes due.
-pub(crate) fn batch_source<'s, T: Data>(
+/// The DStream clock as the source driver sees it: batches due, when the next is, and when to stop.
+struct GraphClock(Rc<Graph>);
+
+impl BatchClock for GraphClock {
+    fn due(&self) -> u64 {
+        self.0.clock.due()
+    }
+    fn until(&self, next: u64) -> Option<Duration> {
+        self.0.clock.until(next)
+    }
+    fn stopping(&self) -> bool {
+        self.0.control.stopping()
+    }
+    fn register(&self, activator: SyncActivator) {
+        self.0.control.register_input(activator);
+    }
+    fn emitted(&self, next: u64) {
+        let generated = &self.0.generated;
+        generated.set(generated.get().max(next));
+    }
+}
+
+/// An input stream run by the source driver: batch `i` is `make_batch(i, records)`, where `records`
+/// are what `input` (if any) has produced by the time batch `i` is due.
+fn driven<'s, S: Data, T: Data>(
     streams: &mut Streams<'s>,
     name: &str,
-    start: impl FnOnce(SyncActivator),
-    mut next_batch: impl FnMut(u64) -> Rdd<T> + 'static,
+    input: Option<Box<dyn Source<Item = S>>>,
+    make_batch: impl FnMut(u64, &mut Vec<Event<S>>) -> Rdd<T> + 'static,
 ) -> DStream<'s, T> {
-    let graph: Rc<Graph> = streams.graph.clone();
-    let scope = streams.scope;
-    let stream =
-        source::<_, CapacityContainerBuilder<Vec<Rdd<T>>>, _, _>(scope, name, move |cap, info| {
-            let activator = scope.activator_for(info.address.clone());
-            let sync_activator = scope.worker().sync_activator_for(info.address.to_vec());
-            start(sync_activator.clone());
-            graph.control.register_input(sync_activator);
-            let mut cap = Some(cap);
-            let mut next = 0u64;
-            let mut armed: Option<Instant> = None;
-            move |output| {
-                if graph.control.stopping() {
-                    cap = None;
-                    return;
-                }
-                let Some(c) = cap.as_mut() else { return };
-                let due = graph.clock.due();
-                while next < due {
-                    output.session(&*c).give(next_batch(next));
-                    next += 1;
-                    c.downgrade(&next);
-                }
-                graph.generated.set(graph.generated.get().max(next));
-                // The system clock: wake at the next boundary (only an earlier timer is worth arming;
-                // timely keeps every one it is given).
-                if let Some(wait) = graph.clock.until(next) {
-                    let at = Instant::now() + wait;
-                    if armed.is_none_or(|t| t <= Instant::now() || at < t) {
-                        activator.activate_after(wait);
-                        armed = Some(at);
-                    }
-                }
-            }
-        });
+    let opts = BatchOptions {
+        clock: GraphClock(streams.graph.clone()),
+        dead_letters: streams.graph.dead_letters.clone(),
+        budget: defaults::DSTREAM_POLL_BUDGET,
+    };
+    let stream = batch_stream(streams.scope, name, input, opts, make_batch);
     DStream::new(stream, streams.graph.clone(), 1)
 }
 
@@ -134,27 +129,7 @@ fn source_batches<'s, T: Data>(
     name: &str,
     input: Box<dyn Source<Item = T>>,
 ) -> DStream<'s, T> {
-    let dead_letters = streams.graph.dead_letters.clone();
-    let input = Rc::new(RefCell::new(input));
-    let started = input.clone();
-    let start = move |activator| {
-        started.borrow_mut().start(&SourceContext {
-            waker: Waker::new(activator),
-            dead_letters,
-            worker: WorkerInfo::single(),
-        })
-    };
-    let mut events: Vec<Event<T>> = Vec::new();
-    let mut ended = false;
-    batch_source(streams, name, start, move |_batch| {
-        let mut input = input.borrow_mut();
-        while !ended {
-            match input.poll(&mut events, 65_536) {
-                Poll::Ready => continue,
-                Poll::Pending { .. } => break,
-                Poll::Done => ended = true,
-            }
-        }
+    driven(streams, name, Some(input), |_batch, events| {
         if events.is_empty() {
             Rdd::new(Vec::new())
         } else {
@@ -180,22 +155,18 @@ impl<'s> Streams<'s> {
     ) -> DStream<'s, T> {
         let queue = queue.clone();
         let default = default.unwrap_or_else(|| Rdd::empty(1));
-        batch_source(
-            self,
-            "QueueStream",
-            |_| {},
-            move |_batch| {
-                let mut waiting = queue.lock();
-                let taken = if one_at_a_time {
-                    waiting.pop_front()
-                } else if waiting.is_empty() {
-                    None
-                } else {
-                    Some(Rdd::union_all(waiting.drain(..)))
-                };
-                taken.unwrap_or_else(|| default.clone())
-            },
-        )
+        // No source to read: each batch is taken from the queue when it is due.
+        driven::<T, T>(self, "QueueStream", None, move |_batch, _| {
+            let mut waiting = queue.lock();
+            let taken = if one_at_a_time {
+                waiting.pop_front()
+            } else if waiting.is_empty() {
+                None
+            } else {
+                Some(Rdd::union_all(waiting.drain(..)))
+            };
+            taken.unwrap_or_else(|| default.clone())
+        })
     }
 
     /// Text lines read from a TCP server, one record per line (Spark's `socketTextStream`): each batch
@@ -205,7 +176,7 @@ impl<'s> Streams<'s> {
     pub fn socket_text_stream(&mut self, host: &str, port: u16) -> DStream<'s, String> {
         let options = SocketOptions {
             reconnect: true,
-            max_backoff: std::time::Duration::from_secs(2),
+            max_backoff: defaults::DSTREAM_SOCKET_MAX_BACKOFF,
             ..SocketOptions::default()
         };
         let socket = SocketSource::new(format!("{host}:{port}"), options);

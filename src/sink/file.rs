@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use caudal_operators::{Event, EventTime};
 
 use super::{Format, Sink, SinkError, SinkFactory};
+use crate::config::defaults;
 use crate::source::WorkerInfo;
 
 /// Atomically written part files in a directory.
@@ -29,7 +30,7 @@ impl<D: 'static> FileSink<D> {
         FileSink {
             dir: dir.into(),
             format,
-            roll_interval: Duration::from_secs(1),
+            roll_interval: defaults::FILE_ROLL_INTERVAL,
         }
     }
 

@@ -9,7 +9,7 @@ pub mod callback;
 pub mod collect;
 pub mod file;
 pub mod format;
-pub mod operator;
+pub(crate) mod operator;
 pub mod print;
 
 use caudal_operators::{Event, EventTime};

@@ -14,30 +14,29 @@
 //! dropped: the frontier empties and every window downstream fires. The operator never sleeps in a
 //! timer loop: it asks to be activated when the source, a batch boundary or the idle timeout next needs
 //! it, or when the source's [`Waker`] fires, so an idle worker can park.
+//!
+//! The DStream layer's input streams run here too ([`batch_stream`]): there the capability is the batch
+//! index, the boundaries come from the DStream clock (the system clock or the manual one), and each due
+//! batch is made from what the source has produced by then. Both operators start their source, poll it
+//! and arm their activations with the same code ([`start_source`], [`Wakeup`]).
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
+use caudal_operators::time::wall_clock_us;
 use caudal_operators::{Event, EventStream, EventTime, WatermarkStrategy, WatermarkTracker};
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::operators::generic::operator::source as timely_source;
 use timely::dataflow::operators::Capability;
-use timely::dataflow::Scope;
+use timely::dataflow::{Scope, StreamVec};
+use timely::scheduling::{Activator, SyncActivator};
 
 use super::{Poll, Source, SourceContext, Waker, WorkerInfo};
+use crate::config::defaults::{PROCESSING_TIME_TICK, STOP_CHECK};
 use crate::dead_letter::DeadLetters;
 use crate::mode::ExecutionMode;
-
-/// The longest a source operator waits before it looks at the stop flag again.
-pub const STOP_CHECK: Duration = Duration::from_millis(100);
-
-/// How often an idle per-record source moves a processing-time watermark.
-pub const PROCESSING_TIME_TICK: Duration = Duration::from_millis(10);
-
-/// The default number of records a source may produce in one activation.
-pub const DEFAULT_BUDGET: usize = 4096;
 
 /// Asks every source of a run to finish: they release what they hold and end their input.
 #[derive(Clone, Default)]
@@ -105,13 +104,6 @@ pub struct SourceOptions {
     pub spin: Duration,
 }
 
-/// Microseconds since the Unix epoch.
-pub fn wall_clock_us() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros() as u64)
-}
-
 /// A batch that has closed and waits for its release.
 struct SealedBatch<D> {
     release_at_us: u64,
@@ -148,13 +140,14 @@ pub fn source_stream<'scope, D: 'static>(
         scope,
         name,
         move |cap, info| {
-            let activator = scope.activator_for(info.address.clone());
-            let waker = Waker::new(scope.worker().sync_activator_for(info.address.to_vec()));
-            source.start(&SourceContext {
-                waker,
-                dead_letters: opts.dead_letters.clone(),
+            let (activator, _) = start_source(
+                scope,
+                &info.address,
+                &mut *source,
+                opts.dead_letters.clone(),
                 worker,
-            });
+            );
+            let mut wakeup = Wakeup::new(activator, opts.spin);
             let now = Instant::now();
             let next_boundary_us = match opts.mode {
                 ExecutionMode::MicroBatch { interval, .. } => {
@@ -182,31 +175,172 @@ pub fn source_stream<'scope, D: 'static>(
                     ExecutionMode::Batch => {}
                 }
             }
-            // The earliest timer this operator has armed. Timely keeps every timer it is given, so arming
-            // a new one on each activation would pile them up: each would fire, run the operator, and arm
-            // another. Only a timer earlier than the armed one is worth adding.
-            let mut armed: Option<Instant> = None;
-            let spin = driver.opts.spin;
             move |output| {
                 let now = Instant::now();
-                if armed.is_some_and(|at| at <= now) {
-                    armed = None;
-                }
-                match driver.step(&mut source, output) {
-                    Some(wake_in) if wake_in <= spin => activator.activate(),
-                    Some(wake_in) => {
-                        let at = now + wake_in;
-                        if armed.is_none_or(|armed_at| at < armed_at) {
-                            activator.activate_after(wake_in);
-                            armed = Some(at);
-                        }
-                    }
-                    None => {}
+                if let Some(wake_in) = driver.step(&mut source, output) {
+                    wakeup.after(now, wake_in);
                 }
             }
         },
     );
     EventStream::new(stream)
+}
+
+/// Starts `source` as the source of the operator at `address`: hands it its [`SourceContext`], whose
+/// [`Waker`] activates the operator from any thread. Returns the operator's activator and that
+/// thread-safe one.
+pub(crate) fn start_source<D: 'static>(
+    scope: Scope<'_, EventTime>,
+    address: &[usize],
+    source: &mut dyn Source<Item = D>,
+    dead_letters: DeadLetters,
+    worker: WorkerInfo,
+) -> (Activator, SyncActivator) {
+    let activator = scope.activator_for(address.into());
+    let sync = scope.worker().sync_activator_for(address.to_vec());
+    source.start(&SourceContext {
+        waker: Waker::new(sync.clone()),
+        dead_letters,
+        worker,
+    });
+    (activator, sync)
+}
+
+/// Arms a source operator's next activation.
+///
+/// Timely keeps every timer it is given, so arming a new one on each activation would pile them up:
+/// each would fire, run the operator, and arm another. Only a timer earlier than the armed one is worth
+/// adding; waits no longer than `spin` are spun (the operator asks to run again at once).
+pub(crate) struct Wakeup {
+    activator: Activator,
+    armed: Option<Instant>,
+    spin: Duration,
+}
+
+impl Wakeup {
+    /// Activations through `activator`, spinning through waits up to `spin`.
+    pub(crate) fn new(activator: Activator, spin: Duration) -> Self {
+        Wakeup {
+            activator,
+            armed: None,
+            spin,
+        }
+    }
+
+    /// Asks for the operator to run `wake_in` after `now`.
+    pub(crate) fn after(&mut self, now: Instant, wake_in: Duration) {
+        if self.armed.is_some_and(|at| at <= now) {
+            self.armed = None;
+        }
+        if wake_in <= self.spin {
+            self.activator.activate();
+            return;
+        }
+        let at = now + wake_in;
+        if self.armed.is_none_or(|armed_at| at < armed_at) {
+            self.activator.activate_after(wake_in);
+            self.armed = Some(at);
+        }
+    }
+}
+
+/// Polls `source` until it has nothing more for now (or `budget` records in one poll, again and again),
+/// appending to `out`; `true` once it is done.
+fn drain<D: 'static>(
+    source: &mut dyn Source<Item = D>,
+    out: &mut Vec<Event<D>>,
+    budget: usize,
+) -> bool {
+    loop {
+        match source.poll(out, budget) {
+            Poll::Ready => continue,
+            Poll::Pending { .. } => return false,
+            Poll::Done => return true,
+        }
+    }
+}
+
+/// When the batches of a batch-indexed stream are due, and when it must stop: the DStream layer's clock.
+pub(crate) trait BatchClock: 'static {
+    /// How many batches are due now (batches `0..due`).
+    fn due(&self) -> u64;
+    /// How long until batch `next` is due; `None` if the operator is woken instead (a manual clock).
+    fn until(&self, next: u64) -> Option<Duration>;
+    /// Whether the stream must end now (its capability is dropped, nothing more is emitted).
+    fn stopping(&self) -> bool;
+    /// Remembers the operator's activator, to wake it when the clock moves or the stream must stop.
+    fn register(&self, activator: SyncActivator);
+    /// Hears that batches `0..next` have been emitted.
+    fn emitted(&self, next: u64);
+}
+
+/// How a batch-indexed source operator runs.
+pub(crate) struct BatchOptions<C> {
+    /// The batch clock.
+    pub clock: C,
+    /// Where input that cannot be read goes.
+    pub dead_letters: DeadLetters,
+    /// How many records one poll may read.
+    pub budget: usize,
+}
+
+/// Builds a source operator whose capability is the batch index: when the clock says batch `i` is due,
+/// it reads everything `source` has produced by then (if there is a source) and emits
+/// `make_batch(i, records)` at time `i`, then moves the capability to `i + 1`. When the clock says stop,
+/// it drops the capability. The DStream layer's input streams are built with it.
+pub(crate) fn batch_stream<'scope, D: 'static, B: 'static, C: BatchClock>(
+    scope: Scope<'scope, EventTime>,
+    name: &str,
+    mut source: Option<Box<dyn Source<Item = D>>>,
+    opts: BatchOptions<C>,
+    mut make_batch: impl FnMut(u64, &mut Vec<Event<D>>) -> B + 'static,
+) -> StreamVec<'scope, EventTime, B> {
+    let worker = WorkerInfo {
+        index: scope.index(),
+        peers: scope.peers(),
+    };
+    timely_source::<_, CapacityContainerBuilder<Vec<B>>, _, _>(scope, name, move |cap, info| {
+        let activator = scope.activator_for(info.address.clone());
+        let sync = match source.as_deref_mut() {
+            Some(source) => {
+                start_source(
+                    scope,
+                    &info.address,
+                    source,
+                    opts.dead_letters.clone(),
+                    worker,
+                )
+                .1
+            }
+            None => scope.worker().sync_activator_for(info.address.to_vec()),
+        };
+        opts.clock.register(sync);
+        let mut wakeup = Wakeup::new(activator, Duration::ZERO);
+        let mut cap = Some(cap);
+        let mut next = 0u64;
+        let mut read: Vec<Event<D>> = Vec::new();
+        let mut ended = source.is_none();
+        move |output| {
+            if opts.clock.stopping() {
+                cap = None;
+                return;
+            }
+            let Some(c) = cap.as_mut() else { return };
+            let due = opts.clock.due();
+            while next < due {
+                if let (false, Some(source)) = (ended, source.as_deref_mut()) {
+                    ended = drain(source, &mut read, opts.budget);
+                }
+                output.session(&*c).give(make_batch(next, &mut read));
+                next += 1;
+                c.downgrade(&next);
+            }
+            opts.clock.emitted(next);
+            if let Some(wait) = opts.clock.until(next) {
+                wakeup.after(Instant::now(), wait);
+            }
+        }
+    })
 }
 
 /// The first multiple of `step` strictly after `now`.

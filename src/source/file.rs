@@ -10,16 +10,14 @@ use std::collections::{HashSet, VecDeque};
 use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use caudal_operators::hash::route;
 use caudal_operators::Event;
 
 use super::{Poll, Source, SourceContext, WorkerInfo};
+use crate::config::defaults::FILE_SCAN_INTERVAL;
 use crate::dead_letter::DeadLetters;
-
-/// How often a watched directory is listed.
-pub const SCAN_INTERVAL: Duration = Duration::from_millis(200);
 
 /// Whether a directory entry is a file still being written, by the usual naming conventions.
 pub fn is_in_progress(name: &str) -> bool {
@@ -37,7 +35,10 @@ pub struct FileSource {
     current: Option<(PathBuf, BufReader<File>)>,
     next_scan: Instant,
     line: Vec<u8>,
+    /// Lines read so far, for the dead letters' origin.
     lines: u64,
+    /// Bytes read so far, line terminators included: the replay position.
+    bytes: u64,
     dead_letters: DeadLetters,
 }
 
@@ -57,6 +58,7 @@ impl FileSource {
             next_scan: Instant::now(),
             line: Vec::new(),
             lines: 0,
+            bytes: 0,
             dead_letters: DeadLetters::default(),
         }
     }
@@ -67,7 +69,7 @@ impl FileSource {
 
     /// Queues the files this worker has not read yet, in name order.
     fn scan(&mut self) {
-        self.next_scan = Instant::now() + SCAN_INTERVAL;
+        self.next_scan = Instant::now() + FILE_SCAN_INTERVAL;
         if !self.directory {
             if self.seen.insert(self.root.clone()) && self.worker.index == 0 {
                 self.queue.push_back(self.root.clone());
@@ -150,7 +152,8 @@ impl Source for FileSource {
             self.line.clear();
             match reader.read_until(b'\n', &mut self.line) {
                 Ok(0) => self.current = None,
-                Ok(_) => {
+                Ok(read) => {
+                    self.bytes += read as u64;
                     while self.line.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
                         self.line.pop();
                     }
@@ -188,14 +191,52 @@ impl Source for FileSource {
         }
     }
 
+    /// The bytes read so far, line terminators included (over all files, in the order they were
+    /// read): for a file, the position a restart seeks to before reading on.
     fn offset(&self) -> u64 {
-        self.lines
+        self.bytes
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_offset_is_the_byte_position_a_restart_seeks_to() {
+        use std::io::{Seek, SeekFrom};
+
+        let dir = std::env::temp_dir().join(format!("caudal-file-offset-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("input.txt");
+        // Lines of different lengths, a CRLF ending, a line that is not UTF-8 (a dead letter, but
+        // read all the same) and a last line without a terminator.
+        let content: &[u8] = b"first\nsecond line\r\n\xff\xfe\nfourth\nlast";
+        std::fs::write(&path, content).unwrap();
+
+        let mut source = FileSource::new(&path, false, WorkerInfo::single());
+        assert_eq!(source.offset(), 0);
+        let mut out = Vec::new();
+        assert_eq!(source.poll(&mut out, 2), Poll::Ready);
+        assert_eq!(source.offset(), b"first\nsecond line\r\n".len() as u64);
+        assert_eq!(source.poll(&mut out, 1), Poll::Ready);
+        let offset = source.offset();
+        assert_eq!(
+            offset,
+            b"first\nsecond line\r\n\xff\xfe\nfourth\n".len() as u64
+        );
+
+        // A restart seeks the file to the offset and reads exactly the rest.
+        let mut file = File::open(&path).unwrap();
+        file.seek(SeekFrom::Start(offset)).unwrap();
+        let rest: Vec<String> = BufReader::new(file).lines().map(Result::unwrap).collect();
+        while source.poll(&mut out, 10) != Poll::Done {}
+        let read: Vec<String> = out.into_iter().map(|e| e.data).collect();
+        assert_eq!(read, ["first", "second line", "fourth", "last"]);
+        assert_eq!(rest, ["last"]);
+        assert_eq!(source.offset(), content.len() as u64);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn skips_files_in_progress() {

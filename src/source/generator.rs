@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use caudal_operators::Event;
 
-use super::{Poll, Source, WorkerInfo};
+use super::{Poll, Source, SourceFactory, WorkerInfo};
 use crate::workload::{mix, Workload};
 
 /// When each record of a paced generator is due: shared with whoever measures latency.
@@ -60,11 +60,78 @@ pub struct GeneratorConfig {
     pub start: Option<Instant>,
 }
 
+/// Where generated records fall in event time: record `seq` at `seq * 1000 / event_rate` ms (before
+/// any disorder). The one place this formula is written: the generator stamps its records with it, and
+/// the lab's latency measurement finds the record that closed a window with it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct EventTimeline {
+    ms_per_record: f64,
+}
+
+impl EventTimeline {
+    /// The timeline of a stream of `event_rate` records per second of event time.
+    pub fn new(event_rate: f64) -> Self {
+        EventTimeline {
+            ms_per_record: 1000.0 / event_rate,
+        }
+    }
+
+    /// The event time of record `seq`, in ms.
+    #[inline]
+    pub fn event_time(&self, seq: u64) -> u64 {
+        (seq as f64 * self.ms_per_record) as u64
+    }
+}
+
+/// Makes every worker's share of a workload's generated stream: the [`SourceFactory`] of generators.
+///
+/// ```
+/// use caudal::prelude::*;
+/// use caudal::workload::Temperature;
+///
+/// let readings = GeneratorFactory::new(Temperature::default(), GeneratorConfig {
+///     limit: Some(100),
+///     ..Default::default()
+/// });
+/// let out = Collect::new();
+/// let sink = out.clone();
+/// caudal::run(RunConfig::default(), move |df| {
+///     let stream = df.source("readings", &readings);
+///     df.sink("out", stream, &sink);
+/// })
+/// .unwrap();
+/// assert_eq!(out.take().len(), 100);
+/// ```
+pub struct GeneratorFactory<W> {
+    workload: Arc<W>,
+    config: GeneratorConfig,
+}
+
+impl<W: Workload> GeneratorFactory<W> {
+    /// Generators of `workload`'s records, paced and timed by `config`.
+    pub fn new(workload: W, config: GeneratorConfig) -> Self {
+        GeneratorFactory {
+            workload: Arc::new(workload),
+            config,
+        }
+    }
+}
+
+impl<W: Workload> SourceFactory<W::Record> for GeneratorFactory<W> {
+    fn make(&self, worker: WorkerInfo) -> Box<dyn Source<Item = W::Record>> {
+        Box::new(Generator::new(
+            self.workload.clone(),
+            self.config.clone(),
+            worker,
+        ))
+    }
+}
+
 /// Generates one worker's share of a workload's records.
 pub struct Generator<W: Workload> {
     workload: Arc<W>,
     config: GeneratorConfig,
-    ms_per_record: f64,
+    timeline: EventTimeline,
     schedule: Option<Schedule>,
     next: u64,
     step: u64,
@@ -81,7 +148,7 @@ impl<W: Workload> Generator<W> {
         });
         Generator {
             workload,
-            ms_per_record: 1000.0 / event_rate,
+            timeline: EventTimeline::new(event_rate),
             config,
             schedule,
             next: worker.index as u64,
@@ -93,7 +160,7 @@ impl<W: Workload> Generator<W> {
     /// The event time of record `seq`.
     #[inline]
     pub fn event_time(&self, seq: u64) -> u64 {
-        let t = (seq as f64 * self.ms_per_record) as u64;
+        let t = self.timeline.event_time(seq);
         match self.config.disorder_ms {
             0 => t,
             d => t.saturating_sub(mix(0xD150_4DE5, seq) % (d + 1)),

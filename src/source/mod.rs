@@ -1,21 +1,22 @@
 //! Sources: where a pipeline's records come from, and the contract every source keeps.
 //!
-//! A [`Source`] is polled by Caudal's source operator ([`driver`]) on its worker. It appends the records
-//! available now and says whether more are ready ([`Poll::Ready`]), when to look again
-//! ([`Poll::Pending`]), or that the input has ended ([`Poll::Done`]). It never blocks: a source that reads
-//! from a socket or a user thread does so on a thread of its own and wakes the operator with its
-//! [`Waker`]. Every source reports an [`Source::offset`], its replay position, so that checkpoints can
-//! record and restore it.
+//! A [`Source`] is polled by Caudal's source operator (the crate-private `driver`, which also runs the
+//! DStream layer's input streams) on its worker. It appends the records available now and says whether
+//! more are ready ([`Poll::Ready`]), when to look again ([`Poll::Pending`]), or that the input has
+//! ended ([`Poll::Done`]). It never blocks: a source that reads from a socket or a user thread does so on
+//! a thread of its own and wakes the operator with its [`Waker`]. Every source reports an
+//! [`Source::offset`], its replay position, so that checkpoints can record and restore it.
 //!
 //! Sources are made per worker by a [`SourceFactory`], which splits the input between workers.
 
 pub mod channel;
-pub mod driver;
+pub(crate) mod driver;
 pub mod file;
 pub mod generator;
 pub mod memory;
 pub mod queue;
 pub mod socket;
+#[cfg(feature = "cli")]
 pub mod spec;
 
 use std::time::Instant;
@@ -25,6 +26,7 @@ use timely::scheduling::SyncActivator;
 
 use crate::dead_letter::DeadLetters;
 
+pub use driver::StopFlag;
 pub use memory::{from_events, from_fn, VecSource};
 
 /// What a source says after a poll.
@@ -96,8 +98,9 @@ pub trait Source: 'static {
     /// Appends at most `budget` records that are available now to `out`, without blocking.
     fn poll(&mut self, out: &mut Vec<Event<Self::Item>>, budget: usize) -> Poll;
 
-    /// The replay position: how far the source has read (records, or bytes for files), to be recorded in
-    /// checkpoints.
+    /// The replay position: how far the source has read, to be recorded in checkpoints. Records for
+    /// generators, queues, channels and sockets; bytes for files (line terminators included), the position a
+    /// restart seeks to.
     fn offset(&self) -> u64;
 }
 

@@ -15,6 +15,7 @@ use std::time::Duration;
 use caudal_operators::Event;
 
 use super::{Poll, Source, SourceContext};
+use crate::config::defaults;
 
 /// How a socket source connects.
 #[derive(Clone, Debug)]
@@ -32,8 +33,8 @@ pub struct SocketOptions {
 impl Default for SocketOptions {
     fn default() -> Self {
         SocketOptions {
-            initial_backoff: Duration::from_millis(100),
-            max_backoff: Duration::from_secs(5),
+            initial_backoff: defaults::SOCKET_INITIAL_BACKOFF,
+            max_backoff: defaults::SOCKET_MAX_BACKOFF,
             max_attempts: None,
             reconnect: false,
         }
