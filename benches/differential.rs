@@ -30,7 +30,7 @@ fn caudal_sliding(epochs: u64) -> std::time::Duration {
         let mut input: EventInput<(u64, ())> = EventInput::new();
         let probe = ProbeHandle::new();
         worker.dataflow::<u64, _, _>(|scope| {
-            let windows = SlidingWindows::sliding(WINDOW_MS as i64, 2_000, 0).unwrap();
+            let windows = TimeWindows::sliding(WINDOW_MS as i64, 2_000, 0).unwrap();
             EventStream::new(scope.input_from(&mut input))
                 .window(windows, 0, Count)
                 .0

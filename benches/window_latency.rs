@@ -135,7 +135,7 @@ fn main() {
     // Aligned: every key's tumbling window [0, 1000) ends at once.
     let aligned: Vec<(u64, u64)> = (0..KEYS).map(|k| (k, 2 + k % 900)).collect();
     let h = latency(aligned, vec![1000], |s| {
-        s.window(SlidingWindows::tumbling(1000, 0).unwrap(), 0, Count)
+        s.window(TimeWindows::tumbling(1000, 0).unwrap(), 0, Count)
             .0
     });
     println!("  aligned tumbling (all 100,000 fire at one step):             p50 {:.1}  p99 {:.1}  p99.9 {:.1}  max {:.1}  ({} results)", us(&h, 0.5), us(&h, 0.99), us(&h, 0.999), h.max() as f64 / 1e3, h.len());
@@ -143,14 +143,14 @@ fn main() {
     println!("state memory per open key (live heap bytes, 100,000 keys)");
     let one_each: Vec<(u64, u64)> = (0..KEYS).map(|k| (k, 10)).collect();
     let tumbling = memory_per_key(one_each.clone(), |s| {
-        s.window(SlidingWindows::tumbling(1000, 0).unwrap(), 0, Count)
+        s.window(TimeWindows::tumbling(1000, 0).unwrap(), 0, Count)
             .0
     });
     let five_panes: Vec<(u64, u64)> = (0..KEYS)
         .flat_map(|k| (0..5).map(move |p| (k, 10 + p * 2000)))
         .collect();
     let sliding = memory_per_key(five_panes, |s| {
-        s.window(SlidingWindows::sliding(10_000, 2_000, 0).unwrap(), 0, Sum)
+        s.window(TimeWindows::sliding(10_000, 2_000, 0).unwrap(), 0, Sum)
             .0
     });
     let session = memory_per_key(one_each.clone(), |s| s.session_window(10_000, 0, Count).0);
@@ -158,7 +158,7 @@ fn main() {
         let right = s.clone();
         s.window_join(
             right,
-            SlidingWindows::tumbling(1000, 0).unwrap(),
+            TimeWindows::tumbling(1000, 0).unwrap(),
             0,
             JoinKind::Inner,
         )

@@ -72,19 +72,19 @@ fn windows(c: &mut Criterion) {
     group.bench_function("tumbling_1s_count", |b| {
         b.iter_custom(|iters| {
             drive(iters, |s| {
-                count_fired(s.window(SlidingWindows::tumbling(1000, 0).unwrap(), 0, Count))
+                count_fired(s.window(TimeWindows::tumbling(1000, 0).unwrap(), 0, Count))
             })
         })
     });
     group.bench_function("sliding_10s_2s_sum", |b| {
         b.iter_custom(|iters| {
             drive(iters, |s| {
-                count_fired(s.window(SlidingWindows::sliding(10_000, 2_000, 0).unwrap(), 0, Sum))
+                count_fired(s.window(TimeWindows::sliding(10_000, 2_000, 0).unwrap(), 0, Sum))
             })
         })
     });
     // A long window with a short slide: 60 panes per window, merged at every firing, or carried over.
-    let long = SlidingWindows::sliding(60_000, 1_000, 0).unwrap();
+    let long = TimeWindows::sliding(60_000, 1_000, 0).unwrap();
     group.bench_function("sliding_60s_1s_sum", |b| {
         b.iter_custom(|iters| drive(iters, move |s| count_fired(s.window(long, 0, Sum))))
     });
@@ -104,7 +104,7 @@ fn windows(c: &mut Criterion) {
                 let right = s.filter(|(_, seq)| seq % 2 == 1);
                 let (rows, _late) = left.window_join(
                     right,
-                    SlidingWindows::tumbling(1000, 0).unwrap(),
+                    TimeWindows::tumbling(1000, 0).unwrap(),
                     0,
                     JoinKind::Inner,
                 );

@@ -23,7 +23,7 @@ fn main() {
     caudal::run(RunConfig::new(ExecutionMode::PerRecord), move |df| {
         let by_sensor = df.source("readings", &readings).map(|r| (r.sensor, ()));
         let counts =
-            by_sensor.processing_time_window(SlidingWindows::tumbling(200, 0).unwrap(), Count);
+            by_sensor.processing_time_window(TimeWindows::tumbling(200, 0).unwrap(), Count);
         let lines = counts.map(|r| {
             format!(
                 "sensor {} window ending at {} ms (wall clock): {:>4} readings",

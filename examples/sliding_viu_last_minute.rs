@@ -18,7 +18,7 @@ fn main() {
             .source("posts", &posts)
             .filter(|p| p.has_tag(Tag::VIU))
             .map(|_| (Tag::VIU, ()));
-        let every_20s = SlidingWindows::sliding(60_000, 20_000, 0).unwrap();
+        let every_20s = TimeWindows::sliding(60_000, 20_000, 0).unwrap();
         let (counts, _late) = viu.window(every_20s, 0, Count);
         let lines = counts.map(|r| {
             format!(

@@ -22,7 +22,7 @@ fn main() {
             .source("posts", &posts)
             .filter(|p| p.has_tag(Tag::VIU))
             .map(|_| (Tag::VIU, ()));
-        let (per_minute, late) = viu.window(SlidingWindows::tumbling(60_000, 0).unwrap(), 0, Count);
+        let (per_minute, late) = viu.window(TimeWindows::tumbling(60_000, 0).unwrap(), 0, Count);
         let lines = per_minute.map(|r| {
             format!(
                 "minute {:>2}: {:>4} posts tagged {} (closed at watermark {} ms)",

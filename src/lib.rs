@@ -64,7 +64,7 @@ pub mod prelude {
     pub use crate::pipeline::{Dataflow, RunError, Running};
     pub use crate::report::RunReport;
     pub use crate::sink::{
-        BatchCallback, ChannelSink, Collect, FileSink, Format, Print, RecordCallback,
+        ChannelSink, Collect, FileSink, Format, MessageCallback, Print, RecordCallback,
     };
     pub use crate::source::generator::{GeneratorConfig, GeneratorFactory};
     pub use crate::source::{Poll, Source, SourceFactory, StopFlag, WorkerInfo};
@@ -74,5 +74,5 @@ pub mod prelude {
     pub use caudal_operators::window::aggregate::{self, Aggregate, Count, Reduce, Sum};
     pub use caudal_operators::window::join::JoinKind;
     pub use caudal_operators::window::marker::Marker;
-    pub use caudal_operators::window::{LateRecord, SlidingWindows, Window, WindowResult};
+    pub use caudal_operators::window::{LateRecord, TimeWindows, Window, WindowResult};
 }

@@ -10,7 +10,7 @@ use std::path::Path;
 
 use caudal_operators::window::aggregate::Aggregate;
 use caudal_operators::window::replay::{replay_windowed, LogEntry, ReplayWatermark, Replayed};
-use caudal_operators::window::SlidingWindows;
+use caudal_operators::window::TimeWindows;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -204,16 +204,16 @@ impl ReplaySpec {
         Ok(spec)
     }
 
-    fn windows(&self) -> Result<Option<SlidingWindows>, String> {
+    fn windows(&self) -> Result<Option<TimeWindows>, String> {
         match self.window {
             WindowSpec::Tumbling { size_ms, offset_ms } => {
-                SlidingWindows::tumbling(size_ms, offset_ms).map(Some)
+                TimeWindows::tumbling(size_ms, offset_ms).map(Some)
             }
             WindowSpec::Sliding {
                 size_ms,
                 slide_ms,
                 offset_ms,
-            } => SlidingWindows::sliding(size_ms, slide_ms, offset_ms).map(Some),
+            } => TimeWindows::sliding(size_ms, slide_ms, offset_ms).map(Some),
             WindowSpec::Session { gap_ms: 0 } => {
                 return Err("a session gap must be positive".into())
             }

@@ -7,7 +7,7 @@ use caudal::prelude::*;
 
 #[test]
 fn windows_fire_on_the_wall_clock_without_further_input() {
-    let windows = SlidingWindows::tumbling(100, 0).unwrap();
+    let windows = TimeWindows::tumbling(100, 0).unwrap();
     let mut app = Embedded::start(RunConfig::default(), move |s: EventStream<'_, u32>| {
         s.map(|k| (k % 2, ()))
             .processing_time_window(windows, Count)
@@ -62,7 +62,7 @@ fn windows_fire_on_the_wall_clock_without_further_input() {
 
 #[test]
 fn open_windows_fire_when_the_input_ends() {
-    let windows = SlidingWindows::tumbling(60_000, 0).unwrap();
+    let windows = TimeWindows::tumbling(60_000, 0).unwrap();
     let mut app = Embedded::start(RunConfig::default(), move |s: EventStream<'_, u32>| {
         s.map(|k| (k, ())).processing_time_window(windows, Count)
     })

@@ -43,8 +43,8 @@ fn run(kind: Kind, mode: &str, workers: usize) -> (Vec<(Tag, Window, u64, u32)>,
             .source("posts", &source)
             .map(|p| (p.tags()[0], p.user as u64));
         let (fired, late) = match kind {
-            Kind::Tumbling => tagged.window(SlidingWindows::tumbling(1000, 0).unwrap(), 0, Count),
-            Kind::Sliding => tagged.window(SlidingWindows::sliding(3000, 1000, 0).unwrap(), 0, Sum),
+            Kind::Tumbling => tagged.window(TimeWindows::tumbling(1000, 0).unwrap(), 0, Count),
+            Kind::Sliding => tagged.window(TimeWindows::sliding(3000, 1000, 0).unwrap(), 0, Sum),
             Kind::Session => tagged.session_window(15, 0, Count),
         };
         df.sink(
@@ -121,11 +121,9 @@ fn an_idle_input_does_not_hold_windows_open() {
         ..RunConfig::new(ExecutionMode::PerRecord).workers(2)
     };
     let running = caudal::launch(config, move |df| {
-        let (windows, _late) = df.source("silent", &source).window(
-            SlidingWindows::tumbling(1000, 0).unwrap(),
-            0,
-            Count,
-        );
+        let (windows, _late) =
+            df.source("silent", &source)
+                .window(TimeWindows::tumbling(1000, 0).unwrap(), 0, Count);
         df.sink("fired", windows.map(|r| (r.key, r.window, r.value)), &sink);
     })
     .unwrap();

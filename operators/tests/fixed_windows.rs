@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use caudal_operators::window::aggregate::Sum;
 use caudal_operators::window::replay::{replay_windowed, LogEntry, ReplayWatermark};
-use caudal_operators::window::{SlidingWindows, Window, END_OF_INPUT};
+use caudal_operators::window::{TimeWindows, Window, END_OF_INPUT};
 use proptest::prelude::*;
 
 mod common;
@@ -15,7 +15,7 @@ use common::{frontier_after_record, lateness, log, outputs, watermark, Fired, La
 /// Flink's window semantics, written out: one map entry per (key, window).
 fn model(
     log: &[LogEntry<u8, i64>],
-    windows: SlidingWindows,
+    windows: TimeWindows,
     lateness: i64,
     watermark: ReplayWatermark,
 ) -> (Vec<Fired>, Vec<Late>) {
@@ -88,7 +88,7 @@ fn model(
 
 fn operator(
     log: Vec<LogEntry<u8, i64>>,
-    windows: SlidingWindows,
+    windows: TimeWindows,
     lateness: u64,
     watermark: ReplayWatermark,
 ) -> (Vec<Fired>, Vec<Late>) {
@@ -100,7 +100,7 @@ fn operator(
 /// The same windows, computed from the previous window with an inverse function.
 fn operator_with_inverse(
     log: Vec<LogEntry<u8, i64>>,
-    windows: SlidingWindows,
+    windows: TimeWindows,
     lateness: u64,
     watermark: ReplayWatermark,
 ) -> (Vec<Fired>, Vec<Late>) {
@@ -111,10 +111,10 @@ fn operator_with_inverse(
     }))
 }
 
-fn windows() -> impl Strategy<Value = SlidingWindows> {
+fn windows() -> impl Strategy<Value = TimeWindows> {
     (1i64..12, 1i64..5, -700i64..700).prop_map(|(size, div, offset)| {
         let size = size * 100;
-        SlidingWindows::sliding(size, (size / div / 100).max(1) * 100, offset).unwrap()
+        TimeWindows::sliding(size, (size / div / 100).max(1) * 100, offset).unwrap()
     })
 }
 
@@ -158,7 +158,7 @@ fn window_boundaries_at_exact_multiples_and_re_firings() {
             time: 20,
         },
     ];
-    let tumbling = SlidingWindows::tumbling(1000, 0).unwrap();
+    let tumbling = TimeWindows::tumbling(1000, 0).unwrap();
     let (fired, late) = operator(log, tumbling, 500, ReplayWatermark::Explicit);
     assert_eq!(
         fired,

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use caudal_operators::window::join::{join_rows, JoinKind};
-use caudal_operators::window::{SlidingWindows, Window};
+use caudal_operators::window::{TimeWindows, Window};
 use caudal_operators::{Event, EventStream};
 use proptest::prelude::*;
 use timely::dataflow::operators::capture::Extract;
@@ -15,7 +15,7 @@ type Row = (u8, Window, Option<i32>, Option<i32>);
 fn model(
     left: &[(u8, i32, u64)],
     right: &[(u8, i32, u64)],
-    windows: SlidingWindows,
+    windows: TimeWindows,
     kind: JoinKind,
 ) -> Vec<Row> {
     let mut groups: BTreeSet<(u8, Window)> = BTreeSet::new();
@@ -41,7 +41,7 @@ fn model(
 fn operator(
     left: Vec<(u8, i32, u64)>,
     right: Vec<(u8, i32, u64)>,
-    windows: SlidingWindows,
+    windows: TimeWindows,
     kind: JoinKind,
 ) -> Vec<Row> {
     let out = timely::example(move |scope| {
@@ -87,7 +87,7 @@ proptest! {
 
     #[test]
     fn window_joins_match_the_model(left in side(), right in side(), size in 1i64..10, div in 1i64..4, kind in kind()) {
-        let windows = SlidingWindows::sliding(size * 200, (size / div).max(1) * 200, 0).unwrap();
+        let windows = TimeWindows::sliding(size * 200, (size / div).max(1) * 200, 0).unwrap();
         prop_assert_eq!(operator(left.clone(), right.clone(), windows, kind), model(&left, &right, windows, kind));
     }
 }

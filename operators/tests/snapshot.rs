@@ -15,7 +15,7 @@ use caudal_operators::stream::EventInput;
 use caudal_operators::window::aggregate::{collect, Count, Sum};
 use caudal_operators::window::join::JoinKind;
 use caudal_operators::window::marker::Marker;
-use caudal_operators::window::SlidingWindows;
+use caudal_operators::window::TimeWindows;
 use caudal_operators::{Event, EventStream, EventTime};
 use proptest::prelude::*;
 use timely::dataflow::operators::capture::event::Event as CaptureEvent;
@@ -228,7 +228,7 @@ proptest! {
     #[test]
     fn tumbling_windows_with_lateness(recs in records(), delay in 0u64..300, cut in 0usize..50) {
         check(&recs, delay, cut, |s| {
-            let (fired, late) = s.window(SlidingWindows::tumbling(500, 0).unwrap(), 200, Sum);
+            let (fired, late) = s.window(TimeWindows::tumbling(500, 0).unwrap(), 200, Sum);
             fired.map(|r| Ok(text(r))).union([late.map(|l| Err(text(l)))])
         })?;
     }
@@ -236,7 +236,7 @@ proptest! {
     #[test]
     fn sliding_windows(recs in records(), delay in 0u64..300, cut in 0usize..50) {
         check(&recs, delay, cut, |s| {
-            let (fired, late) = s.window(SlidingWindows::sliding(900, 300, 50).unwrap(), 0, collect());
+            let (fired, late) = s.window(TimeWindows::sliding(900, 300, 50).unwrap(), 0, collect());
             fired.map(|r| Ok(text(r))).union([late.map(|l| Err(text(l)))])
         })?;
     }
@@ -244,7 +244,7 @@ proptest! {
     #[test]
     fn sliding_windows_with_inverse(recs in records(), delay in 0u64..300, cut in 0usize..50) {
         check(&recs, delay, cut, |s| {
-            let (fired, late) = s.window_with_inverse(SlidingWindows::sliding(1000, 250, 0).unwrap(), 100, Sum, |acc: &mut i64, pane: &i64| *acc -= pane);
+            let (fired, late) = s.window_with_inverse(TimeWindows::sliding(1000, 250, 0).unwrap(), 100, Sum, |acc: &mut i64, pane: &i64| *acc -= pane);
             fired.map(|r| Ok(text(r))).union([late.map(|l| Err(text(l)))])
         })?;
     }
@@ -271,7 +271,7 @@ proptest! {
         check(&recs, delay, cut, |s| {
             let left = s.clone().filter(|(_, v)| *v >= 0);
             let right = s.filter(|(_, v)| *v < 0);
-            let (rows, late) = left.window_join(right, SlidingWindows::tumbling(400, 0).unwrap(), 100, JoinKind::FullOuter);
+            let (rows, late) = left.window_join(right, TimeWindows::tumbling(400, 0).unwrap(), 100, JoinKind::FullOuter);
             rows.map(|r| Ok(text(r))).union([late.map(|l| Err(text(l)))])
         })?;
     }
@@ -303,12 +303,12 @@ proptest! {
 }
 
 fn sum(s: EventStream<'_, (u8, i64)>) -> EventStream<'_, Out> {
-    let (fired, _) = s.window(SlidingWindows::tumbling(500, 0).unwrap(), 0, Sum);
+    let (fired, _) = s.window(TimeWindows::tumbling(500, 0).unwrap(), 0, Sum);
     fired.map(|r| Ok(text(r)))
 }
 
 fn count(s: EventStream<'_, (u8, i64)>) -> EventStream<'_, Out> {
-    let (fired, _) = s.window(SlidingWindows::tumbling(500, 0).unwrap(), 0, Count);
+    let (fired, _) = s.window(TimeWindows::tumbling(500, 0).unwrap(), 0, Count);
     fired.map(|r| Ok(text(r)))
 }
 

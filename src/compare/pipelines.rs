@@ -5,7 +5,7 @@ use crate::source::generator::EventTimeline;
 use crate::workload::{Post, Tag};
 use caudal_operators::window::aggregate::{Count, Sum};
 use caudal_operators::window::join::JoinKind;
-use caudal_operators::window::{SlidingWindows, WindowResult};
+use caudal_operators::window::{TimeWindows, WindowResult};
 use caudal_operators::EventStream;
 use serde::Serialize;
 use std::hash::Hash;
@@ -88,7 +88,7 @@ pub fn lab_pipeline(
             },
         ),
         LabWorkload::Tumbling => {
-            let tumbling = SlidingWindows::tumbling(1000, 0).expect("valid windows");
+            let tumbling = TimeWindows::tumbling(1000, 0).expect("valid windows");
             posts
                 .map(|p| (p.tags()[0].0 as u64, ()))
                 .window(tumbling, 0, Count)
@@ -96,7 +96,7 @@ pub fn lab_pipeline(
                 .map(measured)
         }
         LabWorkload::Sliding => {
-            let sliding = SlidingWindows::sliding(1000, 100, 0).expect("valid windows");
+            let sliding = TimeWindows::sliding(1000, 100, 0).expect("valid windows");
             posts
                 .map(|p| (p.tags()[0].0 as u64, 1u64))
                 .window(sliding, 0, Sum)
@@ -116,7 +116,7 @@ pub fn lab_pipeline(
             let odd = posts
                 .filter(|p| p.seq % 2 == 1)
                 .map(|p| (p.user as u64, p.seq));
-            let tumbling = SlidingWindows::tumbling(100, 0).expect("valid windows");
+            let tumbling = TimeWindows::tumbling(100, 0).expect("valid windows");
             let (rows, _late) = even.window_join(odd, tumbling, 0, JoinKind::Inner);
             rows.map(move |r| Measured {
                 seq: closing_seq(r.window.end + delay, rate),
@@ -145,7 +145,7 @@ pub fn lab_pipeline(
             let keys = posts.flat_map(move |p| {
                 (0..fan_out).map(move |j| ((p.seq * fan_out + j) % BURST_KEYS, ()))
             });
-            let tumbling = SlidingWindows::tumbling(BURST_WINDOW_MS, 0).expect("valid windows");
+            let tumbling = TimeWindows::tumbling(BURST_WINDOW_MS, 0).expect("valid windows");
             let (fired, _late) = keys.window(tumbling, 0, Count);
             steady.union([fired.map(move |r| Measured {
                 burst: true,

@@ -12,7 +12,7 @@ use crate::source::WorkerInfo;
 type RecordFn<D> = Arc<dyn Fn(&Event<D>) + Send + Sync>;
 
 /// A function called on the records of every message, with the worker's index.
-type BatchFn<D> = Arc<dyn Fn(usize, &[Event<D>]) + Send + Sync>;
+type MessageFn<D> = Arc<dyn Fn(usize, &[Event<D>]) + Send + Sync>;
 
 /// Calls a function on every record, on the worker thread that produced it.
 pub struct RecordCallback<D>(RecordFn<D>);
@@ -40,27 +40,27 @@ impl<D: 'static> SinkFactory<D> for RecordCallback<D> {
 }
 
 /// Calls a function on the records of every message, with the worker's index.
-pub struct BatchCallback<D>(BatchFn<D>);
+pub struct MessageCallback<D>(MessageFn<D>);
 
-impl<D> BatchCallback<D> {
+impl<D> MessageCallback<D> {
     /// Calls `f(worker, records)` for every message.
     pub fn new(f: impl Fn(usize, &[Event<D>]) + Send + Sync + 'static) -> Self {
-        BatchCallback(Arc::new(f))
+        MessageCallback(Arc::new(f))
     }
 }
 
-struct BatchSink<D>(BatchFn<D>, usize);
+struct MessageSink<D>(MessageFn<D>, usize);
 
-impl<D: 'static> Sink<D> for BatchSink<D> {
+impl<D: 'static> Sink<D> for MessageSink<D> {
     fn write(&mut self, records: &mut Vec<Event<D>>) -> Result<(), SinkError> {
         (self.0)(self.1, records);
         Ok(())
     }
 }
 
-impl<D: 'static> SinkFactory<D> for BatchCallback<D> {
+impl<D: 'static> SinkFactory<D> for MessageCallback<D> {
     fn make(&self, worker: WorkerInfo) -> Result<Box<dyn Sink<D>>, SinkError> {
-        Ok(Box::new(BatchSink(self.0.clone(), worker.index)))
+        Ok(Box::new(MessageSink(self.0.clone(), worker.index)))
     }
 }
 

@@ -16,7 +16,7 @@ use caudal_operators::{Event, EventTime};
 
 use crate::source::WorkerInfo;
 
-pub use callback::{BatchCallback, ChannelSink, RecordCallback};
+pub use callback::{ChannelSink, MessageCallback, RecordCallback};
 pub use collect::Collect;
 pub use file::FileSink;
 pub use format::Format;

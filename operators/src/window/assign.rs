@@ -41,9 +41,10 @@ fn gcd(a: i64, b: i64) -> i64 {
     }
 }
 
-/// Fixed windows: tumbling (`slide == size`) or sliding (`slide < size`), aligned to `offset`.
+/// Event-time windows of a fixed size: tumbling (`slide == size`, [`TimeWindows::tumbling`]) or sliding
+/// (`slide < size`, [`TimeWindows::sliding`]), aligned to `offset` (Kafka Streams calls them the same).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SlidingWindows {
+pub struct TimeWindows {
     size: i64,
     slide: i64,
     offset: i64,
@@ -62,7 +63,7 @@ impl std::fmt::Display for InvalidWindows {
 
 impl std::error::Error for InvalidWindows {}
 
-impl SlidingWindows {
+impl TimeWindows {
     /// Tumbling windows of `size` ms, aligned to `offset` ms.
     pub fn tumbling(size: i64, offset: i64) -> Result<Self, InvalidWindows> {
         Self::sliding(size, size, offset)
@@ -80,7 +81,7 @@ impl SlidingWindows {
                 "a slide ({slide} ms) longer than the window ({size} ms) would leave records in no window"
             )));
         }
-        Ok(SlidingWindows {
+        Ok(TimeWindows {
             size,
             slide,
             offset: offset.rem_euclid(slide),
@@ -164,7 +165,7 @@ mod tests {
 
     #[test]
     fn tumbling_windows_follow_flinks_formula_with_offsets_and_negative_times() {
-        let w = SlidingWindows::tumbling(1000, 0).unwrap();
+        let w = TimeWindows::tumbling(1000, 0).unwrap();
         assert_eq!(
             w.windows_of(999).collect::<Vec<_>>(),
             vec![Window::new(0, 1000)]
@@ -177,7 +178,7 @@ mod tests {
             w.windows_of(-1).collect::<Vec<_>>(),
             vec![Window::new(-1000, 0)]
         );
-        let shifted = SlidingWindows::tumbling(1000, 300).unwrap();
+        let shifted = TimeWindows::tumbling(1000, 300).unwrap();
         assert_eq!(
             shifted.windows_of(299).collect::<Vec<_>>(),
             vec![Window::new(-700, 300)]
@@ -186,7 +187,7 @@ mod tests {
             shifted.windows_of(300).collect::<Vec<_>>(),
             vec![Window::new(300, 1300)]
         );
-        let negative = SlidingWindows::tumbling(1000, -300).unwrap();
+        let negative = TimeWindows::tumbling(1000, -300).unwrap();
         assert_eq!(
             negative.windows_of(0).collect::<Vec<_>>(),
             vec![Window::new(-300, 700)]
@@ -195,7 +196,7 @@ mod tests {
 
     #[test]
     fn sliding_1000_300_puts_a_record_in_3_or_4_windows() {
-        let w = SlidingWindows::sliding(1000, 300, 0).unwrap();
+        let w = TimeWindows::sliding(1000, 300, 0).unwrap();
         assert_eq!(w.pane(), 100);
         let counts: Vec<usize> = (0..900)
             .step_by(100)
@@ -215,11 +216,11 @@ mod tests {
 
     #[test]
     fn bad_parameters_are_refused_with_a_reason() {
-        assert!(SlidingWindows::sliding(1000, 0, 0)
+        assert!(TimeWindows::sliding(1000, 0, 0)
             .unwrap_err()
             .0
             .contains("positive"));
-        assert!(SlidingWindows::sliding(100, 300, 0)
+        assert!(TimeWindows::sliding(100, 300, 0)
             .unwrap_err()
             .0
             .contains("no window"));
@@ -231,7 +232,7 @@ mod tests {
         #[test]
         fn panes_agree_with_direct_assignment(size in 1i64..50, slide_div in 1i64..10, offset in -60i64..60, t in -500i64..500) {
             let slide = (size / slide_div).max(1);
-            let w = SlidingWindows::sliding(size, slide, offset).unwrap();
+            let w = TimeWindows::sliding(size, slide, offset).unwrap();
             let direct: Vec<i64> = { let mut e: Vec<i64> = w.windows_of(t).map(|w| w.end).collect(); e.sort(); e };
             let via_pane: Vec<i64> = w.ends_of_pane(w.pane_of(t)).collect();
             prop_assert_eq!(&direct, &via_pane);

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use timely::ExchangeData;
 
 use super::aggregate::Aggregate;
-use super::assign::{SlidingWindows, Window};
+use super::assign::{TimeWindows, Window};
 use super::{at_frontier, result_time, WindowResult, Windowed};
 use crate::shell::{Context, KeyedOperator, Timer};
 use crate::stream::EventStream;
@@ -55,7 +55,7 @@ impl<Acc> FixedWindowState<Acc> {
 
     /// A late record in a pane the carry holds makes the carry wrong: drop it (the next firing merges
     /// the panes instead).
-    fn invalidate_carry(&mut self, pane: i64, windows: &SlidingWindows) {
+    fn invalidate_carry(&mut self, pane: i64, windows: &TimeWindows) {
         let (size, slide) = (windows.size(), windows.slide());
         if self
             .carry
@@ -94,7 +94,7 @@ fn remove_sorted(v: &mut Vec<i64>, x: i64) -> bool {
 
 /// The fixed-window operator: what does not vary by key.
 struct FixedWindowOperator<A: Aggregate<V>, V> {
-    windows: SlidingWindows,
+    windows: TimeWindows,
     lateness: i64,
     agg: A,
     /// Removes a pane's contents from an accumulator (Spark's inverse reduce), if given.
@@ -300,11 +300,11 @@ where
     ///
     /// ```
     /// use caudal_operators::{Event, EventStream};
-    /// use caudal_operators::window::{aggregate::Count, SlidingWindows, Window};
+    /// use caudal_operators::window::{aggregate::Count, TimeWindows, Window};
     /// use timely::dataflow::operators::{ToStream, Capture, capture::Extract};
     /// let out = timely::example(|scope| {
     ///     let input = vec![Event::new(100, ('a', ())), Event::new(300, ('a', ())), Event::new(1200, ('a', ()))];
-    ///     let tumbling = SlidingWindows::tumbling(1000, 0).unwrap();
+    ///     let tumbling = TimeWindows::tumbling(1000, 0).unwrap();
     ///     let (fired, _late) = EventStream::new(input.to_stream(scope)).window(tumbling, 0, Count);
     ///     fired.inner.capture()
     /// });
@@ -314,7 +314,7 @@ where
     /// ```
     pub fn window<A>(
         self,
-        windows: SlidingWindows,
+        windows: TimeWindows,
         allowed_lateness_ms: u64,
         agg: A,
     ) -> Windowed<'scope, K, V, A::Out>
@@ -332,11 +332,11 @@ where
     ///
     /// ```
     /// use caudal_operators::{Event, EventStream};
-    /// use caudal_operators::window::{aggregate::Sum, SlidingWindows};
+    /// use caudal_operators::window::{aggregate::Sum, TimeWindows};
     /// use timely::dataflow::operators::{ToStream, Capture, capture::Extract};
     /// let out = timely::example(|scope| {
     ///     let input = (0..10u64).map(|t| Event::new(t * 100, ('k', 1i64))).collect::<Vec<_>>();
-    ///     let every_100ms = SlidingWindows::sliding(300, 100, 0).unwrap();
+    ///     let every_100ms = TimeWindows::sliding(300, 100, 0).unwrap();
     ///     let sums = EventStream::new(input.to_stream(scope)).window_with_inverse(every_100ms, 0, Sum, |acc: &mut i64, pane: &i64| *acc -= pane);
     ///     sums.0.inner.capture()
     /// });
@@ -345,7 +345,7 @@ where
     /// ```
     pub fn window_with_inverse<A>(
         self,
-        windows: SlidingWindows,
+        windows: TimeWindows,
         allowed_lateness_ms: u64,
         agg: A,
         inverse: impl Fn(&mut A::Acc, &A::Acc) + 'static,
@@ -358,7 +358,7 @@ where
 
     fn fixed_windows<A>(
         self,
-        windows: SlidingWindows,
+        windows: TimeWindows,
         allowed_lateness_ms: u64,
         agg: A,
         inverse: Option<Inverse<A::Acc>>,

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use timely::ExchangeData;
 
 use super::aggregate::Aggregate;
-use super::assign::{SlidingWindows, Window};
+use super::assign::{TimeWindows, Window};
 use super::{LateRecord, WindowResult, Windowed};
 use crate::stream::EventStream;
 
@@ -129,7 +129,7 @@ where
     pub fn window_cogroup<B: ExchangeData + Clone>(
         self,
         other: EventStream<'scope, (K, B)>,
-        windows: SlidingWindows,
+        windows: TimeWindows,
         allowed_lateness_ms: u64,
     ) -> CoGrouped<'scope, K, A, B> {
         let left = self.map(|(k, a)| (k, Side::Left(a)));
@@ -143,7 +143,7 @@ where
     pub fn window_join<B: ExchangeData + Clone>(
         self,
         other: EventStream<'scope, (K, B)>,
-        windows: SlidingWindows,
+        windows: TimeWindows,
         allowed_lateness_ms: u64,
         kind: JoinKind,
     ) -> (

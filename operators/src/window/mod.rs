@@ -34,7 +34,7 @@ use crate::time::EventTime;
 
 pub use crate::shell::LateRecord;
 pub use aggregate::Aggregate;
-pub use assign::{SlidingWindows, Window};
+pub use assign::{TimeWindows, Window};
 
 /// The watermark reported for firings caused by the end of the input (Flink's `Long.MAX_VALUE`).
 pub const END_OF_INPUT: i64 = i64::MAX;

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use timely::ExchangeData;
 
 use super::aggregate::Aggregate;
-use super::assign::{SlidingWindows, Window};
+use super::assign::{TimeWindows, Window};
 use super::{result_time, WindowResult};
 use crate::shell::{Context, KeyedOperator, Timer};
 use crate::stream::EventStream;
@@ -29,7 +29,7 @@ pub struct ProcessingWindowState<Acc> {
 }
 
 struct ProcessingWindowOperator<A> {
-    windows: SlidingWindows,
+    windows: TimeWindows,
     agg: A,
 }
 
@@ -130,7 +130,7 @@ where
     /// arrival); see the module documentation.
     pub fn processing_time_window<A: Aggregate<V>>(
         self,
-        windows: SlidingWindows,
+        windows: TimeWindows,
         agg: A,
     ) -> EventStream<'scope, WindowResult<K, A::Out>> {
         self.keyed_operator(
