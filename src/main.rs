@@ -37,12 +37,12 @@ enum Command {
     Compare(CompareArgs),
     /// Replay recorded event logs through a windowed aggregation and print the firings as JSON lines.
     #[command(
-        after_help = "The spec format is shared/conformance/window-spec.md. With one spec the output is exactly its JSON lines; with several, a line {\"spec\": NAME} comes before each one's lines."
+        after_help = "The spec format is tests/conformance/window-spec.md. With one spec the output is exactly its JSON lines; with several, a line {\"spec\": NAME} comes before each one's lines."
     )]
     Replay(ReplayArgs),
     /// Run DStream pipelines described in JSON on the manual clock and print one JSON line per batch.
     #[command(
-        after_help = "The spec format is shared/conformance/dstream-spec.md. With one spec the output is exactly its JSON lines; with several, a line {\"spec\": NAME} comes before each one's lines.\n\nExample:\n  caudal dstream shared/conformance/dstream-lecture/*.json --check"
+        after_help = "The spec format is tests/conformance/dstream-spec.md. With one spec the output is exactly its JSON lines; with several, a line {\"spec\": NAME} comes before each one's lines.\n\nExample:\n  caudal dstream tests/conformance/dstream-lecture/*.json --check"
     )]
     Dstream(DstreamArgs),
 }

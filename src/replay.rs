@@ -1,5 +1,5 @@
 //! `caudal replay`: a recorded event log through one windowed aggregation, compared record for record
-//! with Apache Flink (the format is `shared/conformance/window-spec.md`).
+//! with Apache Flink (the format is `tests/conformance/window-spec.md`).
 //!
 //! The log is replayed in per-record mode with the watermark recomputed after every event, through
 //! the same window operators pipelines use, and printed as JSON lines: one per window firing, sorted by
@@ -131,7 +131,7 @@ pub enum ReplayError {
         source: std::io::Error,
     },
     /// The file is not a valid spec.
-    #[error("{path} is not a valid replay spec: {reason} (see shared/conformance/window-spec.md for the format)")]
+    #[error("{path} is not a valid replay spec: {reason} (see tests/conformance/window-spec.md for the format)")]
     Invalid {
         /// The file.
         path: String,

@@ -1,4 +1,4 @@
-//! The named functions of DStream specs (../shared/conformance/dstream-spec.md), resolved and checked
+//! The named functions of DStream specs (tests/conformance/dstream-spec.md), resolved and checked
 //! before a run, applied to [`Value`]s with Python's meaning. A function applied to a record it does not
 //! fit (say `add` to a string and an integer) is an error of the run, reported with the stage.
 

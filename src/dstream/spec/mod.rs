@@ -1,6 +1,6 @@
 //! DStream pipelines described in JSON, run on the manual clock: `caudal dstream SPEC.json`.
 //!
-//! The format (../shared/conformance/dstream-spec.md): a batch interval, the input as batches of
+//! The format (tests/conformance/dstream-spec.md): a batch interval, the input as batches of
 //! partitions of records, an optional second input, the stages of each pipeline with named functions,
 //! how many batches to run after the input, and whether to capture `pprint`. [`run`] gives one
 //! [`BatchOutput`] per batch, empty batches included, whose [`BatchOutput::to_json_line`] is the line
