@@ -312,6 +312,26 @@ fn count(s: EventStream<'_, (u8, i64)>) -> EventStream<'_, Out> {
     fired.map(|r| Ok(text(r)))
 }
 
+/// Builds `build` on a fresh worker that restores `snapshot`; returns what the register refused.
+fn restore_errors(
+    snapshot: WorkerSnapshot,
+    build: impl Build,
+) -> Vec<caudal_operators::shell::RestoreError> {
+    std::thread::spawn(move || {
+        let registry = StateRegistry::current();
+        registry.restore_from(snapshot);
+        timely::execute_directly(move |worker| {
+            let mut input: EventInput<(u8, i64)> = EventInput::new();
+            worker.dataflow::<EventTime, _, _>(|scope| {
+                build(EventStream::new(scope.input_from(&mut input)));
+            });
+        });
+        registry.restore_errors()
+    })
+    .join()
+    .unwrap()
+}
+
 #[test]
 fn a_snapshot_of_another_operator_is_refused_with_its_name() {
     let recs: Vec<Rec> = (0..20).map(|i| (i as u8 % 3, 1, i * 100)).collect();
@@ -337,19 +357,7 @@ fn a_snapshot_of_another_operator_is_refused_with_its_name() {
     );
 
     // The same place in the dataflow, another operator: the part is refused, not misread.
-    let errors = std::thread::spawn(move || {
-        let registry = StateRegistry::current();
-        registry.restore_from(snapshot);
-        timely::execute_directly(move |worker| {
-            let mut input: EventInput<(u8, i64)> = EventInput::new();
-            worker.dataflow::<EventTime, _, _>(|scope| {
-                count(EventStream::new(scope.input_from(&mut input)));
-            });
-        });
-        registry.restore_errors()
-    })
-    .join()
-    .unwrap();
+    let errors = restore_errors(snapshot, count);
     assert_eq!(errors.len(), 1, "{errors:?}");
     assert!(
         errors[0].reason.contains("the snapshot is of a"),
@@ -377,19 +385,7 @@ fn a_snapshot_of_another_operator_is_refused_with_its_name() {
     for part in damaged.operators.values_mut() {
         part.bytes.truncate(part.bytes.len() / 2);
     }
-    let errors = std::thread::spawn(move || {
-        let registry = StateRegistry::current();
-        registry.restore_from(damaged);
-        timely::execute_directly(move |worker| {
-            let mut input: EventInput<(u8, i64)> = EventInput::new();
-            worker.dataflow::<EventTime, _, _>(|scope| {
-                sum(EventStream::new(scope.input_from(&mut input)));
-            });
-        });
-        registry.restore_errors()
-    })
-    .join()
-    .unwrap();
+    let errors = restore_errors(damaged, sum);
     assert_eq!(errors.len(), 1, "{errors:?}");
     assert!(
         errors[0].reason.contains("does not decode"),

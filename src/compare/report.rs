@@ -33,6 +33,18 @@ impl Percentiles {
             max: histogram.max() as f64 / 1e3,
         }
     }
+
+    /// Each percentile's median over several runs' percentiles.
+    pub fn median_of<'a>(runs: impl Iterator<Item = &'a Percentiles> + Clone) -> Self {
+        let of = |g: fn(&Percentiles) -> f64| median(runs.clone().map(g).collect());
+        Percentiles {
+            p50: of(|p| p.p50),
+            p90: of(|p| p.p90),
+            p99: of(|p| p.p99),
+            p999: of(|p| p.p999),
+            max: of(|p| p.max),
+        }
+    }
 }
 
 /// Offered and achieved throughput, records per second.

@@ -130,16 +130,7 @@ pub fn compare(
             let med =
                 |f: fn(&ModeResult) -> f64| median(mine.iter().map(|r| f(&r.result)).collect());
             let med_percentiles = |f: fn(&ModeResult) -> &Percentiles| {
-                let of = |g: fn(&Percentiles) -> f64| {
-                    median(mine.iter().map(|r| g(f(&r.result))).collect())
-                };
-                Percentiles {
-                    p50: of(|p| p.p50),
-                    p90: of(|p| p.p90),
-                    p99: of(|p| p.p99),
-                    p999: of(|p| p.p999),
-                    max: of(|p| p.max),
-                }
+                Percentiles::median_of(mine.iter().map(|r| f(&r.result)))
             };
             let ratios: Vec<f64> = mine
                 .iter()
@@ -153,20 +144,10 @@ pub fn compare(
                 latency_us: med_percentiles(|r| &r.latency_us),
                 event_time_latency_us: med_percentiles(|r| &r.event_time_latency_us),
                 burst_window_latency_us: first.burst_window_latency_us.as_ref().map(|_| {
-                    let of = |g: fn(&Percentiles) -> f64| {
-                        median(
-                            mine.iter()
-                                .filter_map(|r| r.result.burst_window_latency_us.as_ref().map(g))
-                                .collect(),
-                        )
-                    };
-                    Percentiles {
-                        p50: of(|p| p.p50),
-                        p90: of(|p| p.p90),
-                        p99: of(|p| p.p99),
-                        p999: of(|p| p.p999),
-                        max: of(|p| p.max),
-                    }
+                    Percentiles::median_of(
+                        mine.iter()
+                            .filter_map(|r| r.result.burst_window_latency_us.as_ref()),
+                    )
                 }),
                 latency_spread_us: Spread {
                     p50: range(mine.iter().map(|r| r.result.latency_us.p50)),
