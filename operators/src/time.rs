@@ -26,6 +26,10 @@ use serde::{Deserialize, Serialize};
 /// Event time in milliseconds. The timely timestamp of every Caudal dataflow has this type.
 pub type EventTime = u64;
 
+/// The watermark an operator sees once its input has ended, and that firings caused by the end of the
+/// input report (Flink's `Long.MAX_VALUE`).
+pub const END_OF_INPUT: i64 = i64::MAX;
+
 /// The largest event time: a watermark at `MAX_WATERMARK` means the end of the input.
 pub const MAX_WATERMARK: EventTime = i64::MAX as u64;
 

@@ -48,7 +48,7 @@ impl<'a, K, V, S, O> Context<'a, K, V, S, O> {
     }
 
     /// The operator's watermark now: its input frontier minus one, `-1` before anything is complete,
-    /// and [`crate::window::END_OF_INPUT`] once the input has ended.
+    /// and [`crate::time::END_OF_INPUT`] once the input has ended.
     #[inline]
     pub fn watermark(&self) -> i64 {
         self.watermark

@@ -21,8 +21,7 @@ use super::{KeyedOperator, LateRecord};
 use crate::budget::WorkBudget;
 use crate::hash::route;
 use crate::stream::EventStream;
-use crate::time::{wall_clock_ms, Event, EventTime};
-use crate::window::END_OF_INPUT;
+use crate::time::{wall_clock_ms, Event, EventTime, END_OF_INPUT};
 
 /// What the shell keeps of an operator, and what its snapshot holds.
 #[derive(Serialize, Deserialize)]

@@ -36,8 +36,7 @@ pub use crate::shell::LateRecord;
 pub use aggregate::Aggregate;
 pub use assign::{TimeWindows, Window};
 
-/// The watermark reported for firings caused by the end of the input (Flink's `Long.MAX_VALUE`).
-pub const END_OF_INPUT: i64 = i64::MAX;
+pub use crate::time::END_OF_INPUT;
 
 /// One firing of a window.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
