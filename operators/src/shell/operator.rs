@@ -2,6 +2,7 @@
 //! (results and late records), the state registered with the worker, timers fired within the budget.
 
 use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::hash::Hash;
 use std::rc::{Rc, Weak};
 
@@ -247,7 +248,7 @@ where
             }
             activator.activate();
         }
-        let mut stash: Vec<Stashed<K, V>> = Vec::new();
+        let mut stash: VecDeque<Stashed<K, V>> = VecDeque::new();
         let mut out_buf: Vec<Event<Op::Out>> = Vec::new();
         let mut late_buf: Vec<Event<LateRecord<K, V>>> = Vec::new();
         // The watermark of the pass in progress, and the earliest processing-time activation asked for.
@@ -296,7 +297,7 @@ where
             input.for_each(|cap, data| {
                 let read_at = *cap.least().expect("a message has a time");
                 if timers.in_pass() || !stash.is_empty() {
-                    stash.push(Stashed {
+                    stash.push_back(Stashed {
                         caps: [cap.delayed(&read_at, 0), cap.delayed(&read_at, 1)],
                         data: std::mem::take(data),
                     });
@@ -310,10 +311,21 @@ where
             let mut at: Option<EventTime> = None;
             loop {
                 if !timers.in_pass() {
-                    // The pass is over: what was held back during it goes first.
-                    for Stashed { caps, mut data } in std::mem::take(&mut stash) {
+                    // The pass is over: its results go out, then what was held back during it, within
+                    // the budget too (a record costs about what a timer does).
+                    flush_held(&held, &mut out, &mut late, &mut out_buf, &mut late_buf, at);
+                    at = None;
+                    while work > 0 {
+                        let Some(Stashed { caps, mut data }) = stash.pop_front() else {
+                            break;
+                        };
+                        work = work.saturating_sub(data.len());
                         let read_at = *caps[0].time();
                         handle!(data, read_at, &caps, &caps[0], &caps[1]);
+                    }
+                    if !stash.is_empty() {
+                        activator.activate();
+                        break;
                     }
                     let now = if timers.has_processing() {
                         wall_clock_ms()
