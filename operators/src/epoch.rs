@@ -119,7 +119,10 @@ where
         let Some(epochs) = ctx.states.get_mut(&()) else {
             return;
         };
-        let data = epochs.pending.remove(&time).unwrap_or_default();
+        // Every record of an epoch set the same timer: the first to fire takes the epoch.
+        let Some(data) = epochs.pending.remove(&time) else {
+            return;
+        };
         let init = &mut self.init;
         let state = epochs
             .state

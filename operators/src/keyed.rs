@@ -47,7 +47,7 @@ where
 
 impl<'scope, K, V> EventStream<'scope, (K, V)>
 where
-    K: ExchangeData + Hash + Eq,
+    K: ExchangeData + Hash + Eq + Clone,
     V: ExchangeData,
 {
     /// For every record `(key, value)`, calls `logic(&key, &mut state, value)` on the key's state

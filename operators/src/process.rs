@@ -39,7 +39,7 @@ trait Shell<K, O> {
     fn watermark(&self) -> i64;
 }
 
-impl<K: Hash + Eq, V, S, O> Shell<K, O> for Context<'_, K, V, S, O> {
+impl<K: Hash + Eq + Clone, V, S, O> Shell<K, O> for Context<'_, K, V, S, O> {
     fn emit(&mut self, time: EventTime, out: O) {
         self.output.emit(time, out);
     }
@@ -155,6 +155,7 @@ where
 {
     type State = P::State;
     type Out = P::Out;
+    const DISTINCT_TIMERS: bool = true;
 
     fn on_record(
         &mut self,

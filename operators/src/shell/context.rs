@@ -58,7 +58,7 @@ impl<'a, K, V, S, O> Context<'a, K, V, S, O> {
 /// Sets a keyed operator's timers.
 pub struct Timers<'a, K>(&'a mut TimerQueue<K>);
 
-impl<K: Hash + Eq> Timers<'_, K> {
+impl<K: Hash + Eq + Clone> Timers<'_, K> {
     /// Asks for [`super::KeyedOperator::on_timer`] for `key` when `timer` comes due, once per key and
     /// timer. A timer already due fires in the operator's next firing pass.
     #[inline]

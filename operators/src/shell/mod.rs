@@ -73,6 +73,10 @@ pub trait KeyedOperator<K, V>: 'static {
     /// (the frontier that fired it). Epoch-at-a-time operators, whose results belong to the epoch they
     /// complete, say so; the shell then holds its capability at `t` while the timer is pending.
     const RESULTS_AT_TIMER_TIME: bool = false;
+    /// Whether a timer set again while pending is ignored (Flink's promise: once per key and time),
+    /// at the cost of a set of the pending timers. Operators that know what they have pending (window
+    /// operators do) leave it off and take a repeated timer as a no-op themselves.
+    const DISTINCT_TIMERS: bool = false;
 
     /// Handles one record of `key` with event time `time`.
     fn on_record(
@@ -96,7 +100,7 @@ pub trait KeyedOperator<K, V>: 'static {
 
 impl<'scope, K, V> EventStream<'scope, (K, V)>
 where
-    K: ExchangeData + Hash + Eq,
+    K: ExchangeData + Hash + Eq + Clone,
     V: ExchangeData,
 {
     /// Runs the keyed operator `op` (see the module documentation): returns its results and the records

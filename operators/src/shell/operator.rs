@@ -115,7 +115,7 @@ impl Held {
     }
 
     /// Makes sure the capabilities cover the timers after a message read at `read_at` set some.
-    fn cover<K: Hash + Eq>(
+    fn cover<K: Hash + Eq + Clone>(
         &mut self,
         timers: &TimerQueue<K>,
         from: &impl Mint,
@@ -136,7 +136,7 @@ impl Held {
     }
 
     /// Moves the capabilities up to what the pending timers still need, or lets them go.
-    fn settle<K: Hash + Eq>(
+    fn settle<K: Hash + Eq + Clone>(
         &mut self,
         timers: &TimerQueue<K>,
         frontier: Option<EventTime>,
@@ -196,7 +196,7 @@ pub(super) fn build<'scope, K, V, Op>(
     EventStream<'scope, LateRecord<K, V>>,
 )
 where
-    K: ExchangeData + Hash + Eq,
+    K: ExchangeData + Hash + Eq + Clone,
     V: ExchangeData,
     Op: KeyedOperator<K, V>,
 {
@@ -233,6 +233,9 @@ where
         if let Err(reason) = shared.borrow_mut().restore(part) {
             registry.restore_failed(id, reason);
         }
+    }
+    if Op::DISTINCT_TIMERS {
+        shared.borrow_mut().state.timers.make_distinct();
     }
 
     builder.build(move |caps| {

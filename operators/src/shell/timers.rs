@@ -1,8 +1,10 @@
 //! Timers of a keyed operator: one [`Timer`] type for event time and for the processing clock, both in
 //! milliseconds, queued per key.
 //!
-//! A key has at most one timer per [`Timer`] value (setting it again is a no-op), and timers of the same
-//! time fire in the order they were set. Due timers fire in **passes**: a pass takes every timer due at
+//! Timers of the same time fire in the order they were set. A timer set twice fires twice, unless the
+//! operator asks for distinct timers ([`super::KeyedOperator::DISTINCT_TIMERS`]): then setting a
+//! pending timer again is a no-op, at the cost of a set of pending timers. Window operators keep their
+//! own record of what is pending and do without it. Due timers fire in **passes**: a pass takes every timer due at
 //! the frontier (and clock) of the moment it began, earliest time first, and the shell works through it
 //! within its budget, over as many activations as it takes. Taking a time's timers into the pass moves
 //! the whole set at once (no copy per key), so starting a pass over a million keys costs nothing.
@@ -13,8 +15,7 @@
 use std::collections::BTreeMap;
 use std::hash::Hash;
 
-use indexmap::IndexSet;
-use rustc_hash::FxBuildHasher;
+use rustc_hash::FxHashSet;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::time::EventTime;
@@ -29,7 +30,7 @@ pub enum Timer {
     ProcessingTime(u64),
 }
 
-type Keys<K> = IndexSet<K, FxBuildHasher>;
+type Keys<K> = Vec<K>;
 
 /// What a pass covers: timers due at this frontier (`None`: the input has ended) and clock.
 #[derive(Clone, Copy, Debug)]
@@ -46,7 +47,9 @@ pub(crate) struct TimerQueue<K> {
     /// The pass in progress, if any.
     pass: Option<Pass>,
     /// The time whose timers are firing, and its keys still to fire.
-    firing: Option<(Timer, indexmap::set::IntoIter<K>)>,
+    firing: Option<(Timer, std::vec::IntoIter<K>)>,
+    /// The pending timers, for operators that want distinct timers.
+    distinct: Option<FxHashSet<(Timer, K)>>,
 }
 
 impl<K> Default for TimerQueue<K> {
@@ -56,19 +59,37 @@ impl<K> Default for TimerQueue<K> {
             processing: BTreeMap::new(),
             pass: None,
             firing: None,
+            distinct: None,
         }
     }
 }
 
-impl<K: Hash + Eq> TimerQueue<K> {
-    /// Sets `timer` for `key` (a no-op if that key already has that timer pending).
+impl<K: Hash + Eq + Clone> TimerQueue<K> {
+    /// From now on, setting a timer that is pending is a no-op.
+    pub(crate) fn make_distinct(&mut self) {
+        let mut distinct = FxHashSet::default();
+        for (t, keys) in &self.event {
+            distinct.extend(keys.iter().map(|k| (Timer::EventTime(*t), k.clone())));
+        }
+        for (t, keys) in &self.processing {
+            distinct.extend(keys.iter().map(|k| (Timer::ProcessingTime(*t), k.clone())));
+        }
+        self.distinct = Some(distinct);
+    }
+
+    /// Sets `timer` for `key` (a no-op if the timers are distinct and that one is pending).
     #[inline]
     pub(crate) fn set(&mut self, key: K, timer: Timer) {
+        if let Some(distinct) = self.distinct.as_mut() {
+            if !distinct.insert((timer, key.clone())) {
+                return;
+            }
+        }
         let keys = match timer {
             Timer::EventTime(t) => self.event.entry(t).or_default(),
             Timer::ProcessingTime(t) => self.processing.entry(t).or_default(),
         };
-        keys.insert(key);
+        keys.push(key);
     }
 
     /// Begins a pass over the timers due at `frontier` (`None`: the input has ended) and `now_ms`;
@@ -98,7 +119,11 @@ impl<K: Hash + Eq> TimerQueue<K> {
         loop {
             if let Some((timer, keys)) = self.firing.as_mut() {
                 if let Some(key) = keys.next() {
-                    return Some((*timer, key));
+                    let due = (*timer, key);
+                    if let Some(distinct) = self.distinct.as_mut() {
+                        distinct.remove(&due);
+                    }
+                    return Some(due);
                 }
                 self.firing = None;
             }
@@ -170,7 +195,7 @@ struct Image<K> {
     processing: Vec<(u64, Vec<K>)>,
 }
 
-impl<K: Serialize + Hash + Eq> Serialize for TimerQueue<K> {
+impl<K: Serialize> Serialize for TimerQueue<K> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut event: BTreeMap<EventTime, Vec<&K>> = self
             .event
@@ -189,9 +214,7 @@ impl<K: Serialize + Hash + Eq> Serialize for TimerQueue<K> {
             };
             let set = times.entry(t).or_default();
             // The firing keys were set before any key set for the same time since.
-            let mut merged: IndexSet<&K, FxBuildHasher> = keys.as_slice().iter().collect();
-            merged.extend(set.drain(..));
-            *set = merged.into_iter().collect();
+            set.splice(0..0, keys.as_slice().iter());
         }
         Image {
             event: event.into_iter().collect(),
@@ -201,15 +224,15 @@ impl<K: Serialize + Hash + Eq> Serialize for TimerQueue<K> {
     }
 }
 
-impl<'de, K: Deserialize<'de> + Hash + Eq> Deserialize<'de> for TimerQueue<K> {
+impl<'de, K: Deserialize<'de>> Deserialize<'de> for TimerQueue<K> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let image = Image::<K>::deserialize(deserializer)?;
         let mut queue = TimerQueue::default();
         for (t, keys) in image.event {
-            queue.event.insert(t, keys.into_iter().collect());
+            queue.event.insert(t, keys);
         }
         for (t, keys) in image.processing {
-            queue.processing.insert(t, keys.into_iter().collect());
+            queue.processing.insert(t, keys);
         }
         Ok(queue)
     }
@@ -224,8 +247,27 @@ mod tests {
     }
 
     #[test]
+    fn a_timer_set_twice_fires_twice_unless_timers_are_distinct() {
+        let mut q = TimerQueue::default();
+        q.set('a', Timer::EventTime(1));
+        q.set('a', Timer::EventTime(1));
+        assert!(q.begin_pass(Some(2), 0));
+        assert_eq!(drain(&mut q).len(), 2);
+        q.make_distinct();
+        q.set('a', Timer::EventTime(1));
+        q.set('a', Timer::EventTime(1));
+        assert!(q.begin_pass(Some(2), 0));
+        assert_eq!(drain(&mut q).len(), 1);
+        // Once fired, the timer can be set again.
+        q.set('a', Timer::EventTime(1));
+        assert!(q.begin_pass(Some(2), 0));
+        assert_eq!(drain(&mut q).len(), 1);
+    }
+
+    #[test]
     fn a_key_has_one_timer_per_time_and_times_fire_in_order() {
         let mut q = TimerQueue::default();
+        q.make_distinct();
         q.set('b', Timer::EventTime(20));
         q.set('a', Timer::EventTime(10));
         q.set('c', Timer::EventTime(10));
