@@ -394,6 +394,43 @@ fn restore_errors(
 }
 
 #[test]
+fn processing_time_windows_resume_their_panes_and_timers() {
+    // Day-long windows of the processing clock: every record of the test lands in the same window,
+    // which fires at the end of the input, in the restored run as in the uninterrupted one. Which
+    // processing time fired it (`watermark`) and the timely time are left out.
+    fn build(s: EventStream<'_, (u8, i64)>) -> EventStream<'_, Out> {
+        let day = TimeWindows::tumbling(86_400_000, 0).unwrap();
+        s.processing_time_window(day, Sum)
+            .map(|r| Ok(text((r.key, r.window, r.value, r.firing))))
+    }
+    let recs: Vec<Rec> = (0..40).map(|i| ((i % 3) as u8, i as i64, i * 50)).collect();
+    let times = schedule(&recs, 0);
+    let unbounded = WorkBudget::unbounded();
+    let untimed = |out: Vec<(EventTime, Out)>| {
+        let mut out: Vec<Out> = out.into_iter().map(|(_, o)| o).collect();
+        out.sort();
+        out
+    };
+    let (whole, _) = run(&recs, &times, 0..40, 0, true, None, unbounded, true, build);
+    let (first, snapshot) = run(&recs, &times, 0..20, 0, false, None, unbounded, true, build);
+    assert!(first.is_empty(), "nothing fires before the end: {first:?}");
+    let (rest, _) = run(
+        &recs,
+        &times,
+        20..40,
+        times[19],
+        true,
+        snapshot,
+        unbounded,
+        true,
+        build,
+    );
+    let whole = untimed(whole);
+    assert_eq!(whole.len(), 3);
+    assert_eq!(untimed(rest), whole);
+}
+
+#[test]
 fn a_snapshot_of_another_operator_is_refused_with_its_name() {
     let recs: Vec<Rec> = (0..20).map(|i| (i as u8 % 3, 1, i * 100)).collect();
     let times = schedule(&recs, 0);
