@@ -24,7 +24,8 @@ pub enum LabWorkload {
     Session,
     /// A windowed join: each user's even and odd posts paired within 100 ms tumbling windows.
     Join,
-    /// Bursts: 1,000,000 keys whose 2 s tumbling windows all close at the same watermark, every 2 s,
+    /// Bursts: 1,000,000 keys whose 5 s tumbling windows all close at the same watermark, every 5 s
+    /// (run it for 10 s or more to see bursts inside the measured part),
     /// beside a steady stream of per-record results (every post, mapped) whose latency is what the
     /// table shows; the window results' own latency is reported beside it. Compare `--fire-budget`
     /// settings to see what bounding the work of one activation does to the other records.

@@ -28,7 +28,7 @@ pub struct Measured<T> {
 pub const BURST_KEYS: u64 = 1_000_000;
 
 /// The burst workload's tumbling windows, in ms: a burst of [`BURST_KEYS`] firings this often.
-pub const BURST_WINDOW_MS: i64 = 2000;
+pub const BURST_WINDOW_MS: i64 = 5000;
 
 /// The event time of generated record `seq` at `rate`, in ms (the generator's own timeline).
 pub fn event_ms(seq: u64, rate: f64) -> i64 {

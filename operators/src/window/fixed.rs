@@ -251,8 +251,12 @@ where
                 let mut acc = self.agg.create();
                 self.agg.add(&mut acc, value);
                 state.panes.insert(i, (pane, acc));
-                ctx.timers
-                    .set(key.clone(), at_frontier(last_end + self.lateness));
+                // Without allowed lateness the pane's cleanup is its last window's firing, whose timer
+                // (set below) cleans up too.
+                if self.lateness > 0 {
+                    ctx.timers
+                        .set(key.clone(), at_frontier(last_end + self.lateness));
+                }
             }
         }
         for end in self.windows.ends_of_pane(pane) {
