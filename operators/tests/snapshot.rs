@@ -62,7 +62,6 @@ fn run(
     close: bool,
     restore: Option<WorkerSnapshot>,
     budget: WorkBudget,
-    lockstep: bool,
     build: impl Build,
 ) -> (Vec<(EventTime, Out)>, Option<WorkerSnapshot>) {
     let feed: Vec<(Rec, EventTime)> = recs[range.clone()]
@@ -107,12 +106,7 @@ fn run(
                 input.advance_to(*at);
             }
             input.flush();
-            if lockstep {
-                worker.step_while(|| probe.less_than(input.time()));
-            } else {
-                // One step only: records arrive while firings are still under way.
-                worker.step();
-            }
+            worker.step_while(|| probe.less_than(input.time()));
         }
         let snapshot = if close {
             input.close();
@@ -147,36 +141,6 @@ fn run(
     (out, snapshot)
 }
 
-/// With records arriving while firing passes are still under way (the worker steps once per record),
-/// a budget of one timer per activation gives the results of an unbounded run in lockstep. When a
-/// window fires (which timely time, which watermark) depends on how far progress got between steps, so
-/// the results are compared without it.
-fn check_mid_pass(recs: &[Rec], delay: u64, build: impl Build) -> Result<(), TestCaseError> {
-    let times = schedule(recs, delay);
-    let n = recs.len();
-    let untimed = |out: Vec<(EventTime, Out)>| {
-        let mut out: Vec<Out> = out.into_iter().map(|(_, o)| o).collect();
-        out.sort();
-        out
-    };
-    let unbounded = WorkBudget::unbounded();
-    let (whole, _) = run(
-        recs,
-        &times,
-        0..n,
-        0,
-        true,
-        None,
-        unbounded,
-        true,
-        build.clone(),
-    );
-    let one = WorkBudget::timers(1);
-    let (budgeted, _) = run(recs, &times, 0..n, 0, true, None, one, false, build);
-    prop_assert_eq!(untimed(budgeted), untimed(whole));
-    Ok(())
-}
-
 /// The uninterrupted run's output equals the output of a run cut at record `cut` and resumed from its
 /// snapshot; with a budget of one timer per activation the output is the same too.
 fn check(recs: &[Rec], delay: u64, cut: usize, build: impl Build) -> Result<(), TestCaseError> {
@@ -189,17 +153,7 @@ fn check(recs: &[Rec], delay: u64, cut: usize, build: impl Build) -> Result<(), 
         .find(|&c| c > 0 && times[c - 1] > before(c - 1))
         .unwrap_or(0);
     let unbounded = WorkBudget::unbounded();
-    let (whole, _) = run(
-        recs,
-        &times,
-        0..n,
-        0,
-        true,
-        None,
-        unbounded,
-        true,
-        build.clone(),
-    );
+    let (whole, _) = run(recs, &times, 0..n, 0, true, None, unbounded, build.clone());
     let (fed, _) = run(
         recs,
         &times,
@@ -208,7 +162,6 @@ fn check(recs: &[Rec], delay: u64, cut: usize, build: impl Build) -> Result<(), 
         true,
         None,
         WorkBudget::timers(1),
-        true,
         build.clone(),
     );
     prop_assert_eq!(
@@ -224,7 +177,6 @@ fn check(recs: &[Rec], delay: u64, cut: usize, build: impl Build) -> Result<(), 
         false,
         None,
         unbounded,
-        true,
         build.clone(),
     );
     let start = if cut == 0 { 0 } else { times[cut - 1] };
@@ -236,7 +188,6 @@ fn check(recs: &[Rec], delay: u64, cut: usize, build: impl Build) -> Result<(), 
         true,
         snapshot,
         WorkBudget::timers(2),
-        true,
         build,
     );
     first.extend(rest);
@@ -341,18 +292,6 @@ proptest! {
     }
 
     #[test]
-    fn windows_with_records_arriving_mid_pass(recs in records(), delay in 0u64..300) {
-        // Which watermark fired a window depends on how far progress got between steps: left out.
-        check_mid_pass(&recs, delay, |s| {
-            let (fired, late) = s.clone().window(TimeWindows::sliding(600, 200, 0).unwrap(), 150, Sum);
-            let (sessions, late2) = s.session_window(120, 50, Count);
-            let fired = fired.map(|r| Ok(text((r.key, r.window, r.value, r.firing))));
-            let sessions = sessions.map(|r| Ok(text((r.key, r.window, r.value, r.firing))));
-            fired.union([sessions, late.map(|l| Err(text(l))), late2.map(|l| Err(text(l)))])
-        })?;
-    }
-
-    #[test]
     fn interval_joins(recs in records(), delay in 0u64..300, cut in 0usize..50) {
         check(&recs, delay, cut, |s| {
             let left = s.clone().filter(|(_, v)| *v >= 0);
@@ -411,8 +350,8 @@ fn processing_time_windows_resume_their_panes_and_timers() {
         out.sort();
         out
     };
-    let (whole, _) = run(&recs, &times, 0..40, 0, true, None, unbounded, true, build);
-    let (first, snapshot) = run(&recs, &times, 0..20, 0, false, None, unbounded, true, build);
+    let (whole, _) = run(&recs, &times, 0..40, 0, true, None, unbounded, build);
+    let (first, snapshot) = run(&recs, &times, 0..20, 0, false, None, unbounded, build);
     assert!(first.is_empty(), "nothing fires before the end: {first:?}");
     let (rest, _) = run(
         &recs,
@@ -422,7 +361,6 @@ fn processing_time_windows_resume_their_panes_and_timers() {
         true,
         snapshot,
         unbounded,
-        true,
         build,
     );
     let whole = untimed(whole);
@@ -442,7 +380,6 @@ fn a_snapshot_of_another_operator_is_refused_with_its_name() {
         false,
         None,
         WorkBudget::unbounded(),
-        true,
         sum,
     );
     let snapshot = snapshot.unwrap();
@@ -478,7 +415,6 @@ fn a_snapshot_of_another_operator_is_refused_with_its_name() {
         false,
         None,
         WorkBudget::unbounded(),
-        true,
         sum,
     );
     let mut damaged = snapshot.unwrap();

@@ -235,11 +235,9 @@ where
             .states
             .get_or_insert_with(key.clone(), FixedWindowState::default);
         // Windows the watermark has passed but that have not fired yet fire first, without the record,
-        // as they would have when the watermark passed them: also those the record is too late for,
-        // whose pane it is about to join (an operator that has not caught up with its frontier, in a
-        // budgeted firing pass for one, has such windows).
+        // as they would have when the watermark passed them.
         for end in self.windows.ends_of_pane(pane) {
-            if end <= c && remove_sorted(&mut state.pending, end) {
+            if end + self.lateness > c && end <= c && remove_sorted(&mut state.pending, end) {
                 self.fire(&key, state, end, c - 1, &mut ctx.output);
             }
         }

@@ -89,22 +89,6 @@ where
         let (t, c) = (time as i64, ctx.read_at() as i64);
         let new = Window::new(t, t + self.gap);
         let sessions = ctx.states.get_or_insert_with(key.clone(), Vec::new);
-        // Sessions past their cleanup time as of this record are gone, whether or not their cleanup
-        // timer has run yet (it has not when the operator lags its frontier, in a budgeted firing pass
-        // for one); one still waiting to fire fires first.
-        let lateness = self.lateness;
-        if sessions
-            .first()
-            .is_some_and(|s| s.window.end + lateness <= c)
-        {
-            for session in sessions
-                .iter_mut()
-                .filter(|s| s.pending && s.window.end + lateness <= c)
-            {
-                fire(&self.agg, &key, session, c - 1, &mut ctx.output);
-            }
-            sessions.retain(|s| s.window.end + lateness > c);
-        }
         // The sessions `new` intersects or touches are contiguous in the sorted list.
         let lo = sessions.partition_point(|s| s.window.end < new.start);
         let hi = sessions.partition_point(|s| s.window.start <= new.end);
