@@ -24,6 +24,29 @@ pub trait Aggregate<V>: 'static {
     fn result(&self, acc: &Self::Acc) -> Self::Out;
 }
 
+/// Adds `value` to the accumulator of pane `pane` in `panes` (sorted by pane start), creating it if
+/// absent; returns whether the pane is new.
+#[inline]
+pub(crate) fn add_to_pane<V, A: Aggregate<V>>(
+    agg: &A,
+    panes: &mut Vec<(i64, A::Acc)>,
+    pane: i64,
+    value: V,
+) -> bool {
+    match panes.binary_search_by_key(&pane, |p| p.0) {
+        Ok(i) => {
+            agg.add(&mut panes[i].1, value);
+            false
+        }
+        Err(i) => {
+            let mut acc = agg.create();
+            agg.add(&mut acc, value);
+            panes.insert(i, (pane, acc));
+            true
+        }
+    }
+}
+
 /// Counts the window's records.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Count;

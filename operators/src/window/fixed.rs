@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use timely::ExchangeData;
 
-use super::aggregate::Aggregate;
+use super::aggregate::{add_to_pane, Aggregate};
 use super::assign::{TimeWindows, Window};
 use super::{at_frontier, result_time, WindowResult, Windowed};
 use crate::shell::{Context, KeyedOperator, Timer};
@@ -243,19 +243,11 @@ where
         }
         // Add the record to its pane.
         state.invalidate_carry(pane, &self.windows);
-        match state.panes.binary_search_by_key(&pane, |p| p.0) {
-            Ok(i) => self.agg.add(&mut state.panes[i].1, value),
-            Err(i) => {
-                let mut acc = self.agg.create();
-                self.agg.add(&mut acc, value);
-                state.panes.insert(i, (pane, acc));
-                // Without allowed lateness the pane's cleanup is its last window's firing, whose timer
-                // (set below) cleans up too.
-                if self.lateness > 0 {
-                    ctx.timers
-                        .set(key.clone(), at_frontier(last_end + self.lateness));
-                }
-            }
+        // Without allowed lateness a new pane's cleanup is its last window's firing, whose timer (set
+        // below) cleans up too.
+        if add_to_pane(&self.agg, &mut state.panes, pane, value) && self.lateness > 0 {
+            ctx.timers
+                .set(key.clone(), at_frontier(last_end + self.lateness));
         }
         for end in self.windows.ends_of_pane(pane) {
             if end + self.lateness <= c {

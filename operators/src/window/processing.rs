@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use timely::ExchangeData;
 
-use super::aggregate::Aggregate;
+use super::aggregate::{add_to_pane, Aggregate};
 use super::assign::{TimeWindows, Window};
 use super::{result_time, WindowResult};
 use crate::shell::{Context, KeyedOperator, Timer};
@@ -59,14 +59,7 @@ where
                 panes: Vec::new(),
                 pending: Vec::new(),
             });
-        match state.panes.binary_search_by_key(&pane, |p| p.0) {
-            Ok(i) => self.agg.add(&mut state.panes[i].1, value),
-            Err(i) => {
-                let mut acc = self.agg.create();
-                self.agg.add(&mut acc, value);
-                state.panes.insert(i, (pane, acc));
-            }
-        }
+        add_to_pane(&self.agg, &mut state.panes, pane, value);
         for end in self.windows.ends_of_pane(pane) {
             if let Err(i) = state.pending.binary_search(&end) {
                 state.pending.insert(i, end);
