@@ -2,7 +2,10 @@
 //!
 //! * `uppercase`: every line, upper-cased (the lecture's socket example);
 //! * `viu-count`: how many posts tagged `#VIU` have been seen, updated with every such post;
-//! * `max-temp`: every sensor's highest temperature so far, updated with every reading.
+//! * `max-temp`: every sensor's highest temperature so far, updated with every reading;
+//! * the latency lab's workloads over posts (`filter`, `keyed-count`, `tumbling`, `sliding`, `session`,
+//!   `join`, `burst`: see `caudal compare --help`), one registry with the lab's, so that what the lab
+//!   measures is also what runs (and is crash-tested) here. Each result is `(key, window start, value)`.
 //!
 //! Each reads text lines from sockets and files (bad lines go to the dead letters), or the matching
 //! built-in workload from a generator.
@@ -14,6 +17,7 @@ use std::sync::Arc;
 use caudal_operators::EventStream;
 use serde::Serialize;
 
+use crate::compare::{lab_pipeline, LabWorkload};
 use crate::config::RunConfig;
 use crate::dead_letter::DeadLetters;
 use crate::mode::ExecutionMode;
@@ -36,9 +40,11 @@ pub enum Builtin {
     ViuCount,
     /// Keeps each sensor's maximum temperature.
     MaxTemp,
+    /// One of the latency lab's workloads.
+    Lab(LabWorkload),
 }
 
-/// The built-in pipelines' names.
+/// The built-in pipelines' names (besides the lab's workloads).
 pub const BUILTINS: [&str; 3] = ["uppercase", "viu-count", "max-temp"];
 
 impl FromStr for Builtin {
@@ -48,17 +54,46 @@ impl FromStr for Builtin {
             "uppercase" => Ok(Builtin::Uppercase),
             "viu-count" => Ok(Builtin::ViuCount),
             "max-temp" => Ok(Builtin::MaxTemp),
-            _ => Err(format!(
-                "unknown pipeline `{s}`: choose one of {}",
-                BUILTINS.join(", ")
-            )),
+            _ => <LabWorkload as clap::ValueEnum>::from_str(s, false)
+                .map(Builtin::Lab)
+                .map_err(|_| {
+                    let lab = <LabWorkload as clap::ValueEnum>::value_variants()
+                        .iter()
+                        .map(|w| w.to_string());
+                    let names: Vec<String> =
+                        BUILTINS.iter().map(|n| n.to_string()).chain(lab).collect();
+                    format!("unknown pipeline `{s}`: choose one of {}", names.join(", "))
+                }),
         }
     }
 }
 
 impl fmt::Display for Builtin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(BUILTINS[*self as usize])
+        match self {
+            Builtin::Uppercase => f.write_str("uppercase"),
+            Builtin::ViuCount => f.write_str("viu-count"),
+            Builtin::MaxTemp => f.write_str("max-temp"),
+            Builtin::Lab(workload) => write!(f, "{workload}"),
+        }
+    }
+}
+
+/// A lab workload's result as `caudal run` writes it: `(key, window start, value)` (window start 0 for
+/// per-record results).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Row {
+    /// The key.
+    pub key: u64,
+    /// The window's start, in ms of event time (0 outside windows).
+    pub start: i64,
+    /// The value.
+    pub value: u64,
+}
+
+impl fmt::Display for Row {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "({}, {}, {})", self.key, self.start, self.value)
     }
 }
 
@@ -128,6 +163,12 @@ impl<D: fmt::Display + 'static> Source for DisplayLines<D> {
     }
     fn offset(&self) -> u64 {
         self.0.offset()
+    }
+    fn replayable(&self) -> bool {
+        self.0.replayable()
+    }
+    fn resume(&mut self, offset: u64) -> Result<(), String> {
+        self.0.resume(offset)
     }
 }
 
@@ -285,15 +326,29 @@ impl Output {
     }
 }
 
-/// Starts `pipeline` reading `feed` and writing to `output`.
+/// Starts `pipeline` reading `feed` and writing to `output`. `event_rate` is the generated stream's
+/// records per second of event time (lab workloads size their keys by it).
 pub fn launch_builtin(
     pipeline: Builtin,
     feed: Feed,
     config: RunConfig,
     output: Output,
     dead_letters: DeadLetters,
+    event_rate: f64,
 ) -> Result<Running, RunError> {
     match pipeline {
+        Builtin::Lab(workload) => {
+            feed.check::<Post>(pipeline)?;
+            let sink = output.factory::<Row>();
+            launch_with(config, dead_letters, move |df| {
+                let posts = feed.records::<Post>(df, pipeline);
+                let rows = lab_pipeline(workload, posts, event_rate).map(|m| {
+                    let (key, start, value) = m.value;
+                    Row { key, start, value }
+                });
+                df.sink("output", rows, &*sink);
+            })
+        }
         Builtin::Uppercase => {
             let sink = output.factory::<String>();
             launch_with(config, dead_letters, move |df| {

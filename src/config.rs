@@ -9,6 +9,7 @@ use caudal_operators::budget::WorkBudget;
 use caudal_operators::WatermarkStrategy;
 use serde::Serialize;
 
+use crate::checkpoint::CheckpointConfig;
 use crate::mode::ExecutionMode;
 
 /// Every default value, in one place. The runtime, the sources and sinks, the DStream layer and the
@@ -35,6 +36,17 @@ pub mod defaults {
     pub const SOURCE_BUDGET: usize = 4096;
     /// How many timers a keyed operator fires per activation.
     pub const WORK_BUDGET: WorkBudget = WorkBudget::DEFAULT;
+
+    // Checkpoints.
+
+    /// How often a checkpoint is taken.
+    pub const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
+    /// How many complete checkpoints are kept.
+    pub const CHECKPOINTS_KEPT: usize = 2;
+    /// How often a source paused at a checkpoint's cut looks whether the round has been taken.
+    pub const CHECKPOINT_PAUSE_POLL: Duration = Duration::from_micros(50);
+    /// How long a worker parks at most while a checkpoint round is open.
+    pub const CHECKPOINT_PARK: Duration = Duration::from_micros(100);
 
     // The source operator.
 
@@ -168,6 +180,8 @@ pub struct RunConfig {
     /// How many timers (window firings, session closings, expiries) a keyed operator fires per
     /// activation before it lets the worker's other operators run.
     pub work_budget: WorkBudget,
+    /// Checkpoints and the delivery guarantee; `None`: nothing is kept (a crash loses everything).
+    pub checkpoints: Option<CheckpointConfig>,
 }
 
 impl Default for RunConfig {
@@ -181,6 +195,7 @@ impl Default for RunConfig {
             source_budget: defaults::SOURCE_BUDGET,
             cluster: None,
             work_budget: defaults::WORK_BUDGET,
+            checkpoints: None,
         }
     }
 }
@@ -209,6 +224,12 @@ impl RunConfig {
     /// The same configuration with `budget` for every keyed operator.
     pub fn work_budget(mut self, budget: WorkBudget) -> Self {
         self.work_budget = budget;
+        self
+    }
+
+    /// The same configuration with checkpoints and a delivery guarantee (see [`crate::checkpoint`]).
+    pub fn checkpoints(mut self, checkpoints: CheckpointConfig) -> Self {
+        self.checkpoints = Some(checkpoints).filter(|c| c.guarantee.checkpoints());
         self
     }
 

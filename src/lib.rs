@@ -28,6 +28,7 @@
 
 #[cfg(feature = "cli")]
 pub mod builtin;
+pub mod checkpoint;
 #[cfg(feature = "cli")]
 pub mod compare;
 pub mod config;

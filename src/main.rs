@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use caudal::builtin::{launch_builtin, Builtin, Feed, Output};
+use caudal::checkpoint::{CheckpointConfig, Guarantee};
 use caudal::compare::{compare, machine_description, sweep, CompareConfig, LabWorkload};
 use caudal::config::defaults::{self, lab};
 use caudal::config::{Cluster, RunConfig};
@@ -73,7 +74,8 @@ struct ReplayArgs {
 
 #[derive(clap::Args)]
 struct RunArgs {
-    /// The pipeline: uppercase, viu-count or max-temp.
+    /// The pipeline: uppercase, viu-count, max-temp, or a lab workload over posts (filter, keyed-count,
+    /// tumbling, sliding, session, join, burst).
     #[arg(value_parser = parse_builtin)]
     pipeline: Builtin,
     /// Where records come from: socket://HOST:PORT, file://PATH (a file or a watched directory) or generator:WORKLOAD[?rate=N&limit=N].
@@ -109,6 +111,18 @@ struct RunArgs {
     /// One host:port line per process (timely's -h).
     #[arg(long)]
     hostfile: Option<PathBuf>,
+    /// What a crash may lose: none (nothing is kept), at-least-once (resume from the last checkpoint;
+    /// output after it may appear twice) or exactly-once (output committed with each checkpoint: a
+    /// resumed run's committed output equals a run without failure; needs --out).
+    #[arg(long, default_value_t = Guarantee::None, value_parser = parse_guarantee)]
+    guarantee: Guarantee,
+    /// Where checkpoints are kept (needed with --guarantee). Running the same command again resumes
+    /// from the last complete one.
+    #[arg(long)]
+    checkpoint_dir: Option<PathBuf>,
+    /// How often a checkpoint is taken.
+    #[arg(long, default_value = duration_text(defaults::CHECKPOINT_INTERVAL), value_parser = parse_duration)]
+    checkpoint_interval: Duration,
 }
 
 #[derive(clap::Args)]
@@ -173,6 +187,10 @@ fn parse_source(s: &str) -> Result<SourceSpec, String> {
         .map_err(|e: caudal::source::spec::SourceSpecError| e.to_string())
 }
 
+fn parse_guarantee(s: &str) -> Result<Guarantee, String> {
+    s.parse()
+}
+
 fn parse_mode(s: &str) -> Result<ExecutionMode, String> {
     s.parse()
         .map_err(|e: caudal::mode::ModeError| e.to_string())
@@ -211,6 +229,41 @@ fn run_pipeline(args: RunArgs) -> anyhow::Result<()> {
             hostfile: args.hostfile.clone(),
         });
     }
+    if args.guarantee.checkpoints() {
+        let Some(dir) = &args.checkpoint_dir else {
+            anyhow::bail!(
+                "--guarantee {} needs --checkpoint-dir DIR (where checkpoints are kept)",
+                args.guarantee
+            );
+        };
+        anyhow::ensure!(
+            !args.guarantee.transactional() || args.out.is_some(),
+            "--guarantee exactly-once needs --out DIR: printed output cannot be taken back after a \
+             crash (use at-least-once to print)"
+        );
+        anyhow::ensure!(
+            args.checkpoint_interval > Duration::ZERO,
+            "--checkpoint-interval must be longer than 0s (for example 1s)"
+        );
+        // What the checkpoints belong to: a checkpoint of another pipeline, source or mode is refused.
+        let job = format!(
+            "{} from {} in {} mode, watermark {:?}",
+            args.pipeline, args.source, args.mode, watermark
+        );
+        config = config.checkpoints(
+            CheckpointConfig::new(args.guarantee, dir, job).interval(args.checkpoint_interval),
+        );
+    } else if args.checkpoint_dir.is_some() {
+        anyhow::bail!(
+            "--checkpoint-dir needs a guarantee: add --guarantee at-least-once or --guarantee exactly-once"
+        );
+    }
+    let event_rate = match &args.source {
+        SourceSpec::Generator {
+            rate: Some(rate), ..
+        } => *rate,
+        _ => 1000.0,
+    };
     let feed = Feed::from_spec(&args.source, args.mode).map_err(anyhow::Error::msg)?;
     let output = match args.out {
         Some(path) => Output::Dir {
@@ -224,10 +277,39 @@ fn run_pipeline(args: RunArgs) -> anyhow::Result<()> {
             .with_context(|| format!("cannot create the dead-letter file {}", path.display()))?,
         None => DeadLetters::new(),
     };
-    let running = launch_builtin(args.pipeline, feed, config, output, dead_letters)?;
+    let running = launch_builtin(
+        args.pipeline,
+        feed,
+        config,
+        output,
+        dead_letters,
+        event_rate,
+    )?;
+    if let Some(manifest) = running.resumed_from() {
+        let taken_at = std::time::UNIX_EPOCH + Duration::from_millis(manifest.taken_at_ms);
+        eprintln!(
+            "resuming from checkpoint {} taken at {}{}",
+            manifest.epoch,
+            humantime::format_rfc3339_millis(taken_at),
+            if manifest.final_ {
+                " (the run had read all its input: nothing is left to do)"
+            } else {
+                ""
+            }
+        );
+    }
     let stop = running.stop_flag();
     let on_signal = stop.clone();
-    ctrlc::set_handler(move || on_signal.stop()).context("cannot install the Ctrl-C handler")?;
+    // The first Ctrl-C or SIGTERM stops politely (a last checkpoint, output committed); a second one
+    // stops at once.
+    ctrlc::set_handler(move || {
+        if on_signal.is_stopped() {
+            eprintln!("stopping at once");
+            std::process::exit(130);
+        }
+        on_signal.stop();
+    })
+    .context("cannot install the Ctrl-C handler")?;
     if let Some(duration) = args.duration {
         std::thread::spawn(move || {
             std::thread::sleep(duration);

@@ -21,14 +21,19 @@
 //! ```
 
 use std::collections::BTreeMap;
+use std::rc::Rc;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use caudal_operators::{EventStream, EventTime, WatermarkStrategy};
 use timely::dataflow::Scope;
 
+use crate::checkpoint::{Coordinator, Manifest, SourceCheckpoint, WorkerRecovery};
+use crate::config::defaults::CHECKPOINT_PARK;
 use crate::config::{IdleStrategy, RunConfig};
 use crate::dead_letter::DeadLetters;
+use crate::mode::ExecutionMode;
 use crate::report::{RunReport, SinkReport, SourceReport};
 use crate::sink::operator::{sink_stream, SinkMetrics};
 use crate::sink::SinkFactory;
@@ -46,6 +51,9 @@ pub enum RunError {
     /// A worker stopped with a panic.
     #[error("a worker failed: {0}")]
     Worker(String),
+    /// Checkpoints could not be read, written or used.
+    #[error("{0}")]
+    Checkpoint(String),
     /// A sink could not be created.
     #[error("could not create sink {name}: {error}")]
     Sink {
@@ -59,7 +67,15 @@ pub enum RunError {
 /// What the workers of a run share: configuration, stop flag, dead letters and counters.
 struct Shared {
     config: RunConfig,
+    /// Raised to stop the run (Ctrl-C, `--duration`, [`Running::stop_flag`]).
     stop: StopFlag,
+    /// Raised to end the sources' input: at once without checkpoints; with them, only when the run
+    /// must end without a last checkpoint (batch mode, errors).
+    drain: StopFlag,
+    /// The checkpoint rounds, under a guarantee.
+    coord: Option<Arc<Coordinator>>,
+    /// A worker left after a stop's last checkpoint rather than at the end of its input.
+    stopped_early: AtomicBool,
     dead_letters: DeadLetters,
     sources: Mutex<BTreeMap<String, (Arc<SourceMetrics>, SharedWatermark)>>,
     sinks: Mutex<BTreeMap<String, Arc<SinkMetrics>>>,
@@ -76,6 +92,16 @@ impl Shared {
             .clone()
     }
 
+    /// Records `error` and ends the run.
+    fn fail(&self, error: RunError) {
+        self.setup_errors
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(error);
+        self.drain.stop();
+        self.stop.stop();
+    }
+
     fn sink_entry(&self, name: &str) -> Arc<SinkMetrics> {
         self.sinks
             .lock()
@@ -90,6 +116,7 @@ impl Shared {
 pub struct Dataflow<'scope> {
     scope: Scope<'scope, EventTime>,
     shared: Arc<Shared>,
+    recovery: Option<Rc<WorkerRecovery>>,
 }
 
 impl<'scope> Dataflow<'scope> {
@@ -134,13 +161,23 @@ impl<'scope> Dataflow<'scope> {
         watermark: WatermarkStrategy,
     ) -> EventStream<'scope, D> {
         let (metrics, shared) = self.shared.source_entry(name);
+        let mut source = factory.make(self.worker());
+        let checkpoint = self
+            .recovery
+            .as_ref()
+            .map(|r| SourceCheckpoint::register(r.coordinator().clone(), self.scope.index(), name));
+        if let Some((_, restored)) = &checkpoint {
+            if let Err(e) = self.prepare_for_checkpoints(name, &mut *source, restored.as_ref()) {
+                self.shared.fail(RunError::Checkpoint(e));
+            }
+        }
         let config = &self.shared.config;
         let opts = SourceOptions {
             mode: config.mode,
             watermark,
             idle_timeout: config.idle_timeout,
             budget: config.source_budget,
-            stop: self.shared.stop.clone(),
+            stop: self.shared.drain.clone(),
             shared,
             metrics,
             dead_letters: self.shared.dead_letters.clone(),
@@ -148,8 +185,37 @@ impl<'scope> Dataflow<'scope> {
                 IdleStrategy::BusySpin => Duration::MAX,
                 IdleStrategy::SpinThenPark(spin) => spin,
             },
+            checkpoint,
         };
-        source_stream(self.scope, name, factory.make(self.worker()), opts)
+        source_stream(self.scope, name, source, opts)
+    }
+
+    /// Checks that `source` can replay its input, and moves it to where the resumed checkpoint left
+    /// it.
+    fn prepare_for_checkpoints(
+        &self,
+        name: &str,
+        source: &mut dyn crate::source::Source<Item = impl Sized + 'static>,
+        restored: Option<&crate::checkpoint::SourcePart>,
+    ) -> Result<(), String> {
+        let guarantee = self.shared.config.checkpoints.as_ref().map(|c| c.guarantee);
+        if !source.replayable() {
+            return Err(format!(
+                "source `{name}` cannot read its input again after a crash, which {} needs: use a \
+                 generator, a file or a queue (a write-ahead log for sockets and channels is not \
+                 there yet), or run without --guarantee",
+                guarantee.unwrap_or_default()
+            ));
+        }
+        match restored {
+            Some(part) if part.offset > 0 => source.resume(part.offset).map_err(|e| {
+                format!(
+                    "source `{name}` cannot resume at offset {}: {e}",
+                    part.offset
+                )
+            }),
+            _ => Ok(()),
+        }
     }
 
     /// Sends `stream` to sink `name` (this worker's instance of it).
@@ -161,19 +227,11 @@ impl<'scope> Dataflow<'scope> {
     ) {
         let metrics = self.shared.sink_entry(name);
         match factory.make(self.worker()) {
-            Ok(sink) => sink_stream(stream, name, sink, metrics),
-            Err(e) => {
-                let error = RunError::Sink {
-                    name: name.to_string(),
-                    error: e.to_string(),
-                };
-                self.shared
-                    .setup_errors
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .push(error);
-                self.shared.stop.stop();
-            }
+            Ok(sink) => sink_stream(stream, name, sink, metrics, self.recovery.clone()),
+            Err(e) => self.shared.fail(RunError::Sink {
+                name: name.to_string(),
+                error: e.to_string(),
+            }),
         }
     }
 }
@@ -192,12 +250,35 @@ impl Running {
         self.shared.stop.clone()
     }
 
-    /// Waits for the run to end and reports what it did.
+    /// The checkpoint this run resumed from, if any.
+    pub fn resumed_from(&self) -> Option<&Manifest> {
+        let coord = self.shared.coord.as_ref()?;
+        coord.restored().map(|r| &r.manifest)
+    }
+
+    /// Waits for the run to end and reports what it did. Under a guarantee, a run whose input ended
+    /// takes its final checkpoint and commits its last output here.
     pub fn join(self) -> Result<RunReport, RunError> {
         for result in self.guards.join() {
             result.map_err(RunError::Worker)?;
         }
         let elapsed = self.started.elapsed();
+        if let Some(coord) = &self.shared.coord {
+            let failed = !self
+                .shared
+                .setup_errors
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .is_empty();
+            let ended = !failed
+                && !self
+                    .shared
+                    .stopped_early
+                    .load(std::sync::atomic::Ordering::Acquire);
+            coord
+                .finish(ended)
+                .map_err(|e| RunError::Checkpoint(e.to_string()))?;
+        }
         if let Some(error) = self
             .shared
             .setup_errors
@@ -266,9 +347,31 @@ where
 {
     let timely_config = config.timely_config().map_err(RunError::Start)?;
     let idle = config.idle;
+    let coord = match &config.checkpoints {
+        Some(_) if config.cluster.as_ref().is_some_and(|c| c.processes > 1) => {
+            return Err(RunError::Checkpoint(
+                "checkpoints run on one process for now (with several workers): drop --processes, \
+                 or run without --guarantee"
+                    .into(),
+            ))
+        }
+        Some(checkpoints) => Some(
+            Coordinator::open(checkpoints.clone(), config.total_workers())
+                .map_err(|e| RunError::Checkpoint(e.to_string()))?,
+        ),
+        None => None,
+    };
+    let stop = StopFlag::default();
+    let drain = match coord {
+        Some(_) => StopFlag::default(),
+        None => stop.clone(),
+    };
     let shared = Arc::new(Shared {
         config,
-        stop: StopFlag::default(),
+        stop,
+        drain,
+        coord,
+        stopped_early: AtomicBool::new(false),
         dead_letters,
         sources: Mutex::default(),
         sinks: Mutex::default(),
@@ -278,10 +381,23 @@ where
     let worker_shared = shared.clone();
     let guards = timely::execute(timely_config, move |worker| {
         let shared = worker_shared.clone();
-        worker.dataflow::<EventTime, _, _>(|scope| build(&mut Dataflow { scope, shared }));
-        match idle {
-            IdleStrategy::BusySpin => while worker.step() {},
-            IdleStrategy::SpinThenPark(_) => while worker.step_or_park(None) {},
+        let recovery = shared
+            .coord
+            .as_ref()
+            .map(|coord| WorkerRecovery::new(coord.clone(), worker.index()));
+        worker.dataflow::<EventTime, _, _>(|scope| {
+            build(&mut Dataflow {
+                scope,
+                shared: shared.clone(),
+                recovery: recovery.clone(),
+            })
+        });
+        match recovery {
+            None => match idle {
+                IdleStrategy::BusySpin => while worker.step() {},
+                IdleStrategy::SpinThenPark(_) => while worker.step_or_park(None) {},
+            },
+            Some(recovery) => run_with_checkpoints(worker, &shared, &recovery),
         }
     })
     .map_err(RunError::Start)?;
@@ -298,4 +414,68 @@ where
     F: Fn(&mut Dataflow<'_>) + Send + Sync + 'static,
 {
     launch(config, build)?.join()
+}
+
+/// A worker's loop under a guarantee: steps the dataflow and takes part in the checkpoint rounds
+/// (worker 0 opens them); on a stop, a last round is taken and the workers leave without ending the
+/// input, so that a resumed run goes on exactly where this one stopped.
+fn run_with_checkpoints(
+    worker: &mut timely::worker::Worker,
+    shared: &Shared,
+    recovery: &WorkerRecovery,
+) {
+    if let Err(e) = recovery.check_restore() {
+        shared.fail(RunError::Checkpoint(e));
+    }
+    let coord = recovery.coordinator().clone();
+    let opens_rounds = worker.index() == 0;
+    // Batch mode moves its frontier only at the end: its one checkpoint is the final one.
+    let timed_rounds = shared.config.mode != ExecutionMode::Batch;
+    let mut next_check = Instant::now();
+    let mut stop_seen = false;
+    loop {
+        let park = if coord.round_open() {
+            Some(CHECKPOINT_PARK)
+        } else if opens_rounds {
+            Some(next_check.saturating_duration_since(Instant::now()))
+        } else {
+            None
+        };
+        let alive = match shared.config.idle {
+            IdleStrategy::BusySpin => worker.step(),
+            IdleStrategy::SpinThenPark(_) => worker.step_or_park(park),
+        };
+        if !stop_seen && shared.stop.is_stopped() {
+            stop_seen = true;
+            match timed_rounds {
+                true => coord.request_stop(),
+                false => shared.drain.stop(),
+            }
+        }
+        if opens_rounds {
+            let now = Instant::now();
+            if now >= next_check || stop_seen {
+                next_check = now
+                    + coord
+                        .maybe_open(now, timed_rounds)
+                        .unwrap_or(CHECKPOINT_PARK);
+            }
+        }
+        if let Err(e) = recovery.after_step() {
+            shared.fail(RunError::Checkpoint(e));
+        }
+        if recovery.must_exit() {
+            shared
+                .stopped_early
+                .store(true, std::sync::atomic::Ordering::Release);
+            for id in worker.installed_dataflows() {
+                worker.drop_dataflow(id);
+            }
+            break;
+        }
+        if !alive {
+            break;
+        }
+    }
+    recovery.finish();
 }

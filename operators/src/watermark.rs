@@ -63,6 +63,12 @@ impl WatermarkTracker {
         }
     }
 
+    /// Puts the tracker back where a checkpoint left it: at `frontier`, having seen up to `max_seen`.
+    pub fn restore(&mut self, frontier: EventTime, max_seen: Option<EventTime>) {
+        self.frontier = self.frontier.max(frontier);
+        self.max_seen = self.max_seen.max(max_seen);
+    }
+
     /// The strategy in force.
     pub fn strategy(&self) -> WatermarkStrategy {
         self.strategy

@@ -5,6 +5,12 @@
 //! hidden temporary file, syncs it and renames it to `part-WWWWW-NNNNNN.EXT`. A reader never sees a
 //! partial file, and a crash leaves only hidden `.tmp` files behind. In micro-batch mode with a roll
 //! interval no longer than the batch interval, that is one file per batch and worker.
+//!
+//! Under a delivery guarantee, part names carry the checkpoint round and the attempt
+//! (`part-WWWWW-EEEEEEEE-AAA-NNNN.EXT`), so that a resumed run never reuses a name. With exactly-once
+//! the files are *staged* instead: written and synced under a hidden name (`.part-....staged`) and
+//! renamed to their visible name only when the checkpoint that covers them is complete; a run that
+//! starts removes what a crashed run of the same worker staged and never committed.
 
 use std::fs::File;
 use std::io::Write;
@@ -13,7 +19,8 @@ use std::time::{Duration, Instant};
 
 use caudal_operators::{Event, EventTime};
 
-use super::{Format, Sink, SinkError, SinkFactory};
+use super::{Format, Sink, SinkContext, SinkError, SinkFactory};
+use crate::checkpoint::store::StagedFile;
 use crate::config::defaults;
 use crate::source::WorkerInfo;
 
@@ -49,6 +56,9 @@ struct FileSinkWorker<D> {
     next_part: u64,
     last_roll: Instant,
     buf: Vec<u8>,
+    ctx: SinkContext,
+    /// Files staged since the last pre-commit.
+    staged: Vec<StagedFile>,
 }
 
 fn io(what: String) -> impl FnOnce(std::io::Error) -> SinkError {
@@ -60,18 +70,32 @@ impl<D> FileSinkWorker<D> {
         if self.buf.is_empty() {
             return Ok(());
         }
-        let name = format!(
-            "part-{:05}-{:06}.{}",
-            self.worker, self.next_part, self.format.extension
-        );
-        let tmp = self.dir.join(format!(".{name}.tmp"));
+        let ext = &self.format.extension;
+        let name = match self.ctx.guarantee.checkpoints() {
+            false => format!("part-{:05}-{:06}.{ext}", self.worker, self.next_part),
+            true => format!(
+                "part-{:05}-{:08}-{:03}-{:04}.{ext}",
+                self.worker, self.ctx.epoch, self.ctx.attempt, self.next_part
+            ),
+        };
         let done = self.dir.join(&name);
-        write_synced(&tmp, &self.buf).map_err(io(format!("writing {}", tmp.display())))?;
-        std::fs::rename(&tmp, &done).map_err(io(format!(
-            "renaming {} to {}",
-            tmp.display(),
-            done.display()
-        )))?;
+        if self.ctx.guarantee.transactional() {
+            let staged = self.dir.join(format!(".{name}.staged"));
+            write_synced(&staged, &self.buf)
+                .map_err(io(format!("writing {}", staged.display())))?;
+            self.staged.push(StagedFile {
+                staged,
+                committed: done,
+            });
+        } else {
+            let tmp = self.dir.join(format!(".{name}.tmp"));
+            write_synced(&tmp, &self.buf).map_err(io(format!("writing {}", tmp.display())))?;
+            std::fs::rename(&tmp, &done).map_err(io(format!(
+                "renaming {} to {}",
+                tmp.display(),
+                done.display()
+            )))?;
+        }
         self.buf.clear();
         self.next_part += 1;
         self.last_roll = Instant::now();
@@ -85,7 +109,40 @@ fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     file.sync_all()
 }
 
+impl<D> FileSinkWorker<D> {
+    /// Removes this worker's hidden files that a killed run left: temporary files, and staged output
+    /// that no complete checkpoint covers (what one covers was committed before the sinks start).
+    fn clear_leftovers(&self) -> Result<(), SinkError> {
+        let prefix = format!(".part-{:05}-", self.worker);
+        let entries =
+            std::fs::read_dir(&self.dir).map_err(io(format!("listing {}", self.dir.display())))?;
+        for entry in entries.filter_map(Result::ok) {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with(&prefix) && (name.ends_with(".staged") || name.ends_with(".tmp")) {
+                std::fs::remove_file(entry.path())
+                    .map_err(io(format!("removing {}", entry.path().display())))?;
+            }
+        }
+        Ok(())
+    }
+}
+
 impl<D: 'static> Sink<D> for FileSinkWorker<D> {
+    fn start(&mut self, ctx: &SinkContext) -> Result<(), SinkError> {
+        self.ctx = *ctx;
+        if ctx.guarantee.checkpoints() {
+            self.clear_leftovers()?;
+        }
+        Ok(())
+    }
+
+    fn pre_commit(&mut self, next_epoch: u64) -> Result<Vec<StagedFile>, SinkError> {
+        self.commit()?;
+        self.ctx.epoch = next_epoch;
+        self.next_part = 0;
+        Ok(std::mem::take(&mut self.staged))
+    }
+
     fn write(&mut self, records: &mut Vec<Event<D>>) -> Result<(), SinkError> {
         for event in records.iter() {
             self.format.line(event, &mut self.buf);
@@ -113,6 +170,8 @@ impl<D: 'static> SinkFactory<D> for FileSink<D> {
             next_part: 0,
             last_roll: Instant::now(),
             buf: Vec::new(),
+            ctx: SinkContext::default(),
+            staged: Vec::new(),
         }))
     }
 }

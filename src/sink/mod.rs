@@ -4,6 +4,14 @@
 //! ([`Sink::write`]) and told when the frontier moves ([`Sink::progress`]): everything before the
 //! frontier is complete, and `None` means the stream has ended. Sinks that write files commit on
 //! progress, so readers never see a partial file. Sinks are made per worker by a [`SinkFactory`].
+//!
+//! Under a delivery guarantee ([`crate::checkpoint`]) a sink also takes part in the checkpoint rounds,
+//! as a two-phase commit: [`Sink::start`] tells it the guarantee and the round its output belongs to
+//! (and is where it discards output a crashed run staged but never committed); [`Sink::pre_commit`]
+//! asks it to stage what it holds, durably but out of sight, and say what it staged; the runtime makes
+//! staged output visible once the checkpoint that covers it is complete, and again on resume if a
+//! crash came between the two. A sink whose output cannot be staged (print, callbacks) writes as
+//! records come: at-least-once.
 
 pub mod callback;
 pub mod collect;
@@ -14,6 +22,7 @@ pub mod print;
 
 use caudal_operators::{Event, EventTime};
 
+use crate::checkpoint::{store::StagedFile, Guarantee};
 use crate::source::WorkerInfo;
 
 pub use callback::{ChannelSink, MessageCallback, RecordCallback};
@@ -39,8 +48,34 @@ pub enum SinkError {
     Disconnected,
 }
 
+/// What a sink learns when its run starts: the guarantee, and where its output stands in the
+/// checkpoints.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SinkContext {
+    /// The run's guarantee.
+    pub guarantee: Guarantee,
+    /// The checkpoint round that output written from now on belongs to (it goes up by one at every
+    /// [`Sink::pre_commit`]): part of file names, so that a resumed run never reuses one.
+    pub epoch: u64,
+    /// How many times the job had been resumed (0: a fresh start).
+    pub attempt: u64,
+}
+
 /// A consumer of one worker's results.
 pub trait Sink<D>: 'static {
+    /// Called once before the first record. A transactional sink discards here what a crashed run
+    /// staged and never committed.
+    fn start(&mut self, _ctx: &SinkContext) -> Result<(), SinkError> {
+        Ok(())
+    }
+
+    /// A checkpoint round is being taken: stage everything written so far (durably, out of sight) and
+    /// return what was staged since the last call; output from now on belongs to round `next_epoch`.
+    /// Sinks that write as records come return nothing.
+    fn pre_commit(&mut self, _next_epoch: u64) -> Result<Vec<StagedFile>, SinkError> {
+        Ok(Vec::new())
+    }
+
     /// Takes the records of one message (it may drain `records`).
     fn write(&mut self, records: &mut Vec<Event<D>>) -> Result<(), SinkError>;
 

@@ -1,5 +1,8 @@
-//! The sink operator: feeds a worker's [`Sink`] from a stream and reports its progress.
+//! The sink operator: feeds a worker's [`Sink`] from a stream and reports its progress; under a
+//! guarantee, it also tells the worker's checkpoint side how far it has processed its input.
 
+use std::cell::RefCell;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -7,7 +10,15 @@ use caudal_operators::EventStream;
 use timely::dataflow::channels::pact::Pipeline;
 use timely::dataflow::operators::generic::Operator;
 
-use super::{Sink, SinkError};
+use super::{Sink, SinkContext, SinkError};
+use crate::checkpoint::store::StagedFile;
+use crate::checkpoint::{Stage, WorkerRecovery};
+
+impl<D: 'static> Stage for Box<dyn Sink<D>> {
+    fn pre_commit(&mut self, next_epoch: u64) -> Result<Vec<StagedFile>, SinkError> {
+        (**self).pre_commit(next_epoch)
+    }
+}
 
 /// What the sinks of a run did: records written and the errors met.
 #[derive(Debug, Default)]
@@ -30,18 +41,35 @@ impl SinkMetrics {
     }
 }
 
-/// Attaches `sink` to `stream` on this worker.
-pub fn sink_stream<D: 'static>(
+/// Attaches `sink` to `stream` on this worker (taking part in `recovery`'s checkpoint rounds, if any).
+pub(crate) fn sink_stream<D: 'static>(
     stream: EventStream<'_, D>,
     name: &str,
     mut sink: Box<dyn Sink<D>>,
     metrics: Arc<SinkMetrics>,
+    recovery: Option<Rc<WorkerRecovery>>,
 ) {
     let name = name.to_string();
+    let ctx = recovery.as_ref().map_or_else(SinkContext::default, |r| {
+        let coord = r.coordinator();
+        SinkContext {
+            guarantee: coord.config().guarantee,
+            epoch: coord.first_epoch(),
+            attempt: coord.attempt(),
+        }
+    });
+    if let Err(e) = sink.start(&ctx) {
+        metrics.failed(&name, e);
+    }
+    let sink = Rc::new(RefCell::new(sink));
+    let processed = recovery
+        .as_ref()
+        .map(|r| r.register_sink(&name, sink.clone() as Rc<RefCell<dyn Stage>>));
     let mut last_frontier = Some(0);
     stream
         .inner
         .sink(Pipeline, &name.clone(), move |(input, frontier)| {
+            let mut sink = sink.borrow_mut();
             input.for_each(|_cap, records| {
                 metrics
                     .records
@@ -56,6 +84,15 @@ pub fn sink_stream<D: 'static>(
                 if let Err(e) = sink.progress(now) {
                     metrics.failed(&name, e);
                 }
+                if let (None, Some(recovery)) = (now, recovery.as_ref()) {
+                    match sink.pre_commit(0) {
+                        Ok(files) => recovery.staged_at_end(files),
+                        Err(e) => metrics.failed(&name, e),
+                    }
+                }
+            }
+            if let Some(processed) = &processed {
+                processed.set(now.unwrap_or(u64::MAX));
             }
         });
 }

@@ -34,7 +34,8 @@ use timely::dataflow::{Scope, StreamVec};
 use timely::scheduling::{Activator, SyncActivator};
 
 use super::{Poll, Source, SourceContext, Waker, WorkerInfo};
-use crate::config::defaults::{PROCESSING_TIME_TICK, STOP_CHECK};
+use crate::checkpoint::{SourceCheckpoint, SourcePart};
+use crate::config::defaults::{CHECKPOINT_PAUSE_POLL, PROCESSING_TIME_TICK, STOP_CHECK};
 use crate::dead_letter::DeadLetters;
 use crate::mode::ExecutionMode;
 
@@ -102,6 +103,8 @@ pub struct SourceOptions {
     /// Waits shorter than this are spun rather than parked (from the run's idle strategy): a parked
     /// thread wakes tens of microseconds late, which a paced source must not pay on every record.
     pub spin: Duration,
+    /// The source's side of the checkpoint rounds, and where a resumed run's checkpoint left it.
+    pub(crate) checkpoint: Option<(SourceCheckpoint, Option<SourcePart>)>,
 }
 
 /// A batch that has closed and waits for its release.
@@ -123,6 +126,10 @@ struct Driver<D> {
     sealed: VecDeque<SealedBatch<D>>,
     /// The next micro-batch boundary, in wall-clock microseconds.
     next_boundary_us: u64,
+    /// Its side of the checkpoint rounds.
+    checkpoint: Option<SourceCheckpoint>,
+    /// A micro-batch sealed at the cut of a round: read nothing more until it is released.
+    pausing: bool,
 }
 
 /// Builds the source operator for `source` in `scope`: the stream of its records, at the watermark.
@@ -155,6 +162,7 @@ pub fn source_stream<'scope, D: 'static>(
                 }
                 _ => 0,
             };
+            let (checkpoint, restored) = opts.checkpoint.clone().unzip();
             let mut driver = Driver {
                 cap: Some(cap),
                 tracker: WatermarkTracker::new(opts.watermark, opts.idle_timeout, now),
@@ -163,7 +171,12 @@ pub fn source_stream<'scope, D: 'static>(
                 sealed: VecDeque::new(),
                 next_boundary_us,
                 opts,
+                checkpoint,
+                pausing: false,
             };
+            if let Some(part) = restored.flatten() {
+                driver.restore(&part);
+            }
             // A processing-time watermark starts at the clock: at the open batch's start in micro-batch
             // mode, at the current millisecond per-record (batch mode holds everything to the end).
             if driver.opts.watermark == WatermarkStrategy::ProcessingTime {
@@ -362,7 +375,12 @@ impl<D: 'static> Driver<D> {
         source: &mut Box<dyn Source<Item = D>>,
         output: &mut Output<'_, D>,
     ) -> Option<Duration> {
-        self.cap.as_ref()?;
+        let frontier = *self.cap.as_ref()?.time();
+        if let Some(checkpoint) = self.checkpoint.as_mut() {
+            if checkpoint.hold(frontier) {
+                return Some(CHECKPOINT_PAUSE_POLL);
+            }
+        }
         let now = Instant::now();
         let now_us = wall_clock_us();
         // Seal before reading: a batch, and the watermark it sets, hold exactly the records read
@@ -370,10 +388,18 @@ impl<D: 'static> Driver<D> {
         if let ExecutionMode::MicroBatch { interval, overhead } = self.opts.mode {
             if now_us >= self.next_boundary_us {
                 self.seal(now, now_us, interval, overhead);
+                // A batch that reaches the cut of a round ends the input before it: read nothing
+                // until it is released and the source pauses.
+                if let (Some(checkpoint), Some(batch)) = (&self.checkpoint, self.sealed.back()) {
+                    self.pausing |=
+                        checkpoint.round_pending() && batch.frontier >= checkpoint.cut();
+                }
             }
         }
         let status = if self.opts.stop.is_stopped() {
             Poll::Done
+        } else if self.pausing {
+            Poll::Pending { wake_at: None }
         } else {
             source.poll(&mut self.read, self.opts.budget)
         };
@@ -384,6 +410,7 @@ impl<D: 'static> Driver<D> {
                 self.emit_read(output);
                 let frontier = self.frontier_now(now, now_us);
                 self.advance(frontier);
+                self.maybe_pause(&**source);
             }
             ExecutionMode::MicroBatch { .. } => {
                 self.held.append(&mut self.read);
@@ -395,15 +422,55 @@ impl<D: 'static> Driver<D> {
                     let batch = self.sealed.pop_front().expect("front checked");
                     self.release(output, batch);
                 }
+                if self.maybe_pause(&**source) {
+                    self.pausing = false;
+                }
             }
             ExecutionMode::Batch => self.held.append(&mut self.read),
         }
 
         if status == Poll::Done {
             self.finish(output);
+            if let Some(checkpoint) = self.checkpoint.as_mut() {
+                checkpoint.done(SourcePart {
+                    offset: source.offset(),
+                    frontier: EventTime::MAX,
+                    max_seen: self.tracker.max_seen(),
+                    done: true,
+                });
+            }
             return None;
         }
         Some(self.wake_in(status, now, now_us))
+    }
+
+    /// Puts the source back where a checkpoint left it: its watermark, and its capability at the
+    /// checkpoint's frontier (the source itself was moved to its offset when it was made).
+    fn restore(&mut self, part: &SourcePart) {
+        if part.done {
+            self.cap = None;
+            if let Some(checkpoint) = self.checkpoint.as_mut() {
+                checkpoint.done(part.clone());
+            }
+            return;
+        }
+        self.tracker.restore(part.frontier, part.max_seen);
+        self.advance(part.frontier);
+    }
+
+    /// Pauses at the cut of an open checkpoint round if the capability has reached it. Returns whether
+    /// it paused.
+    fn maybe_pause(&mut self, source: &dyn Source<Item = D>) -> bool {
+        let (Some(checkpoint), Some(cap)) = (self.checkpoint.as_mut(), self.cap.as_ref()) else {
+            return false;
+        };
+        let tracker = &self.tracker;
+        checkpoint.maybe_pause(*cap.time(), || SourcePart {
+            offset: source.offset(),
+            frontier: tracker.frontier(),
+            max_seen: tracker.max_seen(),
+            done: false,
+        })
     }
 
     /// Closes the open micro-batch at the boundary that has passed: its records wait for release
@@ -513,6 +580,14 @@ impl<D: 'static> Driver<D> {
             return Duration::ZERO;
         }
         let mut wake = STOP_CHECK;
+        if self
+            .checkpoint
+            .as_ref()
+            .is_some_and(|c| c.round_pending() || c.is_paused())
+        {
+            // Alignment: look again soon whether the round has been taken (or the cut moved).
+            wake = CHECKPOINT_PAUSE_POLL;
+        }
         if let Poll::Pending { wake_at: Some(at) } = status {
             wake = wake.min(at.saturating_duration_since(now));
         }

@@ -8,7 +8,7 @@
 
 use std::collections::{HashSet, VecDeque};
 use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -39,6 +39,8 @@ pub struct FileSource {
     lines: u64,
     /// Bytes read so far, line terminators included: the replay position.
     bytes: u64,
+    /// Bytes still to skip when files are opened (a resumed source).
+    skip: u64,
     dead_letters: DeadLetters,
 }
 
@@ -59,6 +61,7 @@ impl FileSource {
             line: Vec::new(),
             lines: 0,
             bytes: 0,
+            skip: 0,
             dead_letters: DeadLetters::default(),
         }
     }
@@ -107,7 +110,17 @@ impl FileSource {
     fn open_next(&mut self) -> bool {
         while let Some(path) = self.queue.pop_front() {
             match File::open(&path) {
-                Ok(file) => {
+                Ok(mut file) => {
+                    if self.skip > 0 {
+                        // A resumed source: whole files read before, then the rest of the last one.
+                        let len = file.metadata().map_or(0, |m| m.len());
+                        let skip = self.skip.min(len);
+                        self.skip -= skip;
+                        self.bytes += skip;
+                        if skip == len || file.seek(SeekFrom::Start(skip)).is_err() {
+                            continue;
+                        }
+                    }
                     self.current = Some((path, BufReader::new(file)));
                     return true;
                 }
@@ -195,6 +208,17 @@ impl Source for FileSource {
     /// read): for a file, the position a restart seeks to before reading on.
     fn offset(&self) -> u64 {
         self.bytes
+    }
+
+    fn replayable(&self) -> bool {
+        true
+    }
+
+    /// Skips `offset` bytes over this worker's files in the order they are read (name order): whole
+    /// files first, then a seek into the last one.
+    fn resume(&mut self, offset: u64) -> Result<(), String> {
+        self.skip = offset;
+        Ok(())
     }
 }
 

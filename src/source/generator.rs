@@ -173,8 +173,20 @@ impl<W: Workload> Source for Generator<W> {
 
     fn poll(&mut self, out: &mut Vec<Event<W::Record>>, budget: usize) -> Poll {
         let now = Instant::now();
+        let resumed_at = self.config.rate.map_or(Duration::ZERO, |rate| {
+            Schedule {
+                start: now,
+                rate: Some(rate),
+            }
+            .intended_offset(self.next)
+        });
+        // A resumed generator goes on from its offset at once: its schedule starts as if record
+        // `next` were due now.
         let schedule = *self.schedule.get_or_insert(Schedule {
-            start: now,
+            start: match self.produced {
+                0 => now,
+                _ => now.checked_sub(resumed_at).unwrap_or(now),
+            },
             rate: self.config.rate,
         });
         let end = self.config.limit.unwrap_or(u64::MAX);
@@ -202,6 +214,16 @@ impl<W: Workload> Source for Generator<W> {
 
     fn offset(&self) -> u64 {
         self.produced
+    }
+
+    fn replayable(&self) -> bool {
+        true
+    }
+
+    fn resume(&mut self, offset: u64) -> Result<(), String> {
+        self.next += offset * self.step;
+        self.produced = offset;
+        Ok(())
     }
 }
 

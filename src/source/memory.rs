@@ -37,6 +37,22 @@ impl<D: 'static> Source for VecSource<D> {
     fn offset(&self) -> u64 {
         self.read
     }
+
+    fn replayable(&self) -> bool {
+        true
+    }
+
+    fn resume(&mut self, offset: u64) -> Result<(), String> {
+        let left = self.events.len() as u64;
+        if offset > left {
+            return Err(format!("offset {offset} is past the end ({left} records)"));
+        }
+        if offset > 0 {
+            self.events.nth(offset as usize - 1);
+        }
+        self.read = offset;
+        Ok(())
+    }
 }
 
 /// Each worker reads the events `make(worker)` returns.

@@ -102,6 +102,20 @@ pub trait Source: 'static {
     /// generators, queues, channels and sockets; bytes for files (line terminators included), the position a
     /// restart seeks to.
     fn offset(&self) -> u64;
+
+    /// Whether the source can read its input again from an [`Source::offset`] (generators, queues,
+    /// files): checkpoints with a delivery guarantee need it. Sources that cannot (sockets, channels)
+    /// say `false`, and a run that asks for a guarantee refuses them.
+    fn replayable(&self) -> bool {
+        false
+    }
+
+    /// Skips the input before `offset` (one that [`Source::offset`] gave), so that the next poll reads
+    /// from there: how a run resumed from a checkpoint goes on. Called once, before the first poll.
+    fn resume(&mut self, offset: u64) -> Result<(), String> {
+        let _ = offset;
+        Err("this source cannot resume from an offset".into())
+    }
 }
 
 impl<S: Source + ?Sized> Source for Box<S> {
@@ -114,6 +128,12 @@ impl<S: Source + ?Sized> Source for Box<S> {
     }
     fn offset(&self) -> u64 {
         (**self).offset()
+    }
+    fn replayable(&self) -> bool {
+        (**self).replayable()
+    }
+    fn resume(&mut self, offset: u64) -> Result<(), String> {
+        (**self).resume(offset)
     }
 }
 
@@ -148,5 +168,11 @@ impl<D: 'static> Source for Empty<D> {
     }
     fn offset(&self) -> u64 {
         0
+    }
+    fn replayable(&self) -> bool {
+        true
+    }
+    fn resume(&mut self, _offset: u64) -> Result<(), String> {
+        Ok(())
     }
 }

@@ -97,6 +97,27 @@ impl<D: 'static> Source for QueueSource<D> {
     fn offset(&self) -> u64 {
         self.read
     }
+
+    fn replayable(&self) -> bool {
+        true
+    }
+
+    fn resume(&mut self, offset: u64) -> Result<(), String> {
+        let mut left = offset;
+        while left > 0 {
+            let Some((_, records)) = self.batches.front_mut() else {
+                return Err(format!("offset {offset} is past the end of the queue"));
+            };
+            let n = left.min(records.len() as u64) as usize;
+            records.drain(..n);
+            left -= n as u64;
+            if records.is_empty() && left > 0 {
+                self.batches.pop_front();
+            }
+        }
+        self.read = offset;
+        Ok(())
+    }
 }
 
 #[cfg(test)]

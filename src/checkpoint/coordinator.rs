@@ -1,0 +1,467 @@
+//! [`Coordinator`]: one process's checkpoint rounds, shared by its workers and source instances (see
+//! the [module documentation](super) for the protocol).
+//!
+//! The hot path sees only atomics: a source instance loads [`Coordinator::requested`] once per
+//! activation. The lock is taken a few times per round and instance (when it first sees a round, when
+//! it pauses or resumes) and by workers while a round is aligned.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, Mutex, MutexGuard};
+use std::thread::{JoinHandle, Thread};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use caudal_operators::EventTime;
+
+use super::store::{
+    CheckpointError, CheckpointStore, Manifest, Restored, SourcePart, StagedFile, WorkerPart,
+};
+use super::CheckpointConfig;
+
+/// A source instance's place in the round.
+#[derive(Default)]
+struct Slot {
+    worker: usize,
+    name: String,
+    /// The last round it has seen.
+    seen: u64,
+    /// Its part for that round, once it has paused at the cut.
+    paused: Option<SourcePart>,
+    /// Its last part once its input has ended.
+    done: Option<SourcePart>,
+}
+
+#[derive(Default)]
+struct Round {
+    slots: Vec<Slot>,
+    /// Workers that have built their dataflow.
+    built: usize,
+    /// Parts handed over for the open round, by worker.
+    parts: Vec<Option<WorkerPart>>,
+    /// Output staged and not yet committed by a complete checkpoint.
+    pending: Vec<StagedFile>,
+    /// When the last round was opened.
+    opened_at: Option<Instant>,
+    /// Workers that have left their loop, with their last parts.
+    finished: Vec<Option<WorkerPart>>,
+}
+
+/// What the writer thread is given: a round's parts and manifest.
+struct Persist {
+    parts: Vec<WorkerPart>,
+    manifest: Manifest,
+}
+
+/// One process's checkpoint rounds.
+pub struct Coordinator {
+    config: CheckpointConfig,
+    store: CheckpointStore,
+    workers: usize,
+    restored: Option<Restored>,
+    /// The round sources take part in (0: none yet).
+    requested: AtomicU64,
+    /// The cut time of the requested round.
+    cut: AtomicU64,
+    /// The last round every source instance has paused for.
+    aligned: AtomicU64,
+    /// The last round every worker has handed its part to: its sources go on.
+    resumed: AtomicU64,
+    /// The last round written and committed.
+    persisted: AtomicU64,
+    /// A stop was asked for: the next round is the last, and the workers leave after it.
+    stopping: AtomicBool,
+    /// The round after which the workers leave (0: none).
+    exit_after: AtomicU64,
+    round: Mutex<Round>,
+    threads: Mutex<Vec<Thread>>,
+    writer: Mutex<Option<(mpsc::Sender<Persist>, JoinHandle<()>)>>,
+    first_epoch: u64,
+    attempt: u64,
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+impl Coordinator {
+    /// Opens the job's checkpoints for a run on `workers` workers: reads the last complete checkpoint
+    /// (to resume from), commits the output it covers (a crash may have come between its manifest
+    /// and its commit) and clears rounds that did not complete.
+    pub fn open(config: CheckpointConfig, workers: usize) -> Result<Arc<Self>, CheckpointError> {
+        let store = CheckpointStore::open(&config.dir, config.keep)?;
+        store.clear_incomplete()?;
+        let restored = store.latest(&config.job, workers)?;
+        if let Some(r) = &restored {
+            for file in &r.manifest.staged {
+                file.commit().map_err(|source| CheckpointError::Io {
+                    what: "cannot commit staged output",
+                    path: file.staged.clone(),
+                    source,
+                })?;
+            }
+        }
+        let (first_epoch, attempt) = restored
+            .as_ref()
+            .map_or((1, 0), |r| (r.manifest.epoch + 1, r.manifest.attempt + 1));
+        let last = first_epoch - 1;
+        let coordinator = Arc::new(Coordinator {
+            store,
+            workers,
+            restored,
+            requested: AtomicU64::new(last),
+            cut: AtomicU64::new(0),
+            aligned: AtomicU64::new(last),
+            resumed: AtomicU64::new(last),
+            persisted: AtomicU64::new(last),
+            stopping: AtomicBool::new(false),
+            exit_after: AtomicU64::new(0),
+            round: Mutex::new(Round {
+                parts: vec![None; workers],
+                finished: vec![None; workers],
+                ..Default::default()
+            }),
+            threads: Mutex::new(Vec::new()),
+            writer: Mutex::new(None),
+            first_epoch,
+            attempt,
+            config,
+        });
+        let (tx, rx) = mpsc::channel::<Persist>();
+        let writer = coordinator.clone();
+        let handle = std::thread::Builder::new()
+            .name("caudal-checkpoint".into())
+            .spawn(move || {
+                for persist in rx {
+                    writer.persist(persist);
+                }
+            })
+            .expect("the checkpoint writer thread starts");
+        *coordinator.writer.lock().unwrap_or_else(|e| e.into_inner()) = Some((tx, handle));
+        Ok(coordinator)
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &CheckpointConfig {
+        &self.config
+    }
+
+    /// The checkpoint this run resumes from, if any.
+    pub fn restored(&self) -> Option<&Restored> {
+        self.restored.as_ref()
+    }
+
+    /// How many times the job had been resumed before this run (0: a fresh start).
+    pub fn attempt(&self) -> u64 {
+        self.attempt
+    }
+
+    /// The round the output written from now on belongs to, before any round of this run.
+    pub fn first_epoch(&self) -> u64 {
+        self.first_epoch
+    }
+
+    /// The last checkpoint written and committed.
+    pub fn persisted(&self) -> u64 {
+        self.persisted.load(Ordering::Acquire)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Round> {
+        self.round.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn wake_workers(&self) {
+        for thread in self
+            .threads
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
+            thread.unpark();
+        }
+    }
+
+    // The worker's side.
+
+    /// Registers a worker thread, to wake it when a round needs it.
+    pub(crate) fn register_worker(&self) {
+        self.threads
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(std::thread::current());
+    }
+
+    /// A worker has built its dataflow (all its sources are registered).
+    pub(crate) fn worker_built(&self) {
+        self.lock().built += 1;
+    }
+
+    /// Whether a round is open (requested and not yet resumed from).
+    pub(crate) fn round_open(&self) -> bool {
+        self.requested.load(Ordering::Acquire) > self.resumed.load(Ordering::Acquire)
+    }
+
+    /// Opens the next round if it is time (or a stop was asked for) and none is under way: worker 0
+    /// calls it after each step. Returns how long until the next round is due.
+    pub(crate) fn maybe_open(&self, now: Instant, allow_timed: bool) -> Option<Duration> {
+        let requested = self.requested.load(Ordering::Acquire);
+        if requested > self.persisted.load(Ordering::Acquire) || self.exit_after() != 0 {
+            return None;
+        }
+        let mut round = self.lock();
+        if round.built < self.workers {
+            return None;
+        }
+        let stopping = self.stopping.load(Ordering::Acquire);
+        let opened_at = *round.opened_at.get_or_insert(now);
+        let due = opened_at + self.config.interval;
+        if !stopping && (!allow_timed || now < due) {
+            return Some(due - now);
+        }
+        round.opened_at = Some(now);
+        let epoch = requested + 1;
+        if stopping {
+            self.exit_after.store(epoch, Ordering::Release);
+        }
+        self.cut.store(0, Ordering::Release);
+        self.requested.store(epoch, Ordering::Release);
+        self.check_aligned(&mut round, epoch);
+        drop(round);
+        self.wake_workers();
+        Some(self.config.interval)
+    }
+
+    /// Asks for a last round, after which the workers leave without ending the input.
+    pub(crate) fn request_stop(&self) {
+        self.stopping.store(true, Ordering::Release);
+        self.wake_workers();
+    }
+
+    /// The round the workers leave after (0: none).
+    pub(crate) fn exit_after(&self) -> u64 {
+        self.exit_after.load(Ordering::Acquire)
+    }
+
+    /// The round that is aligned and waits for worker parts, with its cut.
+    pub(crate) fn aligned_round(&self) -> Option<(u64, EventTime)> {
+        let aligned = self.aligned.load(Ordering::Acquire);
+        (aligned > self.resumed.load(Ordering::Acquire))
+            .then(|| (aligned, self.cut.load(Ordering::Acquire)))
+    }
+
+    /// This worker's source parts for round `epoch`.
+    pub(crate) fn source_parts(
+        &self,
+        worker: usize,
+    ) -> std::collections::BTreeMap<String, SourcePart> {
+        let round = self.lock();
+        round
+            .slots
+            .iter()
+            .filter(|s| s.worker == worker)
+            .filter_map(|s| Some((s.name.clone(), s.done.clone().or(s.paused.clone())?)))
+            .collect()
+    }
+
+    /// Hands over `part` for round `epoch`; the last worker to do so lets the sources go on and sends
+    /// the round to the writer.
+    pub(crate) fn contribute(&self, epoch: u64, part: WorkerPart) {
+        let mut round = self.lock();
+        round.pending.extend(part.staged.iter().cloned());
+        let worker = part.worker;
+        round.parts[worker] = Some(part);
+        if round.parts.iter().any(Option::is_none) {
+            return;
+        }
+        let parts: Vec<WorkerPart> = round.parts.iter_mut().filter_map(Option::take).collect();
+        for slot in round.slots.iter_mut() {
+            slot.paused = None;
+        }
+        let manifest = self.manifest(epoch, false, round.pending.clone());
+        self.resumed.store(epoch, Ordering::Release);
+        drop(round);
+        self.send(Persist { parts, manifest });
+    }
+
+    fn manifest(&self, epoch: u64, final_: bool, staged: Vec<StagedFile>) -> Manifest {
+        Manifest {
+            epoch,
+            job: self.config.job.clone(),
+            workers: self.workers,
+            taken_at_ms: now_ms(),
+            attempt: self.attempt,
+            final_,
+            staged,
+        }
+    }
+
+    fn send(&self, persist: Persist) {
+        if let Some((tx, _)) = self
+            .writer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+        {
+            let _ = tx.send(persist);
+        }
+    }
+
+    /// Writes a round and commits what it covers (on the writer thread).
+    fn persist(&self, persist: Persist) {
+        let epoch = persist.manifest.epoch;
+        let result = persist
+            .parts
+            .iter()
+            .try_for_each(|part| self.store.write_part(epoch, part))
+            .and_then(|()| self.store.complete(&persist.manifest));
+        match result {
+            Ok(()) => {
+                for file in &persist.manifest.staged {
+                    if let Err(e) = file.commit() {
+                        tracing::error!(
+                            "checkpoint {epoch}: cannot commit {}: {e}",
+                            file.staged.display()
+                        );
+                    }
+                }
+                self.lock()
+                    .pending
+                    .retain(|f| !persist.manifest.staged.contains(f));
+                if let Err(e) = self.store.prune() {
+                    tracing::warn!("{e}");
+                }
+            }
+            Err(e) => {
+                // The round stays incomplete: its staged output waits for the next one.
+                eprintln!("checkpoint {epoch} could not be written ({e}); the previous one stays in force");
+            }
+        }
+        self.persisted.store(epoch, Ordering::Release);
+        self.wake_workers();
+    }
+
+    /// A worker has left its loop: `part` holds its sources' last positions and what its sinks staged
+    /// last.
+    pub(crate) fn worker_finished(&self, part: WorkerPart) {
+        let mut round = self.lock();
+        round.pending.extend(part.staged.iter().cloned());
+        let worker = part.worker;
+        round.finished[worker] = Some(part);
+    }
+
+    /// Ends the run's checkpoints: waits for the writer, then, if every worker came to the end of its
+    /// input, takes the final checkpoint and commits the last output.
+    pub(crate) fn finish(&self, input_ended: bool) -> Result<(), CheckpointError> {
+        if let Some((tx, handle)) = self.writer.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            drop(tx);
+            let _ = handle.join();
+        }
+        if !input_ended {
+            return Ok(());
+        }
+        let mut round = self.lock();
+        if round.finished.iter().any(Option::is_none) {
+            return Ok(());
+        }
+        let parts: Vec<WorkerPart> = round.finished.iter_mut().filter_map(Option::take).collect();
+        let epoch = self.requested.load(Ordering::Acquire).max(self.persisted()) + 1;
+        let manifest = self.manifest(epoch, true, std::mem::take(&mut round.pending));
+        drop(round);
+        for part in &parts {
+            self.store.write_part(epoch, part)?;
+        }
+        self.store.complete(&manifest)?;
+        for file in &manifest.staged {
+            file.commit().map_err(|source| CheckpointError::Io {
+                what: "cannot commit staged output",
+                path: file.staged.clone(),
+                source,
+            })?;
+        }
+        self.persisted.store(epoch, Ordering::Release);
+        self.store.prune()
+    }
+
+    // The source instance's side.
+
+    /// Registers a source instance; returns its slot and its restored part, if any.
+    pub(crate) fn register_source(&self, worker: usize, name: &str) -> (usize, Option<SourcePart>) {
+        let mut round = self.lock();
+        round.slots.push(Slot {
+            worker,
+            name: name.to_string(),
+            seen: self.requested.load(Ordering::Acquire),
+            ..Default::default()
+        });
+        let restored = self
+            .restored
+            .as_ref()
+            .and_then(|r| r.parts.get(worker))
+            .and_then(|p| p.sources.get(name))
+            .cloned();
+        (round.slots.len() - 1, restored)
+    }
+
+    /// The round sources take part in.
+    #[inline]
+    pub(crate) fn requested(&self) -> u64 {
+        self.requested.load(Ordering::Acquire)
+    }
+
+    /// The cut of the requested round.
+    #[inline]
+    pub(crate) fn cut(&self) -> EventTime {
+        self.cut.load(Ordering::Acquire)
+    }
+
+    /// The last round sources may go on after.
+    #[inline]
+    pub(crate) fn resumed(&self) -> u64 {
+        self.resumed.load(Ordering::Acquire)
+    }
+
+    /// A source instance sees round `epoch` for the first time, at capability `frontier`: the cut
+    /// rises above it.
+    pub(crate) fn source_sees(&self, slot: usize, epoch: u64, frontier: EventTime) {
+        self.cut.fetch_max(frontier + 1, Ordering::AcqRel);
+        let mut round = self.lock();
+        round.slots[slot].seen = epoch;
+        self.check_aligned(&mut round, epoch);
+    }
+
+    /// A source instance pauses at the cut of round `epoch` with `part`.
+    pub(crate) fn source_pauses(&self, slot: usize, epoch: u64, part: SourcePart) {
+        let mut round = self.lock();
+        round.slots[slot].paused = Some(part);
+        self.check_aligned(&mut round, epoch);
+    }
+
+    /// A paused source instance found the cut above its capability: it reads on.
+    pub(crate) fn source_unpauses(&self, slot: usize) {
+        self.lock().slots[slot].paused = None;
+    }
+
+    /// A source instance's input has ended.
+    pub(crate) fn source_done(&self, slot: usize, part: SourcePart) {
+        let mut round = self.lock();
+        round.slots[slot].done = Some(part);
+        let epoch = self.requested.load(Ordering::Acquire);
+        self.check_aligned(&mut round, epoch);
+    }
+
+    /// Marks round `epoch` aligned once every instance has seen it and paused at its final cut.
+    fn check_aligned(&self, round: &mut Round, epoch: u64) {
+        if epoch <= self.aligned.load(Ordering::Acquire) || epoch <= self.resumed() {
+            return;
+        }
+        let cut = self.cut();
+        let ready = round.slots.iter().all(|s| {
+            s.done.is_some()
+                || (s.seen == epoch && s.paused.as_ref().is_some_and(|p| p.frontier >= cut))
+        });
+        if ready && round.built == self.workers {
+            self.aligned.store(epoch, Ordering::Release);
+            self.wake_workers();
+        }
+    }
+}

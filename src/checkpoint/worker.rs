@@ -1,0 +1,155 @@
+//! [`WorkerRecovery`]: one worker's side of the checkpoint rounds: its sinks' staging and the moment it
+//! copies its state (see the [module documentation](super)).
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::sync::Arc;
+
+use caudal_operators::shell::StateRegistry;
+use caudal_operators::EventTime;
+
+use super::store::{StagedFile, WorkerPart};
+use super::Coordinator;
+use crate::sink::SinkError;
+
+/// A sink as the checkpoint rounds see it.
+pub(crate) trait Stage {
+    /// Stages what the sink has buffered; returns everything it staged since the last call. Output
+    /// made after this belongs to round `next_epoch`.
+    fn pre_commit(&mut self, next_epoch: u64) -> Result<Vec<StagedFile>, SinkError>;
+}
+
+struct SinkEntry {
+    name: String,
+    stage: Rc<RefCell<dyn Stage>>,
+    /// The frontier the sink has processed its input up to (`u64::MAX` once it has ended).
+    frontier: Rc<Cell<EventTime>>,
+}
+
+/// One worker's side of the checkpoint rounds.
+pub(crate) struct WorkerRecovery {
+    coord: Arc<Coordinator>,
+    worker: usize,
+    sinks: RefCell<Vec<SinkEntry>>,
+    /// What sinks staged as they ended.
+    leftover: RefCell<Vec<StagedFile>>,
+    /// The last round this worker handed its part to.
+    contributed: Cell<u64>,
+}
+
+impl WorkerRecovery {
+    /// Worker `worker`'s side of `coord`'s rounds; restores its keyed operators' state from the
+    /// checkpoint being resumed, if any (call it before the dataflow is built).
+    pub(crate) fn new(coord: Arc<Coordinator>, worker: usize) -> Rc<Self> {
+        if let Some(part) = coord.restored().and_then(|r| r.parts.get(worker)) {
+            StateRegistry::current().restore_from(part.state.clone());
+        }
+        coord.register_worker();
+        Rc::new(WorkerRecovery {
+            contributed: Cell::new(coord.first_epoch() - 1),
+            coord,
+            worker,
+            sinks: RefCell::default(),
+            leftover: RefCell::default(),
+        })
+    }
+
+    /// The coordinator.
+    pub(crate) fn coordinator(&self) -> &Arc<Coordinator> {
+        &self.coord
+    }
+
+    /// Registers a sink; returns the cell its operator keeps its processed frontier in.
+    pub(crate) fn register_sink(
+        &self,
+        name: &str,
+        stage: Rc<RefCell<dyn Stage>>,
+    ) -> Rc<Cell<EventTime>> {
+        let frontier = Rc::new(Cell::new(0));
+        self.sinks.borrow_mut().push(SinkEntry {
+            name: name.to_string(),
+            stage,
+            frontier: frontier.clone(),
+        });
+        frontier
+    }
+
+    /// A sink staged its last output as it ended.
+    pub(crate) fn staged_at_end(&self, files: Vec<StagedFile>) {
+        self.leftover.borrow_mut().extend(files);
+    }
+
+    /// Checks, after the dataflow is built, that the checkpoint's state fitted it.
+    pub(crate) fn check_restore(&self) -> Result<(), String> {
+        let registry = StateRegistry::current();
+        let mut problems: Vec<String> = registry
+            .restore_errors()
+            .iter()
+            .map(|e| e.to_string())
+            .collect();
+        problems.extend(
+            registry
+                .unclaimed()
+                .iter()
+                .map(|id| format!("it holds state of {id}, which this pipeline does not have")),
+        );
+        self.coord.worker_built();
+        match (problems.is_empty(), self.coord.restored()) {
+            (false, Some(r)) => Err(format!(
+                "checkpoint {} does not fit this pipeline: {}",
+                r.dir.display(),
+                problems.join("; ")
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// After a worker step: if a round is aligned and every sink of this worker has processed its input
+    /// up to the cut, copies the state, stages the sinks' output and hands the part over. Returns an
+    /// error if a sink could not stage.
+    pub(crate) fn after_step(&self) -> Result<(), String> {
+        let Some((epoch, cut)) = self.coord.aligned_round() else {
+            return Ok(());
+        };
+        if self.contributed.get() >= epoch
+            || self.sinks.borrow().iter().any(|s| s.frontier.get() < cut)
+        {
+            return Ok(());
+        }
+        let mut staged = Vec::new();
+        for sink in self.sinks.borrow().iter() {
+            let files = sink
+                .stage
+                .borrow_mut()
+                .pre_commit(epoch + 1)
+                .map_err(|e| format!("sink {} could not stage its output: {e}", sink.name))?;
+            staged.extend(files);
+        }
+        let part = WorkerPart {
+            worker: self.worker,
+            state: StateRegistry::current().snapshot(),
+            sources: self.coord.source_parts(self.worker),
+            staged,
+        };
+        self.contributed.set(epoch);
+        self.coord.contribute(epoch, part);
+        Ok(())
+    }
+
+    /// Whether the workers must leave now: the last round of a stop has been written.
+    pub(crate) fn must_exit(&self) -> bool {
+        let exit = self.coord.exit_after();
+        exit != 0 && self.coord.persisted() >= exit
+    }
+
+    /// The worker has left its loop: hands over its sources' last positions and its sinks' last output.
+    pub(crate) fn finish(&self) {
+        let part = WorkerPart {
+            worker: self.worker,
+            state: StateRegistry::current().snapshot(),
+            sources: self.coord.source_parts(self.worker),
+            staged: std::mem::take(&mut *self.leftover.borrow_mut()),
+        };
+        self.coord.worker_finished(part);
+    }
+}
