@@ -1,0 +1,286 @@
+//! `caudal run` under a guarantee: what it refuses and says (foreign, mismatched or damaged
+//! checkpoints, impossible combinations), the polite stop (SIGTERM: a last checkpoint, then a resume that
+//! goes on exactly), and a finished run that is run again.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_caudal");
+const POSTS: &str = "generator:posts?limit=200000&rate=100000";
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("caudal-ckpt-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn caudal(args: &[&str], dir: &Path) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.current_dir(dir)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+fn run(args: &[&str], dir: &Path) -> Output {
+    caudal(args, dir).output().unwrap()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Every line of the visible files in `dir`, counted.
+fn committed(dir: &Path) -> BTreeMap<String, usize> {
+    let mut lines = BTreeMap::new();
+    for entry in std::fs::read_dir(dir).unwrap().map(Result::unwrap) {
+        if !entry.file_name().to_string_lossy().starts_with('.') {
+            for line in std::fs::read_to_string(entry.path()).unwrap().lines() {
+                *lines.entry(line.to_string()).or_default() += 1;
+            }
+        }
+    }
+    lines
+}
+
+/// Every file under `dir` with its bytes, to show that nothing was touched.
+fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut files = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap().map(Result::unwrap) {
+            if entry.file_type().unwrap().is_dir() {
+                stack.push(entry.path());
+            } else {
+                files.insert(entry.path(), std::fs::read(entry.path()).unwrap());
+            }
+        }
+    }
+    files
+}
+
+fn guaranteed<'a>(pipeline: &'a str, workers: &'a str) -> Vec<&'a str> {
+    vec![
+        "run",
+        pipeline,
+        "--source",
+        POSTS,
+        "--workers",
+        workers,
+        "--out",
+        "out",
+        "--guarantee",
+        "exactly-once",
+        "--checkpoint-dir",
+        "ck",
+        "--checkpoint-interval",
+        "100ms",
+    ]
+}
+
+#[test]
+fn checkpoints_of_another_pipeline_or_worker_count_are_refused_and_left_alone() {
+    let dir = scratch("foreign");
+    let first = run(&guaranteed("tumbling", "2"), &dir);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let before = snapshot(&dir);
+
+    let other = run(&guaranteed("sliding", "2"), &dir);
+    assert!(!other.status.success());
+    let said = stderr(&other);
+    assert!(
+        said.contains("MANIFEST") && said.contains("belongs to another run"),
+        "{said}"
+    );
+    assert!(
+        said.contains("`tumbling") && said.contains("`sliding"),
+        "{said}"
+    );
+
+    let workers = run(&guaranteed("tumbling", "1"), &dir);
+    assert!(!workers.status.success());
+    let said = stderr(&workers);
+    assert!(said.contains("2 workers") && said.contains("1"), "{said}");
+
+    assert_eq!(snapshot(&dir), before, "a refused run changed files");
+}
+
+#[test]
+fn a_damaged_checkpoint_is_refused_with_the_file_named() {
+    let dir = scratch("damaged");
+    let mut stop_early = caudal(&guaranteed("keyed-count", "1"), &dir)
+        .spawn()
+        .unwrap();
+    // Let a few checkpoints complete, then kill the run.
+    std::thread::sleep(Duration::from_millis(800));
+    stop_early.kill().unwrap();
+    stop_early.wait().unwrap();
+    let latest = std::fs::read_dir(dir.join("ck"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("MANIFEST").exists())
+        .max()
+        .expect("a complete checkpoint");
+    let part = latest.join("worker-00000.bin");
+    let mut bytes = std::fs::read(&part).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x01;
+    std::fs::write(&part, &bytes).unwrap();
+    let before = snapshot(&dir);
+
+    let again = run(&guaranteed("keyed-count", "1"), &dir);
+    assert!(!again.status.success());
+    let said = stderr(&again);
+    assert!(
+        said.contains(&part.strip_prefix(&dir).unwrap().display().to_string())
+            && said.contains("checksum"),
+        "{said}"
+    );
+    assert_eq!(snapshot(&dir), before, "a refused run changed files");
+}
+
+#[test]
+fn impossible_combinations_say_what_to_do() {
+    let dir = scratch("flags");
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &[
+                "run",
+                "keyed-count",
+                "--source",
+                POSTS,
+                "--guarantee",
+                "exactly-once",
+                "--checkpoint-dir",
+                "ck",
+            ],
+            "needs --out",
+        ),
+        (
+            &[
+                "run",
+                "keyed-count",
+                "--source",
+                POSTS,
+                "--guarantee",
+                "at-least-once",
+            ],
+            "needs --checkpoint-dir",
+        ),
+        (
+            &[
+                "run",
+                "keyed-count",
+                "--source",
+                POSTS,
+                "--checkpoint-dir",
+                "ck",
+            ],
+            "add --guarantee",
+        ),
+        (
+            &[
+                "run",
+                "uppercase",
+                "--source",
+                "socket://127.0.0.1:9",
+                "--guarantee",
+                "at-least-once",
+                "--checkpoint-dir",
+                "ck",
+            ],
+            "cannot read its input again",
+        ),
+    ];
+    for (args, expected) in cases {
+        let out = run(args, &dir);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        assert!(
+            stderr(&out).contains(expected),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+    let out = run(
+        &[
+            "run",
+            "keyed-count",
+            "--source",
+            POSTS,
+            "--guarantee",
+            "at-most-once",
+        ],
+        &dir,
+    );
+    assert!(
+        stderr(&out).contains("not available yet"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn sigterm_takes_a_last_checkpoint_and_the_resumed_run_goes_on_exactly() {
+    let dir = scratch("sigterm");
+    let reference = run(
+        &[
+            "run",
+            "tumbling",
+            "--source",
+            POSTS,
+            "--workers",
+            "2",
+            "--out",
+            "reference",
+        ],
+        &dir,
+    );
+    assert!(reference.status.success());
+
+    let child = caudal(&guaranteed("tumbling", "2"), &dir).spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    // SIGTERM, as systemd and container runtimes stop a service.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
+    let stopped = child.wait_with_output().unwrap();
+    assert!(stopped.status.success(), "{}", stderr(&stopped));
+    let partial = committed(&dir.join("out"));
+    assert!(
+        partial.values().sum::<usize>() < committed(&dir.join("reference")).values().sum(),
+        "the stop came after the end: nothing was left to resume"
+    );
+
+    let resumed = run(&guaranteed("tumbling", "2"), &dir);
+    assert!(resumed.status.success(), "{}", stderr(&resumed));
+    assert!(
+        stderr(&resumed).contains("resuming from checkpoint"),
+        "{}",
+        stderr(&resumed)
+    );
+    assert_eq!(
+        committed(&dir.join("out")),
+        committed(&dir.join("reference"))
+    );
+}
+
+#[test]
+fn a_finished_run_run_again_adds_nothing() {
+    let dir = scratch("finished");
+    let first = run(&guaranteed("keyed-count", "2"), &dir);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let output = committed(&dir.join("out"));
+    assert_eq!(output.values().sum::<usize>(), 200_000);
+
+    let again = run(&guaranteed("keyed-count", "2"), &dir);
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert!(
+        stderr(&again).contains("nothing is left to do"),
+        "{}",
+        stderr(&again)
+    );
+    assert_eq!(committed(&dir.join("out")), output);
+}
