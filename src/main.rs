@@ -84,7 +84,7 @@ struct RunArgs {
     /// per-record, micro-batch:INTERVAL (such as micro-batch:1s, optionally +OVERHEAD) or batch.
     #[arg(long, default_value_t = defaults::MODE, value_parser = parse_mode)]
     mode: ExecutionMode,
-    /// Watermark: monotonic, bounded:DELAY (such as bounded:500ms) or processing-time. Default: processing-time for text sources, monotonic for generators.
+    /// Watermark: monotonic, bounded:DELAY (such as bounded:500ms) or processing-time. Default: the lab's for its workloads, processing-time for text sources, monotonic for generators.
     #[arg(long, value_parser = parse_watermark)]
     watermark: Option<WatermarkStrategy>,
     /// Worker threads in this process.
@@ -165,6 +165,13 @@ struct CompareArgs {
     /// before it lets other operators run: a number, or `unbounded`.
     #[arg(long, default_value_t = defaults::lab::WORK_BUDGET)]
     fire_budget: WorkBudget,
+    /// Comma-separated delivery guarantees to run every mode under (none, at-least-once,
+    /// exactly-once), to see what checkpoints and exactly-once output cost.
+    #[arg(long, value_delimiter = ',', default_value = "none", value_parser = parse_guarantee)]
+    guarantees: Vec<Guarantee>,
+    /// How often checkpoints are taken under a guarantee.
+    #[arg(long, default_value = duration_text(defaults::CHECKPOINT_INTERVAL), value_parser = parse_duration)]
+    checkpoint_interval: Duration,
     /// Print the results as JSON instead of a table.
     #[arg(long)]
     json: bool,
@@ -208,10 +215,13 @@ fn parse_watermark(s: &str) -> Result<WatermarkStrategy, String> {
 }
 
 fn run_pipeline(args: RunArgs) -> anyhow::Result<()> {
-    let watermark = args.watermark.unwrap_or(match args.source {
-        SourceSpec::Generator { .. } => WatermarkStrategy::Monotonic,
-        _ => WatermarkStrategy::ProcessingTime,
-    });
+    let watermark = args
+        .watermark
+        .unwrap_or(match (args.pipeline, &args.source) {
+            (Builtin::Lab(workload), _) => workload.watermark(),
+            (_, SourceSpec::Generator { .. }) => WatermarkStrategy::Monotonic,
+            _ => WatermarkStrategy::ProcessingTime,
+        });
     let mut config = RunConfig::new(args.mode)
         .workers(args.workers as usize)
         .watermark(watermark);
@@ -363,6 +373,8 @@ fn run_compare(args: CompareArgs) -> anyhow::Result<()> {
         workers: args.workers as usize,
         repeat: args.repeat as usize,
         work_budget: args.fire_budget,
+        guarantees: args.guarantees,
+        checkpoint_interval: args.checkpoint_interval,
     };
     let out = match args.out {
         Some(dir) => dir,

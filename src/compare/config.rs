@@ -5,6 +5,8 @@ use crate::mode::ExecutionMode;
 use caudal_operators::budget::WorkBudget;
 use caudal_operators::WatermarkStrategy;
 use serde::Serialize;
+
+use crate::checkpoint::Guarantee;
 use std::fmt;
 use std::time::Duration;
 
@@ -67,6 +69,11 @@ pub struct CompareConfig {
     pub repeat: usize,
     /// The timers a keyed operator may fire per activation.
     pub work_budget: WorkBudget,
+    /// The delivery guarantees each mode runs under, in this order.
+    pub guarantees: Vec<Guarantee>,
+    /// How often checkpoints are taken under a guarantee.
+    #[serde(serialize_with = "as_secs")]
+    pub checkpoint_interval: Duration,
 }
 
 fn as_secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -84,6 +91,8 @@ impl Default for CompareConfig {
             workers: lab::WORKERS,
             repeat: lab::REPEAT,
             work_budget: lab::WORK_BUDGET,
+            guarantees: vec![Guarantee::None],
+            checkpoint_interval: crate::config::defaults::CHECKPOINT_INTERVAL,
         }
     }
 }
@@ -110,6 +119,14 @@ impl LabWorkload {
 }
 
 impl CompareConfig {
+    /// What runs, in order: every mode under every guarantee.
+    pub fn variants(&self) -> Vec<(ExecutionMode, Guarantee)> {
+        self.modes
+            .iter()
+            .flat_map(|m| self.guarantees.iter().map(move |g| (*m, *g)))
+            .collect()
+    }
+
     /// The `caudal compare` command line that runs this configuration again.
     pub fn command(&self) -> String {
         let modes: Vec<String> = self
@@ -136,6 +153,14 @@ impl CompareConfig {
             self.repeat,
             self.workers
         );
+        if self.guarantees != [Guarantee::None] {
+            let names: Vec<String> = self.guarantees.iter().map(|g| g.to_string()).collect();
+            command.push_str(&format!(
+                " --guarantees {} --checkpoint-interval {}",
+                names.join(","),
+                humantime::format_duration(self.checkpoint_interval)
+            ));
+        }
         if self.work_budget != lab::WORK_BUDGET {
             command.push_str(&format!(" --fire-budget {}", self.work_budget));
         }

@@ -70,6 +70,8 @@ pub struct ResultSummary {
 pub struct ModeResult {
     /// `per-record`, `micro-batch` or `batch`.
     pub mode: String,
+    /// The delivery guarantee it ran under (`none`, `at-least-once`, `exactly-once`).
+    pub guarantee: String,
     /// The latency histogram, in ns (for plots; not in the JSON).
     #[serde(skip)]
     pub histogram: Histogram<u64>,
@@ -116,6 +118,8 @@ pub struct CompareReport {
 pub struct ModeSummary {
     /// `per-record`, `micro-batch` or `batch`.
     pub mode: String,
+    /// The delivery guarantee it ran under.
+    pub guarantee: String,
     /// The batch interval of a micro-batch mode, in ms.
     pub batch_interval_ms: Option<u64>,
     /// Median over the repetitions of each percentile, in µs.
@@ -195,16 +199,31 @@ pub(crate) fn range(values: impl Iterator<Item = f64> + Clone) -> [f64; 2] {
     ]
 }
 
+impl ModeSummary {
+    /// The mode as the table names it: with its batch interval, and its guarantee if it has one.
+    pub fn name(&self) -> String {
+        let mut name = match self.batch_interval_ms {
+            Some(ms) => format!("{} {ms}ms", self.mode),
+            None => self.mode.clone(),
+        };
+        if self.guarantee != "none" {
+            name.push_str(&format!(" {}", self.guarantee));
+        }
+        name
+    }
+}
+
 impl CompareReport {
     /// Every run as CSV: a header line, then one row per run.
     pub fn to_csv(&self) -> String {
-        let mut csv = String::from("repetition,mode,batch_interval_ms,p50_us,p90_us,p99_us,p999_us,max_us,event_p50_us,event_p99_us,offered_per_s,achieved_per_s,cpu_s,peak_rss_bytes,results,checksum\n");
+        let mut csv = String::from("repetition,mode,guarantee,batch_interval_ms,p50_us,p90_us,p99_us,p999_us,max_us,event_p50_us,event_p99_us,offered_per_s,achieved_per_s,cpu_s,peak_rss_bytes,results,checksum\n");
         for r in &self.runs {
             let (m, l) = (&r.result, &r.result.latency_us);
             csv.push_str(&format!(
-                "{},{},{},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{:.0},{:.0},{:.3},{},{},{:016x}\n",
+                "{},{},{},{},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{:.0},{:.0},{:.3},{},{},{:016x}\n",
                 r.repetition,
                 m.mode,
+                m.guarantee,
                 m.batch_interval_ms
                     .map_or(String::new(), |ms| ms.to_string()),
                 l.p50,
@@ -255,20 +274,17 @@ impl fmt::Display for CompareReport {
         writeln!(f, "latency from the intended send time to the sink: medians over the repetitions (p50 range in brackets)")?;
         writeln!(
             f,
-            "{:<20} {:>30} {:>10} {:>10} {:>10} {:>10} {:>13} {:>10} {:>7}",
+            "{:<34} {:>30} {:>10} {:>10} {:>10} {:>10} {:>13} {:>10} {:>7}",
             "mode", "p50", "p90", "p99", "p99.9", "max", "achieved/s", "results", "cpu s"
         )?;
         for m in &self.modes {
-            let name = match m.batch_interval_ms {
-                Some(ms) => format!("{} {ms}ms", m.mode),
-                None => m.mode.clone(),
-            };
+            let name = m.name();
             let l = &m.latency_us;
             let [lo, hi] = m.latency_spread_us.p50;
             let p50 = format!("{} [{}–{}]", fmt_us(l.p50), fmt_us(lo), fmt_us(hi));
             writeln!(
                 f,
-                "{:<20} {:>30} {:>10} {:>10} {:>10} {:>10} {:>13.0} {:>10} {:>7.2}",
+                "{:<34} {:>30} {:>10} {:>10} {:>10} {:>10} {:>13.0} {:>10} {:>7.2}",
                 name,
                 p50,
                 fmt_us(l.p90),
@@ -285,9 +301,7 @@ impl fmt::Display for CompareReport {
             .iter()
             .filter(|m| m.p50_ratio_to_per_record.is_some())
         {
-            let name = m
-                .batch_interval_ms
-                .map_or(m.mode.clone(), |ms| format!("{} {ms}ms", m.mode));
+            let name = m.name();
             writeln!(
                 f,
                 "p50 of {name} / per-record: {:.0}x (median of the per-repetition ratios)",

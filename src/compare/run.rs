@@ -7,6 +7,7 @@ use super::report::{
     Spread, Throughput,
 };
 use super::sink::{LatencySink, Recording};
+use crate::checkpoint::{CheckpointConfig, Guarantee};
 use crate::config::RunConfig;
 use crate::mode::ExecutionMode;
 use crate::pipeline::{run, RunError};
@@ -16,8 +17,17 @@ use crate::workload::Posts;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// Runs the workload once in `mode`.
-pub fn measure(config: &CompareConfig, mode: ExecutionMode) -> Result<ModeResult, RunError> {
+/// Numbers the scratch checkpoint directories of a process's runs.
+static SCRATCH: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Runs the workload once in `mode` under `guarantee` (checkpoints in a scratch directory, removed
+/// afterwards; under exactly-once a result counts as seen when the checkpoint round that covers it
+/// stages it, as a transactional sink's output becomes visible).
+pub fn measure(
+    config: &CompareConfig,
+    mode: ExecutionMode,
+    guarantee: Guarantee,
+) -> Result<ModeResult, RunError> {
     let total = ((config.warmup + config.duration).as_secs_f64() * config.rate) as u64;
     // Give the workers a moment to start before record 0 is due.
     let start = Instant::now() + Duration::from_millis(50);
@@ -39,20 +49,31 @@ pub fn measure(config: &CompareConfig, mode: ExecutionMode) -> Result<ModeResult
         sample_every: (total / 2000).max(1),
         merged: Arc::new(Mutex::new(Recording::new())),
     };
+    let scratch = std::env::temp_dir().join(format!(
+        "caudal-lab-checkpoints-{}-{}",
+        std::process::id(),
+        SCRATCH.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&scratch);
+    let mut run_config = RunConfig::new(mode)
+        .workers(config.workers)
+        .watermark(config.workload.watermark())
+        .work_budget(config.work_budget);
+    if guarantee.checkpoints() {
+        run_config = run_config.checkpoints(
+            CheckpointConfig::new(guarantee, &scratch, "lab").interval(config.checkpoint_interval),
+        );
+    }
     let merged = sink.merged.clone();
     let lab = config.workload;
     let rate = config.rate;
     let cpu_before = process_cpu_seconds();
-    let report = run(
-        RunConfig::new(mode)
-            .workers(config.workers)
-            .watermark(lab.watermark())
-            .work_budget(config.work_budget),
-        move |df| {
-            let posts = df.source("posts", &source);
-            df.sink("latency", lab_pipeline(lab, posts, rate), &sink);
-        },
-    )?;
+    let report = run(run_config, move |df| {
+        let posts = df.source("posts", &source);
+        df.sink("latency", lab_pipeline(lab, posts, rate), &sink);
+    });
+    let _ = std::fs::remove_dir_all(&scratch);
+    let report = report?;
     let cpu_s = process_cpu_seconds() - cpu_before;
     let Recording {
         histogram,
@@ -73,6 +94,7 @@ pub fn measure(config: &CompareConfig, mode: ExecutionMode) -> Result<ModeResult
     samples.sort_by(|a, b| a.0.total_cmp(&b.0));
     Ok(ModeResult {
         mode: mode.kind().to_string(),
+        guarantee: guarantee.to_string(),
         batch_interval_ms: mode.batch_interval().map(|d| d.as_millis() as u64),
         latency_us: Percentiles::of(&histogram),
         event_time_latency_us: Percentiles::of(&event_histogram),
@@ -98,9 +120,9 @@ pub fn compare(
 ) -> Result<CompareReport, CompareError> {
     let mut runs: Vec<RunRecord> = Vec::new();
     for repetition in 0..config.repeat.max(1) {
-        for (mode_index, mode) in config.modes.iter().enumerate() {
-            progress(repetition, mode);
-            let result = measure(config, *mode)?;
+        for (mode_index, (mode, guarantee)) in config.variants().into_iter().enumerate() {
+            progress(repetition, &mode);
+            let result = measure(config, mode, guarantee)?;
             if let Some(first) = runs.first() {
                 if first.result.results != result.results {
                     return Err(CompareError::Mismatch {
@@ -120,10 +142,14 @@ pub fn compare(
     }
     let per_record_p50 = |repetition: usize| {
         runs.iter()
-            .find(|r| r.repetition == repetition && r.result.mode == "per-record")
+            .find(|r| {
+                r.repetition == repetition
+                    && r.result.mode == "per-record"
+                    && r.result.guarantee == Guarantee::None.to_string()
+            })
             .map(|r| r.result.latency_us.p50)
     };
-    let modes = (0..config.modes.len())
+    let modes = (0..config.variants().len())
         .map(|i| {
             let mine: Vec<&RunRecord> = runs.iter().filter(|r| r.mode_index == i).collect();
             let first = &mine[0].result;
@@ -140,6 +166,7 @@ pub fn compare(
                 .collect();
             ModeSummary {
                 mode: first.mode.clone(),
+                guarantee: first.guarantee.clone(),
                 batch_interval_ms: first.batch_interval_ms,
                 latency_us: med_percentiles(|r| &r.latency_us),
                 event_time_latency_us: med_percentiles(|r| &r.event_time_latency_us),
@@ -160,8 +187,10 @@ pub fn compare(
                 cpu_s: med(|r| r.cpu_s),
                 peak_rss_bytes: mine.last().map_or(0, |r| r.result.peak_rss_bytes),
                 results: first.results,
-                p50_ratio_to_per_record: (first.mode != "per-record" && !ratios.is_empty())
-                    .then(|| median(ratios)),
+                p50_ratio_to_per_record: ((first.mode != "per-record"
+                    || first.guarantee != Guarantee::None.to_string())
+                    && !ratios.is_empty())
+                .then(|| median(ratios)),
             }
         })
         .collect();

@@ -2,7 +2,8 @@
 
 use super::pipelines::Measured;
 use super::report::ResultSummary;
-use crate::sink::{Sink, SinkError, SinkFactory};
+use crate::checkpoint::store::StagedFile;
+use crate::sink::{Sink, SinkContext, SinkError, SinkFactory};
 use crate::source::generator::Schedule;
 use crate::source::WorkerInfo;
 use caudal_operators::Event;
@@ -68,19 +69,16 @@ pub(crate) struct LatencySink {
 pub(crate) struct LatencySinkWorker {
     shared: LatencySink,
     recording: Recording,
+    /// Under exactly-once: results not yet staged by a checkpoint round, as `(seq, event_ms, burst)`.
+    held: Option<Vec<(u64, i64, bool)>>,
 }
 
-impl<T: Hash + 'static> Sink<Measured<T>> for LatencySinkWorker {
-    fn write(&mut self, records: &mut Vec<Event<Measured<T>>>) -> Result<(), SinkError> {
-        let now = Instant::now();
+impl LatencySinkWorker {
+    /// Records the latency of the result of `seq` (about `event_ms`), seen at `now`.
+    fn record(&mut self, now: Instant, seq: u64, event_ms: i64, burst: bool) {
         let rec = &mut self.recording;
-        for event in records.iter() {
-            let Measured {
-                seq,
-                event_ms,
-                value,
-                burst,
-            } = &event.data;
+        let (seq, event_ms, burst) = (&seq, &event_ms, &burst);
+        {
             if *burst {
                 if *seq >= self.shared.warmup_seq {
                     let intended =
@@ -102,6 +100,48 @@ impl<T: Hash + 'static> Sink<Measured<T>> for LatencySinkWorker {
                     rec.samples.push((sent, ns as f64 / 1e3));
                 }
             }
+        }
+        rec.last = Some(now);
+    }
+
+    /// Records every held result as seen at `now`.
+    fn release_held(&mut self, now: Instant) {
+        if let Some(mut held) = self.held.take() {
+            for (seq, event_ms, burst) in held.drain(..) {
+                self.record(now, seq, event_ms, burst);
+            }
+            self.held = Some(held);
+        }
+    }
+}
+
+impl<T: Hash + 'static> Sink<Measured<T>> for LatencySinkWorker {
+    fn start(&mut self, ctx: &SinkContext) -> Result<(), SinkError> {
+        if ctx.guarantee.transactional() {
+            self.held = Some(Vec::new());
+        }
+        Ok(())
+    }
+
+    fn pre_commit(&mut self, _next_epoch: u64) -> Result<Vec<StagedFile>, SinkError> {
+        self.release_held(Instant::now());
+        Ok(Vec::new())
+    }
+
+    fn write(&mut self, records: &mut Vec<Event<Measured<T>>>) -> Result<(), SinkError> {
+        let now = Instant::now();
+        for event in records.iter() {
+            let Measured {
+                seq,
+                event_ms,
+                value,
+                burst,
+            } = &event.data;
+            match self.held.as_mut() {
+                Some(held) => held.push((*seq, *event_ms, *burst)),
+                None => self.record(now, *seq, *event_ms, *burst),
+            }
+            let rec = &mut self.recording;
             let mut h = rustc_hash::FxHasher::default();
             value.hash(&mut h);
             rec.results.count += 1;
@@ -110,12 +150,13 @@ impl<T: Hash + 'static> Sink<Measured<T>> for LatencySinkWorker {
                 .checksum
                 .wrapping_add(crate::workload::mix(0, h.finish()));
         }
-        rec.last = Some(now);
         Ok(())
     }
 
     fn progress(&mut self, frontier: Option<u64>) -> Result<(), SinkError> {
         if frontier.is_none() {
+            // The end of the input: the final checkpoint commits what is held.
+            self.release_held(Instant::now());
             self.shared
                 .merged
                 .lock()
@@ -131,6 +172,7 @@ impl<T: Hash + 'static> SinkFactory<Measured<T>> for LatencySink {
         Ok(Box::new(LatencySinkWorker {
             shared: self.clone(),
             recording: Recording::new(),
+            held: None,
         }))
     }
 }

@@ -3,6 +3,7 @@
 use super::config::CompareConfig;
 use super::report::{fmt_us, CompareError};
 use super::run::measure;
+use crate::checkpoint::Guarantee;
 use crate::mode::ExecutionMode;
 use serde::Serialize;
 use std::fmt;
@@ -60,7 +61,7 @@ pub fn sweep(
                 continue;
             }
             progress(rate, mode);
-            let r = measure(&at_rate, *mode)?;
+            let r = measure(&at_rate, *mode, Guarantee::None)?;
             let sustainable = r.throughput.achieved >= 0.95 * rate && r.latency_us.p99 <= bound_us;
             if sustainable {
                 best[i] = Some(rate);

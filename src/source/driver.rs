@@ -130,6 +130,8 @@ struct Driver<D> {
     checkpoint: Option<SourceCheckpoint>,
     /// A micro-batch sealed at the cut of a round: read nothing more until it is released.
     pausing: bool,
+    /// The frontier the source held back at a round's cut, to move to once the round is taken.
+    held_back: Option<EventTime>,
 }
 
 /// Builds the source operator for `source` in `scope`: the stream of its records, at the watermark.
@@ -173,6 +175,7 @@ pub fn source_stream<'scope, D: 'static>(
                 opts,
                 checkpoint,
                 pausing: false,
+                held_back: None,
             };
             if let Some(part) = restored.flatten() {
                 driver.restore(&part);
@@ -377,8 +380,13 @@ impl<D: 'static> Driver<D> {
     ) -> Option<Duration> {
         let frontier = *self.cap.as_ref()?.time();
         if let Some(checkpoint) = self.checkpoint.as_mut() {
+            let was_paused = checkpoint.is_paused();
             if checkpoint.hold(frontier) {
                 return Some(CHECKPOINT_PAUSE_POLL);
+            }
+            if let (true, Some(held_back)) = (was_paused, self.held_back.take()) {
+                // The round is taken (or its cut moved up): go on to the frontier held back.
+                self.advance(held_back);
             }
         }
         let now = Instant::now();
@@ -550,8 +558,17 @@ impl<D: 'static> Driver<D> {
         self.advance(batch.frontier);
     }
 
-    /// Moves the capability (the watermark) forward to `frontier`; never back.
+    /// Moves the capability (the watermark) forward to `frontier`; never back, and, while a checkpoint
+    /// round is pending, never past its cut (the rest waits in `held_back` until the round is taken),
+    /// so that the frontier rests exactly at the cut while the state is copied.
     fn advance(&mut self, frontier: EventTime) {
+        let frontier = match self.checkpoint.as_ref() {
+            Some(checkpoint) if checkpoint.round_pending() && frontier > checkpoint.cut() => {
+                self.held_back = Some(self.held_back.unwrap_or(0).max(frontier));
+                checkpoint.cut()
+            }
+            _ => frontier,
+        };
         let frontier = self.tracker.advance_to(frontier);
         if let Some(cap) = self.cap.as_mut() {
             if frontier > *cap.time() {
