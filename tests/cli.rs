@@ -329,7 +329,7 @@ fn compare_writes_json_and_csv_with_equal_results_in_every_run() {
     assert!(std::fs::read(dir.join("latency_cdf.png"))
         .unwrap()
         .starts_with(b"\x89PNG"));
-    assert!(csv.starts_with("repetition,mode,batch_interval_ms,p50_us"));
+    assert!(csv.starts_with("repetition,mode,guarantee,batch_interval_ms,p50_us"));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("reproduce with: caudal compare --workload keyed-count --modes per-record,micro-batch:20ms,batch"), "{stderr}");
 }

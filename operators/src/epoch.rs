@@ -95,8 +95,6 @@ where
 {
     type State = EpochState<S, D>;
     type Out = O;
-    const RESULTS_AT_TIMER_TIME: bool = true;
-
     fn on_record(
         &mut self,
         _: (),

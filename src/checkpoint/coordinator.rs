@@ -278,7 +278,11 @@ impl Coordinator {
             slot.paused = None;
         }
         let manifest = self.manifest(epoch, false, round.pending.clone());
-        self.resumed.store(epoch, Ordering::Release);
+        // After a stop's last round the sources stay paused: nothing past its cut is made before
+        // the workers leave.
+        if epoch != self.exit_after() {
+            self.resumed.store(epoch, Ordering::Release);
+        }
         drop(round);
         self.send(Persist { parts, manifest });
     }

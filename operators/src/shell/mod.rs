@@ -22,8 +22,11 @@
 //!   an unbounded pass.
 //!
 //! Results of a record leave with the record's message; results of a timer at event time `t` leave at
-//! `t + 1` (the frontier that fired it; or at `t` for operators that ask for it), in one container per
-//! time and activation.
+//! `t` itself, in one container per time and activation: the shell holds its capability at `t` while
+//! the timer is pending. So a frontier downstream that has passed `t` means that every timer up to `t`
+//! has fired *and its results have been processed*, which is what a checkpoint's cut needs (see
+//! `caudal::checkpoint`), and a result is never stamped behind the time it carries, so a window over
+//! window results judges them as the first window's records were judged, whatever the timing.
 
 mod context;
 mod operator;
@@ -69,10 +72,6 @@ pub trait KeyedOperator<K, V>: 'static {
     /// Whether [`KeyedOperator::on_timer`] may send records to the late output; if so the shell holds the
     /// late output's frontier at pending timers too.
     const LATE_ON_TIMER: bool = false;
-    /// Whether the results of an event-time timer at `t` go out at `t` itself rather than at `t + 1`
-    /// (the frontier that fired it). Epoch-at-a-time operators, whose results belong to the epoch they
-    /// complete, say so; the shell then holds its capability at `t` while the timer is pending.
-    const RESULTS_AT_TIMER_TIME: bool = false;
     /// Whether a timer set again while pending is ignored (Flink's promise: once per key and time),
     /// at the cost of a set of the pending timers. Operators that know what they have pending (window
     /// operators do) leave it off and take a repeated timer as a no-op themselves.

@@ -120,10 +120,9 @@ impl Held {
         timers: &TimerQueue<K>,
         from: &impl Mint,
         read_at: EventTime,
-        delay: EventTime,
     ) {
         let processing = timers.has_processing().then_some(read_at);
-        let event = timers.earliest_event().map(|t| t.saturating_add(delay));
+        let event = timers.earliest_event();
         let Some(needed) = processing.into_iter().chain(event).min() else {
             return;
         };
@@ -140,13 +139,12 @@ impl Held {
         &mut self,
         timers: &TimerQueue<K>,
         frontier: Option<EventTime>,
-        delay: EventTime,
     ) {
         let Some(held) = self.time() else {
             return;
         };
         let processing = timers.has_processing().then(|| frontier.unwrap_or(held));
-        let event = timers.earliest_event().map(|t| t.saturating_add(delay));
+        let event = timers.earliest_event();
         match processing.into_iter().chain(event).min() {
             None => self.caps = [None, None],
             Some(target) if target > held => {
@@ -202,8 +200,6 @@ where
 {
     let scope = stream.scope();
     let budget = WorkBudget::of(scope).limit();
-    // How far after an event-time timer its results go out.
-    let delay: EventTime = if Op::RESULTS_AT_TIMER_TIME { 0 } else { 1 };
     let mut builder = OperatorBuilder::new(name.to_owned(), scope);
     let info = builder.operator_info();
     let pact = Exchange::new(|e: &Event<(K, V)>| route(&e.data.0));
@@ -293,7 +289,7 @@ where
                         $out_cap,
                         $late_cap,
                     );
-                    held.cover(timers, $mint, read_at, delay);
+                    held.cover(timers, $mint, read_at);
                 }};
             }
 
@@ -352,7 +348,7 @@ where
                     .time()
                     .expect("a capability is held while timers are pending");
                 let time = match timer {
-                    Timer::EventTime(t) => t.saturating_add(delay).max(held_at),
+                    Timer::EventTime(t) => t.max(held_at),
                     Timer::ProcessingTime(_) => held_at,
                 };
                 if at.is_some_and(|a| a != time) {
@@ -385,7 +381,7 @@ where
                     activator.activate();
                 }
             }
-            held.settle(timers, frontier, delay);
+            held.settle(timers, frontier);
         }
     });
     (EventStream::new(out_stream), EventStream::new(late_stream))
