@@ -324,6 +324,7 @@ impl Running {
                 .collect(),
             dead_letters: self.shared.dead_letters.count(),
             dead_letter_samples: self.shared.dead_letters.samples(),
+            checkpoints: self.shared.coord.as_ref().map(|c| c.stats_now()),
         })
     }
 }

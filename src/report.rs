@@ -51,6 +51,8 @@ pub struct RunReport {
     pub dead_letters: u64,
     /// The first few of them.
     pub dead_letter_samples: Vec<DeadLetter>,
+    /// What checkpoints cost, under a guarantee.
+    pub checkpoints: Option<crate::checkpoint::CheckpointStats>,
 }
 
 fn seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -90,6 +92,9 @@ impl fmt::Display for RunReport {
                 write!(f, ", {} failed writes (first: {e})", s.errors)?;
             }
             writeln!(f)?;
+        }
+        if let Some(checkpoints) = &self.checkpoints {
+            write!(f, "{checkpoints}")?;
         }
         if self.dead_letters > 0 {
             writeln!(

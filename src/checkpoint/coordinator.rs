@@ -12,6 +12,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use caudal_operators::EventTime;
 
+use super::stats::{micros, CheckpointStats};
 use super::store::{
     CheckpointError, CheckpointStore, Manifest, Restored, SourcePart, StagedFile, WorkerPart,
 };
@@ -41,6 +42,8 @@ struct Round {
     pending: Vec<StagedFile>,
     /// When the last round was opened.
     opened_at: Option<Instant>,
+    /// When the open round was aligned.
+    aligned_at: Option<Instant>,
     /// Workers that have left their loop, with their last parts.
     finished: Vec<Option<WorkerPart>>,
 }
@@ -76,6 +79,8 @@ pub struct Coordinator {
     writer: Mutex<Option<(mpsc::Sender<Persist>, JoinHandle<()>)>>,
     first_epoch: u64,
     attempt: u64,
+    started: Instant,
+    stats: Mutex<CheckpointStats>,
 }
 
 fn now_ms() -> u64 {
@@ -125,6 +130,12 @@ impl Coordinator {
             writer: Mutex::new(None),
             first_epoch,
             attempt,
+            started: Instant::now(),
+            stats: Mutex::new(CheckpointStats {
+                guarantee: config.guarantee.to_string(),
+                resumed_from: (first_epoch > 1).then_some(first_epoch - 1),
+                ..Default::default()
+            }),
             config,
         });
         let (tx, rx) = mpsc::channel::<Persist>();
@@ -193,7 +204,20 @@ impl Coordinator {
 
     /// A worker has built its dataflow (all its sources are registered).
     pub(crate) fn worker_built(&self) {
-        self.lock().built += 1;
+        let mut round = self.lock();
+        round.built += 1;
+        if round.built == self.workers && self.restored.is_some() {
+            self.stats().restore_us = Some(micros(self.started.elapsed()));
+        }
+    }
+
+    fn stats(&self) -> MutexGuard<'_, CheckpointStats> {
+        self.stats.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// What the run's checkpoints cost so far.
+    pub fn stats_now(&self) -> CheckpointStats {
+        self.stats().clone()
     }
 
     /// Whether a round is open (requested and not yet resumed from).
@@ -278,6 +302,10 @@ impl Coordinator {
             slot.paused = None;
         }
         let manifest = self.manifest(epoch, false, round.pending.clone());
+        if let Some(aligned_at) = round.aligned_at.take() {
+            let mut stats = self.stats();
+            stats.max_pause_us = stats.max_pause_us.max(micros(aligned_at.elapsed()));
+        }
         // After a stop's last round the sources stay paused: nothing past its cut is made before
         // the workers leave.
         if epoch != self.exit_after() {
@@ -313,6 +341,7 @@ impl Coordinator {
     /// Writes a round and commits what it covers (on the writer thread).
     fn persist(&self, persist: Persist) {
         let epoch = persist.manifest.epoch;
+        let started = Instant::now();
         let result = persist
             .parts
             .iter()
@@ -320,6 +349,12 @@ impl Coordinator {
             .and_then(|()| self.store.complete(&persist.manifest));
         match result {
             Ok(()) => {
+                {
+                    let mut stats = self.stats();
+                    stats.rounds += 1;
+                    stats.max_write_us = stats.max_write_us.max(micros(started.elapsed()));
+                    stats.last_bytes = self.store.size_of(epoch);
+                }
                 for file in &persist.manifest.staged {
                     if let Err(e) = file.commit() {
                         tracing::error!(
@@ -337,6 +372,7 @@ impl Coordinator {
             }
             Err(e) => {
                 // The round stays incomplete: its staged output waits for the next one.
+                self.stats().failed += 1;
                 eprintln!("checkpoint {epoch} could not be written ({e}); the previous one stays in force");
             }
         }
@@ -383,6 +419,11 @@ impl Coordinator {
             })?;
         }
         self.persisted.store(epoch, Ordering::Release);
+        {
+            let mut stats = self.stats();
+            stats.rounds += 1;
+            stats.last_bytes = self.store.size_of(epoch);
+        }
         self.store.prune()
     }
 
@@ -464,6 +505,14 @@ impl Coordinator {
                 || (s.seen == epoch && s.paused.as_ref().is_some_and(|p| p.frontier >= cut))
         });
         if ready && round.built == self.workers {
+            let now = Instant::now();
+            if let Some(opened_at) = round.opened_at {
+                let mut stats = self.stats();
+                stats.max_alignment_us = stats
+                    .max_alignment_us
+                    .max(micros(now.saturating_duration_since(opened_at)));
+            }
+            round.aligned_at = Some(now);
             self.aligned.store(epoch, Ordering::Release);
             self.wake_workers();
         }

@@ -74,12 +74,14 @@
 mod coordinator;
 mod guarantee;
 mod source;
+mod stats;
 pub mod store;
 mod worker;
 
 pub use coordinator::Coordinator;
 pub use guarantee::Guarantee;
 pub(crate) use source::SourceCheckpoint;
+pub use stats::CheckpointStats;
 pub use store::{CheckpointError, CheckpointStore, Manifest, Restored, SourcePart, WorkerPart};
 pub(crate) use worker::{Stage, WorkerRecovery};
 

@@ -191,6 +191,16 @@ impl CheckpointStore {
         self.dir.join(format!("checkpoint-{epoch:010}"))
     }
 
+    /// The bytes of round `epoch`'s files.
+    pub fn size_of(&self, epoch: u64) -> u64 {
+        fs::read_dir(self.epoch_dir(epoch)).map_or(0, |entries| {
+            entries
+                .filter_map(|e| e.ok()?.metadata().ok())
+                .map(|m| m.len())
+                .sum()
+        })
+    }
+
     /// Writes `part` into round `epoch`, durably.
     pub fn write_part(&self, epoch: u64, part: &WorkerPart) -> Result<(), CheckpointError> {
         let dir = self.epoch_dir(epoch);
@@ -276,8 +286,8 @@ impl CheckpointStore {
         }))
     }
 
-    /// Removes the rounds that did not complete after the last complete one (a crash during a round),
-    /// and returns the hidden staged files their parts name, for the sinks to discard.
+    /// Removes the rounds that did not complete after the last complete one (a crash during a round);
+    /// returns how many. (Their staged output is discarded by the sinks as they start.)
     pub fn clear_incomplete(&self) -> Result<usize, CheckpointError> {
         let rounds = self.rounds()?;
         let last_complete = rounds.iter().rev().find(|(_, c)| *c).map(|(e, _)| *e);
@@ -296,7 +306,7 @@ impl CheckpointStore {
     pub fn prune(&self) -> Result<(), CheckpointError> {
         let rounds = self.rounds()?;
         let complete: Vec<u64> = rounds.iter().filter(|(_, c)| *c).map(|(e, _)| *e).collect();
-        let Some(&oldest_kept) = complete.iter().rev().take(self.keep).last() else {
+        let Some(&oldest_kept) = complete.get(complete.len().saturating_sub(self.keep)) else {
             return Ok(());
         };
         for (epoch, _) in rounds {
