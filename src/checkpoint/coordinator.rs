@@ -5,6 +5,7 @@
 //! activation. The lock is taken a few times per round and instance (when it first sees a round, when
 //! it pauses or resumes) and by workers while a round is aligned.
 
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex, MutexGuard};
 use std::thread::{JoinHandle, Thread};
@@ -14,7 +15,8 @@ use caudal_operators::EventTime;
 
 use super::stats::{micros, CheckpointStats};
 use super::store::{
-    CheckpointError, CheckpointStore, Manifest, Restored, SourcePart, StagedFile, WorkerPart,
+    CheckpointError, CheckpointStore, DeferredWrite, Manifest, Restored, SourcePart, StagedFile,
+    WorkerPart,
 };
 use super::CheckpointConfig;
 
@@ -40,6 +42,8 @@ struct Round {
     parts: Vec<Option<WorkerPart>>,
     /// Output staged and not yet committed by a complete checkpoint.
     pending: Vec<StagedFile>,
+    /// Sinks' buffers handed over and not yet written.
+    writes: Vec<DeferredWrite>,
     /// When the last round was opened.
     opened_at: Option<Instant>,
     /// When the open round was aligned.
@@ -52,6 +56,7 @@ struct Round {
 struct Persist {
     parts: Vec<WorkerPart>,
     manifest: Manifest,
+    writes: Vec<DeferredWrite>,
 }
 
 /// One process's checkpoint rounds.
@@ -287,10 +292,11 @@ impl Coordinator {
             .collect()
     }
 
-    /// Hands over `part` for round `epoch`; the last worker to do so lets the sources go on and sends
-    /// the round to the writer.
-    pub(crate) fn contribute(&self, epoch: u64, part: WorkerPart) {
+    /// Hands over `part` for round `epoch`, with the sinks' buffers to write; the last worker to do so
+    /// lets the sources go on and sends the round to the writer.
+    pub(crate) fn contribute(&self, epoch: u64, part: WorkerPart, writes: Vec<DeferredWrite>) {
         let mut round = self.lock();
+        round.writes.extend(writes);
         round.pending.extend(part.staged.iter().cloned());
         let worker = part.worker;
         round.parts[worker] = Some(part);
@@ -311,8 +317,13 @@ impl Coordinator {
         if epoch != self.exit_after() {
             self.resumed.store(epoch, Ordering::Release);
         }
+        let writes = std::mem::take(&mut round.writes);
         drop(round);
-        self.send(Persist { parts, manifest });
+        self.send(Persist {
+            parts,
+            manifest,
+            writes,
+        });
     }
 
     fn manifest(&self, epoch: u64, final_: bool, staged: Vec<StagedFile>) -> Manifest {
@@ -342,10 +353,27 @@ impl Coordinator {
     fn persist(&self, persist: Persist) {
         let epoch = persist.manifest.epoch;
         let started = Instant::now();
-        let result = persist
-            .parts
+        let written = persist
+            .writes
             .iter()
-            .try_for_each(|part| self.store.write_part(epoch, part))
+            .try_for_each(|w| w.perform(true))
+            .map_err(|source| CheckpointError::Io {
+                what: "cannot write output",
+                path: persist
+                    .manifest
+                    .staged
+                    .first()
+                    .map_or_else(PathBuf::new, |f| f.staged.clone()),
+                source,
+            });
+        let result = written
+            .and_then(|()| sync_output(&persist.manifest.staged))
+            .and_then(|()| {
+                persist
+                    .parts
+                    .iter()
+                    .try_for_each(|part| self.store.write_part(epoch, part))
+            })
             .and_then(|()| self.store.complete(&persist.manifest));
         match result {
             Ok(()) => {
@@ -371,8 +399,9 @@ impl Coordinator {
                 }
             }
             Err(e) => {
-                // The round stays incomplete: its staged output waits for the next one.
+                // The round stays incomplete: its output waits for the next one.
                 self.stats().failed += 1;
+                self.lock().writes.extend(persist.writes);
                 eprintln!("checkpoint {epoch} could not be written ({e}); the previous one stays in force");
             }
         }
@@ -406,7 +435,16 @@ impl Coordinator {
         let parts: Vec<WorkerPart> = round.finished.iter_mut().filter_map(Option::take).collect();
         let epoch = self.requested.load(Ordering::Acquire).max(self.persisted()) + 1;
         let manifest = self.manifest(epoch, true, std::mem::take(&mut round.pending));
+        let writes = std::mem::take(&mut round.writes);
         drop(round);
+        for write in &writes {
+            write.perform(true).map_err(|source| CheckpointError::Io {
+                what: "cannot write output",
+                path: write.path.clone(),
+                source,
+            })?;
+        }
+        sync_output(&manifest.staged)?;
         for part in &parts {
             self.store.write_part(epoch, part)?;
         }
@@ -517,4 +555,15 @@ impl Coordinator {
             self.wake_workers();
         }
     }
+}
+
+/// Makes the output a round covers durable before its manifest is written.
+fn sync_output(files: &[StagedFile]) -> Result<(), CheckpointError> {
+    files.iter().try_for_each(|file| {
+        file.sync().map_err(|source| CheckpointError::Io {
+            what: "cannot sync output",
+            path: file.staged.clone(),
+            source,
+        })
+    })
 }

@@ -96,7 +96,9 @@ pub struct SourcePart {
     pub done: bool,
 }
 
-/// Output a sink staged for a checkpoint: hidden files and the names that commit them.
+/// Output a sink wrote for a checkpoint: a file to make durable before the checkpoint completes, and,
+/// if it is staged under a hidden name, the name that commits it (the same name for output that is
+/// visible already).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StagedFile {
     /// Where it is staged (a hidden name).
@@ -106,6 +108,16 @@ pub struct StagedFile {
 }
 
 impl StagedFile {
+    /// Makes the file durable (the checkpoint's writer does it before the manifest, off the workers).
+    pub fn sync(&self) -> std::io::Result<()> {
+        let path = if self.staged.exists() {
+            &self.staged
+        } else {
+            &self.committed
+        };
+        File::open(path)?.sync_all()
+    }
+
     /// Makes the file visible; a file already committed (a commit repeated after a crash) is left as
     /// it is.
     pub fn commit(&self) -> std::io::Result<()> {
@@ -113,6 +125,51 @@ impl StagedFile {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && self.committed.exists() => Ok(()),
             other => other,
         }
+    }
+}
+
+/// Bytes a sink hands to the checkpoint's writer at a round, to be written (and synced) off the worker:
+/// the worker only gives up its buffer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeferredWrite {
+    /// Where to write them (a hidden name).
+    pub path: PathBuf,
+    /// The bytes.
+    pub bytes: Vec<u8>,
+    /// The name to rename the file to once it is durable (output visible at once), if any.
+    pub rename_to: Option<PathBuf>,
+}
+
+impl DeferredWrite {
+    /// Writes the file (synced if `sync`), and renames it if asked.
+    pub fn perform(&self, sync: bool) -> std::io::Result<()> {
+        let mut file = File::create(&self.path)?;
+        file.write_all(&self.bytes)?;
+        if sync {
+            file.sync_all()?;
+        }
+        match &self.rename_to {
+            Some(to) => fs::rename(&self.path, to),
+            None => Ok(()),
+        }
+    }
+}
+
+/// What a sink hands over at a checkpoint round ([`crate::sink::Sink::pre_commit`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PreCommit {
+    /// Files it wrote since the last round: made durable before the checkpoint completes, and
+    /// committed (renamed to their visible name) once it has.
+    pub files: Vec<StagedFile>,
+    /// Bytes for the checkpoint's writer to write first.
+    pub writes: Vec<DeferredWrite>,
+}
+
+impl PreCommit {
+    /// Adds `other` to this one.
+    pub fn extend(&mut self, other: PreCommit) {
+        self.files.extend(other.files);
+        self.writes.extend(other.writes);
     }
 }
 

@@ -8,15 +8,14 @@ use std::sync::Arc;
 use caudal_operators::shell::StateRegistry;
 use caudal_operators::EventTime;
 
-use super::store::{StagedFile, WorkerPart};
+use super::store::{PreCommit, WorkerPart};
 use super::Coordinator;
 use crate::sink::SinkError;
 
 /// A sink as the checkpoint rounds see it.
 pub(crate) trait Stage {
-    /// Stages what the sink has buffered; returns everything it staged since the last call. Output
-    /// made after this belongs to round `next_epoch`.
-    fn pre_commit(&mut self, next_epoch: u64) -> Result<Vec<StagedFile>, SinkError>;
+    /// Hands over what the sink wrote since the last call ([`crate::sink::Sink::pre_commit`]).
+    fn pre_commit(&mut self, next_epoch: u64) -> Result<PreCommit, SinkError>;
 }
 
 struct SinkEntry {
@@ -32,7 +31,7 @@ pub(crate) struct WorkerRecovery {
     worker: usize,
     sinks: RefCell<Vec<SinkEntry>>,
     /// What sinks staged as they ended.
-    leftover: RefCell<Vec<StagedFile>>,
+    leftover: RefCell<PreCommit>,
     /// The last round this worker handed its part to.
     contributed: Cell<u64>,
 }
@@ -74,9 +73,14 @@ impl WorkerRecovery {
         frontier
     }
 
-    /// A sink staged its last output as it ended.
-    pub(crate) fn staged_at_end(&self, files: Vec<StagedFile>) {
-        self.leftover.borrow_mut().extend(files);
+    /// A sink handed over its last output as it ended: its buffers are written here (the final
+    /// checkpoint syncs them).
+    pub(crate) fn staged_at_end(&self, mut staged: PreCommit) -> std::io::Result<()> {
+        for write in staged.writes.drain(..) {
+            write.perform(false)?;
+        }
+        self.leftover.borrow_mut().extend(staged);
+        Ok(())
     }
 
     /// Checks, after the dataflow is built, that the checkpoint's state fitted it.
@@ -116,23 +120,23 @@ impl WorkerRecovery {
         {
             return Ok(());
         }
-        let mut staged = Vec::new();
+        let mut staged = PreCommit::default();
         for sink in self.sinks.borrow().iter() {
-            let files = sink
+            let handed = sink
                 .stage
                 .borrow_mut()
                 .pre_commit(epoch + 1)
                 .map_err(|e| format!("sink {} could not stage its output: {e}", sink.name))?;
-            staged.extend(files);
+            staged.extend(handed);
         }
         let part = WorkerPart {
             worker: self.worker,
             state: StateRegistry::current().snapshot(),
             sources: self.coord.source_parts(self.worker),
-            staged,
+            staged: staged.files,
         };
         self.contributed.set(epoch);
-        self.coord.contribute(epoch, part);
+        self.coord.contribute(epoch, part, staged.writes);
         Ok(())
     }
 
@@ -148,7 +152,7 @@ impl WorkerRecovery {
             worker: self.worker,
             state: StateRegistry::current().snapshot(),
             sources: self.coord.source_parts(self.worker),
-            staged: std::mem::take(&mut *self.leftover.borrow_mut()),
+            staged: std::mem::take(&mut self.leftover.borrow_mut().files),
         };
         self.coord.worker_finished(part);
     }

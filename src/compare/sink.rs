@@ -2,7 +2,7 @@
 
 use super::pipelines::Measured;
 use super::report::ResultSummary;
-use crate::checkpoint::store::StagedFile;
+use crate::checkpoint::store::PreCommit;
 use crate::sink::{Sink, SinkContext, SinkError, SinkFactory};
 use crate::source::generator::Schedule;
 use crate::source::WorkerInfo;
@@ -123,9 +123,9 @@ impl<T: Hash + 'static> Sink<Measured<T>> for LatencySinkWorker {
         Ok(())
     }
 
-    fn pre_commit(&mut self, _next_epoch: u64) -> Result<Vec<StagedFile>, SinkError> {
+    fn pre_commit(&mut self, _next_epoch: u64) -> Result<PreCommit, SinkError> {
         self.release_held(Instant::now());
-        Ok(Vec::new())
+        Ok(PreCommit::default())
     }
 
     fn write(&mut self, records: &mut Vec<Event<Measured<T>>>) -> Result<(), SinkError> {

@@ -12,15 +12,13 @@
 //! renamed to their visible name only when the checkpoint that covers them is complete; a run that
 //! starts removes what a crashed run of the same worker staged and never committed.
 
-use std::fs::File;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use caudal_operators::{Event, EventTime};
 
 use super::{Format, Sink, SinkContext, SinkError, SinkFactory};
-use crate::checkpoint::store::StagedFile;
+use crate::checkpoint::store::{DeferredWrite, PreCommit, StagedFile};
 use crate::config::defaults;
 use crate::source::WorkerInfo;
 
@@ -66,9 +64,12 @@ fn io(what: String) -> impl FnOnce(std::io::Error) -> SinkError {
 }
 
 impl<D> FileSinkWorker<D> {
-    fn commit(&mut self) -> Result<(), SinkError> {
+    /// The buffered lines as the next part file: where to write them, and the name that makes them
+    /// visible. Under a guarantee, part names carry the round and the attempt; under exactly-once the
+    /// file is staged under a hidden name and committed with its checkpoint.
+    fn next_write(&mut self) -> Option<(DeferredWrite, StagedFile)> {
         if self.buf.is_empty() {
-            return Ok(());
+            return None;
         }
         let ext = &self.format.extension;
         let name = match self.ctx.guarantee.checkpoints() {
@@ -79,34 +80,47 @@ impl<D> FileSinkWorker<D> {
             ),
         };
         let done = self.dir.join(&name);
-        if self.ctx.guarantee.transactional() {
+        let (path, rename_to, staged) = if self.ctx.guarantee.transactional() {
             let staged = self.dir.join(format!(".{name}.staged"));
-            write_synced(&staged, &self.buf)
-                .map_err(io(format!("writing {}", staged.display())))?;
-            self.staged.push(StagedFile {
-                staged,
-                committed: done,
-            });
+            (staged.clone(), None, staged)
         } else {
             let tmp = self.dir.join(format!(".{name}.tmp"));
-            write_synced(&tmp, &self.buf).map_err(io(format!("writing {}", tmp.display())))?;
-            std::fs::rename(&tmp, &done).map_err(io(format!(
-                "renaming {} to {}",
-                tmp.display(),
-                done.display()
-            )))?;
-        }
-        self.buf.clear();
+            (tmp, Some(done.clone()), done.clone())
+        };
         self.next_part += 1;
         self.last_roll = Instant::now();
+        let write = DeferredWrite {
+            path,
+            bytes: std::mem::take(&mut self.buf),
+            rename_to,
+        };
+        Some((
+            write,
+            StagedFile {
+                staged,
+                committed: done,
+            },
+        ))
+    }
+
+    /// Writes the buffered lines now (a roll, or the end of the stream). Without a guarantee the file
+    /// is synced before it is renamed into sight; under one, the checkpoint's writer syncs it before
+    /// the checkpoint completes, off this worker.
+    fn commit(&mut self) -> Result<(), SinkError> {
+        let Some((write, staged)) = self.next_write() else {
+            return Ok(());
+        };
+        write
+            .perform(!self.ctx.guarantee.checkpoints())
+            .map_err(io(format!("writing {}", write.path.display())))?;
+        if self.ctx.guarantee.checkpoints() {
+            self.staged.push(staged);
+        }
+        // Keep the buffer's capacity for the next part.
+        self.buf = write.bytes;
+        self.buf.clear();
         Ok(())
     }
-}
-
-fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut file = File::create(path)?;
-    file.write_all(bytes)?;
-    file.sync_all()
 }
 
 impl<D> FileSinkWorker<D> {
@@ -136,11 +150,20 @@ impl<D: 'static> Sink<D> for FileSinkWorker<D> {
         Ok(())
     }
 
-    fn pre_commit(&mut self, next_epoch: u64) -> Result<Vec<StagedFile>, SinkError> {
-        self.commit()?;
+    /// Hands the buffered lines to the checkpoint's writer (the worker does not wait for the disk),
+    /// with the files written since the last round.
+    fn pre_commit(&mut self, next_epoch: u64) -> Result<PreCommit, SinkError> {
+        let mut handed = PreCommit {
+            files: std::mem::take(&mut self.staged),
+            writes: Vec::new(),
+        };
+        if let Some((write, staged)) = self.next_write() {
+            handed.writes.push(write);
+            handed.files.push(staged);
+        }
         self.ctx.epoch = next_epoch;
         self.next_part = 0;
-        Ok(std::mem::take(&mut self.staged))
+        Ok(handed)
     }
 
     fn write(&mut self, records: &mut Vec<Event<D>>) -> Result<(), SinkError> {

@@ -22,7 +22,7 @@ pub mod print;
 
 use caudal_operators::{Event, EventTime};
 
-use crate::checkpoint::{store::StagedFile, Guarantee};
+use crate::checkpoint::{store::PreCommit, Guarantee};
 use crate::source::WorkerInfo;
 
 pub use callback::{ChannelSink, MessageCallback, RecordCallback};
@@ -69,11 +69,12 @@ pub trait Sink<D>: 'static {
         Ok(())
     }
 
-    /// A checkpoint round is being taken: stage everything written so far (durably, out of sight) and
-    /// return what was staged since the last call; output from now on belongs to round `next_epoch`.
-    /// Sinks that write as records come return nothing.
-    fn pre_commit(&mut self, _next_epoch: u64) -> Result<Vec<StagedFile>, SinkError> {
-        Ok(Vec::new())
+    /// A checkpoint round is being taken: hand over everything written since the last call, as files
+    /// to make durable and commit with the checkpoint, and buffers for the checkpoint's writer to
+    /// write (so that the worker, and the flow of records, does not wait for the disk); output from now
+    /// on belongs to round `next_epoch`. Sinks that write as records come return nothing.
+    fn pre_commit(&mut self, _next_epoch: u64) -> Result<PreCommit, SinkError> {
+        Ok(PreCommit::default())
     }
 
     /// Takes the records of one message (it may drain `records`).

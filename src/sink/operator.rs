@@ -11,11 +11,11 @@ use timely::dataflow::channels::pact::Pipeline;
 use timely::dataflow::operators::generic::Operator;
 
 use super::{Sink, SinkContext, SinkError};
-use crate::checkpoint::store::StagedFile;
+use crate::checkpoint::store::PreCommit;
 use crate::checkpoint::{Stage, WorkerRecovery};
 
 impl<D: 'static> Stage for Box<dyn Sink<D>> {
-    fn pre_commit(&mut self, next_epoch: u64) -> Result<Vec<StagedFile>, SinkError> {
+    fn pre_commit(&mut self, next_epoch: u64) -> Result<PreCommit, SinkError> {
         (**self).pre_commit(next_epoch)
     }
 }
@@ -85,9 +85,16 @@ pub(crate) fn sink_stream<D: 'static>(
                     metrics.failed(&name, e);
                 }
                 if let (None, Some(recovery)) = (now, recovery.as_ref()) {
-                    match sink.pre_commit(0) {
-                        Ok(files) => recovery.staged_at_end(files),
-                        Err(e) => metrics.failed(&name, e),
+                    let staged = sink.pre_commit(0).and_then(|staged| {
+                        recovery
+                            .staged_at_end(staged)
+                            .map_err(|source| SinkError::Io {
+                                what: "writing its last output".into(),
+                                source,
+                            })
+                    });
+                    if let Err(e) = staged {
+                        metrics.failed(&name, e);
                     }
                 }
             }
