@@ -284,3 +284,49 @@ fn a_finished_run_run_again_adds_nothing() {
     );
     assert_eq!(committed(&dir.join("out")), output);
 }
+
+#[test]
+fn failed_checkpoint_writes_leave_the_previous_one_in_force_and_lose_nothing() {
+    let dir = scratch("faults");
+    let reference = run(
+        &[
+            "run",
+            "keyed-count",
+            "--source",
+            POSTS,
+            "--workers",
+            "2",
+            "--out",
+            "reference",
+        ],
+        &dir,
+    );
+    assert!(reference.status.success());
+    // Round 2's parts meet a full disk, round 3's manifest a failed fsync, round 4's part is torn;
+    // then the run is killed, and resumed without faults.
+    let mut faulty = caudal(&guaranteed("keyed-count", "2"), &dir)
+        .env("CAUDAL_FAILPOINTS", "write@2,fsync@3,torn@4")
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1200));
+    faulty.kill().unwrap();
+    let said = stderr(&faulty.wait_with_output().unwrap());
+    for epoch in 2..=4 {
+        assert!(
+            said.contains(&format!("checkpoint {epoch} could not be written")),
+            "{said}"
+        );
+    }
+    assert!(
+        said.contains("injected failure: write of checkpoint 2"),
+        "{said}"
+    );
+    assert!(said.contains("torn write"), "{said}");
+
+    let resumed = run(&guaranteed("keyed-count", "2"), &dir);
+    assert!(resumed.status.success(), "{}", stderr(&resumed));
+    assert_eq!(
+        committed(&dir.join("out")),
+        committed(&dir.join("reference"))
+    );
+}

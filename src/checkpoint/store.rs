@@ -266,12 +266,30 @@ impl CheckpointStore {
             path: dir.clone(),
             source,
         })?;
-        write_framed(&dir.join(part_name(part.worker)), part)
+        let path = dir.join(part_name(part.worker));
+        let injected = |source| CheckpointError::Io {
+            what: "cannot write",
+            path: path.clone(),
+            source,
+        };
+        failpoint("write", epoch).map_err(injected)?;
+        if failpoint("torn", epoch).is_err() {
+            // A write cut short, as a crash in the middle of it would leave it.
+            let bytes = frame(part);
+            let _ = fs::write(&path, &bytes[..bytes.len() / 2]);
+            return Err(injected(std::io::Error::other("injected: torn write")));
+        }
+        write_framed(&path, part)
     }
 
     /// Writes the manifest of round `manifest.epoch`: from now on the checkpoint is complete.
     pub fn complete(&self, manifest: &Manifest) -> Result<(), CheckpointError> {
         let dir = self.epoch_dir(manifest.epoch);
+        failpoint("fsync", manifest.epoch).map_err(|source| CheckpointError::Io {
+            what: "cannot sync",
+            path: dir.join(MANIFEST),
+            source,
+        })?;
         write_framed(&dir.join(MANIFEST), manifest)?;
         sync_dir(&self.dir)
     }
@@ -373,6 +391,23 @@ impl CheckpointStore {
         }
         Ok(())
     }
+}
+
+/// Fault injection for tests, in debug builds only: `CAUDAL_FAILPOINTS=write@3,fsync@4,torn@5` makes
+/// writing round 3's parts fail as a full disk would, round 4's fsync fail, and round 5's part be
+/// written half. Release builds never read the variable.
+fn failpoint(point: &str, epoch: u64) -> std::io::Result<()> {
+    #[cfg(debug_assertions)]
+    if let Ok(spec) = std::env::var("CAUDAL_FAILPOINTS") {
+        if spec.split(',').any(|p| p == format!("{point}@{epoch}")) {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::StorageFull,
+                format!("injected failure: {point} of checkpoint {epoch}"),
+            ));
+        }
+    }
+    let _ = (point, epoch);
+    Ok(())
 }
 
 fn part_name(worker: usize) -> String {
