@@ -270,7 +270,16 @@ impl Running {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .is_empty();
+            // Output a sink failed to write must not be covered by a final checkpoint.
+            let sink_failed = self
+                .shared
+                .sinks
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .values()
+                .any(|m| m.errors.load(std::sync::atomic::Ordering::Relaxed) > 0);
             let ended = !failed
+                && !sink_failed
                 && !self
                     .shared
                     .stopped_early
@@ -463,6 +472,7 @@ fn run_with_checkpoints(
             }
         }
         if let Err(e) = recovery.after_step() {
+            coord.abandon();
             shared.fail(RunError::Checkpoint(e));
         }
         if recovery.must_exit() {

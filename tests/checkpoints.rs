@@ -64,6 +64,23 @@ fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     files
 }
 
+/// Runs `pipeline` on two workers without a guarantee, into `dir/reference`; returns its output.
+fn reference_output(pipeline: &str, dir: &Path) -> BTreeMap<String, usize> {
+    let args = [
+        "run",
+        pipeline,
+        "--source",
+        POSTS,
+        "--workers",
+        "2",
+        "--out",
+        "reference",
+    ];
+    let out = run(&args, dir);
+    assert!(out.status.success(), "{}", stderr(&out));
+    committed(&dir.join("reference"))
+}
+
 fn guaranteed<'a>(pipeline: &'a str, workers: &'a str) -> Vec<&'a str> {
     vec![
         "run",
@@ -227,20 +244,7 @@ fn impossible_combinations_say_what_to_do() {
 #[test]
 fn sigterm_takes_a_last_checkpoint_and_the_resumed_run_goes_on_exactly() {
     let dir = scratch("sigterm");
-    let reference = run(
-        &[
-            "run",
-            "tumbling",
-            "--source",
-            POSTS,
-            "--workers",
-            "2",
-            "--out",
-            "reference",
-        ],
-        &dir,
-    );
-    assert!(reference.status.success());
+    let reference = reference_output("tumbling", &dir);
 
     let child = caudal(&guaranteed("tumbling", "2"), &dir).spawn().unwrap();
     std::thread::sleep(Duration::from_millis(700));
@@ -250,7 +254,7 @@ fn sigterm_takes_a_last_checkpoint_and_the_resumed_run_goes_on_exactly() {
     assert!(stopped.status.success(), "{}", stderr(&stopped));
     let partial = committed(&dir.join("out"));
     assert!(
-        partial.values().sum::<usize>() < committed(&dir.join("reference")).values().sum(),
+        partial.values().sum::<usize>() < reference.values().sum(),
         "the stop came after the end: nothing was left to resume"
     );
 
@@ -261,10 +265,7 @@ fn sigterm_takes_a_last_checkpoint_and_the_resumed_run_goes_on_exactly() {
         "{}",
         stderr(&resumed)
     );
-    assert_eq!(
-        committed(&dir.join("out")),
-        committed(&dir.join("reference"))
-    );
+    assert_eq!(committed(&dir.join("out")), reference);
 }
 
 #[test]
@@ -288,20 +289,7 @@ fn a_finished_run_run_again_adds_nothing() {
 #[test]
 fn failed_checkpoint_writes_leave_the_previous_one_in_force_and_lose_nothing() {
     let dir = scratch("faults");
-    let reference = run(
-        &[
-            "run",
-            "keyed-count",
-            "--source",
-            POSTS,
-            "--workers",
-            "2",
-            "--out",
-            "reference",
-        ],
-        &dir,
-    );
-    assert!(reference.status.success());
+    let reference = reference_output("keyed-count", &dir);
     // Round 2's parts meet a full disk, round 3's manifest a failed fsync, round 4's part is torn;
     // then the run is killed, and resumed without faults.
     let mut faulty = caudal(&guaranteed("keyed-count", "2"), &dir)
@@ -325,8 +313,5 @@ fn failed_checkpoint_writes_leave_the_previous_one_in_force_and_lose_nothing() {
 
     let resumed = run(&guaranteed("keyed-count", "2"), &dir);
     assert!(resumed.status.success(), "{}", stderr(&resumed));
-    assert_eq!(
-        committed(&dir.join("out")),
-        committed(&dir.join("reference"))
-    );
+    assert_eq!(committed(&dir.join("out")), reference);
 }

@@ -65,16 +65,27 @@ struct Case {
     source: &'static str,
     mode: &'static str,
     workers: &'static str,
-    /// Further options (a watermark, say).
-    extra: &'static [&'static str],
 }
 
 impl Case {
+    fn new(
+        pipeline: &'static str,
+        source: &'static str,
+        mode: &'static str,
+        workers: &'static str,
+    ) -> Self {
+        Case {
+            pipeline,
+            source,
+            mode,
+            workers,
+        }
+    }
+
     fn command(&self, out: &Path, guarantee: Option<(&str, &Path)>) -> Command {
         let mut cmd = Command::new(BIN);
         cmd.args(["run", self.pipeline, "--source", self.source])
             .args(["--mode", self.mode, "--workers", self.workers])
-            .args(self.extra)
             .arg("--out")
             .arg(out)
             .stdin(Stdio::null())
@@ -177,13 +188,7 @@ const POSTS: &str = "generator:posts?limit=300000&rate=150000";
 fn keyed_count_exactly_once_on_two_workers() {
     check(
         "keyed-count",
-        Case {
-            pipeline: "keyed-count",
-            source: POSTS,
-            mode: "per-record",
-            workers: "2",
-            extra: &[],
-        },
+        Case::new("keyed-count", POSTS, "per-record", "2"),
         "exactly-once",
     );
 }
@@ -192,13 +197,7 @@ fn keyed_count_exactly_once_on_two_workers() {
 fn tumbling_windows_exactly_once_on_two_workers() {
     check(
         "tumbling",
-        Case {
-            pipeline: "tumbling",
-            source: POSTS,
-            mode: "per-record",
-            workers: "2",
-            extra: &[],
-        },
+        Case::new("tumbling", POSTS, "per-record", "2"),
         "exactly-once",
     );
 }
@@ -207,13 +206,12 @@ fn tumbling_windows_exactly_once_on_two_workers() {
 fn sliding_windows_exactly_once() {
     check(
         "sliding",
-        Case {
-            pipeline: "sliding",
-            source: "generator:posts?limit=150000&rate=100000",
-            mode: "per-record",
-            workers: "1",
-            extra: &[],
-        },
+        Case::new(
+            "sliding",
+            "generator:posts?limit=150000&rate=100000",
+            "per-record",
+            "1",
+        ),
         "exactly-once",
     );
 }
@@ -225,13 +223,7 @@ fn sessions_exactly_once_on_two_workers() {
     // merges with it depends on when the watermark moves, and even failure-free runs differ.
     check(
         "session",
-        Case {
-            pipeline: "session",
-            source: POSTS,
-            mode: "per-record",
-            workers: "2",
-            extra: &[],
-        },
+        Case::new("session", POSTS, "per-record", "2"),
         "exactly-once",
     );
 }
@@ -240,13 +232,7 @@ fn sessions_exactly_once_on_two_workers() {
 fn window_join_exactly_once_on_two_workers() {
     check(
         "join",
-        Case {
-            pipeline: "join",
-            source: POSTS,
-            mode: "per-record",
-            workers: "2",
-            extra: &[],
-        },
+        Case::new("join", POSTS, "per-record", "2"),
         "exactly-once",
     );
 }
@@ -255,13 +241,7 @@ fn window_join_exactly_once_on_two_workers() {
 fn micro_batches_exactly_once() {
     check(
         "micro-batch",
-        Case {
-            pipeline: "tumbling",
-            source: POSTS,
-            mode: "micro-batch:50ms",
-            workers: "2",
-            extra: &[],
-        },
+        Case::new("tumbling", POSTS, "micro-batch:50ms", "2"),
         "exactly-once",
     );
 }
@@ -270,13 +250,7 @@ fn micro_batches_exactly_once() {
 fn keyed_count_at_least_once_misses_nothing() {
     check(
         "at-least-once",
-        Case {
-            pipeline: "keyed-count",
-            source: POSTS,
-            mode: "per-record",
-            workers: "2",
-            extra: &[],
-        },
+        Case::new("keyed-count", POSTS, "per-record", "2"),
         "at-least-once",
     );
 }

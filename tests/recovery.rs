@@ -125,3 +125,72 @@ proptest! {
         prop_assert_eq!(resumed, reference);
     }
 }
+
+/// A sink that keeps what it is given until it has `accept` records, then fails every write.
+struct Failing {
+    kept: Collect<Row>,
+    accept: usize,
+}
+
+struct FailingWorker {
+    kept: Collect<Row>,
+    left: usize,
+}
+
+impl caudal::sink::Sink<Row> for FailingWorker {
+    fn write(&mut self, records: &mut Vec<Event<Row>>) -> Result<(), caudal::sink::SinkError> {
+        if records.len() > self.left {
+            return Err(caudal::sink::SinkError::Disconnected);
+        }
+        self.left -= records.len();
+        caudal::sink::Sink::write(&mut self.kept, records)
+    }
+}
+
+impl caudal::sink::SinkFactory<Row> for Failing {
+    fn make(
+        &self,
+        _worker: WorkerInfo,
+    ) -> Result<Box<dyn caudal::sink::Sink<Row>>, caudal::sink::SinkError> {
+        Ok(Box::new(FailingWorker {
+            kept: self.kept.clone(),
+            left: self.accept,
+        }))
+    }
+}
+
+#[test]
+fn a_sink_that_fails_stops_the_checkpoints_so_that_a_resume_writes_its_output_again() {
+    let dir = std::env::temp_dir().join(format!("caudal-recovery-failing-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let reference = run(0, 1, None, None);
+
+    let kept = Collect::new();
+    let sink = Failing {
+        kept: kept.clone(),
+        accept: 20_000,
+    };
+    let source = posts();
+    let failed = caudal::run(config(1, Some(&dir)), move |df| {
+        let rows = pipeline(0, df.source("posts", &source));
+        df.sink("rows", rows, &sink);
+    });
+    let error = failed
+        .expect_err("a run whose sink fails must fail")
+        .to_string();
+    assert!(error.contains("sink rows failed"), "{error}");
+
+    let mut delivered = kept.sorted_data();
+    delivered.extend(run(0, 1, Some(&dir), None));
+    let _ = std::fs::remove_dir_all(&dir);
+    // At-least-once: everything the failed writes lost comes again.
+    let mut counts: std::collections::BTreeMap<Row, i64> = std::collections::BTreeMap::new();
+    for row in reference {
+        *counts.entry(row).or_default() += 1;
+    }
+    for row in delivered {
+        *counts.entry(row).or_default() -= 1;
+    }
+    let lost: i64 = counts.values().filter(|n| **n > 0).sum();
+    assert_eq!(lost, 0, "results lost");
+}

@@ -79,6 +79,9 @@ pub struct Coordinator {
     stopping: AtomicBool,
     /// The round after which the workers leave (0: none).
     exit_after: AtomicU64,
+    /// Something failed that a checkpoint must not cover (a sink lost output): no round completes
+    /// any more, so that a resume starts before the failure.
+    abandoned: AtomicBool,
     round: Mutex<Round>,
     threads: Mutex<Vec<Thread>>,
     writer: Mutex<Option<(mpsc::Sender<Persist>, JoinHandle<()>)>>,
@@ -126,6 +129,7 @@ impl Coordinator {
             persisted: AtomicU64::new(last),
             stopping: AtomicBool::new(false),
             exit_after: AtomicU64::new(0),
+            abandoned: AtomicBool::new(false),
             round: Mutex::new(Round {
                 parts: vec![None; workers],
                 finished: vec![None; workers],
@@ -234,7 +238,10 @@ impl Coordinator {
     /// calls it after each step. Returns how long until the next round is due.
     pub(crate) fn maybe_open(&self, now: Instant, allow_timed: bool) -> Option<Duration> {
         let requested = self.requested.load(Ordering::Acquire);
-        if requested > self.persisted.load(Ordering::Acquire) || self.exit_after() != 0 {
+        if requested > self.persisted.load(Ordering::Acquire)
+            || self.exit_after() != 0
+            || self.is_abandoned()
+        {
             return None;
         }
         let mut round = self.lock();
@@ -258,6 +265,16 @@ impl Coordinator {
         drop(round);
         self.wake_workers();
         Some(self.config.interval)
+    }
+
+    /// Takes no further checkpoint in this run: something failed that one must not cover.
+    pub(crate) fn abandon(&self) {
+        self.abandoned.store(true, Ordering::Release);
+        self.wake_workers();
+    }
+
+    fn is_abandoned(&self) -> bool {
+        self.abandoned.load(Ordering::Acquire)
     }
 
     /// Asks for a last round, after which the workers leave without ending the input.
@@ -352,6 +369,9 @@ impl Coordinator {
     /// Writes a round and commits what it covers (on the writer thread).
     fn persist(&self, persist: Persist) {
         let epoch = persist.manifest.epoch;
+        if self.is_abandoned() {
+            return;
+        }
         let started = Instant::now();
         let written = persist
             .writes
@@ -425,7 +445,7 @@ impl Coordinator {
             drop(tx);
             let _ = handle.join();
         }
-        if !input_ended {
+        if !input_ended || self.is_abandoned() {
             return Ok(());
         }
         let mut round = self.lock();

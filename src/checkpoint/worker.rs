@@ -34,6 +34,8 @@ pub(crate) struct WorkerRecovery {
     leftover: RefCell<PreCommit>,
     /// The last round this worker handed its part to.
     contributed: Cell<u64>,
+    /// A sink failed to write: no checkpoint may cover output that was lost.
+    sink_failure: RefCell<Option<String>>,
 }
 
 impl WorkerRecovery {
@@ -50,6 +52,7 @@ impl WorkerRecovery {
             worker,
             sinks: RefCell::default(),
             leftover: RefCell::default(),
+            sink_failure: RefCell::default(),
         })
     }
 
@@ -71,6 +74,11 @@ impl WorkerRecovery {
             frontier: frontier.clone(),
         });
         frontier
+    }
+
+    /// A sink failed to write: the run must end without a further checkpoint.
+    pub(crate) fn sink_failed(&self, error: String) {
+        self.sink_failure.borrow_mut().get_or_insert(error);
     }
 
     /// A sink handed over its last output as it ended: its buffers are written here (the final
@@ -112,6 +120,11 @@ impl WorkerRecovery {
     /// up to the cut, copies the state, stages the sinks' output and hands the part over. Returns an
     /// error if a sink could not stage.
     pub(crate) fn after_step(&self) -> Result<(), String> {
+        if let Some(error) = self.sink_failure.borrow_mut().take() {
+            return Err(format!(
+                "{error}: the run stops without a further checkpoint, so that a resume writes that output again"
+            ));
+        }
         let Some((epoch, cut)) = self.coord.aligned_round() else {
             return Ok(());
         };

@@ -32,7 +32,10 @@ pub struct SinkMetrics {
 }
 
 impl SinkMetrics {
-    fn failed(&self, name: &str, error: SinkError) {
+    fn failed(&self, name: &str, error: SinkError, recovery: Option<&WorkerRecovery>) {
+        if let Some(recovery) = recovery {
+            recovery.sink_failed(format!("sink {name} failed: {error}"));
+        }
         if self.errors.fetch_add(1, Ordering::Relaxed) == 0 {
             tracing::error!("sink {name} failed: {error}");
             *self.first_error.lock().unwrap_or_else(|e| e.into_inner()) =
@@ -59,7 +62,7 @@ pub(crate) fn sink_stream<D: 'static>(
         }
     });
     if let Err(e) = sink.start(&ctx) {
-        metrics.failed(&name, e);
+        metrics.failed(&name, e, recovery.as_deref());
     }
     let sink = Rc::new(RefCell::new(sink));
     let processed = recovery
@@ -75,14 +78,14 @@ pub(crate) fn sink_stream<D: 'static>(
                     .records
                     .fetch_add(records.len() as u64, Ordering::Relaxed);
                 if let Err(e) = sink.write(records) {
-                    metrics.failed(&name, e);
+                    metrics.failed(&name, e, recovery.as_deref());
                 }
             });
             let now = frontier.frontier().first().copied();
             if now != last_frontier {
                 last_frontier = now;
                 if let Err(e) = sink.progress(now) {
-                    metrics.failed(&name, e);
+                    metrics.failed(&name, e, recovery.as_deref());
                 }
                 if let (None, Some(recovery)) = (now, recovery.as_ref()) {
                     let staged = sink.pre_commit(0).and_then(|staged| {
@@ -94,7 +97,7 @@ pub(crate) fn sink_stream<D: 'static>(
                             })
                     });
                     if let Err(e) = staged {
-                        metrics.failed(&name, e);
+                        metrics.failed(&name, e, Some(recovery));
                     }
                 }
             }

@@ -385,8 +385,12 @@ impl<D: 'static> Driver<D> {
                 return Some(CHECKPOINT_PAUSE_POLL);
             }
             if let (true, Some(held_back)) = (was_paused, self.held_back.take()) {
-                // The round is taken (or its cut moved up): go on to the frontier held back.
+                // The round is taken (or its cut moved up): go on to the frontier held back. If that
+                // reaches the (new) cut, pause again at once: nothing may be read and sent at the cut.
                 self.advance(held_back);
+                if self.maybe_pause(&**source) {
+                    return Some(CHECKPOINT_PAUSE_POLL);
+                }
             }
         }
         let now = Instant::now();
@@ -543,7 +547,21 @@ impl<D: 'static> Driver<D> {
         }
     }
 
+    /// Whether records may be sent at the capability: never at or past the cut of a pending round.
+    fn may_send(&self) -> bool {
+        match (&self.checkpoint, &self.cap) {
+            (Some(checkpoint), Some(cap)) => {
+                !checkpoint.round_pending() || *cap.time() < checkpoint.cut()
+            }
+            _ => true,
+        }
+    }
+
     fn emit_read(&mut self, output: &mut Output<'_, D>) {
+        debug_assert!(
+            self.read.is_empty() || self.may_send(),
+            "records sent at a checkpoint's cut"
+        );
         if let (false, Some(cap)) = (self.read.is_empty(), self.cap.as_ref()) {
             output.session(cap).give_container(&mut self.read);
             self.read.clear();
@@ -551,6 +569,10 @@ impl<D: 'static> Driver<D> {
     }
 
     fn release(&mut self, output: &mut Output<'_, D>, mut batch: SealedBatch<D>) {
+        debug_assert!(
+            batch.records.is_empty() || self.may_send(),
+            "records sent at a checkpoint's cut"
+        );
         if let (false, Some(cap)) = (batch.records.is_empty(), self.cap.as_ref()) {
             output.session(cap).give_container(&mut batch.records);
         }
