@@ -9,7 +9,7 @@ use caudal_operators::budget::WorkBudget;
 use caudal_operators::WatermarkStrategy;
 use serde::Serialize;
 
-use crate::checkpoint::CheckpointConfig;
+use crate::guarantee::Guarantee;
 use crate::mode::ExecutionMode;
 
 /// Every default value, in one place. The runtime, the sources and sinks, the DStream layer and the
@@ -65,6 +65,10 @@ pub mod defaults {
     pub const SOCKET_MAX_BACKOFF: Duration = Duration::from_secs(5);
     /// How often a file sink starts a new part file at most.
     pub const FILE_ROLL_INTERVAL: Duration = Duration::from_secs(1);
+    /// Under a guarantee a file sink hands its output to each checkpoint round instead of rolling by
+    /// time; it writes a part file itself only when its buffer grows past this many bytes between
+    /// two rounds.
+    pub const FILE_BUFFER_UNDER_CHECKPOINTS: usize = 64 << 20;
 
     // The DStream layer.
 
@@ -258,5 +262,39 @@ impl RunConfig {
     /// How many workers the run has over all processes.
     pub fn total_workers(&self) -> usize {
         self.workers * self.cluster.as_ref().map_or(1, |c| c.processes)
+    }
+}
+
+/// How a run keeps checkpoints: the guarantee, where, how often, and the job they belong to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CheckpointConfig {
+    /// What a crash may lose.
+    pub guarantee: Guarantee,
+    /// The job's checkpoint directory.
+    pub dir: PathBuf,
+    /// How often a checkpoint is taken.
+    pub interval: Duration,
+    /// How many complete checkpoints are kept.
+    pub keep: usize,
+    /// What the job is (pipeline, source, mode...): a checkpoint of another job is refused.
+    pub job: String,
+}
+
+impl CheckpointConfig {
+    /// Checkpoints of `job` in `dir` with `guarantee`, every second, keeping the last two.
+    pub fn new(guarantee: Guarantee, dir: impl Into<PathBuf>, job: impl Into<String>) -> Self {
+        CheckpointConfig {
+            guarantee,
+            dir: dir.into(),
+            interval: defaults::CHECKPOINT_INTERVAL,
+            keep: defaults::CHECKPOINTS_KEPT,
+            job: job.into(),
+        }
+    }
+
+    /// The same, every `interval`.
+    pub fn interval(mut self, interval: Duration) -> Self {
+        self.interval = interval;
+        self
     }
 }

@@ -35,6 +35,7 @@ pub mod config;
 pub mod dead_letter;
 pub mod dstream;
 pub mod embed;
+pub mod guarantee;
 pub mod mode;
 pub mod parse;
 pub mod pipeline;

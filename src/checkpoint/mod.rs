@@ -72,56 +72,15 @@
 //! refused with an error that names the file; nothing is overwritten.
 
 mod coordinator;
-mod guarantee;
 mod source;
 mod stats;
 pub mod store;
 mod worker;
 
+pub use crate::config::CheckpointConfig;
+pub use crate::guarantee::Guarantee;
 pub use coordinator::Coordinator;
-pub use guarantee::Guarantee;
 pub(crate) use source::SourceCheckpoint;
 pub use stats::CheckpointStats;
 pub use store::{CheckpointError, CheckpointStore, Manifest, Restored, SourcePart, WorkerPart};
 pub(crate) use worker::{Stage, WorkerRecovery};
-
-use std::path::PathBuf;
-use std::time::Duration;
-
-use serde::Serialize;
-
-use crate::config::defaults;
-
-/// How a run keeps checkpoints: the guarantee, where, how often, and the job they belong to.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct CheckpointConfig {
-    /// What a crash may lose.
-    pub guarantee: Guarantee,
-    /// The job's checkpoint directory.
-    pub dir: PathBuf,
-    /// How often a checkpoint is taken.
-    pub interval: Duration,
-    /// How many complete checkpoints are kept.
-    pub keep: usize,
-    /// What the job is (pipeline, source, mode...): a checkpoint of another job is refused.
-    pub job: String,
-}
-
-impl CheckpointConfig {
-    /// Checkpoints of `job` in `dir` with `guarantee`, every second, keeping the last two.
-    pub fn new(guarantee: Guarantee, dir: impl Into<PathBuf>, job: impl Into<String>) -> Self {
-        CheckpointConfig {
-            guarantee,
-            dir: dir.into(),
-            interval: defaults::CHECKPOINT_INTERVAL,
-            keep: defaults::CHECKPOINTS_KEPT,
-            job: job.into(),
-        }
-    }
-
-    /// The same, every `interval`.
-    pub fn interval(mut self, interval: Duration) -> Self {
-        self.interval = interval;
-        self
-    }
-}

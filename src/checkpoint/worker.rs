@@ -10,12 +10,11 @@ use caudal_operators::EventTime;
 
 use super::store::{PreCommit, WorkerPart};
 use super::Coordinator;
-use crate::sink::SinkError;
 
 /// A sink as the checkpoint rounds see it.
 pub(crate) trait Stage {
     /// Hands over what the sink wrote since the last call ([`crate::sink::Sink::pre_commit`]).
-    fn pre_commit(&mut self, next_epoch: u64) -> Result<PreCommit, SinkError>;
+    fn pre_commit(&mut self, next_epoch: u64) -> Result<PreCommit, String>;
 }
 
 struct SinkEntry {

@@ -6,10 +6,13 @@
 //! partial file, and a crash leaves only hidden `.tmp` files behind. In micro-batch mode with a roll
 //! interval no longer than the batch interval, that is one file per batch and worker.
 //!
-//! Under a delivery guarantee, part names carry the checkpoint round and the attempt
-//! (`part-WWWWW-EEEEEEEE-AAA-NNNN.EXT`), so that a resumed run never reuses a name. With exactly-once
-//! the files are *staged* instead: written and synced under a hidden name (`.part-....staged`) and
-//! renamed to their visible name only when the checkpoint that covers them is complete; a run that
+//! Under a delivery guarantee, each checkpoint round takes the buffer (one part file per round and
+//! worker, written and synced by the checkpoint's writer thread, so the worker does not wait for the
+//! disk); the worker writes a part itself only if its buffer outgrows
+//! `defaults::FILE_BUFFER_UNDER_CHECKPOINTS` between two rounds. Part names carry the checkpoint
+//! round and the attempt (`part-WWWWW-EEEEEEEE-AAA-NNNN.EXT`), so that a resumed run never reuses a
+//! name. With exactly-once the files are *staged*: written under a hidden name (`.part-....staged`)
+//! and renamed to their visible name only when the checkpoint that covers them is complete; a run that
 //! starts removes what a crashed run of the same worker staged and never committed.
 
 use std::path::PathBuf;
@@ -174,7 +177,13 @@ impl<D: 'static> Sink<D> for FileSinkWorker<D> {
     }
 
     fn progress(&mut self, frontier: Option<EventTime>) -> Result<(), SinkError> {
-        if frontier.is_none() || self.last_roll.elapsed() >= self.roll_interval {
+        // Under a guarantee every checkpoint round hands the buffer to the checkpoint's writer, so
+        // the worker itself writes only a buffer grown past its bound between two rounds.
+        let roll = match self.ctx.guarantee.checkpoints() {
+            false => self.last_roll.elapsed() >= self.roll_interval,
+            true => self.buf.len() >= defaults::FILE_BUFFER_UNDER_CHECKPOINTS,
+        };
+        if frontier.is_none() || roll {
             self.commit()?;
         }
         Ok(())

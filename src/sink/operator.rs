@@ -15,8 +15,8 @@ use crate::checkpoint::store::PreCommit;
 use crate::checkpoint::{Stage, WorkerRecovery};
 
 impl<D: 'static> Stage for Box<dyn Sink<D>> {
-    fn pre_commit(&mut self, next_epoch: u64) -> Result<PreCommit, SinkError> {
-        (**self).pre_commit(next_epoch)
+    fn pre_commit(&mut self, next_epoch: u64) -> Result<PreCommit, String> {
+        (**self).pre_commit(next_epoch).map_err(|e| e.to_string())
     }
 }
 
@@ -88,7 +88,7 @@ pub(crate) fn sink_stream<D: 'static>(
                     metrics.failed(&name, e, recovery.as_deref());
                 }
                 if let (None, Some(recovery)) = (now, recovery.as_ref()) {
-                    let staged = sink.pre_commit(0).and_then(|staged| {
+                    let staged = Sink::pre_commit(&mut **sink, 0).and_then(|staged| {
                         recovery
                             .staged_at_end(staged)
                             .map_err(|source| SinkError::Io {

@@ -1,11 +1,11 @@
-//! [`Guarantee`]: what a run promises about its output after a crash.
+//! [`Guarantee`]: what a run promises about its output after a crash (how it is kept: [`crate::checkpoint`]).
 
 use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-/// What a crash may do to a run's output (see the [module documentation](super)).
+/// What a crash may do to a run's output (see [`crate::checkpoint`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Guarantee {
     /// Nothing is kept: a restarted run starts from scratch.
