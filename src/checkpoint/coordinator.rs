@@ -224,6 +224,12 @@ impl Coordinator {
         self.stats.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// A worker's copy for a round took `took`.
+    pub(crate) fn note_copy(&self, took: Duration) {
+        let mut stats = self.stats();
+        stats.max_copy_us = stats.max_copy_us.max(micros(took));
+    }
+
     /// What the run's checkpoints cost so far.
     pub fn stats_now(&self) -> CheckpointStats {
         self.stats().clone()

@@ -20,6 +20,10 @@ pub struct CheckpointStats {
     /// The longest pause of the sources: from alignment until every worker had copied its state, in µs
     /// (the stop of the flow that a round costs, beside the alignment).
     pub max_pause_us: u64,
+    /// The longest copy by one worker (its state serialized, its sinks' buffers taken), in µs: the
+    /// part of the pause that the checkpoint itself costs; the rest waits for the frontier to reach
+    /// the cut (the work before it, a burst of window firings say).
+    pub max_copy_us: u64,
     /// The longest write of a round (every part, fsync'd, and the manifest), in µs; off the workers.
     pub max_write_us: u64,
     /// The size of the last checkpoint's files, in bytes.
@@ -35,12 +39,13 @@ impl fmt::Display for CheckpointStats {
         let us = |us: u64| format!("{:.1} ms", us as f64 / 1e3);
         write!(
             f,
-            "  checkpoints ({}): {} taken, last {} bytes; longest alignment {}, longest pause {}, longest write {}",
+            "  checkpoints ({}): {} taken, last {} bytes; longest alignment {}, longest pause {} (copy {}), longest write {}",
             self.guarantee,
             self.rounds,
             self.last_bytes,
             us(self.max_alignment_us),
             us(self.max_pause_us),
+            us(self.max_copy_us),
             us(self.max_write_us)
         )?;
         if self.failed > 0 {

@@ -132,6 +132,7 @@ impl WorkerRecovery {
         {
             return Ok(());
         }
+        let copy_started = std::time::Instant::now();
         let mut staged = PreCommit::default();
         for sink in self.sinks.borrow().iter() {
             let handed = sink
@@ -147,6 +148,7 @@ impl WorkerRecovery {
             sources: self.coord.source_parts(self.worker),
             staged: staged.files,
         };
+        self.coord.note_copy(copy_started.elapsed());
         self.contributed.set(epoch);
         self.coord.contribute(epoch, part, staged.writes);
         Ok(())
