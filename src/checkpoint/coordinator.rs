@@ -5,7 +5,6 @@
 //! activation. The lock is taken a few times per round and instance (when it first sees a round, when
 //! it pauses or resumes) and by workers while a round is aligned.
 
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex, MutexGuard};
 use std::thread::{JoinHandle, Thread};
@@ -378,50 +377,11 @@ impl Coordinator {
         if self.is_abandoned() {
             return;
         }
-        let started = Instant::now();
-        let written = persist
-            .writes
-            .iter()
-            .try_for_each(|w| w.perform(true))
-            .map_err(|source| CheckpointError::Io {
-                what: "cannot write output",
-                path: persist
-                    .manifest
-                    .staged
-                    .first()
-                    .map_or_else(PathBuf::new, |f| f.staged.clone()),
-                source,
-            });
-        let result = written
-            .and_then(|()| sync_output(&persist.manifest.staged))
-            .and_then(|()| {
-                persist
-                    .parts
-                    .iter()
-                    .try_for_each(|part| self.store.write_part(epoch, part))
-            })
-            .and_then(|()| self.store.complete(&persist.manifest));
-        match result {
+        match self.write_round(&persist) {
             Ok(()) => {
-                {
-                    let mut stats = self.stats();
-                    stats.rounds += 1;
-                    stats.max_write_us = stats.max_write_us.max(micros(started.elapsed()));
-                    stats.last_bytes = self.store.size_of(epoch);
-                }
-                for file in &persist.manifest.staged {
-                    if let Err(e) = file.commit() {
-                        tracing::error!(
-                            "checkpoint {epoch}: cannot commit {}: {e}",
-                            file.staged.display()
-                        );
-                    }
-                }
-                self.lock()
-                    .pending
-                    .retain(|f| !persist.manifest.staged.contains(f));
-                if let Err(e) = self.store.prune() {
-                    tracing::warn!("{e}");
+                if let Err(e) = self.commit_round(&persist.manifest) {
+                    // What is not committed stays pending: the next round commits it again.
+                    tracing::error!("checkpoint {epoch}: {e}");
                 }
             }
             Err(e) => {
@@ -433,6 +393,43 @@ impl Coordinator {
         }
         self.persisted.store(epoch, Ordering::Release);
         self.wake_workers();
+    }
+
+    /// Writes a round durably: the sinks' buffers, the sync of the output it covers, the parts, and
+    /// the manifest last, which makes the checkpoint complete.
+    fn write_round(&self, round: &Persist) -> Result<(), CheckpointError> {
+        let epoch = round.manifest.epoch;
+        let started = Instant::now();
+        for write in &round.writes {
+            write.perform(true).map_err(|source| CheckpointError::Io {
+                what: "cannot write output",
+                path: write.path.clone(),
+                source,
+            })?;
+        }
+        sync_output(&round.manifest.staged)?;
+        for part in &round.parts {
+            self.store.write_part(epoch, part)?;
+        }
+        self.store.complete(&round.manifest)?;
+        let mut stats = self.stats();
+        stats.rounds += 1;
+        stats.max_write_us = stats.max_write_us.max(micros(started.elapsed()));
+        stats.last_bytes = self.store.size_of(epoch);
+        Ok(())
+    }
+
+    /// Commits the output a complete checkpoint covers, then prunes old checkpoints.
+    fn commit_round(&self, manifest: &Manifest) -> Result<(), CheckpointError> {
+        for file in &manifest.staged {
+            file.commit().map_err(|source| CheckpointError::Io {
+                what: "cannot commit staged output",
+                path: file.staged.clone(),
+                source,
+            })?;
+        }
+        self.lock().pending.retain(|f| !manifest.staged.contains(f));
+        self.store.prune()
     }
 
     /// A worker has left its loop: `part` holds its sources' last positions and what its sinks staged
@@ -460,35 +457,15 @@ impl Coordinator {
         }
         let parts: Vec<WorkerPart> = round.finished.iter_mut().filter_map(Option::take).collect();
         let epoch = self.requested.load(Ordering::Acquire).max(self.persisted()) + 1;
-        let manifest = self.manifest(epoch, true, std::mem::take(&mut round.pending));
-        let writes = std::mem::take(&mut round.writes);
+        let last = Persist {
+            parts,
+            manifest: self.manifest(epoch, true, std::mem::take(&mut round.pending)),
+            writes: std::mem::take(&mut round.writes),
+        };
         drop(round);
-        for write in &writes {
-            write.perform(true).map_err(|source| CheckpointError::Io {
-                what: "cannot write output",
-                path: write.path.clone(),
-                source,
-            })?;
-        }
-        sync_output(&manifest.staged)?;
-        for part in &parts {
-            self.store.write_part(epoch, part)?;
-        }
-        self.store.complete(&manifest)?;
-        for file in &manifest.staged {
-            file.commit().map_err(|source| CheckpointError::Io {
-                what: "cannot commit staged output",
-                path: file.staged.clone(),
-                source,
-            })?;
-        }
+        self.write_round(&last)?;
         self.persisted.store(epoch, Ordering::Release);
-        {
-            let mut stats = self.stats();
-            stats.rounds += 1;
-            stats.last_bytes = self.store.size_of(epoch);
-        }
-        self.store.prune()
+        self.commit_round(&last.manifest)
     }
 
     // The source instance's side.
