@@ -434,7 +434,7 @@ fn run_with_checkpoints(
     shared: &Shared,
     recovery: &WorkerRecovery,
 ) {
-    if let Err(e) = recovery.check_restore() {
+    if let Err(e) = recovery.dataflow_built() {
         shared.fail(RunError::Checkpoint(e));
     }
     let coord = recovery.coordinator().clone();

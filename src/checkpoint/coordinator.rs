@@ -105,13 +105,7 @@ impl Coordinator {
         store.clear_incomplete()?;
         let restored = store.latest(&config.job, workers)?;
         if let Some(r) = &restored {
-            for file in &r.manifest.staged {
-                file.commit().map_err(|source| CheckpointError::Io {
-                    what: "cannot commit staged output",
-                    path: file.staged.clone(),
-                    source,
-                })?;
-            }
+            commit_output(&r.manifest.staged)?;
         }
         let (first_epoch, attempt) = restored
             .as_ref()
@@ -421,13 +415,7 @@ impl Coordinator {
 
     /// Commits the output a complete checkpoint covers, then prunes old checkpoints.
     fn commit_round(&self, manifest: &Manifest) -> Result<(), CheckpointError> {
-        for file in &manifest.staged {
-            file.commit().map_err(|source| CheckpointError::Io {
-                what: "cannot commit staged output",
-                path: file.staged.clone(),
-                source,
-            })?;
-        }
+        commit_output(&manifest.staged)?;
         self.lock().pending.retain(|f| !manifest.staged.contains(f));
         self.store.prune()
     }
@@ -565,6 +553,18 @@ fn sync_output(files: &[StagedFile]) -> Result<(), CheckpointError> {
     files.iter().try_for_each(|file| {
         file.sync().map_err(|source| CheckpointError::Io {
             what: "cannot sync output",
+            path: file.staged.clone(),
+            source,
+        })
+    })
+}
+
+/// Makes the output a complete checkpoint covers visible (again, after a crash between its manifest
+/// and its commit: a file committed already is left as it is).
+fn commit_output(files: &[StagedFile]) -> Result<(), CheckpointError> {
+    files.iter().try_for_each(|file| {
+        file.commit().map_err(|source| CheckpointError::Io {
+            what: "cannot commit staged output",
             path: file.staged.clone(),
             source,
         })

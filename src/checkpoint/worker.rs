@@ -90,8 +90,9 @@ impl WorkerRecovery {
         Ok(())
     }
 
-    /// Checks, after the dataflow is built, that the checkpoint's state fitted it.
-    pub(crate) fn check_restore(&self) -> Result<(), String> {
+    /// The worker's dataflow is built: tells the coordinator (rounds open once every worker's is), and
+    /// checks that the state of the checkpoint being resumed fitted it.
+    pub(crate) fn dataflow_built(&self) -> Result<(), String> {
         let registry = StateRegistry::current();
         let mut problems: Vec<String> = registry
             .restore_errors()
