@@ -170,6 +170,9 @@ impl<D: fmt::Display + 'static> Source for DisplayLines<D> {
     fn resume(&mut self, offset: u64) -> Result<(), String> {
         self.0.resume(offset)
     }
+    fn checkpointed(&mut self, offset: u64) {
+        self.0.checkpointed(offset)
+    }
 }
 
 impl Feed {

@@ -63,6 +63,12 @@ pub mod defaults {
     pub const SOCKET_INITIAL_BACKOFF: Duration = Duration::from_millis(100);
     /// A socket source's longest wait between connection attempts.
     pub const SOCKET_MAX_BACKOFF: Duration = Duration::from_secs(5);
+    /// How many lines a socket source's reader thread may hold for its worker: when the worker falls
+    /// behind, the reader stops reading and TCP's window pushes back on the peer.
+    pub const SOCKET_QUEUE_LINES: usize = 16_384;
+    /// A write-ahead log starts a new segment at this size; whole segments are dropped once a complete
+    /// checkpoint covers them.
+    pub const WAL_SEGMENT_BYTES: u64 = 16 << 20;
     /// How often a file sink starts a new part file at most.
     pub const FILE_ROLL_INTERVAL: Duration = Duration::from_secs(1);
     /// Under a guarantee a file sink hands its output to each checkpoint round instead of rolling by

@@ -190,32 +190,51 @@ impl<'scope> Dataflow<'scope> {
         source_stream(self.scope, name, source, opts)
     }
 
-    /// Checks that `source` can replay its input, and moves it to where the resumed checkpoint left
-    /// it.
+    /// Checks that `source` can replay its input (asking one that cannot for a write-ahead log in the
+    /// checkpoint directory), and moves it to where the resumed checkpoint left it.
     fn prepare_for_checkpoints(
         &self,
         name: &str,
         source: &mut dyn crate::source::Source<Item = impl Sized + 'static>,
         restored: Option<&crate::checkpoint::SourcePart>,
     ) -> Result<(), String> {
-        let guarantee = self.shared.config.checkpoints.as_ref().map(|c| c.guarantee);
+        let Some(config) = self.shared.config.checkpoints.as_ref() else {
+            return Ok(());
+        };
+        let mut logged = false;
         if !source.replayable() {
-            return Err(format!(
-                "source `{name}` cannot read its input again after a crash, which {} needs: use a \
-                 generator, a file or a queue (a write-ahead log for sockets and channels is not \
-                 there yet), or run without --guarantee",
-                guarantee.unwrap_or_default()
-            ));
+            let safe: String = name
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '-' {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
+            let dir = config
+                .dir
+                .join("wal")
+                .join(format!("{safe}-w{}", self.scope.index()));
+            match source.write_ahead(dir) {
+                Ok(()) => logged = true,
+                Err(e) => {
+                    return Err(format!(
+                        "source `{name}` cannot read its input again after a crash, which {} \
+                         needs: {e}",
+                        config.guarantee
+                    ))
+                }
+            }
         }
-        match restored {
-            Some(part) if part.offset > 0 => source.resume(part.offset).map_err(|e| {
-                format!(
-                    "source `{name}` cannot resume at offset {}: {e}",
-                    part.offset
-                )
-            }),
-            _ => Ok(()),
+        let offset = restored.map_or(0, |part| part.offset);
+        if offset > 0 || logged {
+            source
+                .resume(offset)
+                .map_err(|e| format!("source `{name}` cannot resume at offset {offset}: {e}"))?;
         }
+        Ok(())
     }
 
     /// Sends `stream` to sink `name` (this worker's instance of it).

@@ -164,7 +164,7 @@ fn a_damaged_checkpoint_is_refused_with_the_file_named() {
 #[test]
 fn impossible_combinations_say_what_to_do() {
     let dir = scratch("flags");
-    let cases: [(&[&str], &str); 4] = [
+    let cases: [(&[&str], &str); 3] = [
         (
             &[
                 "run",
@@ -199,19 +199,6 @@ fn impossible_combinations_say_what_to_do() {
                 "ck",
             ],
             "add --guarantee",
-        ),
-        (
-            &[
-                "run",
-                "uppercase",
-                "--source",
-                "socket://127.0.0.1:9",
-                "--guarantee",
-                "at-least-once",
-                "--checkpoint-dir",
-                "ck",
-            ],
-            "cannot read its input again",
         ),
     ];
     for (args, expected) in cases {
@@ -288,6 +275,11 @@ fn a_finished_run_run_again_adds_nothing() {
 
 #[test]
 fn failed_checkpoint_writes_leave_the_previous_one_in_force_and_lose_nothing() {
+    if !cfg!(debug_assertions) {
+        // `CAUDAL_FAILPOINTS` is compiled into debug builds only (as `cargo test` makes them).
+        eprintln!("SKIPPED: failpoints need a debug build; run `cargo test --test checkpoints`");
+        return;
+    }
     let dir = scratch("faults");
     let reference = reference_output("keyed-count", &dir);
     // Round 2's parts meet a full disk, round 3's manifest a failed fsync, round 4's part is torn;

@@ -194,3 +194,24 @@ fn a_sink_that_fails_stops_the_checkpoints_so_that_a_resume_writes_its_output_ag
     let lost: i64 = counts.values().filter(|n| **n > 0).sum();
     assert_eq!(lost, 0, "results lost");
 }
+
+#[test]
+fn a_channel_source_under_a_guarantee_is_refused_with_what_to_do() {
+    let dir = std::env::temp_dir().join(format!("caudal-recovery-channel-{}", std::process::id()));
+    let (pusher, sources) = caudal::source::channel::channel::<String>(1);
+    drop(pusher);
+    let sink = Collect::new();
+    let error = caudal::run(config(1, Some(&dir)), move |df| {
+        let lines = df.source("pushed", &sources);
+        df.sink("out", lines, &sink);
+    })
+    .expect_err("a channel cannot be replayed")
+    .to_string();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        error.contains("`pushed` cannot read its input again")
+            && error.contains("write-ahead log")
+            && error.contains("without --guarantee"),
+        "{error}"
+    );
+}

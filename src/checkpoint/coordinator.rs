@@ -74,6 +74,8 @@ pub struct Coordinator {
     resumed: AtomicU64,
     /// The last round written and committed.
     persisted: AtomicU64,
+    /// The last round whose checkpoint is complete (`persisted` also counts rounds that failed).
+    complete: AtomicU64,
     /// A stop was asked for: the next round is the last, and the workers leave after it.
     stopping: AtomicBool,
     /// The round after which the workers leave (0: none).
@@ -120,6 +122,7 @@ impl Coordinator {
             aligned: AtomicU64::new(last),
             resumed: AtomicU64::new(last),
             persisted: AtomicU64::new(last),
+            complete: AtomicU64::new(last),
             stopping: AtomicBool::new(false),
             exit_after: AtomicU64::new(0),
             abandoned: AtomicBool::new(false),
@@ -177,6 +180,11 @@ impl Coordinator {
     /// The last checkpoint written and committed.
     pub fn persisted(&self) -> u64 {
         self.persisted.load(Ordering::Acquire)
+    }
+
+    /// The last round whose checkpoint is complete.
+    pub(crate) fn complete(&self) -> u64 {
+        self.complete.load(Ordering::Acquire)
     }
 
     fn lock(&self) -> MutexGuard<'_, Round> {
@@ -373,6 +381,7 @@ impl Coordinator {
         }
         match self.write_round(&persist) {
             Ok(()) => {
+                self.complete.store(epoch, Ordering::Release);
                 if let Err(e) = self.commit_round(&persist.manifest) {
                     // What is not committed stays pending: the next round commits it again.
                     tracing::error!("checkpoint {epoch}: {e}");
@@ -453,6 +462,7 @@ impl Coordinator {
         drop(round);
         self.write_round(&last)?;
         self.persisted.store(epoch, Ordering::Release);
+        self.complete.store(epoch, Ordering::Release);
         self.commit_round(&last.manifest)
     }
 

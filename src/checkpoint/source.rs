@@ -2,6 +2,7 @@
 //! its cut, pauses when its watermark reaches the cut, and goes on once the round is taken (see the
 //! [module documentation](super)).
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use caudal_operators::EventTime;
@@ -18,6 +19,8 @@ pub(crate) struct SourceCheckpoint {
     seen: u64,
     /// The round it is paused for.
     paused: Option<u64>,
+    /// The offsets it paused at, by round, until those rounds are complete.
+    offsets: VecDeque<(u64, u64)>,
 }
 
 impl SourceCheckpoint {
@@ -36,6 +39,7 @@ impl SourceCheckpoint {
                 slot,
                 seen,
                 paused: None,
+                offsets: VecDeque::new(),
             },
             restored,
         )
@@ -93,9 +97,27 @@ impl SourceCheckpoint {
         if !self.round_pending() || frontier < self.coord.cut() {
             return false;
         }
-        self.coord.source_pauses(self.slot, self.seen, part());
+        let part = part();
+        self.offsets.push_back((self.seen, part.offset));
+        self.coord.source_pauses(self.slot, self.seen, part);
         self.paused = Some(self.seen);
         true
+    }
+
+    /// The offset of the newest checkpoint that has become complete since the last call, if any: the
+    /// source will never be asked for the input before it again.
+    #[inline]
+    pub(crate) fn newly_complete(&mut self) -> Option<u64> {
+        let &(epoch, _) = self.offsets.front()?;
+        let complete = self.coord.complete();
+        if epoch > complete {
+            return None;
+        }
+        let mut offset = None;
+        while self.offsets.front().is_some_and(|(e, _)| *e <= complete) {
+            offset = self.offsets.pop_front().map(|(_, o)| o);
+        }
+        offset
     }
 
     /// The source's input has ended, at `part`.

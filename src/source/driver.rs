@@ -384,6 +384,9 @@ impl<D: 'static> Driver<D> {
             if checkpoint.hold(frontier) {
                 return Some(CHECKPOINT_PAUSE_POLL);
             }
+            if let Some(offset) = checkpoint.newly_complete() {
+                source.checkpointed(offset);
+            }
             if let (true, Some(held_back)) = (was_paused, self.held_back.take()) {
                 // The round is taken (or its cut moved up): go on to the frontier held back. If that
                 // reaches the (new) cut, pause again at once: nothing may be read and sent at the cut.

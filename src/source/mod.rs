@@ -18,6 +18,7 @@ pub mod queue;
 pub mod socket;
 #[cfg(feature = "cli")]
 pub mod spec;
+pub mod wal;
 
 use std::time::Instant;
 
@@ -116,6 +117,26 @@ pub trait Source: 'static {
         let _ = offset;
         Err("this source cannot resume from an offset".into())
     }
+
+    /// Asks a source that cannot replay its input to keep what it receives in a [`wal::WriteAheadLog`]
+    /// in `dir` before handing it to the dataflow, so that it can [`Source::resume`] after a crash (and
+    /// then says it is [`Source::replayable`]). Called once, before [`Source::resume`] and
+    /// [`Source::start`], when the run has a delivery guarantee. Sources that replay on their own, and
+    /// those that cannot log, keep the default, which refuses.
+    fn write_ahead(&mut self, dir: std::path::PathBuf) -> Result<(), String> {
+        let _ = dir;
+        Err(
+            "it cannot keep a write-ahead log either (generators, files, queues and sockets can \
+             replay), so run it without --guarantee"
+                .into(),
+        )
+    }
+
+    /// Hears that a checkpoint is complete that covers this source's input before `offset`: that input
+    /// will never be asked for again (a write-ahead log drops it; a Kafka source could commit it).
+    fn checkpointed(&mut self, offset: u64) {
+        let _ = offset;
+    }
 }
 
 impl<S: Source + ?Sized> Source for Box<S> {
@@ -134,6 +155,12 @@ impl<S: Source + ?Sized> Source for Box<S> {
     }
     fn resume(&mut self, offset: u64) -> Result<(), String> {
         (**self).resume(offset)
+    }
+    fn write_ahead(&mut self, dir: std::path::PathBuf) -> Result<(), String> {
+        (**self).write_ahead(dir)
+    }
+    fn checkpointed(&mut self, offset: u64) {
+        (**self).checkpointed(offset)
     }
 }
 

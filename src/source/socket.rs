@@ -1,19 +1,31 @@
 //! A TCP text socket client: one record per line, like Spark's `socketTextStream(host, port)`.
 //!
 //! A reader thread connects to `host:port` (retrying with exponential backoff, and saying where and why
-//! it cannot connect), reads lines, and hands them to the source operator over a channel, waking it once
-//! per read buffer rather than once per line. A line that is not UTF-8 goes to the dead letters. When
-//! the server closes the connection the input ends, unless the source reconnects.
+//! it cannot connect), reads lines, and hands them to the source operator over a bounded channel, waking
+//! it once per read buffer rather than once per line. When the worker falls behind, the channel fills,
+//! the reader stops reading, and TCP's window pushes back on the peer. A line that is not UTF-8 goes to
+//! the dead letters. When the server closes the connection the input ends, unless the source reconnects.
 //! Only worker 0 reads a socket; the other workers' sources are empty.
+//!
+//! A socket cannot send its input again, so under a delivery guarantee the source keeps a
+//! [write-ahead log](super::wal): the reader appends each read buffer's lines to it and syncs it before
+//! it hands them over, and a resumed run first replays the lines after its checkpoint's offset, then
+//! reads the socket again. Lines the peer had sent but the crashed process had not yet read (in the
+//! kernel's buffers) are lost: a socket has no acknowledgements, which is why Spark calls its socket
+//! receiver unreliable.
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpStream;
-use std::sync::mpsc::{Receiver, TryRecvError};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError};
+use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
 use caudal_operators::Event;
 
+use super::wal::WriteAheadLog;
 use super::{Poll, Source, SourceContext};
 use crate::config::defaults;
 
@@ -44,6 +56,16 @@ impl Default for SocketOptions {
 enum Message {
     Line(String),
     End,
+    /// The write-ahead log failed: nothing more can be read safely.
+    Failed(String),
+}
+
+/// The write-ahead log and where the reader starts replaying it.
+struct Logged {
+    wal: WriteAheadLog,
+    replay_from: u64,
+    /// The offset of the last complete checkpoint: the log drops what is before it.
+    checkpointed: Arc<AtomicU64>,
 }
 
 /// Reads text lines from a TCP server.
@@ -52,6 +74,10 @@ pub struct SocketSource {
     options: SocketOptions,
     rx: Option<Receiver<Message>>,
     lines: u64,
+    /// Under a delivery guarantee: the write-ahead log, until the reader thread takes it.
+    logged: Option<Logged>,
+    logging: bool,
+    checkpointed: Arc<AtomicU64>,
 }
 
 impl SocketSource {
@@ -62,6 +88,9 @@ impl SocketSource {
             options,
             rx: None,
             lines: 0,
+            logged: None,
+            logging: false,
+            checkpointed: Arc::new(AtomicU64::new(0)),
         }
     }
 }
@@ -70,16 +99,23 @@ impl Source for SocketSource {
     type Item = String;
 
     fn start(&mut self, ctx: &SourceContext) {
-        let (tx, rx) = std::sync::mpsc::channel();
+        let (tx, rx) = std::sync::mpsc::sync_channel(defaults::SOCKET_QUEUE_LINES);
         self.rx = Some(rx);
         let address = self.address.clone();
         let options = self.options.clone();
         let thread_ctx = ctx.clone();
+        let logged = self.logged.take();
         let spawned = thread::Builder::new()
             .name(format!("caudal-socket-{address}"))
             .spawn(move || {
-                read_socket(&address, &options, &thread_ctx, &tx);
-                let _ = tx.send(Message::End);
+                let end = match logged {
+                    Some(logged) => read_logged(&address, &options, &thread_ctx, &tx, logged),
+                    None => {
+                        read_socket(&address, &options, &thread_ctx, &mut Plain(&tx));
+                        Message::End
+                    }
+                };
+                let _ = tx.send(end);
                 thread_ctx.waker.wake();
             });
         if let Err(e) = spawned {
@@ -102,6 +138,10 @@ impl Source for SocketSource {
                     out.push(Event::new(0, line));
                     self.lines += 1;
                 }
+                Ok(Message::Failed(e)) => {
+                    tracing::error!("socket://{}: {e}; reading stops here", self.address);
+                    return Poll::Done;
+                }
                 Ok(Message::End) | Err(TryRecvError::Disconnected) => return Poll::Done,
                 Err(TryRecvError::Empty) => return Poll::Pending { wake_at: None },
             }
@@ -112,15 +152,165 @@ impl Source for SocketSource {
     fn offset(&self) -> u64 {
         self.lines
     }
+
+    fn replayable(&self) -> bool {
+        self.logging
+    }
+
+    fn write_ahead(&mut self, dir: PathBuf) -> Result<(), String> {
+        let wal =
+            WriteAheadLog::open(dir, defaults::WAL_SEGMENT_BYTES).map_err(|e| e.to_string())?;
+        self.logged = Some(Logged {
+            wal,
+            replay_from: 0,
+            checkpointed: self.checkpointed.clone(),
+        });
+        self.logging = true;
+        Ok(())
+    }
+
+    fn resume(&mut self, offset: u64) -> Result<(), String> {
+        let Some(logged) = self.logged.as_mut() else {
+            return Err("a socket cannot be read again: it needs a write-ahead log".into());
+        };
+        // Checks that the log still holds everything from `offset` on.
+        logged.wal.replay(offset).map_err(|e| e.to_string())?;
+        logged.replay_from = offset;
+        self.lines = offset;
+        self.checkpointed.store(offset, Ordering::Release);
+        Ok(())
+    }
+
+    fn checkpointed(&mut self, offset: u64) {
+        self.checkpointed.fetch_max(offset, Ordering::AcqRel);
+    }
 }
 
-/// The reader thread: connect, read lines, reconnect as asked. Returns when the input ends or the
-/// pipeline has gone.
+/// The reader thread under a guarantee: replays the log from where the checkpoint left the source, then
+/// reads the socket, logging and syncing each read buffer before handing it over. Returns the message
+/// that ends the input.
+fn read_logged(
+    address: &str,
+    options: &SocketOptions,
+    ctx: &SourceContext,
+    tx: &SyncSender<Message>,
+    logged: Logged,
+) -> Message {
+    let replayed = (|| -> Result<bool, String> {
+        let mut replay = logged
+            .wal
+            .replay(logged.replay_from)
+            .map_err(|e| e.to_string())?;
+        let mut count = 0u64;
+        while let Some(record) = replay.next_record() {
+            let record = record.map_err(|e| e.to_string())?;
+            let line = String::from_utf8(record.to_vec()).map_err(|e| {
+                format!(
+                    "write-ahead log {}: a record is not UTF-8 ({e})",
+                    logged.wal.dir().display()
+                )
+            })?;
+            if tx.send(Message::Line(line)).is_err() {
+                return Ok(false);
+            }
+            count += 1;
+        }
+        if count > 0 {
+            tracing::info!("socket://{address}: replayed {count} lines from the write-ahead log");
+        }
+        Ok(true)
+    })();
+    match replayed {
+        Ok(true) => {}
+        Ok(false) => return Message::End,
+        Err(e) => return Message::Failed(e),
+    }
+    ctx.waker.wake();
+    let mut handler = Logging {
+        tx,
+        logged,
+        pending: Vec::new(),
+        failure: None,
+    };
+    read_socket(address, options, ctx, &mut handler);
+    match handler.failure {
+        Some(e) => Message::Failed(e),
+        None => Message::End,
+    }
+}
+
+/// What the reader does with the lines it reads.
+trait Lines {
+    /// Takes one line; `false` stops reading.
+    fn line(&mut self, line: String) -> bool;
+    /// The read buffer is empty (the lines so far are all there is for now); `false` stops reading.
+    fn flush(&mut self) -> bool;
+    /// How much one read may take from the socket.
+    fn buffer_bytes(&self) -> usize {
+        256 << 10
+    }
+}
+
+/// Without a guarantee: lines go straight to the worker.
+struct Plain<'a>(&'a SyncSender<Message>);
+
+impl Lines for Plain<'_> {
+    fn line(&mut self, line: String) -> bool {
+        self.0.send(Message::Line(line)).is_ok()
+    }
+    fn flush(&mut self) -> bool {
+        true
+    }
+}
+
+/// Under a guarantee: lines are logged, and handed over once the log is synced.
+struct Logging<'a> {
+    tx: &'a SyncSender<Message>,
+    logged: Logged,
+    pending: Vec<String>,
+    failure: Option<String>,
+}
+
+impl Lines for Logging<'_> {
+    fn line(&mut self, line: String) -> bool {
+        if let Err(e) = self.logged.wal.append(line.as_bytes()) {
+            self.failure = Some(e.to_string());
+            return false;
+        }
+        self.pending.push(line);
+        true
+    }
+
+    fn flush(&mut self) -> bool {
+        if self.pending.is_empty() {
+            return true;
+        }
+        let wal = &mut self.logged.wal;
+        let synced = wal
+            .sync()
+            .and_then(|()| wal.truncate_before(self.logged.checkpointed.load(Ordering::Acquire)));
+        if let Err(e) = synced {
+            self.failure = Some(e.to_string());
+            return false;
+        }
+        self.pending
+            .drain(..)
+            .all(|line| self.tx.send(Message::Line(line)).is_ok())
+    }
+
+    /// Larger reads under load mean fewer syncs: one per read.
+    fn buffer_bytes(&self) -> usize {
+        4 << 20
+    }
+}
+
+/// Connects, reads lines and hands them to `lines`, reconnecting as asked. Returns when the input
+/// ends, the pipeline has gone, or `lines` says stop.
 fn read_socket(
     address: &str,
     options: &SocketOptions,
     ctx: &SourceContext,
-    tx: &std::sync::mpsc::Sender<Message>,
+    lines: &mut impl Lines,
 ) {
     let origin = format!("socket://{address}");
     let mut failures = 0u32;
@@ -153,7 +343,7 @@ fn read_socket(
         failures = 0;
         backoff = options.initial_backoff;
         let _ = stream.set_nodelay(true);
-        let mut reader = BufReader::new(stream);
+        let mut reader = BufReader::with_capacity(lines.buffer_bytes(), stream);
         let mut buf = Vec::new();
         loop {
             buf.clear();
@@ -165,7 +355,7 @@ fn read_socket(
                     }
                     match std::str::from_utf8(&buf) {
                         Ok(line) => {
-                            if tx.send(Message::Line(line.to_string())).is_err() {
+                            if !lines.line(line.to_string()) {
                                 return;
                             }
                         }
@@ -175,8 +365,8 @@ fn read_socket(
                             format!("not UTF-8 text: {e}"),
                         ),
                     }
-                    // Wake the operator once the buffered lines have all been handed over.
-                    if reader.buffer().is_empty() && !ctx.waker.wake() {
+                    // Hand the lines over, and wake the operator, once the read buffer is empty.
+                    if reader.buffer().is_empty() && (!lines.flush() || !ctx.waker.wake()) {
                         return;
                     }
                 }
@@ -185,6 +375,9 @@ fn read_socket(
                     break;
                 }
             }
+        }
+        if !lines.flush() {
+            return;
         }
         ctx.waker.wake();
         if !options.reconnect {
