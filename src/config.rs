@@ -47,6 +47,10 @@ pub mod defaults {
     pub const CHECKPOINT_PAUSE_POLL: Duration = Duration::from_micros(50);
     /// How long a worker parks at most while a checkpoint round is open.
     pub const CHECKPOINT_PARK: Duration = Duration::from_micros(100);
+    /// How far ahead of its output (in event-time milliseconds) an at-most-once sink's fence is
+    /// moved: one `fdatasync` per span; after a crash, output up to a span beyond what was written may
+    /// be lost.
+    pub const FENCE_SPAN_MS: u64 = 100;
 
     // The source operator.
 

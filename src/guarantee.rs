@@ -11,6 +11,12 @@ pub enum Guarantee {
     /// Nothing is kept: a restarted run starts from scratch.
     #[default]
     None,
+    /// Resume from the last complete checkpoint, and never write a result twice: output that the
+    /// crashed run may have written is dropped when the resumed run makes it again (an
+    /// [output fence](crate::checkpoint::OutputFence)), so results in flight at the crash may be
+    /// missing and none appears twice. Sources that cannot replay are read on from where they are, with
+    /// no write-ahead log.
+    AtMostOnce,
     /// Resume from the last complete checkpoint: nothing is missing, output made after it may appear
     /// twice.
     AtLeastOnce,
@@ -21,7 +27,7 @@ pub enum Guarantee {
 
 impl Guarantee {
     /// The names the command line takes.
-    pub const NAMES: [&'static str; 3] = ["none", "at-least-once", "exactly-once"];
+    pub const NAMES: [&'static str; 4] = ["none", "at-most-once", "at-least-once", "exactly-once"];
 
     /// Whether checkpoints are taken.
     pub fn checkpoints(self) -> bool {
@@ -32,12 +38,19 @@ impl Guarantee {
     pub fn transactional(self) -> bool {
         self == Guarantee::ExactlyOnce
     }
+
+    /// Whether the input after a checkpoint must be read again exactly (sources that cannot replay
+    /// need a write-ahead log); at-most-once may lose it.
+    pub fn needs_replay(self) -> bool {
+        matches!(self, Guarantee::AtLeastOnce | Guarantee::ExactlyOnce)
+    }
 }
 
 impl fmt::Display for Guarantee {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Guarantee::None => "none",
+            Guarantee::AtMostOnce => "at-most-once",
             Guarantee::AtLeastOnce => "at-least-once",
             Guarantee::ExactlyOnce => "exactly-once",
         })
@@ -51,11 +64,7 @@ impl FromStr for Guarantee {
             "none" => Ok(Guarantee::None),
             "at-least-once" => Ok(Guarantee::AtLeastOnce),
             "exactly-once" => Ok(Guarantee::ExactlyOnce),
-            "at-most-once" => Err(
-                "`at-most-once` is not available yet: it needs sources that record how far they read \
-                 before records enter the dataflow; use `at-least-once` or `exactly-once`"
-                    .to_string(),
-            ),
+            "at-most-once" => Ok(Guarantee::AtMostOnce),
             other => Err(format!(
                 "unknown guarantee `{other}`: choose one of {}",
                 Guarantee::NAMES.join(", ")

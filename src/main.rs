@@ -111,8 +111,9 @@ struct RunArgs {
     /// One host:port line per process (timely's -h).
     #[arg(long)]
     hostfile: Option<PathBuf>,
-    /// What a crash may lose: none (nothing is kept), at-least-once (resume from the last checkpoint;
-    /// output after it may appear twice) or exactly-once (output committed with each checkpoint: a
+    /// What a crash may lose: none (nothing is kept), at-most-once (resume from the last checkpoint;
+    /// results in flight may be missing, none appears twice), at-least-once (resume from the last
+    /// checkpoint; output after it may appear twice) or exactly-once (output committed with each checkpoint: a
     /// resumed run's committed output equals a run without failure; needs --out).
     #[arg(long, default_value_t = Guarantee::None, value_parser = parse_guarantee)]
     guarantee: Guarantee,
@@ -165,8 +166,8 @@ struct CompareArgs {
     /// before it lets other operators run: a number, or `unbounded`.
     #[arg(long, default_value_t = defaults::lab::WORK_BUDGET)]
     fire_budget: WorkBudget,
-    /// Comma-separated delivery guarantees to run every mode under (none, at-least-once,
-    /// exactly-once), to see what checkpoints and exactly-once output cost.
+    /// Comma-separated delivery guarantees to run every mode under (none, at-most-once,
+    /// at-least-once, exactly-once), to see what checkpoints and exactly-once output cost.
     #[arg(long, value_delimiter = ',', default_value = "none", value_parser = parse_guarantee)]
     guarantees: Vec<Guarantee>,
     /// How often checkpoints are taken under a guarantee.

@@ -203,20 +203,15 @@ impl<'scope> Dataflow<'scope> {
         };
         let mut logged = false;
         if !source.replayable() {
-            let safe: String = name
-                .chars()
-                .map(|c| {
-                    if c.is_ascii_alphanumeric() || c == '-' {
-                        c
-                    } else {
-                        '_'
-                    }
-                })
-                .collect();
-            let dir = config
-                .dir
-                .join("wal")
-                .join(format!("{safe}-w{}", self.scope.index()));
+            if !config.guarantee.needs_replay() {
+                // At-most-once reads on from where the source is: the input it missed is lost.
+                return Ok(());
+            }
+            let dir = config.dir.join("wal").join(format!(
+                "{}-w{}",
+                crate::checkpoint::file_safe(name),
+                self.scope.index()
+            ));
             match source.write_ahead(dir) {
                 Ok(()) => logged = true,
                 Err(e) => {
@@ -342,6 +337,7 @@ impl Running {
                 .map(|(name, m)| SinkReport {
                     name: name.clone(),
                     records: m.records.load(Relaxed),
+                    fenced: m.fenced.load(Relaxed),
                     errors: m.errors.load(Relaxed),
                     first_error: m
                         .first_error

@@ -27,6 +27,8 @@ pub struct SinkReport {
     pub name: String,
     /// Records written.
     pub records: u64,
+    /// Results dropped by the at-most-once fence (an earlier attempt may have written them).
+    pub fenced: u64,
     /// Failed writes.
     pub errors: u64,
     /// The first failure.
@@ -88,6 +90,13 @@ impl fmt::Display for RunReport {
         }
         for s in &self.sinks {
             write!(f, "  sink {}: {} records written", s.name, s.records)?;
+            if s.fenced > 0 {
+                write!(
+                    f,
+                    ", {} dropped as an earlier attempt may have written them (at-most-once)",
+                    s.fenced
+                )?;
+            }
             if let Some(e) = &s.first_error {
                 write!(f, ", {} failed writes (first: {e})", s.errors)?;
             }

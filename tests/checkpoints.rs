@@ -217,12 +217,12 @@ fn impossible_combinations_say_what_to_do() {
             "--source",
             POSTS,
             "--guarantee",
-            "at-most-once",
+            "at-most-twice",
         ],
         &dir,
     );
     assert!(
-        stderr(&out).contains("not available yet"),
+        stderr(&out).contains("at-most-once, at-least-once, exactly-once"),
         "{}",
         stderr(&out)
     );

@@ -6,6 +6,7 @@
 //! | guarantee | after a crash and a restart with the same command |
 //! |---|---|
 //! | [`Guarantee::None`] (default) | nothing is kept: the run starts from scratch |
+//! | [`Guarantee::AtMostOnce`] | the run resumes from the last complete checkpoint (state stays right); every sink drops the results an earlier attempt may have written ([`OutputFence`]): results in flight at the crash may be missing, none appears twice; sources that cannot replay read on from where they are |
 //! | [`Guarantee::AtLeastOnce`] | the run resumes from the last complete checkpoint: state, timers, watermarks and source offsets as they were there; the input after it is read again, so output made after that checkpoint may appear twice; nothing is missing |
 //! | [`Guarantee::ExactlyOnce`] | as at-least-once, and file output is staged per checkpoint and made visible only when the checkpoint that covers it is complete: the committed output of a crashed-and-resumed run equals, as a multiset of records, the output of a run without failure |
 //!
@@ -59,6 +60,11 @@
 //! complaint, hence unaligned checkpoints). Here the frontier is the barrier: it passes through
 //! backpressure as fast as the records before it are processed, and carries nothing extra.
 //!
+//! Sources that cannot replay (a TCP socket) keep a write-ahead log ([`crate::source::wal`]) under
+//! `wal/` in the job's directory: what they hand the dataflow is in it first, so their offset in a
+//! checkpoint can be replayed too; a complete checkpoint lets them drop what is before its offset
+//! ([`crate::source::Source::checkpointed`]).
+//!
 //! Limits today: one process (several workers); the execution mode's frontier must move for a round to
 //! complete, so batch mode takes only the final checkpoint at the end of its input; a source whose
 //! watermark stands still (no input) delays the round until it moves.
@@ -72,6 +78,7 @@
 //! refused with an error that names the file; nothing is overwritten.
 
 mod coordinator;
+mod fence;
 mod source;
 mod stats;
 pub mod store;
@@ -80,7 +87,21 @@ mod worker;
 pub use crate::config::CheckpointConfig;
 pub use crate::guarantee::Guarantee;
 pub use coordinator::Coordinator;
+pub use fence::OutputFence;
 pub(crate) use source::SourceCheckpoint;
 pub use stats::CheckpointStats;
 pub use store::{CheckpointError, CheckpointStore, Manifest, Restored, SourcePart, WorkerPart};
 pub(crate) use worker::{Stage, WorkerRecovery};
+
+/// `name` (of a source or sink) as part of a file name in the checkpoint directory.
+pub(crate) fn file_safe(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}

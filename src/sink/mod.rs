@@ -46,6 +46,9 @@ pub enum SinkError {
     /// The receiving end of a channel or callback has gone.
     #[error("the receiver of the results has gone")]
     Disconnected,
+    /// The checkpoint side of the sink failed (its at-most-once fence could not be opened or written).
+    #[error("{0}")]
+    Checkpoint(String),
 }
 
 /// What a sink learns when its run starts: the guarantee, and where its output stands in the

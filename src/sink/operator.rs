@@ -12,7 +12,8 @@ use timely::dataflow::operators::generic::Operator;
 
 use super::{Sink, SinkContext, SinkError};
 use crate::checkpoint::store::PreCommit;
-use crate::checkpoint::{Stage, WorkerRecovery};
+use crate::checkpoint::{file_safe, Guarantee, OutputFence, Stage, WorkerRecovery};
+use crate::config::defaults::FENCE_SPAN_MS;
 
 impl<D: 'static> Stage for Box<dyn Sink<D>> {
     fn pre_commit(&mut self, next_epoch: u64) -> Result<PreCommit, String> {
@@ -25,6 +26,8 @@ impl<D: 'static> Stage for Box<dyn Sink<D>> {
 pub struct SinkMetrics {
     /// Records handed to sinks.
     pub records: AtomicU64,
+    /// Records dropped by the at-most-once fence.
+    pub fenced: AtomicU64,
     /// How many writes failed.
     pub errors: AtomicU64,
     /// The first failure, to report.
@@ -64,6 +67,24 @@ pub(crate) fn sink_stream<D: 'static>(
     if let Err(e) = sink.start(&ctx) {
         metrics.failed(&name, e, recovery.as_deref());
     }
+    let fence = match recovery.as_ref().map(|r| r.coordinator()) {
+        Some(coord) if coord.config().guarantee == Guarantee::AtMostOnce => {
+            let worker = stream.inner.scope().index();
+            let file = format!("{}-w{worker}.fence", file_safe(&name));
+            match OutputFence::open(coord.config().dir.join("fence").join(file), FENCE_SPAN_MS) {
+                Ok(fence) => Some(fence),
+                Err(e) => {
+                    metrics.failed(
+                        &name,
+                        SinkError::Checkpoint(e.to_string()),
+                        recovery.as_deref(),
+                    );
+                    None
+                }
+            }
+        }
+        _ => None,
+    };
     let sink = Rc::new(RefCell::new(sink));
     let processed = recovery
         .as_ref()
@@ -73,7 +94,26 @@ pub(crate) fn sink_stream<D: 'static>(
         .inner
         .sink(Pipeline, &name.clone(), move |(input, frontier)| {
             let mut sink = sink.borrow_mut();
-            input.for_each(|_cap, records| {
+            input.for_each(|cap, records| {
+                if let Some(fence) = &fence {
+                    // A message's stamp is usually one time; with several, its records are dropped
+                    // if the least is fenced off (never written twice), and the fence covers the
+                    // greatest.
+                    let stamp = cap.stamp();
+                    let (least, greatest) = (stamp.least(), stamp.iter().max());
+                    if least.is_some_and(|t| fence.suppressed(*t)) {
+                        metrics
+                            .fenced
+                            .fetch_add(records.len() as u64, Ordering::Relaxed);
+                        records.clear();
+                        return;
+                    }
+                    if let Err(e) = greatest.map_or(Ok(()), |t| fence.cover(*t)) {
+                        metrics.failed(&name, SinkError::Checkpoint(e), recovery.as_deref());
+                        records.clear();
+                        return;
+                    }
+                }
                 metrics
                     .records
                     .fetch_add(records.len() as u64, Ordering::Relaxed);
