@@ -445,7 +445,7 @@ fn frame<T: Serialize>(value: &T) -> Vec<u8> {
 }
 
 /// Writes `value` to `path` atomically and durably: a hidden temporary file, fsync, rename.
-fn write_framed<T: Serialize>(path: &Path, value: &T) -> Result<(), CheckpointError> {
+pub(crate) fn write_framed<T: Serialize>(path: &Path, value: &T) -> Result<(), CheckpointError> {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
     let tmp = path.with_file_name(format!(".{name}.tmp"));
     let io = |what| {
@@ -459,7 +459,7 @@ fn write_framed<T: Serialize>(path: &Path, value: &T) -> Result<(), CheckpointEr
 }
 
 /// Reads the value framed in `path`, checking magic, format, length and checksum.
-fn read_framed<T: DeserializeOwned>(path: &Path) -> Result<T, CheckpointError> {
+pub(crate) fn read_framed<T: DeserializeOwned>(path: &Path) -> Result<T, CheckpointError> {
     let bytes = fs::read(path).map_err(|source| CheckpointError::Io {
         what: "cannot read",
         path: path.to_path_buf(),

@@ -10,17 +10,20 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use caudal_operators::shell::StateRegistry;
 use caudal_operators::time::wall_clock_ms;
 use timely::dataflow::operators::probe::Handle as ProbeHandle;
 use timely::dataflow::Scope;
 use timely::scheduling::SyncActivator;
 use timely::WorkerConfig;
 
+use super::checkpoint::{DStreamCheckpoint, DStreamCheckpoints};
 use super::time::BatchTime;
 use crate::config::defaults;
 use crate::dead_letter::DeadLetters;
@@ -48,6 +51,9 @@ pub enum DStreamError {
     /// The program, an operation or an output failed.
     #[error("the streaming job failed: {0}")]
     Failed(String),
+    /// The checkpoint directory cannot be read or written, or its checkpoint does not fit.
+    #[error("{0}")]
+    Checkpoint(String),
 }
 
 /// Which clock runs the batches.
@@ -147,6 +153,9 @@ impl Control {
 pub(crate) struct Clock {
     kind: ClockKind,
     interval_ms: u64,
+    /// The first batch of this run (after a restore, the one the checkpoint stopped before): on the
+    /// system clock it runs one interval after `zero`.
+    first: u64,
     /// The Unix time (ms) of batch -1: batch `i` runs at `zero_ms + (i + 1) × interval`.
     zero_ms: u64,
     zero: Instant,
@@ -163,7 +172,9 @@ impl Clock {
     pub(crate) fn due(&self) -> u64 {
         match self.kind {
             ClockKind::Manual => self.control.released.load(Ordering::Acquire),
-            ClockKind::System => self.zero.elapsed().as_millis() as u64 / self.interval_ms,
+            ClockKind::System => {
+                self.first + self.zero.elapsed().as_millis() as u64 / self.interval_ms
+            }
         }
     }
 
@@ -172,7 +183,7 @@ impl Clock {
         match self.kind {
             ClockKind::Manual => None,
             ClockKind::System => Some(
-                (self.zero + Duration::from_millis((next + 1) * self.interval_ms))
+                (self.zero + Duration::from_millis((next - self.first + 1) * self.interval_ms))
                     .saturating_duration_since(Instant::now()),
             ),
         }
@@ -180,9 +191,13 @@ impl Clock {
 
     /// The time of batch `batch`.
     pub(crate) fn time(&self, batch: u64) -> BatchTime {
+        let since = match self.kind {
+            ClockKind::Manual => batch,
+            ClockKind::System => batch.saturating_sub(self.first),
+        };
         BatchTime {
             batch,
-            ms: self.zero_ms + (batch + 1) * self.interval_ms,
+            ms: self.zero_ms + (since + 1) * self.interval_ms,
         }
     }
 }
@@ -200,6 +215,12 @@ pub(crate) struct Graph {
     pub(crate) probe: ProbeHandle<u64>,
     /// How many batches the input streams have emitted.
     pub(crate) generated: Cell<u64>,
+    /// The first batch of this run.
+    pub(crate) first_batch: u64,
+    /// How many input streams the program has made (they are named by their rank).
+    pub(crate) inputs_made: Cell<usize>,
+    /// Under [`StreamingContext::checkpoint`]: the checkpoints and the inputs' offsets.
+    pub(crate) recovery: Option<Recovery>,
     outputs: Cell<usize>,
     jobs: RefCell<BTreeMap<(u64, usize), Vec<Job>>>,
 }
@@ -217,6 +238,37 @@ impl Graph {
             .entry((batch, rank))
             .or_default()
             .push(job);
+    }
+
+    /// Writes the checkpoint before batch `next`, if the program is checkpointed; called when every
+    /// batch before it is complete and none after it has been emitted.
+    fn take_checkpoint(&self, next: u64) -> Result<(), String> {
+        let Some(recovery) = &self.recovery else {
+            return Ok(());
+        };
+        if self.control.stop.load(Ordering::Acquire) == STOP_NOW {
+            // Output operations were dropped: the batches are not done.
+            return Ok(());
+        }
+        let checkpoint = DStreamCheckpoint {
+            next_batch: next,
+            interval_ms: self.clock.interval_ms,
+            manual: self.clock.kind == ClockKind::Manual,
+            utc: self.utc,
+            default_partitions: self.default_partitions,
+            zero_ms: self.clock.zero_ms,
+            inputs: recovery
+                .offsets
+                .borrow()
+                .iter()
+                .map(|(name, offset)| (name.clone(), offset.get()))
+                .collect(),
+            state: StateRegistry::current().snapshot(),
+        };
+        recovery
+            .store
+            .write(&checkpoint)
+            .map_err(|e| format!("checkpoint before batch {next} failed: {e}"))
     }
 
     /// Runs (or, when stopping at once, drops) the output work of every batch the probe has passed;
@@ -242,6 +294,17 @@ impl Graph {
         }
         frontier.unwrap_or(self.generated.get())
     }
+}
+
+/// A checkpointed program's side of its checkpoints, on the worker.
+pub(crate) struct Recovery {
+    pub(crate) store: DStreamCheckpoints,
+    /// Whether socket streams keep a write-ahead log.
+    pub(crate) write_ahead_log: bool,
+    /// The offsets the checkpoint being resumed left the inputs at.
+    pub(crate) restored: BTreeMap<String, u64>,
+    /// Each input with a source: its name and its offset after the last batch it emitted.
+    pub(crate) offsets: RefCell<Vec<(String, Rc<Cell<u64>>)>>,
 }
 
 /// What a DStream program gets to create its input streams with (Spark's `ssc` inside the program).
@@ -295,6 +358,10 @@ pub struct StreamingContext {
     dead_letters: DeadLetters,
     control: Arc<Control>,
     guards: Mutex<Option<timely::communication::initialize::WorkerGuards<()>>>,
+    checkpoint_dir: Option<PathBuf>,
+    write_ahead_log: bool,
+    /// The checkpoint [`StreamingContext::get_or_create`] found, and its file.
+    restored: Option<(PathBuf, DStreamCheckpoint)>,
 }
 
 impl StreamingContext {
@@ -315,7 +382,67 @@ impl StreamingContext {
             dead_letters: DeadLetters::default(),
             control: Arc::default(),
             guards: Mutex::new(None),
+            checkpoint_dir: None,
+            write_ahead_log: false,
+            restored: None,
         }
+    }
+
+    /// Keeps a checkpoint in `directory` after every batch (Spark's `ssc.checkpoint(directory)`): the
+    /// state of `update_state_by_key`, windows and windowed reductions, the batch counter, and where
+    /// each input stream is. [`StreamingContext::get_or_create`] on the same directory resumes from it.
+    /// Queue streams cannot be checkpointed (as in Spark); a socket stream goes on from what its server
+    /// sends next, unless [`StreamingContext::receiver_write_ahead_log`] is on.
+    pub fn checkpoint(&mut self, directory: impl Into<PathBuf>) {
+        self.checkpoint_dir = Some(directory.into());
+    }
+
+    /// Keeps what socket streams receive in a write-ahead log in the checkpoint directory before it
+    /// enters a batch, so that a resumed program replays what the crashed one had received after its
+    /// last checkpoint (Spark's `spark.streaming.receiver.writeAheadLog.enable`). Needs
+    /// [`StreamingContext::checkpoint`].
+    pub fn receiver_write_ahead_log(mut self, enable: bool) -> Self {
+        self.write_ahead_log = enable;
+        self
+    }
+
+    /// The context of the checkpoint in `directory`, if there is one, to run the same program again
+    /// from where it was; otherwise `create()`'s, checkpointing into `directory` (Spark's
+    /// `StreamingContext.getOrCreate`). A resumed context keeps the checkpoint's batch interval, clock
+    /// and partitions; its program is the one given to [`StreamingContext::start`], which must build
+    /// the same streams as the checkpointed one (a checkpoint that does not fit is refused, with its
+    /// file named). A damaged checkpoint is an error that names the file.
+    pub fn get_or_create(
+        directory: impl Into<PathBuf>,
+        create: impl FnOnce() -> StreamingContext,
+    ) -> Result<StreamingContext, DStreamError> {
+        let directory = directory.into();
+        let store = DStreamCheckpoints::open(&directory)
+            .map_err(|e| DStreamError::Checkpoint(e.to_string()))?;
+        let Some((file, checkpoint)) = store
+            .latest()
+            .map_err(|e| DStreamError::Checkpoint(e.to_string()))?
+        else {
+            let mut ssc = create();
+            ssc.checkpoint_dir.get_or_insert(directory);
+            return Ok(ssc);
+        };
+        let interval = Duration::from_millis(checkpoint.interval_ms);
+        let mut ssc = if checkpoint.manual {
+            StreamingContext::manual(interval)
+        } else {
+            StreamingContext::new(interval)
+        };
+        ssc.utc = checkpoint.utc;
+        ssc.default_partitions = checkpoint.default_partitions;
+        ssc.checkpoint_dir = Some(directory);
+        ssc.restored = Some((file, checkpoint));
+        Ok(ssc)
+    }
+
+    /// The batch a context made by [`StreamingContext::get_or_create`] resumes at, if it resumes.
+    pub fn resumes_at_batch(&self) -> Option<u64> {
+        self.restored.as_ref().map(|(_, cp)| cp.next_batch)
     }
 
     /// A context on the manual clock: time starts at 0 and a batch runs only when [`advance`]d; `pprint`
@@ -365,6 +492,28 @@ impl StreamingContext {
             return Err(DStreamError::AlreadyStarted);
         }
         let program: Arc<Mutex<Option<Program>>> = Arc::new(Mutex::new(Some(Box::new(program))));
+        if self.write_ahead_log && self.checkpoint_dir.is_none() {
+            return Err(DStreamError::Checkpoint(
+                "the receiver write-ahead log needs a checkpoint directory: call \
+                 checkpoint(directory) first"
+                    .into(),
+            ));
+        }
+        let store = match &self.checkpoint_dir {
+            Some(dir) => Some(
+                DStreamCheckpoints::open(dir)
+                    .map_err(|e| DStreamError::Checkpoint(e.to_string()))?,
+            ),
+            None => None,
+        };
+        let store = Mutex::new(store);
+        let write_ahead_log = self.write_ahead_log;
+        let restored = self.restored.clone();
+        if let Some(next) = self.resumes_at_batch() {
+            // The manual clock has released the batches before the checkpoint.
+            self.control.released.store(next, Ordering::Release);
+            self.control.update(|s| s.completed = next);
+        }
         let control = self.control.clone();
         let (kind, interval_ms, utc, default_partitions, dead_letters) = (
             self.clock,
@@ -382,8 +531,12 @@ impl StreamingContext {
             let Some(program) = program.lock().unwrap_or_else(|e| e.into_inner()).take() else {
                 return;
             };
+            let first = restored.as_ref().map_or(0, |(_, cp)| cp.next_batch);
             let (zero_ms, zero) = match kind {
-                ClockKind::Manual => (0, Instant::now()),
+                ClockKind::Manual => (
+                    restored.as_ref().map_or(0, |(_, cp)| cp.zero_ms),
+                    Instant::now(),
+                ),
                 ClockKind::System => {
                     let now_ms = wall_clock_ms();
                     let zero_ms = now_ms / interval_ms * interval_ms;
@@ -397,6 +550,7 @@ impl StreamingContext {
                 clock: Clock {
                     kind,
                     interval_ms,
+                    first,
                     zero_ms,
                     zero,
                     control: control.clone(),
@@ -406,10 +560,28 @@ impl StreamingContext {
                 default_partitions,
                 dead_letters: dead_letters.clone(),
                 probe: ProbeHandle::new(),
-                generated: Cell::new(0),
+                generated: Cell::new(first),
+                first_batch: first,
+                inputs_made: Cell::new(0),
+                recovery: store
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .take()
+                    .map(|store| Recovery {
+                        store,
+                        write_ahead_log,
+                        restored: restored
+                            .as_ref()
+                            .map(|(_, cp)| cp.inputs.clone())
+                            .unwrap_or_default(),
+                        offsets: RefCell::default(),
+                    }),
                 outputs: Cell::new(0),
                 jobs: RefCell::default(),
             });
+            if let Some((_, cp)) = &restored {
+                StateRegistry::current().restore_from(cp.state.clone());
+            }
             worker.dataflow::<u64, _, _>(|scope| {
                 let mut streams = Streams {
                     scope,
@@ -417,16 +589,34 @@ impl StreamingContext {
                 };
                 program(&mut streams);
             });
-            if graph.outputs.get() == 0 {
+            if let Some((file, _)) = &restored {
+                if let Err(e) = check_restored(file) {
+                    control.fail(e);
+                }
+            }
+            let failed = control.lock().error.clone();
+            if let Some(e) = failed {
+                control.update(|s| s.built = Some(Err(DStreamError::Checkpoint(e))));
+                control.stop.store(STOP_NOW, Ordering::Release);
+                control.wake_inputs();
+            } else if graph.outputs.get() == 0 {
                 control.update(|s| s.built = Some(Err(DStreamError::NoOutputOperations)));
                 control.stop.store(STOP_NOW, Ordering::Release);
                 control.wake_inputs();
             } else {
                 control.update(|s| s.built = Some(Ok(())));
             }
+            let mut checkpointed = first;
             loop {
                 let alive = worker.step_or_park(None);
                 let done = graph.run_jobs();
+                if done > checkpointed && done == graph.generated.get() {
+                    // Every batch emitted is complete: nothing is in flight.
+                    if let Err(e) = graph.take_checkpoint(done) {
+                        control.fail(e);
+                    }
+                    checkpointed = done;
+                }
                 control.update(|s| s.completed = s.completed.max(done));
                 if !alive {
                     break;
@@ -547,6 +737,32 @@ impl Drop for StreamingContext {
     fn drop(&mut self) {
         let _ = self.stop(false);
     }
+}
+
+/// Checks, after the program is built, that every part of the checkpoint in `file` found its operator
+/// and fitted it.
+fn check_restored(file: &std::path::Path) -> Result<(), String> {
+    let registry = StateRegistry::current();
+    let mut problems: Vec<String> = registry
+        .restore_errors()
+        .iter()
+        .map(|e| e.to_string())
+        .collect();
+    problems.extend(
+        registry
+            .unclaimed()
+            .iter()
+            .map(|id| format!("no operator of this program takes the state of {id:?}")),
+    );
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "checkpoint {} does not fit this program ({}); run the program that wrote it, or use another \
+         checkpoint directory",
+        file.display(),
+        problems.join("; ")
+    ))
 }
 
 /// Marks the run terminated when the worker ends, also when it panics.

@@ -7,6 +7,7 @@
 //! batches under way are done. Sockets and files are the runtime's own [`Source`]s, started and polled
 //! by the driver as in every pipeline; a queue stream has no source and takes each batch from its queue.
 
+use std::cell::Cell;
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::rc::Rc;
@@ -16,7 +17,7 @@ use std::time::Duration;
 use caudal_operators::Event;
 use timely::scheduling::SyncActivator;
 
-use super::context::{Graph, Streams};
+use super::context::{Graph, Recovery, Streams};
 use super::rdd::{Data, Rdd};
 use super::stream::DStream;
 use crate::config::defaults;
@@ -110,16 +111,64 @@ impl BatchClock for GraphClock {
 fn driven<'s, S: Data, T: Data>(
     streams: &mut Streams<'s>,
     name: &str,
-    input: Option<Box<dyn Source<Item = S>>>,
+    mut input: Option<Box<dyn Source<Item = S>>>,
     make_batch: impl FnMut(u64, &mut Vec<Event<S>>) -> Rdd<T> + 'static,
 ) -> DStream<'s, T> {
+    let graph = &streams.graph;
+    let rank = graph.inputs_made.replace(graph.inputs_made.get() + 1);
+    let offset = match (&graph.recovery, input.as_deref_mut()) {
+        (Some(recovery), Some(source)) => {
+            let name = format!("{name}-{rank}");
+            match prepare(recovery, &name, source) {
+                Ok(()) => {
+                    let cell = Rc::new(Cell::new(source.offset()));
+                    recovery.offsets.borrow_mut().push((name, cell.clone()));
+                    Some(cell)
+                }
+                Err(e) => {
+                    graph.control.fail(format!("input stream {name}: {e}"));
+                    None
+                }
+            }
+        }
+        (Some(_), None) => {
+            graph.control.fail(format!(
+                "{name} cannot be checkpointed (as in Spark: its batches live in the program, not in \
+                 a source that can be read again); use a socket or file stream, or no checkpoint"
+            ));
+            None
+        }
+        (None, _) => None,
+    };
     let opts = BatchOptions {
         clock: GraphClock(streams.graph.clone()),
         dead_letters: streams.graph.dead_letters.clone(),
         budget: defaults::DSTREAM_POLL_BUDGET,
+        first: streams.graph.first_batch,
+        offset,
     };
     let stream = batch_stream(streams.scope, name, input, opts, make_batch);
     DStream::new(stream, streams.graph.clone(), 1)
+}
+
+/// Readies `source`, input `name` of a checkpointed program: its write-ahead log if the context keeps
+/// one, and the offset the resumed checkpoint left it at. A source that cannot go back to it (a socket
+/// without a log) reads on from what comes next, as Spark's unreliable receivers do.
+fn prepare<S: 'static>(
+    recovery: &Recovery,
+    name: &str,
+    source: &mut dyn Source<Item = S>,
+) -> Result<(), String> {
+    let mut logged = false;
+    if recovery.write_ahead_log && !source.replayable() {
+        source.write_ahead(recovery.store.dir().join("wal").join(name))?;
+        logged = true;
+    }
+    let offset = recovery.restored.get(name).copied();
+    if source.replayable() && (offset.is_some_and(|o| o > 0) || logged) {
+        source.resume(offset.unwrap_or(0))?;
+    }
+    Ok(())
 }
 
 /// A stream of whatever a [`Source`] has produced by each batch boundary: one partition per batch, or

@@ -298,6 +298,10 @@ pub(crate) struct BatchOptions<C> {
     pub dead_letters: DeadLetters,
     /// How many records one poll may read.
     pub budget: usize,
+    /// The first batch it emits (after a restore, the batch the checkpoint stopped before).
+    pub first: u64,
+    /// Where it publishes its source's offset after each batch, for checkpoints.
+    pub offset: Option<std::rc::Rc<std::cell::Cell<u64>>>,
 }
 
 /// Builds a source operator whose capability is the batch index: when the clock says batch `i` is due,
@@ -332,8 +336,10 @@ pub(crate) fn batch_stream<'scope, D: 'static, B: 'static, C: BatchClock>(
         };
         opts.clock.register(sync);
         let mut wakeup = Wakeup::new(activator, Duration::ZERO);
+        let mut cap = cap;
+        cap.downgrade(&opts.first);
         let mut cap = Some(cap);
-        let mut next = 0u64;
+        let mut next = opts.first;
         let mut read: Vec<Event<D>> = Vec::new();
         let mut ended = source.is_none();
         move |output| {
@@ -348,6 +354,9 @@ pub(crate) fn batch_stream<'scope, D: 'static, B: 'static, C: BatchClock>(
                     ended = drain(source, &mut read, opts.budget);
                 }
                 output.session(&*c).give(make_batch(next, &mut read));
+                if let (Some(cell), Some(source)) = (&opts.offset, source.as_deref()) {
+                    cell.set(source.offset());
+                }
                 next += 1;
                 c.downgrade(&next);
             }
