@@ -261,14 +261,18 @@ impl Graph {
                 .offsets
                 .borrow()
                 .iter()
-                .map(|(name, offset)| (name.clone(), offset.get()))
+                .map(|input| (input.name.clone(), input.emitted.get()))
                 .collect(),
             state: StateRegistry::current().snapshot(),
         };
         recovery
             .store
             .write(&checkpoint)
-            .map_err(|e| format!("checkpoint before batch {next} failed: {e}"))
+            .map_err(|e| format!("checkpoint before batch {next} failed: {e}"))?;
+        for input in recovery.offsets.borrow().iter() {
+            input.checkpointed.set(checkpoint.inputs[&input.name]);
+        }
+        Ok(())
     }
 
     /// Runs (or, when stopping at once, drops) the output work of every batch the probe has passed;
@@ -303,8 +307,16 @@ pub(crate) struct Recovery {
     pub(crate) write_ahead_log: bool,
     /// The offsets the checkpoint being resumed left the inputs at.
     pub(crate) restored: BTreeMap<String, u64>,
-    /// Each input with a source: its name and its offset after the last batch it emitted.
-    pub(crate) offsets: RefCell<Vec<(String, Rc<Cell<u64>>)>>,
+    /// Each input with a source: its name, its offset after the last batch it emitted, and the
+    /// offset of the last checkpoint written (which its source may forget what is before).
+    pub(crate) offsets: RefCell<Vec<InputOffsets>>,
+}
+
+/// One input's offsets (see [`Recovery::offsets`]).
+pub(crate) struct InputOffsets {
+    pub(crate) name: String,
+    pub(crate) emitted: Rc<Cell<u64>>,
+    pub(crate) checkpointed: Rc<Cell<u64>>,
 }
 
 /// What a DStream program gets to create its input streams with (Spark's `ssc` inside the program).

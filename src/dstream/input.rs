@@ -17,7 +17,7 @@ use std::time::Duration;
 use caudal_operators::Event;
 use timely::scheduling::SyncActivator;
 
-use super::context::{Graph, Recovery, Streams};
+use super::context::{Graph, InputOffsets, Recovery, Streams};
 use super::rdd::{Data, Rdd};
 use super::stream::DStream;
 use crate::config::defaults;
@@ -116,14 +116,19 @@ fn driven<'s, S: Data, T: Data>(
 ) -> DStream<'s, T> {
     let graph = &streams.graph;
     let rank = graph.inputs_made.replace(graph.inputs_made.get() + 1);
-    let offset = match (&graph.recovery, input.as_deref_mut()) {
+    let offsets = match (&graph.recovery, input.as_deref_mut()) {
         (Some(recovery), Some(source)) => {
             let name = format!("{name}-{rank}");
             match prepare(recovery, &name, source) {
                 Ok(()) => {
-                    let cell = Rc::new(Cell::new(source.offset()));
-                    recovery.offsets.borrow_mut().push((name, cell.clone()));
-                    Some(cell)
+                    let input = InputOffsets {
+                        name,
+                        emitted: Rc::new(Cell::new(source.offset())),
+                        checkpointed: Rc::new(Cell::new(0)),
+                    };
+                    let cells = (input.emitted.clone(), input.checkpointed.clone());
+                    recovery.offsets.borrow_mut().push(input);
+                    Some(cells)
                 }
                 Err(e) => {
                     graph.control.fail(format!("input stream {name}: {e}"));
@@ -145,7 +150,8 @@ fn driven<'s, S: Data, T: Data>(
         dead_letters: streams.graph.dead_letters.clone(),
         budget: defaults::DSTREAM_POLL_BUDGET,
         first: streams.graph.first_batch,
-        offset,
+        offset: offsets.as_ref().map(|(emitted, _)| emitted.clone()),
+        checkpointed: offsets.map(|(_, checkpointed)| checkpointed),
     };
     let stream = batch_stream(streams.scope, name, input, opts, make_batch);
     DStream::new(stream, streams.graph.clone(), 1)

@@ -302,6 +302,8 @@ pub(crate) struct BatchOptions<C> {
     pub first: u64,
     /// Where it publishes its source's offset after each batch, for checkpoints.
     pub offset: Option<std::rc::Rc<std::cell::Cell<u64>>>,
+    /// Where it hears the offset of the last complete checkpoint, to pass to its source.
+    pub checkpointed: Option<std::rc::Rc<std::cell::Cell<u64>>>,
 }
 
 /// Builds a source operator whose capability is the batch index: when the clock says batch `i` is due,
@@ -340,6 +342,7 @@ pub(crate) fn batch_stream<'scope, D: 'static, B: 'static, C: BatchClock>(
         cap.downgrade(&opts.first);
         let mut cap = Some(cap);
         let mut next = opts.first;
+        let mut told = 0u64;
         let mut read: Vec<Event<D>> = Vec::new();
         let mut ended = source.is_none();
         move |output| {
@@ -348,6 +351,12 @@ pub(crate) fn batch_stream<'scope, D: 'static, B: 'static, C: BatchClock>(
                 return;
             }
             let Some(c) = cap.as_mut() else { return };
+            if let (Some(cell), Some(source)) = (&opts.checkpointed, source.as_deref_mut()) {
+                if cell.get() > told {
+                    told = cell.get();
+                    source.checkpointed(told);
+                }
+            }
             let due = opts.clock.due();
             while next < due {
                 if let (false, Some(source)) = (ended, source.as_deref_mut()) {
