@@ -67,6 +67,9 @@ pub mod defaults {
     pub const SOCKET_INITIAL_BACKOFF: Duration = Duration::from_millis(100);
     /// A socket source's longest wait between connection attempts.
     pub const SOCKET_MAX_BACKOFF: Duration = Duration::from_secs(5);
+    /// The longest line a text source (socket, file) keeps: a longer one goes to the dead letters (a
+    /// sample of it) and reading goes on at the next line.
+    pub const MAX_LINE_BYTES: usize = 1 << 20;
     /// How many lines a socket source's reader thread may hold for its worker: when the worker falls
     /// behind, the reader stops reading and TCP's window pushes back on the peer.
     pub const SOCKET_QUEUE_LINES: usize = 16_384;

@@ -164,3 +164,35 @@ fn a_server_that_drops_the_connection_ends_the_input() {
     assert!(got.is_empty());
     assert_eq!(report.dead_letters, 0);
 }
+
+#[test]
+fn a_line_longer_than_the_bound_goes_to_the_dead_letters_and_reading_goes_on() {
+    // A peer that sends 3 MiB without a newline (as `nc < /dev/zero` would, without end): the source
+    // keeps no more than the bound of it.
+    let mut payload = b"first\n".to_vec();
+    payload.extend(std::iter::repeat_n(b'z', 3 << 20));
+    payload.extend_from_slice(b"\nsecond\n");
+    let payload: &'static [u8] = Box::leak(payload.into_boxed_slice());
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        conn.write_all(payload).unwrap();
+    });
+    let options = SocketOptions {
+        max_line_bytes: 1000,
+        ..SocketOptions::default()
+    };
+    let (got, report) = uppercase_over_socket(port, "per-record", options);
+    server.join().unwrap();
+    assert_eq!(got, vec!["FIRST".to_string(), "SECOND".to_string()]);
+    assert_eq!(report.dead_letters, 1);
+    let letter = &report.dead_letter_samples[0];
+    assert!(
+        letter.reason.contains(&format!("{} bytes", (3 << 20) + 1))
+            && letter.reason.contains("1000 bytes"),
+        "{}",
+        letter.reason
+    );
+    assert!(letter.input.starts_with("zzzz") && letter.input.len() < 300);
+}

@@ -8,15 +8,16 @@
 
 use std::collections::{HashSet, VecDeque};
 use std::fs::File;
-use std::io::{BufRead, BufReader, Seek, SeekFrom};
+use std::io::{BufReader, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use caudal_operators::hash::route;
 use caudal_operators::Event;
 
+use super::lines::{read_line, sample, Line};
 use super::{Poll, Source, SourceContext, WorkerInfo};
-use crate::config::defaults::FILE_SCAN_INTERVAL;
+use crate::config::defaults::{FILE_SCAN_INTERVAL, MAX_LINE_BYTES};
 use crate::dead_letter::DeadLetters;
 
 /// Whether a directory entry is a file still being written, by the usual naming conventions.
@@ -42,6 +43,8 @@ pub struct FileSource {
     /// Bytes still to skip when files are opened (a resumed source).
     skip: u64,
     dead_letters: DeadLetters,
+    /// The longest line kept (see [`FileSource::max_line_bytes`]).
+    max_line_bytes: usize,
 }
 
 impl FileSource {
@@ -63,7 +66,15 @@ impl FileSource {
             bytes: 0,
             skip: 0,
             dead_letters: DeadLetters::default(),
+            max_line_bytes: MAX_LINE_BYTES,
         }
+    }
+
+    /// Keeps lines of at most `bytes` bytes (default [`MAX_LINE_BYTES`]): a longer one goes to the dead
+    /// letters, with a sample, and reading goes on at the next line.
+    pub fn max_line_bytes(mut self, bytes: usize) -> Self {
+        self.max_line_bytes = bytes;
+        self
     }
 
     fn origin(&self) -> String {
@@ -162,10 +173,23 @@ impl Source for FileSource {
                 break;
             }
             let (path, reader) = self.current.as_mut().expect("a file is open");
-            self.line.clear();
-            match reader.read_until(b'\n', &mut self.line) {
-                Ok(0) => self.current = None,
-                Ok(read) => {
+            match read_line(reader, &mut self.line, self.max_line_bytes) {
+                Ok(Line::End) => self.current = None,
+                Ok(Line::TooLong { consumed }) => {
+                    self.bytes += consumed as u64;
+                    self.lines += 1;
+                    let origin = format!("file://{}:{}", path.display(), self.lines);
+                    self.dead_letters.report(
+                        &origin,
+                        &sample(&self.line),
+                        format!(
+                            "a line of {consumed} bytes is longer than the {} bytes a line may \
+                             have; skipped to the next line",
+                            self.max_line_bytes
+                        ),
+                    );
+                }
+                Ok(Line::Text { consumed: read }) => {
                     self.bytes += read as u64;
                     while self.line.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
                         self.line.pop();
@@ -227,8 +251,32 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_line_longer_than_the_bound_is_a_dead_letter_and_the_offset_counts_it() {
+        let dir = std::env::temp_dir().join(format!("caudal-file-long-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("input.txt");
+        let mut content = b"short\n".to_vec();
+        content.extend(std::iter::repeat_n(b'y', 5000));
+        content.extend_from_slice(b"\nafter\n");
+        std::fs::write(&path, &content).unwrap();
+        let letters = DeadLetters::default();
+        let mut source = FileSource::new(&path, false, WorkerInfo::single()).max_line_bytes(100);
+        source.dead_letters = letters.clone();
+        let mut out = Vec::new();
+        while source.poll(&mut out, 10) != Poll::Done {}
+        let read: Vec<String> = out.into_iter().map(|e| e.data).collect();
+        assert_eq!(read, ["short", "after"]);
+        assert_eq!(source.offset(), content.len() as u64);
+        assert_eq!(letters.count(), 1);
+        let letter = &letters.samples()[0];
+        assert!(letter.origin.ends_with("input.txt:2"), "{}", letter.origin);
+        assert!(letter.reason.contains("5001 bytes"), "{}", letter.reason);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn the_offset_is_the_byte_position_a_restart_seeks_to() {
-        use std::io::{Seek, SeekFrom};
+        use std::io::{BufRead, Seek, SeekFrom};
 
         let dir = std::env::temp_dir().join(format!("caudal-file-offset-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();

@@ -13,6 +13,7 @@ pub mod channel;
 pub(crate) mod driver;
 pub mod file;
 pub mod generator;
+pub mod lines;
 pub mod memory;
 pub mod queue;
 pub mod socket;

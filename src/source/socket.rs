@@ -14,7 +14,7 @@
 //! kernel's buffers) are lost: a socket has no acknowledgements, which is why Spark calls its socket
 //! receiver unreliable.
 
-use std::io::{BufRead, BufReader};
+use std::io::BufReader;
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -25,6 +25,7 @@ use std::time::Duration;
 
 use caudal_operators::Event;
 
+use super::lines::{read_line, sample, Line};
 use super::wal::WriteAheadLog;
 use super::{Poll, Source, SourceContext};
 use crate::config::defaults;
@@ -40,6 +41,8 @@ pub struct SocketOptions {
     pub max_attempts: Option<u32>,
     /// Connect again when the server closes the connection, instead of ending the input.
     pub reconnect: bool,
+    /// The longest line kept: a longer one goes to the dead letters and reading goes on at the next.
+    pub max_line_bytes: usize,
 }
 
 impl Default for SocketOptions {
@@ -48,6 +51,7 @@ impl Default for SocketOptions {
             initial_backoff: defaults::SOCKET_INITIAL_BACKOFF,
             max_backoff: defaults::SOCKET_MAX_BACKOFF,
             max_attempts: None,
+            max_line_bytes: defaults::MAX_LINE_BYTES,
             reconnect: false,
         }
     }
@@ -346,10 +350,18 @@ fn read_socket(
         let mut reader = BufReader::with_capacity(lines.buffer_bytes(), stream);
         let mut buf = Vec::new();
         loop {
-            buf.clear();
-            match reader.read_until(b'\n', &mut buf) {
-                Ok(0) => break,
-                Ok(_) => {
+            match read_line(&mut reader, &mut buf, options.max_line_bytes) {
+                Ok(Line::End) => break,
+                Ok(Line::TooLong { consumed }) => ctx.dead_letters.report(
+                    &origin,
+                    &sample(&buf),
+                    format!(
+                        "a line of {consumed} bytes is longer than the {} bytes a line may have; \
+                         skipped to the next line",
+                        options.max_line_bytes
+                    ),
+                ),
+                Ok(Line::Text { .. }) => {
                     while buf.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
                         buf.pop();
                     }
@@ -365,15 +377,15 @@ fn read_socket(
                             format!("not UTF-8 text: {e}"),
                         ),
                     }
-                    // Hand the lines over, and wake the operator, once the read buffer is empty.
-                    if reader.buffer().is_empty() && (!lines.flush() || !ctx.waker.wake()) {
-                        return;
-                    }
                 }
                 Err(e) => {
                     tracing::warn!("connection to {address} failed: {e}");
                     break;
                 }
+            }
+            // Hand the lines over, and wake the operator, once the read buffer is empty.
+            if reader.buffer().is_empty() && (!lines.flush() || !ctx.waker.wake()) {
+                return;
             }
         }
         if !lines.flush() {
