@@ -93,18 +93,7 @@ impl WorkerRecovery {
     /// The worker's dataflow is built: tells the coordinator (rounds open once every worker's is), and
     /// checks that the state of the checkpoint being resumed fitted it.
     pub(crate) fn dataflow_built(&self) -> Result<(), String> {
-        let registry = StateRegistry::current();
-        let mut problems: Vec<String> = registry
-            .restore_errors()
-            .iter()
-            .map(|e| e.to_string())
-            .collect();
-        problems.extend(
-            registry
-                .unclaimed()
-                .iter()
-                .map(|id| format!("it holds state of {id}, which this pipeline does not have")),
-        );
+        let problems = StateRegistry::current().restore_problems();
         self.coord.worker_built();
         match (problems.is_empty(), self.coord.restored()) {
             (false, Some(r)) => Err(format!(

@@ -754,18 +754,7 @@ impl Drop for StreamingContext {
 /// Checks, after the program is built, that every part of the checkpoint in `file` found its operator
 /// and fitted it.
 fn check_restored(file: &std::path::Path) -> Result<(), String> {
-    let registry = StateRegistry::current();
-    let mut problems: Vec<String> = registry
-        .restore_errors()
-        .iter()
-        .map(|e| e.to_string())
-        .collect();
-    problems.extend(
-        registry
-            .unclaimed()
-            .iter()
-            .map(|id| format!("no operator of this program takes the state of {id:?}")),
-    );
+    let problems = StateRegistry::current().restore_problems();
     if problems.is_empty() {
         return Ok(());
     }

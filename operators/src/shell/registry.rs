@@ -137,6 +137,22 @@ impl StateRegistry {
         self.inner.borrow().to_restore.keys().cloned().collect()
     }
 
+    /// What did not fit in the last restore, in words: the parts operators could not use, and the
+    /// parts no operator took. Empty if everything fitted.
+    pub fn restore_problems(&self) -> Vec<String> {
+        let mut problems: Vec<String> = self
+            .restore_errors()
+            .iter()
+            .map(|e| e.to_string())
+            .collect();
+        problems.extend(
+            self.unclaimed()
+                .iter()
+                .map(|id| format!("it holds state of {id}, which this dataflow does not have")),
+        );
+        problems
+    }
+
     /// The parts of the snapshot that operators could not use.
     pub fn restore_errors(&self) -> Vec<RestoreError> {
         self.inner.borrow().errors.clone()
