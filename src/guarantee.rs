@@ -12,8 +12,8 @@ pub enum Guarantee {
     #[default]
     None,
     /// Resume from the last complete checkpoint, and never write a result twice: output that the
-    /// crashed run may have written is dropped when the resumed run makes it again (an
-    /// [output fence](crate::checkpoint::OutputFence)), so results in flight at the crash may be
+    /// crashed run may have written is dropped when the resumed run makes it again (an output fence,
+    /// see `checkpoint::OutputFence`), so results in flight at the crash may be
     /// missing and none appears twice. Sources that cannot replay are read on from where they are, with
     /// no write-ahead log.
     AtMostOnce,

@@ -60,10 +60,10 @@
 //! complaint, hence unaligned checkpoints). Here the frontier is the barrier: it passes through
 //! backpressure as fast as the records before it are processed, and carries nothing extra.
 //!
-//! Sources that cannot replay (a TCP socket) keep a write-ahead log ([`crate::source::wal`]) under
-//! `wal/` in the job's directory: what they hand the dataflow is in it first, so their offset in a
-//! checkpoint can be replayed too; a complete checkpoint lets them drop what is before its offset
-//! ([`crate::source::Source::checkpointed`]).
+//! Sources that cannot replay (a TCP socket) keep a write-ahead log (`source::wal`) under `wal/` in
+//! the job's directory: what they hand the dataflow is in it first, so their offset in a checkpoint
+//! can be replayed too; a complete checkpoint lets them drop what is before its offset
+//! (`Source::checkpointed`).
 //!
 //! Limits today: one process (several workers); the execution mode's frontier must move for a round to
 //! complete, so batch mode takes only the final checkpoint at the end of its input; a source whose
