@@ -261,6 +261,9 @@ impl RunConfig {
                 cluster.process.to_string(),
             ]);
             if let Some(hostfile) = &cluster.hostfile {
+                // Timely reports a missing hostfile without its name.
+                std::fs::metadata(hostfile)
+                    .map_err(|e| format!("cannot read the hostfile {}: {e}", hostfile.display()))?;
                 args.extend(["-h".to_string(), hostfile.display().to_string()]);
             }
         }

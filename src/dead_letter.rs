@@ -16,6 +16,9 @@ use serde::Serialize;
 /// How many bad inputs are kept as samples for the report.
 pub const SAMPLES_KEPT: usize = 5;
 
+/// How often a dead-letter file is flushed at least.
+pub const FLUSH_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// One input that could not be read.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct DeadLetter {
@@ -44,11 +47,29 @@ impl DeadLetters {
         Self::default()
     }
 
-    /// Dead letters that are also written, one JSON object per line, to the file at `path`.
+    /// Dead letters that are also written, one JSON object per line, to the file at `path`, as they
+    /// come: buffered, and flushed at least every [`FLUSH_EVERY`] by a thread of their own (so that a
+    /// killed run leaves what it had met) and at [`DeadLetters::flush`].
     pub fn with_file(path: &Path) -> std::io::Result<Self> {
         let file = File::create(path)?;
         let letters = Self::default();
         *letters.0.file.lock().unwrap_or_else(|e| e.into_inner()) = Some(BufWriter::new(file));
+        let weak = Arc::downgrade(&letters.0);
+        std::thread::Builder::new()
+            .name("caudal-dead-letters".into())
+            .spawn(move || {
+                let mut flushed = 0;
+                loop {
+                    std::thread::sleep(FLUSH_EVERY);
+                    // The letters are gone once every handle is dropped: so is the thread.
+                    let Some(inner) = weak.upgrade() else { return };
+                    let count = inner.count.load(Ordering::Relaxed);
+                    if count != flushed {
+                        flushed = count;
+                        let _ = DeadLetters(inner).flush();
+                    }
+                }
+            })?;
         Ok(letters)
     }
 
@@ -116,6 +137,24 @@ impl DeadLetters {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn letters_reach_the_file_without_an_explicit_flush() {
+        let dir = std::env::temp_dir().join(format!("caudal-dl-flush-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("dead.jsonl");
+        let dl = DeadLetters::with_file(&path).unwrap();
+        dl.report("test", "oops", "not a number");
+        // The flusher writes it within a second or so; wait for it (a bound, not a timing).
+        let deadline = std::time::Instant::now() + FLUSH_EVERY * 10;
+        while std::fs::read_to_string(&path).unwrap().is_empty()
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert!(std::fs::read_to_string(&path).unwrap().contains("oops"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn counts_all_and_keeps_the_first_samples_and_writes_every_letter() {

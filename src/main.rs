@@ -16,6 +16,7 @@ use caudal::mode::{parse_duration, ExecutionMode};
 use caudal::operators::budget::WorkBudget;
 use caudal::operators::WatermarkStrategy;
 use caudal::replay::ReplaySpec;
+use caudal::source::spec::parse_rate;
 use caudal::source::spec::SourceSpec;
 use clap::{Parser, Subcommand};
 
@@ -90,9 +91,14 @@ struct RunArgs {
     /// Worker threads in this process.
     #[arg(long, short = 'w', default_value_t = defaults::WORKERS as u32, value_parser = clap::value_parser!(u32).range(1..=1024))]
     workers: u32,
-    /// Write results as part files in this directory instead of printing them.
+    /// Write results as part files in this directory instead of printing them. A directory that
+    /// already holds part files is refused, unless --overwrite, or the run continues a job under a
+    /// guarantee (its --checkpoint-dir is already in use).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Remove the part files already in --out before writing (instead of refusing to run).
+    #[arg(long, requires = "out")]
+    overwrite: bool,
     /// Write results as JSON lines ({"time":..,"data":..}) instead of text.
     #[arg(long)]
     json: bool,
@@ -100,7 +106,7 @@ struct RunArgs {
     #[arg(long)]
     dead_letters: Option<PathBuf>,
     /// Stop after this long (like Ctrl-C: held records are released and files committed).
-    #[arg(long, value_parser = parse_duration)]
+    #[arg(long, value_parser = parse_positive_duration)]
     duration: Option<Duration>,
     /// Processes in a cluster run (timely's -n).
     #[arg(long, default_value_t = defaults::run::PROCESSES)]
@@ -135,10 +141,10 @@ struct CompareArgs {
     #[arg(long, value_delimiter = ',', default_value = lab::modes_text(), value_parser = parse_mode)]
     modes: Vec<ExecutionMode>,
     /// Offered load, records per second.
-    #[arg(long, default_value_t = lab::RATE)]
+    #[arg(long, default_value_t = lab::RATE, allow_hyphen_values = true, value_parser = parse_rate)]
     rate: f64,
     /// How long each mode is measured.
-    #[arg(long, default_value = duration_text(lab::DURATION), value_parser = parse_duration)]
+    #[arg(long, default_value = duration_text(lab::DURATION), value_parser = parse_positive_duration)]
     duration: Duration,
     /// Warm-up before measuring, in each mode.
     #[arg(long, default_value = duration_text(lab::WARMUP), value_parser = parse_duration)]
@@ -179,6 +185,17 @@ struct CompareArgs {
     /// Where to write results.json and results.csv (default: a new folder under caudal-results/).
     #[arg(long)]
     out: Option<PathBuf>,
+}
+
+/// A duration that must be longer than zero (`--duration 0s` would measure or run nothing).
+fn parse_positive_duration(s: &str) -> Result<Duration, String> {
+    let duration = parse_duration(s)?;
+    if duration.is_zero() {
+        return Err(format!(
+            "`{s}` is no time at all: give a duration longer than 0, for example 5s"
+        ));
+    }
+    Ok(duration)
 }
 
 /// A default duration as the command line writes it (`3s`, `100ms`).
@@ -276,6 +293,20 @@ fn run_pipeline(args: RunArgs) -> anyhow::Result<()> {
         _ => 1000.0,
     };
     let feed = Feed::from_spec(&args.source, args.mode).map_err(anyhow::Error::msg)?;
+    if let Some(out) = &args.out {
+        // A job that has checkpoints continues the output it finds (a crash may even come before
+        // its first checkpoint completes); any other run starts clean.
+        let resuming = match (&args.checkpoint_dir, args.guarantee.checkpoints()) {
+            (Some(dir), true) => std::fs::read_dir(dir).is_ok_and(|mut e| e.next().is_some()),
+            _ => false,
+        };
+        if !resuming {
+            // In a cluster every process checks the part files of its own workers only: the others'
+            // may already be writing.
+            let first = args.process * args.workers as usize;
+            prepare_out_dir(out, args.overwrite, first..first + args.workers as usize)?;
+        }
+    }
     let output = match args.out {
         Some(path) => Output::Dir {
             path,
@@ -335,6 +366,45 @@ fn run_pipeline(args: RunArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Refuses an output directory that already holds part files of `workers` (two runs would mix, and
+/// part names collide), unless `overwrite`, which removes them first.
+fn prepare_out_dir(
+    out: &std::path::Path,
+    overwrite: bool,
+    workers: std::ops::Range<usize>,
+) -> anyhow::Result<()> {
+    let mine: Vec<String> = workers.map(|w| format!("part-{w:05}-")).collect();
+    let existing: Vec<PathBuf> = caudal::sink::file::part_files(out)
+        .with_context(|| format!("cannot list --out {}", out.display()))?
+        .into_iter()
+        .filter(|p| {
+            let name = p.file_name().unwrap_or_default().to_string_lossy();
+            mine.iter().any(|prefix| name.starts_with(prefix.as_str()))
+        })
+        .collect();
+    let Some(first) = existing.first() else {
+        return Ok(());
+    };
+    if !overwrite {
+        anyhow::bail!(
+            "--out {} already holds the output of another run ({} part files, such as {}): choose \
+             another directory, or add --overwrite to replace it",
+            out.display(),
+            existing.len(),
+            first.file_name().unwrap_or_default().to_string_lossy()
+        );
+    }
+    for file in &existing {
+        std::fs::remove_file(file).with_context(|| format!("cannot remove {}", file.display()))?;
+    }
+    eprintln!(
+        "--overwrite: removed {} part files from {}",
+        existing.len(),
+        out.display()
+    );
+    Ok(())
+}
+
 /// Shows run `done` of `total`: a bar redrawn in place on a terminal, a line each otherwise (logs).
 fn progress(done: usize, total: usize, what: &str) {
     if std::io::stderr().is_terminal() {
@@ -350,10 +420,6 @@ fn progress(done: usize, total: usize, what: &str) {
 }
 
 fn run_compare(args: CompareArgs) -> anyhow::Result<()> {
-    anyhow::ensure!(
-        args.rate > 0.0 && args.rate.is_finite(),
-        "--rate must be a positive number of records per second, for example --rate 100000"
-    );
     let modes = args
         .modes
         .into_iter()

@@ -14,8 +14,10 @@ use caudal_operators::window::TimeWindows;
 use serde::Deserialize;
 use serde_json::Value;
 
-/// A replay spec, as written in JSON.
+/// A replay spec, as written in JSON. A field it does not know (a misspelt one) is an error, as in the
+/// DStream spec reader.
 #[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ReplaySpec {
     /// The spec's name.
     pub name: String,
@@ -123,12 +125,13 @@ fn one() -> Value {
 #[derive(Debug, thiserror::Error)]
 pub enum ReplayError {
     /// The file could not be read.
-    #[error("cannot read {path}: {source}")]
+    // Not a `source`: the message says it already, and a chain would print it twice.
+    #[error("cannot read {path}: {error}")]
     Read {
         /// The file.
         path: String,
         /// Why.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The file is not a valid spec.
     #[error("{path} is not a valid replay spec: {reason} (see tests/conformance/window-spec.md for the format)")]
@@ -190,9 +193,9 @@ impl ReplaySpec {
     /// Reads and checks the spec at `path`.
     pub fn load(path: &Path) -> Result<ReplaySpec, ReplayError> {
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| ReplayError::Read {
+        let text = std::fs::read_to_string(path).map_err(|error| ReplayError::Read {
             path: shown.clone(),
-            source,
+            error,
         })?;
         let invalid = |reason: String| ReplayError::Invalid {
             path: shown.clone(),

@@ -220,6 +220,44 @@ fn wrong_flags_say_what_is_wrong_and_how_to_write_them() {
             vec!["compare", "--modes", "per-record,streaming"],
             "micro-batch:100ms",
         ),
+        // A negative rate, with or without `=`, gets the same range message (not clap's "unexpected
+        // argument"); infinite and unschedulable rates are refused before anything runs.
+        (
+            vec!["compare", "--rate", "-5"],
+            "rate `-5` must be a number",
+        ),
+        (vec!["compare", "--rate=-5"], "rate `-5` must be a number"),
+        (vec!["compare", "--rate", "inf"], "at most 1e9"),
+        (vec!["compare", "--rate", "1e30"], "at most 1e9"),
+        (
+            vec!["run", "uppercase", "--source", "generator:posts?rate=inf"],
+            "rate `inf` must be",
+        ),
+        (vec!["compare", "--duration", "0s"], "no time at all"),
+        (
+            vec![
+                "run",
+                "uppercase",
+                "--source",
+                "generator:posts",
+                "--processes",
+                "2",
+                "--hostfile",
+                "/no/such/hosts.txt",
+            ],
+            "cannot read the hostfile /no/such/hosts.txt",
+        ),
+        (
+            vec![
+                "run",
+                "uppercase",
+                "--source",
+                "generator:posts",
+                "--duration",
+                "0s",
+            ],
+            "no time at all",
+        ),
     ] {
         let out = caudal(&args);
         assert!(!out.status.success(), "{args:?} should fail");
@@ -425,4 +463,75 @@ fn a_sweep_reports_each_mode_at_each_rate_it_tried() {
     assert!(std::fs::read(dir.join("latency_vs_throughput.png"))
         .unwrap()
         .starts_with(b"\x89PNG"));
+}
+
+#[test]
+fn an_out_dir_with_output_is_refused_unless_overwritten_and_leftovers_are_cleared() {
+    let dir = scratch("out-again");
+    let input = dir.join("lines.txt");
+    std::fs::write(&input, "one\ntwo\n").unwrap();
+    let out_dir = dir.join("out");
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "run",
+            "uppercase",
+            "--source",
+            Box::leak(file_arg(&input).into_boxed_str()),
+            "--mode",
+            "batch",
+            "--out",
+            out_dir.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        caudal(&args)
+    };
+    let lines = || {
+        let mut all: Vec<String> = std::fs::read_dir(&out_dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| !p.file_name().unwrap().to_string_lossy().starts_with('.'))
+            .flat_map(|p| {
+                std::fs::read_to_string(p)
+                    .unwrap()
+                    .lines()
+                    .map(String::from)
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        all.sort();
+        all
+    };
+    let first = run(&[]);
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert_eq!(lines(), ["ONE", "TWO"]);
+
+    // The same command again would mix two runs and reuse part names: refused, nothing touched.
+    let again = run(&[]);
+    let said = String::from_utf8_lossy(&again.stderr);
+    assert!(!again.status.success());
+    assert!(
+        said.contains("already holds the output of another run") && said.contains("--overwrite"),
+        "{said}"
+    );
+    assert_eq!(lines(), ["ONE", "TWO"]);
+
+    // A temporary file a killed run left behind is removed at the next start; --overwrite replaces
+    // the output.
+    let leftover = out_dir.join(".part-00000-000007.txt.tmp");
+    std::fs::write(&leftover, "HALF").unwrap();
+    let replaced = run(&["--overwrite"]);
+    assert!(
+        replaced.status.success(),
+        "{}",
+        String::from_utf8_lossy(&replaced.stderr)
+    );
+    assert_eq!(lines(), ["ONE", "TWO"]);
+    assert!(
+        !leftover.exists(),
+        "the left-over temporary file is still there"
+    );
 }

@@ -173,3 +173,36 @@ fn several_specs_are_told_apart() {
         ]
     );
 }
+
+#[test]
+fn a_misspelt_field_or_a_missing_file_is_an_error_that_says_so_once() {
+    let dir = std::env::temp_dir().join(format!("caudal-replay-{}-bad", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("typo.json");
+    std::fs::write(
+        &path,
+        r#"{"name": "typo", "window": {"kind": "tumbling", "size_ms": 1000}, "aggregation": "count",
+            "watermark": {"kind": "bounded", "out_of_orderness_ms": 0}, "alowed_lateness_ms": 500,
+            "events": []}"#,
+    )
+    .unwrap();
+    let out = replay(&[path.to_str().unwrap()]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        said.contains("typo.json") && said.contains("unknown field `alowed_lateness_ms`"),
+        "{said}"
+    );
+
+    let missing = dir.join("no-such-spec.json");
+    let out = replay(&[missing.to_str().unwrap()]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(said.contains("no-such-spec.json"), "{said}");
+    assert_eq!(
+        said.matches("No such file or directory").count(),
+        1,
+        "the OS error once: {said}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

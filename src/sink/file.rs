@@ -15,7 +15,7 @@
 //! and renamed to their visible name only when the checkpoint that covers them is complete; a run that
 //! starts removes what a crashed run of the same worker staged and never committed.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use caudal_operators::{Event, EventTime};
@@ -126,6 +126,25 @@ impl<D> FileSinkWorker<D> {
     }
 }
 
+/// The visible part files in `dir` (a run's committed output), in name order; none if `dir` does not
+/// exist.
+pub fn part_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut parts = Vec::new();
+    for entry in entries {
+        let entry = entry?;
+        if entry.file_name().to_string_lossy().starts_with("part-") && entry.path().is_file() {
+            parts.push(entry.path());
+        }
+    }
+    parts.sort();
+    Ok(parts)
+}
+
 impl<D> FileSinkWorker<D> {
     /// Removes this worker's hidden files that a killed run left: temporary files, and staged output
     /// that no complete checkpoint covers (what one covers was committed before the sinks start).
@@ -133,12 +152,20 @@ impl<D> FileSinkWorker<D> {
         let prefix = format!(".part-{:05}-", self.worker);
         let entries =
             std::fs::read_dir(&self.dir).map_err(io(format!("listing {}", self.dir.display())))?;
+        let mut removed = 0;
         for entry in entries.filter_map(Result::ok) {
             let name = entry.file_name().to_string_lossy().into_owned();
             if name.starts_with(&prefix) && (name.ends_with(".staged") || name.ends_with(".tmp")) {
                 std::fs::remove_file(entry.path())
                     .map_err(io(format!("removing {}", entry.path().display())))?;
+                removed += 1;
             }
+        }
+        if removed > 0 {
+            tracing::warn!(
+                "removed {removed} unfinished part files that an interrupted run left in {}",
+                self.dir.display()
+            );
         }
         Ok(())
     }
@@ -147,10 +174,7 @@ impl<D> FileSinkWorker<D> {
 impl<D: 'static> Sink<D> for FileSinkWorker<D> {
     fn start(&mut self, ctx: &SinkContext) -> Result<(), SinkError> {
         self.ctx = *ctx;
-        if ctx.guarantee.checkpoints() {
-            self.clear_leftovers()?;
-        }
-        Ok(())
+        self.clear_leftovers()
     }
 
     /// Hands the buffered lines to the checkpoint's writer (the worker does not wait for the disk),

@@ -56,6 +56,21 @@ impl fmt::Display for SourceSpec {
 }
 
 /// A source description that could not be read.
+/// The highest rate a generator can schedule: one record per nanosecond.
+pub const MAX_RATE: f64 = 1e9;
+
+/// Reads a rate in records per second: a finite number above 0 and at most [`MAX_RATE`] (`inf`,
+/// `NaN`, negative rates and rates no generator can keep are refused here, not discovered as a hang).
+pub fn parse_rate(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(rate) if rate.is_finite() && rate > 0.0 && rate <= MAX_RATE => Ok(rate),
+        Ok(_) | Err(_) => Err(format!(
+            "rate `{s}` must be a number of records per second above 0 and at most {MAX_RATE:e} \
+             (for example 100000)"
+        )),
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("invalid source `{given}`: {reason}. Write it as `socket://HOST:PORT` (for example `socket://localhost:9999`), `file://PATH` (a file or a watched directory) or `generator:WORKLOAD[?rate=N&limit=N]` with WORKLOAD one of {workloads}")]
 pub struct SourceSpecError {
@@ -102,12 +117,7 @@ impl FromStr for SourceSpec {
             let (mut rate, mut limit) = (None, None);
             for pair in query.split('&').filter(|p| !p.is_empty()) {
                 match pair.split_once('=') {
-                    Some(("rate", v)) => {
-                        rate =
-                            Some(v.parse::<f64>().ok().filter(|r| *r > 0.0).ok_or_else(|| {
-                                err(format!("rate `{v}` is not a positive number"))
-                            })?)
-                    }
+                    Some(("rate", v)) => rate = Some(parse_rate(v).map_err(err)?),
                     Some(("limit", v)) => {
                         limit = Some(
                             v.parse::<u64>()
@@ -149,7 +159,10 @@ mod tests {
             ("socket://localhost", "port"),
             ("socket://localhost:http", "not a port"),
             ("generator:weather", "unknown workload `weather`"),
-            ("generator:posts?rate=-3", "rate"),
+            ("generator:posts?rate=-3", "rate `-3` must be"),
+            ("generator:posts?rate=inf", "rate `inf` must be"),
+            ("generator:posts?rate=NaN", "rate `NaN` must be"),
+            ("generator:posts?rate=1e30", "at most 1e9"),
             ("kafka://x", "unknown kind"),
         ] {
             let msg = bad.parse::<SourceSpec>().unwrap_err().to_string();
