@@ -16,8 +16,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-/// How a pipeline's sources release records and advance time.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// How a pipeline's sources release records and advance time. Written (in JSON too) as the command
+/// line writes it: `per-record`, `micro-batch:10ms`, `micro-batch:1s+50ms`, `batch`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ExecutionMode {
     /// Records are released as they are read; the watermark moves once per worker-loop iteration.
     PerRecord,
@@ -75,6 +76,19 @@ impl fmt::Display for ExecutionMode {
     }
 }
 
+impl Serialize for ExecutionMode {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for ExecutionMode {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 /// A mode string that could not be read.
 #[derive(Debug, thiserror::Error)]
 #[error("invalid execution mode `{given}`: {reason}. Expected `per-record`, `micro-batch:INTERVAL` (for example `micro-batch:100ms` or `micro-batch:1s`, optionally `+OVERHEAD` such as `micro-batch:1s+50ms`) or `batch`")]
@@ -128,6 +142,28 @@ impl FromStr for ExecutionMode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_writes_modes_as_the_command_line_does() {
+        let modes = [
+            ExecutionMode::PerRecord,
+            ExecutionMode::micro_batch(Duration::from_millis(10)),
+            ExecutionMode::MicroBatch {
+                interval: Duration::from_secs(1),
+                overhead: Duration::from_millis(50),
+            },
+            ExecutionMode::Batch,
+        ];
+        let json = serde_json::to_string(&modes).unwrap();
+        assert_eq!(
+            json,
+            r#"["per-record","micro-batch:10ms","micro-batch:1s+50ms","batch"]"#
+        );
+        assert_eq!(
+            serde_json::from_str::<Vec<ExecutionMode>>(&json).unwrap(),
+            modes
+        );
+    }
 
     #[test]
     fn parses_every_mode_and_prints_it_back() {

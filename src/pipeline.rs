@@ -107,7 +107,15 @@ impl Shared {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .entry(name.to_string())
-            .or_default()
+            .or_insert_with(|| {
+                Arc::new(SinkMetrics {
+                    records: Default::default(),
+                    fenced: Default::default(),
+                    errors: Default::default(),
+                    first_error: Default::default(),
+                    stop: self.stop.clone(),
+                })
+            })
             .clone()
     }
 }

@@ -14,6 +14,10 @@ use caudal_operators::window::TimeWindows;
 use serde::Deserialize;
 use serde_json::Value;
 
+/// The most sliding windows a spec may put one record in: a bound on what a spec can ask for, so that
+/// a typo is an error and not a run that fills the memory.
+pub const MAX_WINDOWS_PER_RECORD: i64 = 10_000;
+
 /// A replay spec, as written in JSON. A field it does not know (a misspelt one) is an error, as in the
 /// DStream spec reader.
 #[derive(Clone, Debug, Deserialize)]
@@ -211,6 +215,15 @@ impl ReplaySpec {
         match self.window {
             WindowSpec::Tumbling { size_ms, offset_ms } => {
                 TimeWindows::tumbling(size_ms, offset_ms).map(Some)
+            }
+            WindowSpec::Sliding {
+                size_ms, slide_ms, ..
+            } if slide_ms > 0 && size_ms / slide_ms > MAX_WINDOWS_PER_RECORD => {
+                return Err(format!(
+                    "a window of {size_ms} ms sliding by {slide_ms} ms puts every record in {} \
+                     windows; a spec may ask for at most {MAX_WINDOWS_PER_RECORD}",
+                    size_ms / slide_ms
+                ))
             }
             WindowSpec::Sliding {
                 size_ms,

@@ -295,6 +295,11 @@ fn compare_writes_json_and_csv_with_equal_results_in_every_run() {
     let written: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).unwrap()).unwrap();
     assert_eq!(printed, written);
+    // The configuration names the modes as the command line does.
+    assert_eq!(
+        printed["config"]["modes"],
+        serde_json::json!(["per-record", "micro-batch:20ms", "batch"])
+    );
     let modes = printed["modes"].as_array().unwrap();
     assert_eq!(
         modes
@@ -533,5 +538,40 @@ fn an_out_dir_with_output_is_refused_unless_overwritten_and_leftovers_are_cleare
     assert!(
         !leftover.exists(),
         "the left-over temporary file is still there"
+    );
+}
+
+#[test]
+fn an_unbounded_run_ends_when_the_reader_of_its_output_goes_away() {
+    use std::io::{BufRead, BufReader};
+    use std::time::{Duration, Instant};
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_caudal"))
+        .args(["run", "viu-count", "--source", "generator:posts?rate=10000"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Read one line, then close the pipe, as `caudal run ... | head -1` does.
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.starts_with("(#VIU, "), "{first}");
+    // The run has no end of its own: it must notice the closed pipe (bounded wait, not a timing).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let Some(status) = child.try_wait().unwrap() else {
+        let _ = child.kill();
+        panic!("the run went on writing to a closed pipe");
+    };
+    let output = child.wait_with_output().unwrap();
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(!status.success());
+    assert!(
+        said.contains("its reader has gone, so the run stops"),
+        "{said}"
     );
 }

@@ -187,3 +187,28 @@ fn sort_places_ranges_in_partitions() {
         "[[1, 2, 3, 4], [5, 6]]}"
     );
 }
+
+#[test]
+fn a_spec_cannot_ask_for_more_batches_or_longer_windows_than_the_bound() {
+    let error = |json: &str| {
+        let spec: Spec = serde_json::from_str(json).unwrap();
+        spec::run(&spec)
+            .err()
+            .expect("the spec is refused")
+            .to_string()
+    };
+    let huge_extra = r#"{"batch_interval_s": 1, "input": [[["a"]]], "extra_batches": 1000000000000,
+        "pipeline": [{"op": "count"}]}"#;
+    let message = error(huge_extra);
+    assert!(
+        message.contains("1000000000001 batches") && message.contains("extra_batches"),
+        "{message}"
+    );
+    let huge_window = r#"{"batch_interval_s": 1, "input": [[["a"]]],
+        "pipeline": [{"op": "window", "length": 18446744073709551615}]}"#;
+    let message = error(huge_window);
+    assert!(
+        message.contains("more than a spec may ask for"),
+        "{message}"
+    );
+}

@@ -135,6 +135,11 @@ fn bad_specs_say_what_is_wrong() {
             r#"{"name": "x", "window": {"kind": "sliding", "size_ms": 10, "slide_ms": 20}, "aggregation": "sum", "watermark": {"kind": "explicit"}, "events": []}"#,
             "no window",
         ),
+        (
+            "windows",
+            r#"{"name": "x", "window": {"kind": "sliding", "size_ms": 1000000000000, "slide_ms": 1}, "aggregation": "sum", "watermark": {"kind": "explicit"}, "events": []}"#,
+            "at most 10000",
+        ),
     ] {
         let path = dir.join(format!("{name}.json"));
         std::fs::write(&path, spec).unwrap();

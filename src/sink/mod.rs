@@ -51,6 +51,18 @@ pub enum SinkError {
     Checkpoint(String),
 }
 
+impl SinkError {
+    /// Whether the sink's reader has gone (a closed pipe, a dropped receiver): writing more is
+    /// pointless, and the run stops.
+    pub fn reader_gone(&self) -> bool {
+        match self {
+            SinkError::Disconnected => true,
+            SinkError::Io { source, .. } => source.kind() == std::io::ErrorKind::BrokenPipe,
+            SinkError::Checkpoint(_) => false,
+        }
+    }
+}
+
 /// What a sink learns when its run starts: the guarantee, and where its output stands in the
 /// checkpoints.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -14,6 +14,7 @@ use super::{Sink, SinkContext, SinkError};
 use crate::checkpoint::store::PreCommit;
 use crate::checkpoint::{file_safe, Guarantee, OutputFence, Stage, WorkerRecovery};
 use crate::config::defaults::FENCE_SPAN_MS;
+use crate::source::StopFlag;
 
 impl<D: 'static> Stage for Box<dyn Sink<D>> {
     fn pre_commit(&mut self, next_epoch: u64) -> Result<PreCommit, String> {
@@ -22,7 +23,7 @@ impl<D: 'static> Stage for Box<dyn Sink<D>> {
 }
 
 /// What the sinks of a run did: records written and the errors met.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct SinkMetrics {
     /// Records handed to sinks.
     pub records: AtomicU64,
@@ -32,10 +33,16 @@ pub struct SinkMetrics {
     pub errors: AtomicU64,
     /// The first failure, to report.
     pub first_error: Mutex<Option<String>>,
+    /// The run's stop flag: raised when a sink's reader has gone.
+    pub stop: StopFlag,
 }
 
 impl SinkMetrics {
     fn failed(&self, name: &str, error: SinkError, recovery: Option<&WorkerRecovery>) {
+        if error.reader_gone() && !self.stop.is_stopped() {
+            eprintln!("sink {name}: {error}: its reader has gone, so the run stops");
+            self.stop.stop();
+        }
         if let Some(recovery) = recovery {
             recovery.sink_failed(format!("sink {name} failed: {error}"));
         }

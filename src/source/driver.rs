@@ -40,7 +40,7 @@ use crate::dead_letter::DeadLetters;
 use crate::mode::ExecutionMode;
 
 /// Asks every source of a run to finish: they release what they hold and end their input.
-#[derive(Clone, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct StopFlag(Arc<AtomicBool>);
 
 impl StopFlag {

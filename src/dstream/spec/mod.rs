@@ -54,6 +54,10 @@ pub enum SpecError {
 /// Batches, each a list of partitions, each a list of records (JSON).
 pub type JsonBatches = Vec<Vec<Vec<Json>>>;
 
+/// The most batches a spec may run, and the longest window it may ask for: a spec is a test case, and
+/// a typo (`extra_batches: 1e12`) must be an error, not a run that fills the memory.
+pub const MAX_BATCHES: u64 = 100_000;
+
 /// A DStream pipeline and its input.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -248,13 +252,20 @@ fn check(spec: &Spec) -> Result<Checked, String> {
             .sum::<u64>()
     });
     let inputs = input.len().max(input2.as_ref().map_or(0, Vec::len)) as u64;
+    let batches = inputs.saturating_add(extra);
+    if batches > MAX_BATCHES {
+        return Err(format!(
+            "the spec asks for {batches} batches ({inputs} of input and {extra} after it); a spec may \
+             run at most {MAX_BATCHES} (lower `extra_batches`)"
+        ));
+    }
     Ok(Checked {
         interval_ms,
         input,
         input2,
         pipeline,
         pipeline2,
-        batches: inputs + extra,
+        batches,
         pprint: spec.pprint,
     })
 }

@@ -155,6 +155,12 @@ fn plan_stage(stage: &Stage, slide: &mut u64, second_slide: Option<u64>) -> Resu
             .ok_or("a window needs a `length` (in batches)")?;
         let step = stage.slide.unwrap_or(1);
         for (what, n) in [("length", length), ("slide", step)] {
+            if n > super::MAX_BATCHES {
+                return Err(format!(
+                    "the window {what} ({n} batches) is more than a spec may ask for ({} batches)",
+                    super::MAX_BATCHES
+                ));
+            }
             if n == 0 || n % *slide != 0 {
                 return Err(format!(
                     "the window {what} ({n} batches) must be a positive multiple of the stream's slide ({} batches)",
