@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use caudal::builtin::{launch_builtin, Builtin, Feed, Output};
 use caudal::checkpoint::{CheckpointConfig, Guarantee};
-use caudal::compare::{compare, machine_description, sweep, CompareConfig, LabWorkload};
+use caudal::compare::{compare_unless, machine_description, sweep, CompareConfig, LabWorkload};
 use caudal::config::defaults::{self, lab};
 use caudal::config::{Cluster, RunConfig};
 use caudal::dead_letter::DeadLetters;
@@ -19,6 +19,8 @@ use caudal::replay::ReplaySpec;
 use caudal::source::spec::parse_rate;
 use caudal::source::spec::SourceSpec;
 use clap::{Parser, Subcommand};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 /// Caudal: per-record streaming on timely dataflow, with micro-batch and batch modes of the same pipeline.
 #[derive(Parser)]
@@ -507,9 +509,21 @@ fn run_compare(args: CompareArgs) -> anyhow::Result<()> {
         );
         return Ok(());
     }
-    let runs = config.repeat * config.modes.len();
+    let runs = config.repeat * config.variants().len();
     let mut done = 0;
-    let report = compare(&config, |repetition, mode| {
+    // The first Ctrl-C or SIGTERM drops the run under way and keeps the finished ones; a second
+    // one stops at once.
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let on_signal = interrupted.clone();
+    ctrlc::set_handler(move || {
+        if on_signal.swap(true, Ordering::AcqRel) {
+            eprintln!("stopping at once");
+            std::process::exit(130);
+        }
+        eprintln!("\ninterrupted: writing the runs that finished (Ctrl-C again to stop at once)");
+    })
+    .context("cannot install the Ctrl-C handler")?;
+    let report = compare_unless(&config, &interrupted, |repetition, mode| {
         done += 1;
         progress(
             done,
@@ -519,6 +533,9 @@ fn run_compare(args: CompareArgs) -> anyhow::Result<()> {
     })?;
     if std::io::stderr().is_terminal() {
         eprintln!();
+    }
+    if report.runs.is_empty() {
+        anyhow::bail!("interrupted before any run finished: nothing to write");
     }
     let json_path = out.join("results.json");
     let csv_path = out.join("results.csv");
@@ -539,6 +556,9 @@ fn run_compare(args: CompareArgs) -> anyhow::Result<()> {
         eprintln!("      {}", plot.display());
     }
     eprintln!("reproduce with: {}", report.command);
+    if let Some(note) = &report.incomplete {
+        anyhow::bail!("{note} (results.json says so)");
+    }
     Ok(())
 }
 

@@ -575,3 +575,62 @@ fn an_unbounded_run_ends_when_the_reader_of_its_output_goes_away() {
         "{said}"
     );
 }
+
+#[test]
+fn an_interrupted_compare_writes_the_runs_that_finished_and_says_it_is_incomplete() {
+    use std::io::{BufRead, BufReader};
+
+    let dir = scratch("compare-interrupted");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_caudal"))
+        .args([
+            "compare",
+            "--rate",
+            "20000",
+            "--duration",
+            "1s",
+            "--warmup",
+            "100ms",
+            "--modes",
+            "per-record,batch",
+            "--repeat",
+            "3",
+            "--out",
+            dir.to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Once the second run starts, the first has finished: interrupt as Ctrl-C does.
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut said = String::new();
+    let mut line = String::new();
+    while stderr.read_line(&mut line).unwrap() > 0 {
+        said.push_str(&line);
+        if line.starts_with("[2/6]") {
+            break;
+        }
+        line.clear();
+    }
+    assert!(said.contains("[2/6]"), "{said}");
+    // SAFETY: sending a signal to a child process of ours.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    let status = child.wait().unwrap();
+    said.push_str(&rest);
+    assert!(!status.success(), "{said}");
+    assert!(said.contains("runs finished"), "{said}");
+    let results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).unwrap()).unwrap();
+    let runs = results["runs"].as_array().unwrap();
+    assert!(!runs.is_empty() && runs.len() < 6, "{} runs", runs.len());
+    assert!(
+        results["incomplete"]
+            .as_str()
+            .is_some_and(|n| n.contains(&format!("{} of 6 runs finished", runs.len()))),
+        "{}",
+        results["incomplete"]
+    );
+    assert_eq!(results["modes"][0]["mode"], "per-record");
+}

@@ -107,6 +107,9 @@ pub struct CompareReport {
     pub command: String,
     /// The machine it ran on.
     pub machine: String,
+    /// Why not every planned run is there (the comparison was interrupted); absent when complete.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub incomplete: Option<String>,
     /// One summary per mode, in the order given: medians over the repetitions.
     pub modes: Vec<ModeSummary>,
     /// Every run, in the order run.
@@ -271,6 +274,9 @@ impl fmt::Display for CompareReport {
             c.workers,
             c.repeat
         )?;
+        if let Some(note) = &self.incomplete {
+            writeln!(f, "INCOMPLETE: {note}")?;
+        }
         writeln!(f, "latency from the intended send time to the sink: medians over the repetitions (p50 range in brackets)")?;
         writeln!(
             f,

@@ -10,10 +10,11 @@ use super::sink::{LatencySink, Recording};
 use crate::checkpoint::{CheckpointConfig, Guarantee};
 use crate::config::RunConfig;
 use crate::mode::ExecutionMode;
-use crate::pipeline::{run, RunError};
+use crate::pipeline::{launch, RunError};
 use crate::source::generator::{GeneratorConfig, GeneratorFactory, Schedule};
 use crate::system::{machine_description, peak_rss_bytes, process_cpu_seconds};
 use crate::workload::Posts;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -28,6 +29,18 @@ pub fn measure(
     mode: ExecutionMode,
     guarantee: Guarantee,
 ) -> Result<ModeResult, RunError> {
+    measure_unless(config, mode, guarantee, &AtomicBool::new(false))
+        .map(|r| r.expect("a run that is not interrupted finishes"))
+}
+
+/// [`measure`], stopped early when `interrupted` is raised: then `None` (a cut-short run measures
+/// nothing worth keeping).
+pub fn measure_unless(
+    config: &CompareConfig,
+    mode: ExecutionMode,
+    guarantee: Guarantee,
+    interrupted: &AtomicBool,
+) -> Result<Option<ModeResult>, RunError> {
     let total = ((config.warmup + config.duration).as_secs_f64() * config.rate) as u64;
     // Give the workers a moment to start before record 0 is due.
     let start = Instant::now() + Duration::from_millis(50);
@@ -68,12 +81,35 @@ pub fn measure(
     let lab = config.workload;
     let rate = config.rate;
     let cpu_before = process_cpu_seconds();
-    let report = run(run_config, move |df| {
+    let report = launch(run_config, move |df| {
         let posts = df.source("posts", &source);
         df.sink("latency", lab_pipeline(lab, posts, rate), &sink);
+    })
+    .and_then(|running| {
+        // The run ends with its input; a raised `interrupted` ends it sooner.
+        let stop = running.stop_flag();
+        let done = Arc::new(AtomicBool::new(false));
+        std::thread::scope(|scope| {
+            let watching = done.clone();
+            scope.spawn(move || {
+                while !watching.load(Ordering::Acquire) {
+                    if interrupted.load(Ordering::Acquire) {
+                        stop.stop();
+                        return;
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            });
+            let report = running.join();
+            done.store(true, Ordering::Release);
+            report
+        })
     });
     let _ = std::fs::remove_dir_all(&scratch);
     let report = report?;
+    if interrupted.load(Ordering::Acquire) {
+        return Ok(None);
+    }
     let cpu_s = process_cpu_seconds() - cpu_before;
     let Recording {
         histogram,
@@ -92,7 +128,7 @@ pub fn measure(
         .as_secs_f64()
         .max(1e-9);
     samples.sort_by(|a, b| a.0.total_cmp(&b.0));
-    Ok(ModeResult {
+    Ok(Some(ModeResult {
         mode: mode.kind().to_string(),
         guarantee: guarantee.to_string(),
         batch_interval_ms: mode.batch_interval().map(|d| d.as_millis() as u64),
@@ -109,20 +145,36 @@ pub fn measure(
         results,
         histogram,
         samples,
-    })
+    }))
 }
 
 /// Runs every mode of `config`, interleaved, `repeat` times; checks that every run gives the same
 /// results; summarizes each mode by medians. `progress` hears of each run before it starts.
 pub fn compare(
     config: &CompareConfig,
+    progress: impl FnMut(usize, &ExecutionMode),
+) -> Result<CompareReport, CompareError> {
+    compare_unless(config, &AtomicBool::new(false), progress)
+}
+
+/// [`compare`], stopped when `interrupted` is raised: the run under way is dropped, the finished ones
+/// are summarized, and the report says it is incomplete.
+pub fn compare_unless(
+    config: &CompareConfig,
+    interrupted: &AtomicBool,
     mut progress: impl FnMut(usize, &ExecutionMode),
 ) -> Result<CompareReport, CompareError> {
     let mut runs: Vec<RunRecord> = Vec::new();
-    for repetition in 0..config.repeat.max(1) {
+    let planned = config.repeat.max(1) * config.variants().len();
+    'runs: for repetition in 0..config.repeat.max(1) {
         for (mode_index, (mode, guarantee)) in config.variants().into_iter().enumerate() {
+            if interrupted.load(Ordering::Acquire) {
+                break 'runs;
+            }
             progress(repetition, &mode);
-            let result = measure(config, mode, guarantee)?;
+            let Some(result) = measure_unless(config, mode, guarantee, interrupted)? else {
+                break 'runs;
+            };
             if let Some(first) = runs.first() {
                 if first.result.results != result.results {
                     return Err(CompareError::Mismatch {
@@ -150,6 +202,7 @@ pub fn compare(
             .map(|r| r.result.latency_us.p50)
     };
     let modes = (0..config.variants().len())
+        .filter(|i| runs.iter().any(|r| r.mode_index == *i))
         .map(|i| {
             let mine: Vec<&RunRecord> = runs.iter().filter(|r| r.mode_index == i).collect();
             let first = &mine[0].result;
@@ -194,10 +247,17 @@ pub fn compare(
             }
         })
         .collect();
+    let incomplete = (runs.len() < planned).then(|| {
+        format!(
+            "interrupted: {} of {planned} runs finished; the summaries cover those",
+            runs.len()
+        )
+    });
     Ok(CompareReport {
         config: config.clone(),
         command: config.command(),
         machine: machine_description(),
+        incomplete,
         modes,
         runs,
     })
