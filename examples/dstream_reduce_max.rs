@@ -1,6 +1,6 @@
 //! Lecture example (a): the maximum of each batch with `reduce(max)`; after the queue runs dry, the
 //! empty batches reduce to nothing. The output is Spark's, line for line
-//! (shared/conformance/dstream-lecture/lecture_a_reduce_max.jsonl).
+//! (tests/conformance/dstream-lecture/lecture_a_reduce_max.jsonl).
 //!
 //! cargo run --example dstream_reduce_max
 

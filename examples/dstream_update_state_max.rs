@@ -1,7 +1,7 @@
 //! Lecture example (b): the maximum value seen so far per key with `updateStateByKey`. Every key's
 //! state is printed every batch, also keys absent from the batch and after the input ends; keys are
 //! placed by hash (mod 2), so `(2000, ..)` prints before `(1999, ..)`, as in Spark
-//! (shared/conformance/dstream-lecture/lecture_b_update_state_max.jsonl).
+//! (tests/conformance/dstream-lecture/lecture_b_update_state_max.jsonl).
 //!
 //! ```python
 //! def update(new_values, state):

@@ -1,7 +1,7 @@
 //! Lecture example (c): `window(2, 2)` and `window(2, 1)` over the same queue of batches (lengths and
 //! slides in batch intervals of 1 s). window(2, 1) fires every batch, the first window holding batch 0
 //! alone; window(2, 2) fires at batches 1, 3, 5, ...; after the input ends both drain, then stay empty.
-//! The output is Spark's (shared/conformance/dstream-lecture/lecture_c_window_2_*.jsonl).
+//! The output is Spark's (tests/conformance/dstream-lecture/lecture_c_window_2_*.jsonl).
 //!
 //! cargo run --example dstream_windows
 

@@ -1,5 +1,5 @@
-//! The lecture's DStream examples in `tests/conformance/dstream-lecture/` (copied from
-//! `shared/conformance/dstream-lecture/`, with the output Apache Spark 4.3.0 gave for each): run on the
+//! The lecture's DStream examples in `tests/conformance/dstream-lecture/` (with the output Apache
+//! Spark 4.3.0 gave for each): run on the
 //! manual clock, Caudal gives the same records, partitions and `pprint` text, batch for batch, byte for
 //! byte; and `caudal dstream` prints exactly those lines.
 

@@ -10,7 +10,7 @@
 //! operation reacts to a batch (windows and state once the frontier has passed it, in batch order), and
 //! output operations run once the frontier has passed the batch, in registration order.
 //!
-//! Semantics are Spark's (see DESIGN.md §5), down to partitions and `pprint`'s text: keyed results are
+//! Semantics are Spark's (see `tests/conformance/dstream-spec.md`), down to partitions and `pprint`'s text: keyed results are
 //! placed by PySpark's hash, windows fire at multiples of their slide, `reduce_by_key_and_window` with an
 //! inverse keeps keys whose value went back to zero, `update_state_by_key` emits every key every batch.
 //!
