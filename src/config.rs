@@ -34,6 +34,9 @@ pub mod defaults {
     pub const IDLE_SPIN: Duration = Duration::from_micros(50);
     /// How many records a source may produce in one activation.
     pub const SOURCE_BUDGET: usize = 4096;
+    /// How many bytes of records a source instance may hold back (an open micro-batch, or a batch-mode
+    /// input): see `RunConfig::hold_budget`.
+    pub const HOLD_BUDGET: usize = 512 << 20;
     /// How many timers a keyed operator fires per activation.
     pub const WORK_BUDGET: WorkBudget = WorkBudget::DEFAULT;
 
@@ -190,6 +193,11 @@ pub struct RunConfig {
     pub idle_timeout: Option<Duration>,
     /// What idle workers do.
     pub idle: IdleStrategy,
+    /// How much a source instance may hold back, in bytes (records × their in-memory size, not
+    /// counting what they own on the heap): a micro-batch that reaches it stops the source reading
+    /// until the batch closes (Spark's backpressure); in batch mode, an input beyond it ends the run
+    /// with an error instead of filling the memory.
+    pub hold_budget: usize,
     /// How many records a source reads per activation at most.
     pub source_budget: usize,
     /// Several processes, if any.
@@ -209,6 +217,7 @@ impl Default for RunConfig {
             watermark: defaults::WATERMARK,
             idle_timeout: None,
             idle: IdleStrategy::SpinThenPark(defaults::IDLE_SPIN),
+            hold_budget: defaults::HOLD_BUDGET,
             source_budget: defaults::SOURCE_BUDGET,
             cluster: None,
             work_budget: defaults::WORK_BUDGET,
@@ -241,6 +250,13 @@ impl RunConfig {
     /// The same configuration with `budget` for every keyed operator.
     pub fn work_budget(mut self, budget: WorkBudget) -> Self {
         self.work_budget = budget;
+        self
+    }
+
+    /// The same configuration with `bytes` as each source instance's hold budget (see
+    /// [`RunConfig::hold_budget`]).
+    pub fn hold_budget(mut self, bytes: usize) -> Self {
+        self.hold_budget = bytes;
         self
     }
 

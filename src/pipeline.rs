@@ -54,6 +54,9 @@ pub enum RunError {
     /// Checkpoints could not be read, written or used.
     #[error("{0}")]
     Checkpoint(String),
+    /// A source's input could not be taken as configured (batch mode past its hold budget).
+    #[error("{0}")]
+    Input(String),
     /// A sink could not be created.
     #[error("could not create sink {name}: {error}")]
     Sink {
@@ -185,6 +188,11 @@ impl<'scope> Dataflow<'scope> {
             watermark,
             idle_timeout: config.idle_timeout,
             budget: config.source_budget,
+            hold_budget: config.hold_budget,
+            fail: {
+                let shared = self.shared.clone();
+                Arc::new(move |message| shared.fail(RunError::Input(message)))
+            },
             stop: self.shared.drain.clone(),
             shared,
             metrics,
@@ -338,6 +346,7 @@ impl Running {
                     records: m.records.load(Relaxed),
                     late: m.late.load(Relaxed),
                     batches: m.batches.load(Relaxed),
+                    capped: m.capped.load(Relaxed),
                 })
                 .collect(),
             sinks: sinks

@@ -18,6 +18,8 @@ pub struct SourceReport {
     pub late: u64,
     /// Micro-batches released (0 outside micro-batch mode).
     pub batches: u64,
+    /// Micro-batches that reached the hold budget (the source stopped reading until they closed).
+    pub capped: u64,
 }
 
 /// One sink's counters.
@@ -85,6 +87,13 @@ impl fmt::Display for RunReport {
             )?;
             if s.batches > 0 {
                 write!(f, ", {} micro-batches", s.batches)?;
+            }
+            if s.capped > 0 {
+                write!(
+                    f,
+                    " ({} reached the hold budget: the source waited for them to close)",
+                    s.capped
+                )?;
             }
             writeln!(f)?;
         }

@@ -79,6 +79,9 @@ pub struct SourceMetrics {
     pub late: AtomicU64,
     /// Micro-batches released.
     pub batches: AtomicU64,
+    /// Micro-batches that reached the hold budget, so that the source stopped reading until they
+    /// closed.
+    pub capped: AtomicU64,
 }
 
 /// How a source operator runs its source.
@@ -92,6 +95,10 @@ pub struct SourceOptions {
     pub idle_timeout: Option<Duration>,
     /// How many records one activation may read.
     pub budget: usize,
+    /// How many bytes of records the source may hold back (see `RunConfig::hold_budget`).
+    pub hold_budget: usize,
+    /// Ends the run with an error (batch mode past its hold budget).
+    pub fail: Arc<dyn Fn(String) + Send + Sync>,
     /// The run's stop flag.
     pub stop: StopFlag,
     /// The source's highest frontier in this process, shared by its instances.
@@ -132,6 +139,8 @@ struct Driver<D> {
     pausing: bool,
     /// The frontier the source held back at a round's cut, to move to once the round is taken.
     held_back: Option<EventTime>,
+    /// The open micro-batch has reached the hold budget.
+    capped: bool,
 }
 
 /// Builds the source operator for `source` in `scope`: the stream of its records, at the watermark.
@@ -176,6 +185,7 @@ pub fn source_stream<'scope, D: 'static>(
                 checkpoint,
                 pausing: false,
                 held_back: None,
+                capped: false,
             };
             if let Some(part) = restored.flatten() {
                 driver.restore(&part);
@@ -431,7 +441,7 @@ impl<D: 'static> Driver<D> {
         }
         let status = if self.opts.stop.is_stopped() {
             Poll::Done
-        } else if self.pausing {
+        } else if self.pausing || self.hold_full() {
             Poll::Pending { wake_at: None }
         } else {
             source.poll(&mut self.read, self.opts.budget)
@@ -459,7 +469,24 @@ impl<D: 'static> Driver<D> {
                     self.pausing = false;
                 }
             }
-            ExecutionMode::Batch => self.held.append(&mut self.read),
+            ExecutionMode::Batch => {
+                self.held.append(&mut self.read);
+                if self.held.len() > self.hold_limit() {
+                    let records = self.held.len();
+                    // Nothing of a partial input goes out as if it were the whole.
+                    self.held = Vec::new();
+                    (self.opts.fail)(format!(
+                        "batch mode holds its whole input until it ends, and this input is larger \
+                         than the hold budget: {records} records of at least {} bytes (more than {} \
+                         MiB) and more to come; raise RunConfig::hold_budget, or use per-record or \
+                         micro-batch mode, which hold no more than a batch",
+                        std::mem::size_of::<Event<D>>(),
+                        self.opts.hold_budget >> 20
+                    ));
+                    self.cap = None;
+                    return None;
+                }
+            }
         }
 
         if status == Poll::Done {
@@ -475,6 +502,26 @@ impl<D: 'static> Driver<D> {
             return None;
         }
         Some(self.wake_in(status, now, now_us))
+    }
+
+    /// How many records the hold budget allows.
+    fn hold_limit(&self) -> usize {
+        self.opts.hold_budget / std::mem::size_of::<Event<D>>().max(1)
+    }
+
+    /// Whether the open micro-batch has reached the hold budget: the source reads nothing more until
+    /// the batch closes (counted once per batch).
+    fn hold_full(&mut self) -> bool {
+        if !matches!(self.opts.mode, ExecutionMode::MicroBatch { .. })
+            || self.held.len() < self.hold_limit()
+        {
+            return false;
+        }
+        if !self.capped {
+            self.capped = true;
+            self.opts.metrics.capped.fetch_add(1, Ordering::Relaxed);
+        }
+        true
     }
 
     /// Puts the source back where a checkpoint left it: its watermark, and its capability at the
@@ -519,6 +566,7 @@ impl<D: 'static> Driver<D> {
             _ => self.frontier_now(now, now_us),
         };
         let records = std::mem::take(&mut self.held);
+        self.capped = false;
         let release_at_us = boundary + overhead.as_micros() as u64;
         self.sealed.push_back(SealedBatch {
             release_at_us,
