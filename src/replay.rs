@@ -201,13 +201,17 @@ impl ReplaySpec {
             path: shown.clone(),
             error,
         })?;
-        let invalid = |reason: String| ReplayError::Invalid {
+        ReplaySpec::parse(&text).map_err(|reason| ReplayError::Invalid {
             path: shown.clone(),
             reason,
-        };
-        let spec: ReplaySpec = serde_json::from_str(&text).map_err(|e| invalid(e.to_string()))?;
-        spec.log().map_err(invalid)?;
-        spec.windows().map_err(invalid)?;
+        })
+    }
+
+    /// Reads and checks a spec from its JSON text (what [`ReplaySpec::load`] does with a file's).
+    pub fn parse(text: &str) -> Result<ReplaySpec, String> {
+        let spec: ReplaySpec = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        spec.log()?;
+        spec.windows()?;
         Ok(spec)
     }
 

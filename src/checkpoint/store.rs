@@ -25,6 +25,7 @@ use std::path::{Path, PathBuf};
 
 use caudal_operators::shell::WorkerSnapshot;
 use caudal_operators::EventTime;
+use bincode::Options;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -482,6 +483,26 @@ enum Unframe {
     Damaged(String),
 }
 
+/// Reads a checkpoint manifest from the bytes of its file, checking the frame (magic, format, length,
+/// checksum) and the contents: what a run does with each `MANIFEST` it finds.
+pub fn decode_manifest(bytes: &[u8]) -> Result<Manifest, String> {
+    unframe(bytes).map_err(Unframe::into_message)
+}
+
+/// Reads a worker's part of a checkpoint from the bytes of its file (see [`decode_manifest`]).
+pub fn decode_part(bytes: &[u8]) -> Result<WorkerPart, String> {
+    unframe(bytes).map_err(Unframe::into_message)
+}
+
+impl Unframe {
+    fn into_message(self) -> String {
+        match self {
+            Unframe::Format(found) => format!("format version {found} is not this build's"),
+            Unframe::Damaged(what) => what,
+        }
+    }
+}
+
 fn unframe<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Unframe> {
     if bytes.len() < HEADER || &bytes[..8] != MAGIC {
         return Err(Unframe::Damaged(
@@ -506,7 +527,12 @@ fn unframe<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Unframe> {
             "its checksum does not match its contents".into(),
         ));
     }
-    bincode::deserialize(payload)
+    // Bounded by the payload: a damaged length inside it cannot ask for more memory than that.
+    bincode::options()
+        .with_fixint_encoding()
+        .allow_trailing_bytes()
+        .with_limit(len)
+        .deserialize(payload)
         .map_err(|e| Unframe::Damaged(format!("its contents cannot be read: {e}")))
 }
 

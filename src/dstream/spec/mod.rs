@@ -270,6 +270,12 @@ fn check(spec: &Spec) -> Result<Checked, String> {
     })
 }
 
+/// Checks a spec as [`run`] does before it runs it (stages, functions, windows, bounds), without
+/// running it.
+pub fn validate(spec: &Spec) -> Result<(), String> {
+    check(spec).map(|_| ())
+}
+
 /// Runs a spec on the manual clock: one output per batch, empty batches included.
 pub fn run(spec: &Spec) -> Result<Vec<BatchOutput>, SpecError> {
     let checked = check(spec).map_err(SpecError::Invalid)?;
