@@ -196,3 +196,84 @@ fn a_line_longer_than_the_bound_goes_to_the_dead_letters_and_reading_goes_on() {
     );
     assert!(letter.input.starts_with("zzzz") && letter.input.len() < 300);
 }
+
+/// The resident memory of process `pid`, in bytes (Linux).
+#[cfg(target_os = "linux")]
+fn resident_bytes(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kb: u64 = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
+    Some(kb * 1024)
+}
+
+/// Runs `caudal run uppercase` against a peer that sends `chunk` over and over for `seconds`, with
+/// standard output read or never read; returns the highest resident memory seen.
+#[cfg(target_os = "linux")]
+fn peak_under_flood(chunk: &'static [u8], read_stdout: bool, seconds: u64) -> u64 {
+    use std::process::Stdio;
+    use std::time::Instant;
+
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let flood = thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        let until = Instant::now() + Duration::from_secs(seconds);
+        while Instant::now() < until && conn.write_all(chunk).is_ok() {}
+    });
+    let mut child = Command::new(env!("CARGO_BIN_EXE_caudal"))
+        .args(["run", "uppercase", "--source"])
+        .arg(format!("socket://127.0.0.1:{port}"))
+        .stdout(if read_stdout {
+            Stdio::null()
+        } else {
+            Stdio::piped()
+        })
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Holding the pipe without reading it blocks the run's output once the pipe is full.
+    let _unread = child.stdout.take();
+    let mut peak = 0;
+    let until = Instant::now() + Duration::from_secs(seconds);
+    while Instant::now() < until {
+        peak = peak.max(resident_bytes(child.id()).unwrap_or(0));
+        thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    flood.join().unwrap();
+    peak
+}
+
+/// A bound far below what the unbounded versions reached (gigabytes within seconds), far above what
+/// the bounded ones use (about 10 MB).
+#[cfg(target_os = "linux")]
+const FLOOD_BOUND: u64 = 256 << 20;
+
+#[test]
+#[cfg(target_os = "linux")]
+fn a_peer_sending_without_newlines_does_not_grow_memory() {
+    static ZEROS: [u8; 1 << 16] = [0; 1 << 16];
+    let peak = peak_under_flood(&ZEROS, true, 3);
+    assert!(
+        peak > 0 && peak < FLOOD_BOUND,
+        "peak resident memory {peak} bytes"
+    );
+}
+
+#[test]
+#[cfg(target_os = "linux")]
+fn a_flooding_peer_with_output_never_read_does_not_grow_memory() {
+    static LINES: std::sync::LazyLock<Vec<u8>> =
+        std::sync::LazyLock::new(|| b"hello world line\n".repeat(4096));
+    let peak = peak_under_flood(LINES.as_slice(), false, 3);
+    assert!(
+        peak > 0 && peak < FLOOD_BOUND,
+        "peak resident memory {peak} bytes"
+    );
+}

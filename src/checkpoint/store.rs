@@ -23,9 +23,9 @@ use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use bincode::Options;
 use caudal_operators::shell::WorkerSnapshot;
 use caudal_operators::EventTime;
-use bincode::Options;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
