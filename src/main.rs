@@ -107,6 +107,10 @@ struct RunArgs {
     /// Also write every input that could not be read to this file, as JSON lines.
     #[arg(long)]
     dead_letters: Option<PathBuf>,
+    /// How much each source instance may hold back (an open micro-batch, a batch-mode input), such as
+    /// 512MiB or 2GiB: a full micro-batch stops the source until it closes; batch mode beyond it fails.
+    #[arg(long, default_value = "512MiB", value_parser = parse_size)]
+    hold_budget: usize,
     /// Stop after this long (like Ctrl-C: held records are released and files committed).
     #[arg(long, value_parser = parse_positive_duration)]
     duration: Option<Duration>,
@@ -189,6 +193,32 @@ struct CompareArgs {
     out: Option<PathBuf>,
 }
 
+/// A size in bytes: a number with an optional unit (B, KiB, MiB, GiB), such as `512MiB`.
+fn parse_size(s: &str) -> Result<usize, String> {
+    let text = s.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let scale: usize = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        other => {
+            return Err(format!(
+                "unknown unit `{other}` in `{s}`: write a size such as 512MiB or 2GiB"
+            ))
+        }
+    };
+    number
+        .parse::<usize>()
+        .ok()
+        .and_then(|n| n.checked_mul(scale))
+        .filter(|bytes| *bytes > 0)
+        .ok_or_else(|| format!("`{s}` is not a size above 0: write one such as 512MiB or 2GiB"))
+}
+
 /// A duration that must be longer than zero (`--duration 0s` would measure or run nothing).
 fn parse_positive_duration(s: &str) -> Result<Duration, String> {
     let duration = parse_duration(s)?;
@@ -244,7 +274,8 @@ fn run_pipeline(args: RunArgs) -> anyhow::Result<()> {
         });
     let mut config = RunConfig::new(args.mode)
         .workers(args.workers as usize)
-        .watermark(watermark);
+        .watermark(watermark)
+        .hold_budget(args.hold_budget);
     if args.processes > 1 {
         anyhow::ensure!(
             args.process < args.processes,

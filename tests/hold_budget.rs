@@ -60,7 +60,7 @@ fn a_batch_input_beyond_the_budget_is_an_error_and_writes_nothing() {
     let (report, got) = per_user(small);
     let error = report.expect_err("the input does not fit").to_string();
     assert!(
-        error.contains("larger than the hold budget") && error.contains("hold_budget"),
+        error.contains("larger than the hold budget") && error.contains("--hold-budget"),
         "{error}"
     );
     assert!(

@@ -478,8 +478,9 @@ impl<D: 'static> Driver<D> {
                     (self.opts.fail)(format!(
                         "batch mode holds its whole input until it ends, and this input is larger \
                          than the hold budget: {records} records of at least {} bytes (more than {} \
-                         MiB) and more to come; raise RunConfig::hold_budget, or use per-record or \
-                         micro-batch mode, which hold no more than a batch",
+                         MiB) and more to come; raise the hold budget (--hold-budget, \
+                         RunConfig::hold_budget), or use per-record or micro-batch mode, which \
+                         hold no more than a batch",
                         std::mem::size_of::<Event<D>>(),
                         self.opts.hold_budget >> 20
                     ));
