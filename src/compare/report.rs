@@ -94,6 +94,9 @@ pub struct ModeResult {
     pub cpu_s: f64,
     /// The process's peak resident memory so far, in bytes (from `/proc`; 0 where unavailable).
     pub peak_rss_bytes: u64,
+    /// Micro-batches that reached the hold budget (the source waited for them to close): the load
+    /// was more than the mode could hold, and latency shows it.
+    pub capped_batches: u64,
     /// The results.
     pub results: ResultSummary,
 }

@@ -142,6 +142,7 @@ pub fn measure_unless(
         },
         cpu_s,
         peak_rss_bytes: peak_rss_bytes(),
+        capped_batches: report.sources.iter().map(|s| s.capped).sum(),
         results,
         histogram,
         samples,
