@@ -191,7 +191,7 @@ impl<'scope> Dataflow<'scope> {
             hold_budget: config.hold_budget,
             fail: {
                 let shared = self.shared.clone();
-                Arc::new(move |message| shared.fail(RunError::Input(message)))
+                crate::source::Failure::new(move |message| shared.fail(RunError::Input(message)))
             },
             stop: self.shared.drain.clone(),
             shared,

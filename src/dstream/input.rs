@@ -149,6 +149,10 @@ fn driven<'s, S: Data, T: Data>(
         clock: GraphClock(streams.graph.clone()),
         dead_letters: streams.graph.dead_letters.clone(),
         budget: defaults::DSTREAM_POLL_BUDGET,
+        fail: {
+            let control = streams.graph.control.clone();
+            crate::source::Failure::new(move |message| control.fail(message))
+        },
         first: streams.graph.first_batch,
         offset: offsets.as_ref().map(|(emitted, _)| emitted.clone()),
         checkpointed: offsets.map(|(_, checkpointed)| checkpointed),

@@ -33,7 +33,7 @@ use timely::dataflow::operators::Capability;
 use timely::dataflow::{Scope, StreamVec};
 use timely::scheduling::{Activator, SyncActivator};
 
-use super::{Poll, Source, SourceContext, Waker, WorkerInfo};
+use super::{Failure, Poll, Source, SourceContext, Waker, WorkerInfo};
 use crate::checkpoint::{SourceCheckpoint, SourcePart};
 use crate::config::defaults::{CHECKPOINT_PAUSE_POLL, PROCESSING_TIME_TICK, STOP_CHECK};
 use crate::dead_letter::DeadLetters;
@@ -97,8 +97,8 @@ pub struct SourceOptions {
     pub budget: usize,
     /// How many bytes of records the source may hold back (see `RunConfig::hold_budget`).
     pub hold_budget: usize,
-    /// Ends the run with an error (batch mode past its hold budget).
-    pub fail: Arc<dyn Fn(String) + Send + Sync>,
+    /// Ends the run with an error (batch mode past its hold budget, a source that cannot go on).
+    pub fail: Failure,
     /// The run's stop flag.
     pub stop: StopFlag,
     /// The source's highest frontier in this process, shared by its instances.
@@ -164,6 +164,7 @@ pub fn source_stream<'scope, D: 'static>(
                 &mut *source,
                 opts.dead_letters.clone(),
                 worker,
+                opts.fail.clone(),
             );
             let mut wakeup = Wakeup::new(activator, opts.spin);
             let now = Instant::now();
@@ -221,6 +222,7 @@ pub(crate) fn start_source<D: 'static>(
     source: &mut dyn Source<Item = D>,
     dead_letters: DeadLetters,
     worker: WorkerInfo,
+    failure: Failure,
 ) -> (Activator, SyncActivator) {
     let activator = scope.activator_for(address.into());
     let sync = scope.worker().sync_activator_for(address.to_vec());
@@ -228,6 +230,7 @@ pub(crate) fn start_source<D: 'static>(
         waker: Waker::new(sync.clone()),
         dead_letters,
         worker,
+        failure,
     });
     (activator, sync)
 }
@@ -308,6 +311,8 @@ pub(crate) struct BatchOptions<C> {
     pub dead_letters: DeadLetters,
     /// How many records one poll may read.
     pub budget: usize,
+    /// Ends the run (the DStream context) with an error.
+    pub fail: Failure,
     /// The first batch it emits (after a restore, the batch the checkpoint stopped before).
     pub first: u64,
     /// Where it publishes its source's offset after each batch, for checkpoints.
@@ -341,6 +346,7 @@ pub(crate) fn batch_stream<'scope, D: 'static, B: 'static, C: BatchClock>(
                     source,
                     opts.dead_letters.clone(),
                     worker,
+                    opts.fail.clone(),
                 )
                 .1
             }
@@ -475,7 +481,7 @@ impl<D: 'static> Driver<D> {
                     let records = self.held.len();
                     // Nothing of a partial input goes out as if it were the whole.
                     self.held = Vec::new();
-                    (self.opts.fail)(format!(
+                    self.opts.fail.fail(format!(
                         "batch mode holds its whole input until it ends, and this input is larger \
                          than the hold budget: {records} records of at least {} bytes (more than {} \
                          MiB) and more to come; raise the hold budget (--hold-budget, \

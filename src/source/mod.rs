@@ -21,6 +21,7 @@ pub mod socket;
 pub mod spec;
 pub mod wal;
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use caudal_operators::Event;
@@ -62,6 +63,23 @@ impl Waker {
     }
 }
 
+/// Ends a run with an error, from any thread: for a source that can no longer read safely (its
+/// write-ahead log cannot be written), where ending its input would pass for a complete one.
+#[derive(Clone)]
+pub struct Failure(Arc<dyn Fn(String) + Send + Sync>);
+
+impl Failure {
+    /// A failure that calls `fail` with its message.
+    pub fn new(fail: impl Fn(String) + Send + Sync + 'static) -> Self {
+        Failure(Arc::new(fail))
+    }
+
+    /// Ends the run with `message` as its error.
+    pub fn fail(&self, message: String) {
+        (self.0)(message)
+    }
+}
+
 /// What a source gets when it starts.
 #[derive(Clone)]
 pub struct SourceContext {
@@ -71,6 +89,8 @@ pub struct SourceContext {
     pub dead_letters: DeadLetters,
     /// This worker's index and the number of workers.
     pub worker: WorkerInfo,
+    /// Ends the run with an error.
+    pub failure: Failure,
 }
 
 /// Which worker a source or sink runs on.

@@ -27,7 +27,7 @@ use caudal_operators::Event;
 
 use super::lines::{read_line, sample, Line};
 use super::wal::WriteAheadLog;
-use super::{Poll, Source, SourceContext};
+use super::{Failure, Poll, Source, SourceContext};
 use crate::config::defaults;
 
 /// How a socket source connects.
@@ -82,6 +82,8 @@ pub struct SocketSource {
     logged: Option<Logged>,
     logging: bool,
     checkpointed: Arc<AtomicU64>,
+    /// Ends the run if the write-ahead log fails.
+    failure: Option<Failure>,
 }
 
 impl SocketSource {
@@ -95,6 +97,7 @@ impl SocketSource {
             logged: None,
             logging: false,
             checkpointed: Arc::new(AtomicU64::new(0)),
+            failure: None,
         }
     }
 }
@@ -105,6 +108,7 @@ impl Source for SocketSource {
     fn start(&mut self, ctx: &SourceContext) {
         let (tx, rx) = std::sync::mpsc::sync_channel(defaults::SOCKET_QUEUE_LINES);
         self.rx = Some(rx);
+        self.failure = Some(ctx.failure.clone());
         let address = self.address.clone();
         let options = self.options.clone();
         let thread_ctx = ctx.clone();
@@ -143,8 +147,12 @@ impl Source for SocketSource {
                     self.lines += 1;
                 }
                 Ok(Message::Failed(e)) => {
-                    tracing::error!("socket://{}: {e}; reading stops here", self.address);
-                    return Poll::Done;
+                    // Ending the input would pass for a complete one (and a final checkpoint would
+                    // say so): the run fails instead.
+                    if let Some(failure) = self.failure.take() {
+                        failure.fail(format!("socket://{}: {e}", self.address));
+                    }
+                    return Poll::Pending { wake_at: None };
                 }
                 Ok(Message::End) | Err(TryRecvError::Disconnected) => return Poll::Done,
                 Err(TryRecvError::Empty) => return Poll::Pending { wake_at: None },
