@@ -664,3 +664,60 @@ fn an_interrupted_compare_writes_the_runs_that_finished_and_says_it_is_incomplet
     );
     assert_eq!(results["modes"][0]["mode"], "per-record");
 }
+
+#[test]
+fn sigterm_stops_a_run_politely_and_its_output_is_committed() {
+    use std::io::{BufRead, BufReader};
+
+    let dir = scratch("sigterm-plain");
+    let out_dir = dir.join("out");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_caudal"))
+        .args([
+            "run",
+            "uppercase",
+            "--source",
+            "generator:posts?rate=20000",
+            "--out",
+            out_dir.to_str().unwrap(),
+        ])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Once it has written a part file it is surely running; then stop it as systemd would.
+    while caudal::sink::file::part_files(&out_dir).unwrap().is_empty() {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended by itself"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // SAFETY: sending a signal to a child process of ours.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
+    let mut said = String::new();
+    for line in BufReader::new(child.stderr.take().unwrap()).lines() {
+        said.push_str(&line.unwrap());
+        said.push('\n');
+    }
+    assert!(child.wait().unwrap().success(), "{said}");
+    // The report is written, and says exactly what the committed files hold.
+    let written: usize = said
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("sink output: "))
+        .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no report: {said}"));
+    let committed: usize = caudal::sink::file::part_files(&out_dir)
+        .unwrap()
+        .iter()
+        .map(|p| std::fs::read_to_string(p).unwrap().lines().count())
+        .sum();
+    assert!(written > 0);
+    assert_eq!(committed, written, "{said}");
+    let hidden: Vec<_> = std::fs::read_dir(&out_dir)
+        .unwrap()
+        .filter_map(|e| {
+            let name = e.unwrap().file_name().to_string_lossy().into_owned();
+            name.starts_with('.').then_some(name)
+        })
+        .collect();
+    assert!(hidden.is_empty(), "left behind: {hidden:?}");
+}
