@@ -112,11 +112,8 @@ impl Shared {
             .entry(name.to_string())
             .or_insert_with(|| {
                 Arc::new(SinkMetrics {
-                    records: Default::default(),
-                    fenced: Default::default(),
-                    errors: Default::default(),
-                    first_error: Default::default(),
                     stop: self.stop.clone(),
+                    ..SinkMetrics::default()
                 })
             })
             .clone()

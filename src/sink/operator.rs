@@ -23,7 +23,7 @@ impl<D: 'static> Stage for Box<dyn Sink<D>> {
 }
 
 /// What the sinks of a run did: records written and the errors met.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct SinkMetrics {
     /// Records handed to sinks.
     pub records: AtomicU64,
