@@ -40,6 +40,11 @@ pub mod defaults {
     /// How many timers a keyed operator fires per activation.
     pub const WORK_BUDGET: WorkBudget = WorkBudget::DEFAULT;
 
+    /// How long the processes of a cluster run may take to connect to each other before the run
+    /// gives up (timely retries every second and would otherwise wait forever for a process that
+    /// died or was never started).
+    pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
+
     // Checkpoints.
 
     /// How often a checkpoint is taken.
@@ -178,6 +183,9 @@ pub struct Cluster {
     pub process: usize,
     /// A file with one `host:port` per process; without it, process `i` listens on `localhost:2101+i`.
     pub hostfile: Option<PathBuf>,
+    /// How long the processes may take to connect to each other before the run fails
+    /// ([`defaults::CONNECT_TIMEOUT`]).
+    pub connect_timeout: Duration,
 }
 
 /// Everything about how a pipeline runs, apart from the pipeline itself.

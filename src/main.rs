@@ -123,6 +123,10 @@ struct RunArgs {
     /// One host:port line per process (timely's -h).
     #[arg(long)]
     hostfile: Option<PathBuf>,
+    /// How long the processes of a cluster run may take to connect to each other, such as 30s: a
+    /// process that died or was never started otherwise keeps the others waiting.
+    #[arg(long, default_value = duration_text(defaults::CONNECT_TIMEOUT), value_parser = parse_positive_duration)]
+    connect_timeout: Duration,
     /// What a crash may lose: none (nothing is kept), at-most-once (resume from the last checkpoint;
     /// results in flight may be missing, none appears twice), at-least-once (resume from the last
     /// checkpoint; output after it may appear twice) or exactly-once (output committed with each checkpoint: a
@@ -288,6 +292,7 @@ fn run_pipeline(args: RunArgs) -> anyhow::Result<()> {
             processes: args.processes,
             process: args.process,
             hostfile: args.hostfile.clone(),
+            connect_timeout: args.connect_timeout,
         });
     }
     if args.guarantee.checkpoints() {
@@ -692,7 +697,37 @@ fn run_dstream(args: DstreamArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// In a run over several processes, a process whose peer died gets panics from timely's connection
+/// threads (and then from its workers): say once what happened and what to do, and leave as a crash
+/// would (a guarantee's checkpoints are made for that).
+fn stop_when_a_peer_is_lost() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.starts_with("timely communication error") {
+            static SAID: std::sync::Once = std::sync::Once::new();
+            SAID.call_once(|| {
+                eprintln!(
+                    "error: lost the connection to another process of the run ({message}), so this \
+                     one stops too; run the same command again on every process (under a \
+                     --guarantee, they resume from the last complete checkpoint)"
+                );
+                std::process::exit(1);
+            });
+            // Another thread is saying it and leaving.
+            std::thread::park();
+        }
+        default(info)
+    }));
+}
+
 fn main() -> ExitCode {
+    stop_when_a_peer_is_lost();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("CAUDAL_LOG")

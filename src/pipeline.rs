@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 use caudal_operators::{EventStream, EventTime, WatermarkStrategy};
 use timely::dataflow::Scope;
 
-use crate::checkpoint::{Coordinator, Manifest, SourceCheckpoint, WorkerRecovery};
+use crate::checkpoint::{ControlChannel, Coordinator, Manifest, SourceCheckpoint, WorkerRecovery};
 use crate::config::defaults::CHECKPOINT_PARK;
 use crate::config::{IdleStrategy, RunConfig};
 use crate::dead_letter::DeadLetters;
@@ -103,6 +103,24 @@ impl Shared {
             .push(error);
         self.drain.stop();
         self.stop.stop();
+    }
+
+    /// Whether the run came to the end of its input cleanly: no error, no output a sink failed to
+    /// write, no early stop. Only then does a final checkpoint cover it.
+    fn ended_cleanly(&self) -> bool {
+        use std::sync::atomic::Ordering;
+        let failed = !self
+            .setup_errors
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_empty();
+        let sink_failed = self
+            .sinks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .any(|m| m.errors.load(Ordering::Relaxed) > 0);
+        !failed && !sink_failed && !self.stopped_early.load(Ordering::Acquire)
     }
 
     fn sink_entry(&self, name: &str) -> Arc<SinkMetrics> {
@@ -291,28 +309,8 @@ impl Running {
         }
         let elapsed = self.started.elapsed();
         if let Some(coord) = &self.shared.coord {
-            let failed = !self
-                .shared
-                .setup_errors
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .is_empty();
-            // Output a sink failed to write must not be covered by a final checkpoint.
-            let sink_failed = self
-                .shared
-                .sinks
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .values()
-                .any(|m| m.errors.load(std::sync::atomic::Ordering::Relaxed) > 0);
-            let ended = !failed
-                && !sink_failed
-                && !self
-                    .shared
-                    .stopped_early
-                    .load(std::sync::atomic::Ordering::Acquire);
             coord
-                .finish(ended)
+                .finish(self.shared.ended_cleanly())
                 .map_err(|e| RunError::Checkpoint(e.to_string()))?;
         }
         if let Some(error) = self
@@ -387,17 +385,21 @@ where
     let timely_config = config.timely_config().map_err(RunError::Start)?;
     let idle = config.idle;
     let coord = match &config.checkpoints {
-        Some(_) if config.cluster.as_ref().is_some_and(|c| c.processes > 1) => {
-            return Err(RunError::Checkpoint(
-                "checkpoints run on one process for now (with several workers): drop --processes, \
-                 or run without --guarantee"
-                    .into(),
-            ))
-        }
-        Some(checkpoints) => Some(
-            Coordinator::open(checkpoints.clone(), config.total_workers())
+        Some(checkpoints) => {
+            let (process, processes) = config
+                .cluster
+                .as_ref()
+                .map_or((0, 1), |c| (c.process, c.processes));
+            Some(
+                Coordinator::open_on(
+                    checkpoints.clone(),
+                    config.total_workers(),
+                    process,
+                    processes,
+                )
                 .map_err(|e| RunError::Checkpoint(e.to_string()))?,
-        ),
+            )
+        }
         None => None,
     };
     let stop = StopFlag::default();
@@ -418,7 +420,13 @@ where
     });
     let started = Instant::now();
     let worker_shared = shared.clone();
-    let guards = timely::execute(timely_config, move |worker| {
+    let connect_timeout = shared
+        .config
+        .cluster
+        .as_ref()
+        .filter(|c| c.processes > 1)
+        .map(|c| c.connect_timeout);
+    let guards = execute_within(connect_timeout, timely_config, move |worker| {
         let shared = worker_shared.clone();
         let recovery = shared
             .coord
@@ -438,13 +446,44 @@ where
             },
             Some(recovery) => run_with_checkpoints(worker, &shared, &recovery),
         }
-    })
-    .map_err(RunError::Start)?;
+    })?;
     Ok(Running {
         guards,
         shared,
         started,
     })
+}
+
+/// Starts `work` on every worker, as `timely::execute` does. On several processes that first connects
+/// them all, which timely would wait for forever if one never comes: with `timeout`, the run fails
+/// instead, and the connecting thread is left to end with the process.
+fn execute_within<F>(
+    timeout: Option<Duration>,
+    config: timely::Config,
+    work: F,
+) -> Result<timely::communication::WorkerGuards<()>, RunError>
+where
+    F: Fn(&mut timely::worker::Worker) + Send + Sync + 'static,
+{
+    let Some(timeout) = timeout else {
+        return timely::execute(config, work).map_err(RunError::Start);
+    };
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("caudal-connect".into())
+        .spawn(move || {
+            let _ = tx.send(timely::execute(config, work));
+        })
+        .map_err(|e| RunError::Start(format!("cannot start the connecting thread: {e}")))?;
+    match rx.recv_timeout(timeout) {
+        Ok(started) => started.map_err(RunError::Start),
+        Err(_) => Err(RunError::Start(format!(
+            "the processes of the run did not all connect within {}: check that every process was \
+             started with the same --processes and --hostfile, or allow longer with \
+             --connect-timeout",
+            humantime::format_duration(timeout)
+        ))),
+    }
 }
 
 /// Runs `build` on every worker until every source has ended, and reports what it did.
@@ -472,6 +511,11 @@ fn run_with_checkpoints(
     let timed_rounds = shared.config.mode != ExecutionMode::Batch;
     let mut next_check = Instant::now();
     let mut stop_seen = false;
+    // On several processes the rounds' messages travel on a dataflow of their own, which outlives the
+    // pipeline's until the final checkpoint is decided.
+    let pipeline = worker.installed_dataflows();
+    let mut control = ControlChannel::build(worker, &coord);
+    let mut pipeline_done = false;
     loop {
         let park = if coord.round_open() {
             Some(CHECKPOINT_PARK)
@@ -491,7 +535,7 @@ fn run_with_checkpoints(
                 false => shared.drain.stop(),
             }
         }
-        if opens_rounds {
+        if opens_rounds && !pipeline_done {
             let now = Instant::now();
             if now >= next_check || stop_seen {
                 next_check = now
@@ -504,17 +548,48 @@ fn run_with_checkpoints(
             coord.abandon();
             shared.fail(RunError::Checkpoint(e));
         }
-        if recovery.must_exit() {
+        let Some(channel) = control.as_mut() else {
+            // One process: leave after a stop's last round, or at the end of the input.
+            if recovery.must_exit() {
+                shared
+                    .stopped_early
+                    .store(true, std::sync::atomic::Ordering::Release);
+                for id in worker.installed_dataflows() {
+                    worker.drop_dataflow(id);
+                }
+                break;
+            }
+            if !alive {
+                break;
+            }
+            continue;
+        };
+        // Several processes: the pipeline ends (or is dropped after a stop's last round) first; the
+        // control channel closes once the final checkpoint is decided, and the loop ends with it.
+        if !pipeline_done && recovery.must_exit() {
             shared
                 .stopped_early
                 .store(true, std::sync::atomic::Ordering::Release);
-            for id in worker.installed_dataflows() {
-                worker.drop_dataflow(id);
+            for id in pipeline.iter() {
+                worker.drop_dataflow(*id);
             }
-            break;
+            pipeline_done = true;
+            channel.close();
+        }
+        let installed = worker.installed_dataflows();
+        if !pipeline_done && pipeline.iter().all(|id| !installed.contains(id)) {
+            pipeline_done = true;
+            recovery.finish();
+        }
+        if pipeline_done && !channel.is_closed() {
+            coord.try_finishing(|| shared.ended_cleanly());
+        }
+        channel.pump();
+        if !channel.is_closed() && coord.cluster_done() {
+            channel.close();
         }
         if !alive {
-            break;
+            return;
         }
     }
     recovery.finish();

@@ -139,3 +139,39 @@ fn two_processes_give_the_same_results_as_one() {
         }
     }
 }
+
+#[test]
+fn a_process_whose_peers_never_come_gives_up_with_a_clear_error() {
+    let dir = std::env::temp_dir().join(format!("caudal-cluster-alone-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let hostfile = dir.join("hosts.txt");
+    std::fs::write(
+        &hostfile,
+        format!("127.0.0.1:{}\n127.0.0.1:{}\n", free_port(), free_port()),
+    )
+    .unwrap();
+    let args: Vec<String> = [
+        "run",
+        "uppercase",
+        "--source",
+        "generator:posts?limit=10",
+        "--processes",
+        "2",
+        "--process",
+        "1",
+        "--hostfile",
+        hostfile.to_str().unwrap(),
+        "--connect-timeout",
+        "2s",
+    ]
+    .map(String::from)
+    .to_vec();
+    let out = caudal(&args).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("did not all connect within 2s") && stderr.contains("--connect-timeout"),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -36,6 +36,14 @@ fn env_u64(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("caudal-crash-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -69,6 +77,7 @@ fn count_lines(bytes: &[u8], into: &mut BTreeMap<String, usize>) {
     }
 }
 
+#[derive(Clone, Copy)]
 struct Case {
     pipeline: &'static str,
     source: &'static str,
@@ -76,6 +85,8 @@ struct Case {
     workers: &'static str,
     /// Print the results (written as they come) instead of writing files under `--out`.
     printed: bool,
+    /// Processes of a cluster run (timely's cluster mode on loopback), each with `workers` workers.
+    processes: usize,
 }
 
 impl Case {
@@ -91,7 +102,43 @@ impl Case {
             mode,
             workers,
             printed: false,
+            processes: 1,
         }
+    }
+
+    /// The same case on `processes` processes on loopback.
+    fn on_processes(self, processes: usize) -> Self {
+        Case { processes, ..self }
+    }
+
+    /// Starts every process of the guaranteed run (on fresh ports: a killed process's may linger).
+    fn spawn_all(
+        &self,
+        dir: &Path,
+        out: &Path,
+        guarantee: (&str, &Path),
+    ) -> Vec<std::process::Child> {
+        if self.processes == 1 {
+            return vec![self.command(out, Some(guarantee)).spawn().unwrap()];
+        }
+        let hostfile = dir.join("hosts.txt");
+        let hosts: String = (0..self.processes)
+            .map(|_| format!("127.0.0.1:{}\n", free_port()))
+            .collect();
+        std::fs::write(&hostfile, hosts).unwrap();
+        (0..self.processes)
+            .map(|p| {
+                let mut cmd = self.command(out, Some(guarantee));
+                cmd.args(["--processes", &self.processes.to_string()])
+                    .args(["--process", &p.to_string()])
+                    // A process killed before the others connected to it must not keep them waiting.
+                    .args(["--connect-timeout", "5s"])
+                    .arg("--hostfile")
+                    .arg(&hostfile)
+                    .stdout(Stdio::null());
+                cmd.spawn().unwrap()
+            })
+            .collect()
     }
 
     /// The same case with its results printed to stdout.
@@ -125,7 +172,14 @@ impl Case {
     /// Runs without failure and returns the committed output.
     fn reference(&self, dir: &Path) -> BTreeMap<String, usize> {
         let out = dir.join("reference");
-        let result = self.command(&out, None).output().unwrap();
+        // A cluster case's reference runs on one process, with as many workers as all of its.
+        let workers: usize = self.workers.parse().unwrap();
+        let one_process = Case {
+            workers: Box::leak((workers * self.processes).to_string().into_boxed_str()),
+            processes: 1,
+            ..*self
+        };
+        let result = one_process.command(&out, None).output().unwrap();
         assert!(
             result.status.success(),
             "{}",
@@ -137,6 +191,62 @@ impl Case {
             return lines;
         }
         committed(&out)
+    }
+
+    /// Kills one process of the guaranteed cluster run with SIGKILL at seeded moments (the others then
+    /// fail, as timely's connections break; one that lingers is killed too), `kills` times, then lets
+    /// the run finish; returns the committed output and what the runs said.
+    fn crashed_cluster(
+        &self,
+        dir: &Path,
+        guarantee: &str,
+        kills: u64,
+        seed: u64,
+    ) -> (BTreeMap<String, usize>, String) {
+        let (out, checkpoints) = (dir.join("out"), dir.join("checkpoints"));
+        let mut moments = Moments(seed.max(1));
+        let mut said = String::new();
+        for _ in 0..kills {
+            let mut children = self.spawn_all(dir, &out, (guarantee, &checkpoints));
+            std::thread::sleep(Duration::from_millis(moments.next_ms(200, 2500)));
+            let victim = moments.next_ms(0, self.processes as u64) as usize;
+            let _ = children[victim].kill(); // SIGKILL
+            said.push_str(&format!("-- killed process {victim}\n"));
+            let pids: Vec<u32> = children.iter().map(|c| c.id()).collect();
+            let watchdog = std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_secs(15));
+                for pid in pids {
+                    // SAFETY: signalling a child of ours that has not been waited for yet, or a pid
+                    // that no longer exists (then kill fails harmlessly).
+                    unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+                }
+            });
+            for (process, child) in children.into_iter().enumerate() {
+                let result = child.wait_with_output().unwrap();
+                let text = String::from_utf8_lossy(&result.stderr);
+                said.push_str(&text);
+                // A survivor says that it lost a peer and leaves: no panic, no hang (the watchdog's
+                // SIGKILL).
+                use std::os::unix::process::ExitStatusExt;
+                assert!(
+                    process == victim
+                        || (!text.contains("panicked") && result.status.signal().is_none()),
+                    "process {process} (seed {seed}): {:?}\n{said}",
+                    result.status
+                );
+            }
+            drop(watchdog);
+        }
+        let children = self.spawn_all(dir, &out, (guarantee, &checkpoints));
+        for child in children {
+            let result = child.wait_with_output().unwrap();
+            said.push_str(&String::from_utf8_lossy(&result.stderr));
+            assert!(
+                result.status.success(),
+                "the last run failed (seed {seed}):\n{said}"
+            );
+        }
+        (committed(&out), said)
     }
 
     /// Kills the guaranteed run `kills` times at seeded moments, then lets it finish; returns the
@@ -186,7 +296,10 @@ fn check(name: &str, case: Case, guarantee: &str) {
     let dir = scratch(name);
     let reference = case.reference(&dir);
     assert!(!reference.is_empty(), "the reference run wrote nothing");
-    let (crashed, said) = case.crashed(&dir, guarantee, kills, seed);
+    let (crashed, said) = match case.processes {
+        1 => case.crashed(&dir, guarantee, kills, seed),
+        _ => case.crashed_cluster(&dir, guarantee, kills, seed),
+    };
     match guarantee {
         "exactly-once" => {
             if crashed != reference {
@@ -249,6 +362,17 @@ fn tumbling_windows_exactly_once_on_two_workers() {
     check(
         "tumbling",
         Case::new("tumbling", POSTS, "per-record", "2"),
+        "exactly-once",
+    );
+}
+
+#[test]
+fn tumbling_windows_exactly_once_on_two_processes_when_one_dies() {
+    // The reference runs on one process with two workers: the same keyed state placement as two
+    // processes of one worker each, whose results are the same (tests/cluster.rs).
+    check(
+        "two-processes",
+        Case::new("tumbling", POSTS, "per-record", "1").on_processes(2),
         "exactly-once",
     );
 }

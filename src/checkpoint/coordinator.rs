@@ -12,6 +12,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use caudal_operators::EventTime;
 
+use super::cluster::{Control, FinalState, Link, Next};
 use super::stats::{micros, CheckpointStats};
 use super::store::{
     CheckpointError, CheckpointStore, DeferredWrite, Manifest, Restored, SourcePart, StagedFile,
@@ -58,11 +59,30 @@ struct Persist {
     writes: Vec<DeferredWrite>,
 }
 
+/// The writer thread's work, in order.
+enum Job {
+    /// Write this process's parts of a round (and, on one process, its manifest).
+    Round(Persist),
+    /// Several processes, on the leader: every process has written its parts: write the manifest.
+    Manifest(Manifest),
+    /// Several processes: round `epoch` is complete (`ok`) or failed.
+    Complete { epoch: u64, ok: bool },
+    /// Several processes: write this process's parts of the final checkpoint, round `epoch`.
+    Final { epoch: u64 },
+    /// Several processes: the final checkpoint is complete (`ok`) or was not taken.
+    FinalDone { ok: bool },
+}
+
 /// One process's checkpoint rounds.
 pub struct Coordinator {
     config: CheckpointConfig,
     store: CheckpointStore,
+    /// Workers over all processes.
     workers: usize,
+    /// This process's workers.
+    local: std::ops::Range<usize>,
+    /// On several processes: the link to the others.
+    cluster: Option<Link>,
     restored: Option<Restored>,
     /// The round sources take part in (0: none yet).
     requested: AtomicU64,
@@ -85,7 +105,7 @@ pub struct Coordinator {
     abandoned: AtomicBool,
     round: Mutex<Round>,
     threads: Mutex<Vec<Thread>>,
-    writer: Mutex<Option<(mpsc::Sender<Persist>, JoinHandle<()>)>>,
+    writer: Mutex<Option<(mpsc::Sender<Job>, JoinHandle<()>)>>,
     first_epoch: u64,
     attempt: u64,
     started: Instant,
@@ -103,8 +123,22 @@ impl Coordinator {
     /// (to resume from), commits the output it covers (a crash may have come between its manifest
     /// and its commit) and clears rounds that did not complete.
     pub fn open(config: CheckpointConfig, workers: usize) -> Result<Arc<Self>, CheckpointError> {
+        Self::open_on(config, workers, 0, 1)
+    }
+
+    /// Like [`Coordinator::open`], for process `process` of `processes` (each with the same number of
+    /// workers): process 0 leads the rounds, and only it clears rounds that did not complete and prunes
+    /// old ones.
+    pub fn open_on(
+        config: CheckpointConfig,
+        workers: usize,
+        process: usize,
+        processes: usize,
+    ) -> Result<Arc<Self>, CheckpointError> {
         let store = CheckpointStore::open(&config.dir, config.keep)?;
-        store.clear_incomplete()?;
+        if process == 0 {
+            store.clear_incomplete()?;
+        }
         let restored = store.latest(&config.job, workers)?;
         if let Some(r) = &restored {
             commit_output(&r.manifest.staged)?;
@@ -113,9 +147,12 @@ impl Coordinator {
             .as_ref()
             .map_or((1, 0), |r| (r.manifest.epoch + 1, r.manifest.attempt + 1));
         let last = first_epoch - 1;
+        let per_process = workers / processes.max(1);
         let coordinator = Arc::new(Coordinator {
             store,
             workers,
+            local: process * per_process..(process + 1) * per_process,
+            cluster: (processes > 1).then(|| Link::new(process, processes)),
             restored,
             requested: AtomicU64::new(last),
             cut: AtomicU64::new(0),
@@ -143,13 +180,13 @@ impl Coordinator {
             }),
             config,
         });
-        let (tx, rx) = mpsc::channel::<Persist>();
+        let (tx, rx) = mpsc::channel::<Job>();
         let writer = coordinator.clone();
         let handle = std::thread::Builder::new()
             .name("caudal-checkpoint".into())
             .spawn(move || {
-                for persist in rx {
-                    writer.persist(persist);
+                for job in rx {
+                    writer.perform(job);
                 }
             })
             .expect("the checkpoint writer thread starts");
@@ -216,8 +253,17 @@ impl Coordinator {
     pub(crate) fn worker_built(&self) {
         let mut round = self.lock();
         round.built += 1;
-        if round.built == self.workers && self.restored.is_some() {
-            self.stats().restore_us = Some(micros(self.started.elapsed()));
+        if round.built == self.local.len() {
+            if self.restored.is_some() {
+                self.stats().restore_us = Some(micros(self.started.elapsed()));
+            }
+            if let Some(link) = &self.cluster {
+                link.to_leader(Control::Built {
+                    process: link.process,
+                });
+                drop(round);
+                self.wake_workers();
+            }
         }
     }
 
@@ -252,7 +298,11 @@ impl Coordinator {
             return None;
         }
         let mut round = self.lock();
-        if round.built < self.workers {
+        let built = match &self.cluster {
+            None => round.built == self.workers,
+            Some(link) => link.all_built.load(Ordering::Acquire),
+        };
+        if !built {
             return None;
         }
         let stopping = self.stopping.load(Ordering::Acquire);
@@ -265,6 +315,15 @@ impl Coordinator {
         let epoch = requested + 1;
         if stopping {
             self.exit_after.store(epoch, Ordering::Release);
+        }
+        if let Some(link) = &self.cluster {
+            if let Some(mut tally) = link.tally() {
+                tally.open(epoch);
+            }
+            link.to_others(Control::Open {
+                epoch,
+                exit: stopping,
+            });
         }
         self.cut.store(0, Ordering::Release);
         self.requested.store(epoch, Ordering::Release);
@@ -287,6 +346,11 @@ impl Coordinator {
     /// Asks for a last round, after which the workers leave without ending the input.
     pub(crate) fn request_stop(&self) {
         self.stopping.store(true, Ordering::Release);
+        if let Some(link) = self.cluster.as_ref().filter(|l| !l.leads()) {
+            link.to_leader(Control::Stop {
+                process: link.process,
+            });
+        }
         self.wake_workers();
     }
 
@@ -324,14 +388,34 @@ impl Coordinator {
         round.pending.extend(part.staged.iter().cloned());
         let worker = part.worker;
         round.parts[worker] = Some(part);
-        if round.parts.iter().any(Option::is_none) {
+        if round.parts[self.local.clone()].iter().any(Option::is_none) {
             return;
         }
         let parts: Vec<WorkerPart> = round.parts.iter_mut().filter_map(Option::take).collect();
+        let manifest = self.manifest(epoch, false, round.pending.clone());
+        let writes = std::mem::take(&mut round.writes);
+        match &self.cluster {
+            // The sources go on once every process has copied its state.
+            Some(link) => link.to_leader(Control::Copied {
+                process: link.process,
+                epoch,
+            }),
+            None => self.resume(&mut round, epoch),
+        }
+        drop(round);
+        self.send(Job::Round(Persist {
+            parts,
+            manifest,
+            writes,
+        }));
+        self.wake_workers();
+    }
+
+    /// Every worker has copied its state for round `epoch`: the sources go on.
+    fn resume(&self, round: &mut Round, epoch: u64) {
         for slot in round.slots.iter_mut() {
             slot.paused = None;
         }
-        let manifest = self.manifest(epoch, false, round.pending.clone());
         if let Some(aligned_at) = round.aligned_at.take() {
             let mut stats = self.stats();
             stats.max_pause_us = stats.max_pause_us.max(micros(aligned_at.elapsed()));
@@ -341,13 +425,6 @@ impl Coordinator {
         if epoch != self.exit_after() {
             self.resumed.store(epoch, Ordering::Release);
         }
-        let writes = std::mem::take(&mut round.writes);
-        drop(round);
-        self.send(Persist {
-            parts,
-            manifest,
-            writes,
-        });
     }
 
     fn manifest(&self, epoch: u64, final_: bool, staged: Vec<StagedFile>) -> Manifest {
@@ -362,14 +439,26 @@ impl Coordinator {
         }
     }
 
-    fn send(&self, persist: Persist) {
+    fn send(&self, job: Job) {
         if let Some((tx, _)) = self
             .writer
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .as_ref()
         {
-            let _ = tx.send(persist);
+            let _ = tx.send(job);
+        }
+    }
+
+    /// Does `job` (on the writer thread).
+    fn perform(&self, job: Job) {
+        match job {
+            Job::Round(persist) if self.cluster.is_some() => self.persist_part(persist),
+            Job::Round(persist) => self.persist(persist),
+            Job::Manifest(manifest) => self.write_manifest(manifest),
+            Job::Complete { epoch, ok } => self.completed(epoch, ok),
+            Job::Final { epoch } => self.write_final_part(epoch),
+            Job::FinalDone { ok } => self.final_done(ok),
         }
     }
 
@@ -398,11 +487,10 @@ impl Coordinator {
         self.wake_workers();
     }
 
-    /// Writes a round durably: the sinks' buffers, the sync of the output it covers, the parts, and
-    /// the manifest last, which makes the checkpoint complete.
-    fn write_round(&self, round: &Persist) -> Result<(), CheckpointError> {
+    /// Writes this process's share of a round durably: the sinks' buffers, the sync of the output it
+    /// covers, and its workers' parts.
+    fn write_parts(&self, round: &Persist) -> Result<(), CheckpointError> {
         let epoch = round.manifest.epoch;
-        let started = Instant::now();
         for write in &round.writes {
             write.perform(true).map_err(|source| CheckpointError::Io {
                 what: "cannot write output",
@@ -414,6 +502,15 @@ impl Coordinator {
         for part in &round.parts {
             self.store.write_part(epoch, part)?;
         }
+        Ok(())
+    }
+
+    /// Writes a round durably: [its parts](Self::write_parts), and the manifest last, which makes
+    /// the checkpoint complete.
+    fn write_round(&self, round: &Persist) -> Result<(), CheckpointError> {
+        let epoch = round.manifest.epoch;
+        let started = Instant::now();
+        self.write_parts(round)?;
         self.store.complete(&round.manifest)?;
         let mut stats = self.stats();
         stats.rounds += 1;
@@ -424,9 +521,18 @@ impl Coordinator {
 
     /// Commits the output a complete checkpoint covers, then prunes old checkpoints.
     fn commit_round(&self, manifest: &Manifest) -> Result<(), CheckpointError> {
-        commit_output(&manifest.staged)?;
-        self.lock().pending.retain(|f| !manifest.staged.contains(f));
-        self.store.prune()
+        self.commit_staged(&manifest.staged)
+    }
+
+    /// Commits `staged` (covered by a complete checkpoint), then prunes old checkpoints (on one
+    /// process, or on the leader of several).
+    fn commit_staged(&self, staged: &[StagedFile]) -> Result<(), CheckpointError> {
+        commit_output(staged)?;
+        self.lock().pending.retain(|f| !staged.contains(f));
+        match self.cluster.as_ref().is_none_or(Link::leads) {
+            true => self.store.prune(),
+            false => Ok(()),
+        }
     }
 
     /// A worker has left its loop: `part` holds its sources' last positions and what its sinks staged
@@ -439,7 +545,8 @@ impl Coordinator {
     }
 
     /// Ends the run's checkpoints: waits for the writer, then, if every worker came to the end of its
-    /// input, takes the final checkpoint and commits the last output.
+    /// input, takes the final checkpoint and commits the last output. (On several processes, the
+    /// workers have taken it together before they left: see [`Coordinator::try_finishing`].)
     pub(crate) fn finish(&self, input_ended: bool) -> Result<(), CheckpointError> {
         if let Some((tx, handle)) = self.writer.lock().unwrap_or_else(|e| e.into_inner()).take() {
             drop(tx);
@@ -447,6 +554,16 @@ impl Coordinator {
         }
         if !input_ended || self.is_abandoned() {
             return Ok(());
+        }
+        if let Some(link) = &self.cluster {
+            return match link.final_state() {
+                FinalState::Taken => Ok(()),
+                _ => Err(CheckpointError::Unfinished {
+                    what: "a process did not come to the end of its input, or could not write its \
+                           part"
+                        .into(),
+                }),
+            };
         }
         let mut round = self.lock();
         if round.finished.iter().any(Option::is_none) {
@@ -464,6 +581,251 @@ impl Coordinator {
         self.persisted.store(epoch, Ordering::Release);
         self.complete.store(epoch, Ordering::Release);
         self.commit_round(&last.manifest)
+    }
+
+    // Several processes (see `super::cluster`).
+
+    /// The link to the other processes, on a run over several.
+    pub(crate) fn cluster(&self) -> Option<&Link> {
+        self.cluster.as_ref()
+    }
+
+    /// Handles a message from a process (this one included), on the worker that receives them.
+    pub(crate) fn receive(&self, message: Control) {
+        let Some(link) = &self.cluster else {
+            return;
+        };
+        tracing::debug!(process = link.process, ?message, "checkpoint control");
+        match message {
+            Control::Open { epoch, exit } => {
+                let mut round = self.lock();
+                round.opened_at = Some(Instant::now());
+                if exit {
+                    self.exit_after.store(epoch, Ordering::Release);
+                }
+                self.cut.store(0, Ordering::Release);
+                self.requested.store(epoch, Ordering::Release);
+                self.check_aligned(&mut round, epoch);
+            }
+            Control::Cut { epoch, cut } => {
+                self.cut.fetch_max(cut, Ordering::AcqRel);
+                link.cut_final.store(epoch, Ordering::Release);
+                let mut round = self.lock();
+                self.check_aligned(&mut round, epoch);
+            }
+            Control::Resume { epoch } => self.resume(&mut self.lock(), epoch),
+            Control::Complete { epoch, ok } => self.send(Job::Complete { epoch, ok }),
+            Control::Final { epoch } => self.send(Job::Final { epoch }),
+            Control::FinalDone { ok } => self.send(Job::FinalDone { ok }),
+            report => self.lead(link, report),
+        }
+        self.wake_workers();
+    }
+
+    /// On the leader: counts a process's report and takes the next step once every process has made
+    /// it.
+    fn lead(&self, link: &Link, report: Control) {
+        let Some(next) = link.tally().map(|mut tally| tally.count(report)) else {
+            return;
+        };
+        match next {
+            Next::Wait => {}
+            Next::AllBuilt => link.all_built.store(true, Ordering::Release),
+            Next::Broadcast(message) => link.broadcast(message),
+            Next::WriteManifest {
+                epoch,
+                ok: true,
+                staged,
+            } => self.send(Job::Manifest(self.manifest(epoch, false, staged))),
+            Next::WriteManifest { epoch, .. } => {
+                link.broadcast(Control::Complete { epoch, ok: false })
+            }
+            Next::Stop => self.stopping.store(true, Ordering::Release),
+            Next::TakeFinal => {
+                let epoch = self.requested().max(self.persisted()) + 1;
+                link.final_epoch.store(epoch, Ordering::Release);
+                link.broadcast(Control::Final { epoch });
+            }
+            Next::WriteFinal { ok: true, staged } => {
+                let epoch = link.final_epoch.load(Ordering::Acquire);
+                self.send(Job::Manifest(self.manifest(epoch, true, staged)));
+            }
+            Next::WriteFinal { .. } => link.broadcast(Control::FinalDone { ok: false }),
+        }
+    }
+
+    fn link(&self) -> &Link {
+        self.cluster
+            .as_ref()
+            .expect("only a run over several processes has a link")
+    }
+
+    /// Writes this process's parts of a round and reports them to the leader (on the writer thread).
+    fn persist_part(&self, persist: Persist) {
+        let link = self.link();
+        let epoch = persist.manifest.epoch;
+        let started = Instant::now();
+        let written = match self.is_abandoned() {
+            true => Err(None),
+            false => self.write_parts(&persist).map_err(Some),
+        };
+        let ok = written.is_ok();
+        match written {
+            Ok(()) => {
+                let mut stats = self.stats();
+                stats.max_write_us = stats.max_write_us.max(micros(started.elapsed()));
+            }
+            Err(e) => {
+                // The round fails: its output waits for the next one.
+                self.lock().writes.extend(persist.writes);
+                if let Some(e) = e {
+                    eprintln!(
+                        "checkpoint {epoch}: process {} could not write its part ({e}); the previous \
+                         checkpoint stays in force",
+                        link.process
+                    );
+                }
+            }
+        }
+        *link.reported.lock().unwrap_or_else(|e| e.into_inner()) = persist.manifest.staged.clone();
+        link.to_leader(Control::Written {
+            process: link.process,
+            epoch,
+            ok,
+            staged: persist.manifest.staged,
+        });
+        self.wake_workers();
+    }
+
+    /// On the leader: writes the manifest of a round (or of the final checkpoint) every process has
+    /// written its parts of, which makes it complete, and tells every process.
+    fn write_manifest(&self, manifest: Manifest) {
+        let link = self.link();
+        let ok = match self.store.complete(&manifest) {
+            Ok(()) => true,
+            Err(e) => {
+                eprintln!(
+                    "checkpoint {}: the manifest could not be written ({e}); the previous one stays \
+                     in force",
+                    manifest.epoch
+                );
+                false
+            }
+        };
+        link.broadcast(match manifest.final_ {
+            true => Control::FinalDone { ok },
+            false => Control::Complete {
+                epoch: manifest.epoch,
+                ok,
+            },
+        });
+        self.wake_workers();
+    }
+
+    /// Round `epoch` is complete (`ok`) or failed: commits the output this process staged for it, or
+    /// keeps it pending for the next round.
+    fn completed(&self, epoch: u64, ok: bool) {
+        let link = self.link();
+        let reported =
+            std::mem::take(&mut *link.reported.lock().unwrap_or_else(|e| e.into_inner()));
+        if ok {
+            self.complete.store(epoch, Ordering::Release);
+            if let Err(e) = self.commit_staged(&reported) {
+                // What is not committed stays pending: the next round commits it again.
+                tracing::error!("checkpoint {epoch}: {e}");
+            }
+            let mut stats = self.stats();
+            stats.rounds += 1;
+            stats.last_bytes = self.store.size_of(epoch);
+        } else {
+            self.stats().failed += 1;
+        }
+        self.persisted.store(epoch, Ordering::Release);
+        self.wake_workers();
+    }
+
+    /// Once every worker of this process has left the pipeline (its input ended, or it failed) and no
+    /// round is under way here: tells the leader that this process is finishing, with whether its
+    /// input `ended` cleanly. The leader then has every process write its part of the final
+    /// checkpoint.
+    pub(crate) fn try_finishing(&self, ended: impl FnOnce() -> bool) {
+        let link = self.link();
+        if link.finishing.load(Ordering::Acquire)
+            || self.lock().finished[self.local.clone()]
+                .iter()
+                .any(Option::is_none)
+            || self.requested() > self.persisted()
+        {
+            return;
+        }
+        link.ended.store(ended(), Ordering::Release);
+        if link.finishing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        link.to_leader(Control::Finishing {
+            process: link.process,
+        });
+    }
+
+    /// Writes this process's parts of the final checkpoint, round `epoch`, and reports them.
+    fn write_final_part(&self, epoch: u64) {
+        let link = self.link();
+        link.final_epoch.store(epoch, Ordering::Release);
+        let mut round = self.lock();
+        let parts: Vec<WorkerPart> = round.finished.iter_mut().filter_map(Option::take).collect();
+        let every_worker = parts.len() == self.local.len();
+        let persist = Persist {
+            parts,
+            manifest: self.manifest(epoch, true, std::mem::take(&mut round.pending)),
+            writes: std::mem::take(&mut round.writes),
+        };
+        drop(round);
+        let ok = link.ended.load(Ordering::Acquire)
+            && every_worker
+            && !self.is_abandoned()
+            && match self.write_parts(&persist) {
+                Ok(()) => true,
+                Err(e) => {
+                    eprintln!(
+                        "the final checkpoint: process {} could not write its part ({e})",
+                        link.process
+                    );
+                    false
+                }
+            };
+        *link.reported.lock().unwrap_or_else(|e| e.into_inner()) = persist.manifest.staged.clone();
+        link.to_leader(Control::Finished {
+            process: link.process,
+            ok,
+            staged: persist.manifest.staged,
+        });
+        self.wake_workers();
+    }
+
+    /// The final checkpoint is complete (`ok`: this process commits its last output) or was not
+    /// taken.
+    fn final_done(&self, ok: bool) {
+        let link = self.link();
+        let reported =
+            std::mem::take(&mut *link.reported.lock().unwrap_or_else(|e| e.into_inner()));
+        if ok {
+            let epoch = link.final_epoch.load(Ordering::Acquire);
+            self.complete.store(epoch, Ordering::Release);
+            self.persisted.store(epoch, Ordering::Release);
+            if let Err(e) = self.commit_staged(&reported) {
+                eprintln!("the final checkpoint is complete, but its output could not be committed ({e}); running the same command again commits it");
+            }
+        }
+        link.set_final(ok);
+        self.wake_workers();
+    }
+
+    /// On several processes: whether the workers may close the control channel and leave (the final
+    /// checkpoint is decided, or the last round of a stop is written).
+    pub(crate) fn cluster_done(&self) -> bool {
+        self.cluster
+            .as_ref()
+            .is_some_and(|link| link.final_state() != FinalState::Pending)
     }
 
     // The source instance's side.
@@ -538,12 +900,34 @@ impl Coordinator {
         if epoch <= self.aligned.load(Ordering::Acquire) || epoch <= self.resumed() {
             return;
         }
+        if round.built < self.local.len() {
+            return;
+        }
+        if let Some(link) = &self.cluster {
+            // The cut is final once every process's instances have seen the round: report ours, and
+            // wait for the leader's.
+            let all_seen = round
+                .slots
+                .iter()
+                .all(|s| s.done.is_some() || s.seen == epoch);
+            if all_seen && link.seen_sent.fetch_max(epoch, Ordering::AcqRel) < epoch {
+                link.to_leader(Control::Seen {
+                    process: link.process,
+                    epoch,
+                    cut: self.cut(),
+                });
+                self.wake_workers();
+            }
+            if link.cut_final.load(Ordering::Acquire) != epoch {
+                return;
+            }
+        }
         let cut = self.cut();
         let ready = round.slots.iter().all(|s| {
             s.done.is_some()
                 || (s.seen == epoch && s.paused.as_ref().is_some_and(|p| p.frontier >= cut))
         });
-        if ready && round.built == self.workers {
+        if ready {
             let now = Instant::now();
             if let Some(opened_at) = round.opened_at {
                 let mut stats = self.stats();

@@ -65,9 +65,17 @@
 //! can be replayed too; a complete checkpoint lets them drop what is before its offset
 //! (`Source::checkpointed`).
 //!
-//! Limits today: one process (several workers); the execution mode's frontier must move for a round to
-//! complete, so batch mode takes only the final checkpoint at the end of its input; a source whose
-//! watermark stands still (no input) delays the round until it moves.
+//! On several processes (timely's cluster mode) the same steps are taken together: process 0 opens the
+//! round, gathers the highest cut the processes' instances ask for and announces it, lets the sources
+//! go on once every process's workers have copied their state, and writes the manifest once every
+//! process has written its parts, which all share one checkpoint directory (`cluster`). The messages
+//! travel on a small timely dataflow beside the pipeline (`control`). A process that dies breaks
+//! timely's connections and so stops the others; the same command, run again on every process,
+//! resumes them all from the last complete checkpoint.
+//!
+//! Limits today: the execution mode's frontier must move for a round to complete, so batch mode takes
+//! only the final checkpoint at the end of its input; a source whose watermark stands still (no
+//! input) delays the round until it moves.
 //!
 //! # Layout on disk
 //!
@@ -77,6 +85,8 @@
 //! kept. A checkpoint of another job, another number of workers, an unknown format or a damaged file is
 //! refused with an error that names the file; nothing is overwritten.
 
+mod cluster;
+mod control;
 mod coordinator;
 mod fence;
 mod source;
@@ -86,6 +96,7 @@ mod worker;
 
 pub use crate::config::CheckpointConfig;
 pub use crate::guarantee::Guarantee;
+pub(crate) use control::ControlChannel;
 pub use coordinator::Coordinator;
 pub use fence::OutputFence;
 pub(crate) use source::SourceCheckpoint;

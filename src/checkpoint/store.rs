@@ -74,6 +74,12 @@ pub enum CheckpointError {
         /// What differs.
         what: String,
     },
+    /// The final checkpoint of a run over several processes was not taken.
+    #[error("the final checkpoint was not taken: {what}; running the same command again resumes from the last complete checkpoint")]
+    Unfinished {
+        /// Why.
+        what: String,
+    },
     /// The restored state does not fit the pipeline being built.
     #[error("checkpoint {} does not fit this pipeline: {what}", path.display())]
     Mismatch {
