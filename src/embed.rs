@@ -4,7 +4,8 @@
 //! input and a channel receiver for results. With [`IdleStrategy::SpinThenPark`] (the default) an idle
 //! pipeline parks its workers and costs next to no CPU; a push wakes them. With
 //! [`IdleStrategy::BusySpin`] the workers never sleep, for the lowest latency at the price of a core each.
-//! Dropping the pusher (or calling [`Embedded::finish`]) ends the input and lets the run end.
+//! Dropping the pusher (or calling [`Embedded::finish`]) ends the input and lets the run end. Under a
+//! delivery guarantee, start it with [`Embedded::start_durable`], whose input keeps a write-ahead log.
 //!
 //! ```
 //! use caudal::embed::Embedded;
@@ -28,7 +29,7 @@ use crate::config::RunConfig;
 use crate::pipeline::{launch, RunError, Running};
 use crate::report::RunReport;
 use crate::sink::ChannelSink;
-use crate::source::channel::{channel as input_channel, Pusher};
+use crate::source::channel::{channel as input_channel, durable_channel, ChannelSources, Pusher};
 
 /// A pipeline running inside the application.
 pub struct Embedded<I, O> {
@@ -46,6 +47,31 @@ impl<I: Send + 'static, O: Send + 'static> Embedded<I, O> {
         F: for<'s> Fn(EventStream<'s, I>) -> EventStream<'s, O> + Send + Sync + 'static,
     {
         let (input, sources) = input_channel::<I>(config.workers);
+        Self::launch(config, input, sources, pipeline)
+    }
+
+    /// Like [`Embedded::start`], with input that survives a crash under a delivery guarantee
+    /// (`config.checkpoints`): what is pushed goes through a write-ahead log before it enters the
+    /// pipeline ([`durable_channel`]), so a run resumed from a checkpoint replays it. Its records must
+    /// serialize.
+    pub fn start_durable<F>(config: RunConfig, pipeline: F) -> Result<Self, RunError>
+    where
+        I: serde::Serialize + serde::de::DeserializeOwned,
+        F: for<'s> Fn(EventStream<'s, I>) -> EventStream<'s, O> + Send + Sync + 'static,
+    {
+        let (input, sources) = durable_channel::<I>(config.workers);
+        Self::launch(config, input, sources, pipeline)
+    }
+
+    fn launch<F>(
+        config: RunConfig,
+        input: Pusher<I>,
+        sources: ChannelSources<I>,
+        pipeline: F,
+    ) -> Result<Self, RunError>
+    where
+        F: for<'s> Fn(EventStream<'s, I>) -> EventStream<'s, O> + Send + Sync + 'static,
+    {
         let (tx, output) = channel();
         let sink = ChannelSink::new(tx);
         let running = launch(config, move |df| {
@@ -58,6 +84,11 @@ impl<I: Send + 'static, O: Send + 'static> Embedded<I, O> {
             output,
             running,
         })
+    }
+
+    /// The checkpoint this run resumed from, if any (under a delivery guarantee).
+    pub fn resumed_from(&self) -> Option<&crate::checkpoint::Manifest> {
+        self.running.resumed_from()
     }
 
     /// Ends the input, waits for the pipeline to finish, and reports what it did. Results not yet

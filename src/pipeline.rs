@@ -29,7 +29,9 @@ use std::time::{Duration, Instant};
 use caudal_operators::{EventStream, EventTime, WatermarkStrategy};
 use timely::dataflow::Scope;
 
-use crate::checkpoint::{ControlChannel, Coordinator, Manifest, SourceCheckpoint, WorkerRecovery};
+use crate::checkpoint::{
+    ControlChannel, Coordinator, Manifest, SourceCheckpoint, SourcePart, WorkerRecovery,
+};
 use crate::config::defaults::CHECKPOINT_PARK;
 use crate::config::{IdleStrategy, RunConfig};
 use crate::dead_letter::DeadLetters;
@@ -192,11 +194,18 @@ impl<'scope> Dataflow<'scope> {
             .recovery
             .as_ref()
             .map(|r| SourceCheckpoint::register(r.coordinator().clone(), self.scope.index(), name));
-        if let Some((_, restored)) = &checkpoint {
-            if let Err(e) = self.prepare_for_checkpoints(name, &mut *source, restored.as_ref()) {
-                self.shared.fail(RunError::Checkpoint(e));
+        let checkpoint = checkpoint.map(|(checkpoint, restored)| {
+            match self.prepare_for_checkpoints(name, &mut *source, restored.as_ref()) {
+                // A live source (one with a write-ahead log: a socket, a channel) whose input had
+                // ended reads again: its input is what comes, not a fixed set that was read.
+                Ok(true) => (checkpoint, restored.map(SourcePart::reopened)),
+                Ok(false) => (checkpoint, restored),
+                Err(e) => {
+                    self.shared.fail(RunError::Checkpoint(e));
+                    (checkpoint, restored)
+                }
             }
-        }
+        });
         let config = &self.shared.config;
         let opts = SourceOptions {
             mode: config.mode,
@@ -222,21 +231,22 @@ impl<'scope> Dataflow<'scope> {
     }
 
     /// Checks that `source` can replay its input (asking one that cannot for a write-ahead log in the
-    /// checkpoint directory), and moves it to where the resumed checkpoint left it.
+    /// checkpoint directory), and moves it to where the resumed checkpoint left it. Returns whether it
+    /// keeps a write-ahead log.
     fn prepare_for_checkpoints(
         &self,
         name: &str,
         source: &mut dyn crate::source::Source<Item = impl Sized + 'static>,
-        restored: Option<&crate::checkpoint::SourcePart>,
-    ) -> Result<(), String> {
+        restored: Option<&SourcePart>,
+    ) -> Result<bool, String> {
         let Some(config) = self.shared.config.checkpoints.as_ref() else {
-            return Ok(());
+            return Ok(false);
         };
         let mut logged = false;
         if !source.replayable() {
             if !config.guarantee.needs_replay() {
                 // At-most-once reads on from where the source is: the input it missed is lost.
-                return Ok(());
+                return Ok(false);
             }
             let dir = config.dir.join("wal").join(format!(
                 "{}-w{}",
@@ -260,7 +270,7 @@ impl<'scope> Dataflow<'scope> {
                 .resume(offset)
                 .map_err(|e| format!("source `{name}` cannot resume at offset {offset}: {e}"))?;
         }
-        Ok(())
+        Ok(logged)
     }
 
     /// Sends `stream` to sink `name` (this worker's instance of it).

@@ -562,3 +562,83 @@ fn socket_input_at_most_once_never_repeats_a_line() {
 fn socket_input_through_the_write_ahead_log_at_least_once() {
     check_socket("socket-at-least-once", "at-least-once");
 }
+
+/// An example program built beside this test (`cargo test` builds the examples first).
+fn example(name: &str) -> PathBuf {
+    // target/<profile>/deps/<this test> → target/<profile>/examples/<name>
+    let exe = std::env::current_exe().unwrap();
+    let path = exe
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples")
+        .join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run the whole suite (`cargo test --workspace` builds the examples)",
+        path.display()
+    );
+    path
+}
+
+/// The numbers `examples/durable_channel` printed (`n NNNNNN` lines; a killed run's last line may be
+/// cut short).
+fn printed_numbers(stdout: &[u8]) -> Vec<u64> {
+    let mut lines = BTreeMap::new();
+    count_lines(stdout, &mut lines);
+    let mut numbers = Vec::new();
+    for (line, n) in lines {
+        let number: u64 = line.strip_prefix("n ").unwrap().parse().unwrap();
+        numbers.extend(std::iter::repeat_n(number, n));
+    }
+    numbers.sort_unstable();
+    numbers
+}
+
+#[test]
+fn a_durable_channel_replays_what_a_killed_run_had_taken_in() {
+    // An application pushes 0..40,000 through a durable channel under at-least-once and is killed;
+    // started again, it pushes 100,000..100,100. The second run must first replay, from its
+    // write-ahead log, everything the first had taken in after its last checkpoint: at least every
+    // number the first printed, and nothing the checkpoint covered.
+    let seed = env_u64("CAUDAL_CRASH_SEED", 0x05EE_D0DC);
+    let dir = scratch("durable-channel");
+    let ck = dir.join("checkpoints");
+    let run = |first: &str, count: &str| {
+        let mut cmd = Command::new(example("durable_channel"));
+        cmd.arg(&ck)
+            .args([first, count])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        cmd
+    };
+    let mut killed = run("0", "40000").spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(Moments(seed).next_ms(300, 1500)));
+    let _ = killed.kill(); // SIGKILL
+    let first = killed.wait_with_output().unwrap();
+    let before = printed_numbers(&first.stdout);
+    let second = run("100000", "100").output().unwrap();
+    let said = String::from_utf8_lossy(&second.stderr);
+    assert!(second.status.success(), "{said}");
+    let after = printed_numbers(&second.stdout);
+    let (replayed, new): (Vec<u64>, Vec<u64>) = after.iter().partition(|n| **n < 100_000);
+    assert_eq!(new, (100_000..100_100).collect::<Vec<_>>(), "{said}");
+    let from = replayed.first().copied().unwrap_or(0);
+    let to = replayed.last().map_or(0, |n| n + 1);
+    assert_eq!(
+        replayed,
+        (from..to).collect::<Vec<_>>(),
+        "the replay is one run of numbers, each once (seed {seed})\n{said}"
+    );
+    assert!(
+        before.last().is_none_or(|last| *last < to),
+        "the replay stops at {to}, before what the killed run printed last, {:?} (seed {seed})\n{said}",
+        before.last()
+    );
+    assert!(
+        (0..from).all(|n| before.binary_search(&n).is_ok()),
+        "numbers before the replay's start {from} were never printed (seed {seed})\n{said}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

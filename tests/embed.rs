@@ -52,3 +52,47 @@ fn a_busy_spinning_pipeline_gives_the_same_results() {
     assert_eq!(odd, (0..50).map(|i| 2 * i + 1).collect::<Vec<_>>());
     app.finish().unwrap();
 }
+
+#[test]
+fn a_durable_embedded_pipeline_goes_on_from_its_checkpoint_when_started_again() {
+    use caudal::checkpoint::{CheckpointConfig, Guarantee};
+    use caudal::operators::WatermarkStrategy;
+    let dir = std::env::temp_dir().join(format!("caudal-embed-durable-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let start = || {
+        let config = RunConfig::default()
+            .watermark(WatermarkStrategy::ProcessingTime)
+            .checkpoints(CheckpointConfig::new(
+                Guarantee::AtLeastOnce,
+                &dir,
+                "embedded-count",
+            ));
+        Embedded::start_durable(config, |words: EventStream<'_, String>| {
+            words.map(|w| (w, ())).running_count()
+        })
+        .unwrap()
+    };
+    let run = |words: &[&str]| {
+        let mut app = start();
+        let resumed = app.resumed_from().is_some();
+        for w in words {
+            app.input.push(w.to_string()).unwrap();
+        }
+        let counts: Vec<(String, u64)> = app
+            .output
+            .iter()
+            .take(words.len())
+            .map(|e| e.data)
+            .collect();
+        app.finish().unwrap();
+        (resumed, counts)
+    };
+    let (resumed, first) = run(&["a", "b", "a"]);
+    assert!(!resumed);
+    assert_eq!(first, [("a".into(), 1), ("b".into(), 1), ("a".into(), 2)]);
+    // The second application's input is read after the first's final checkpoint: the counts go on.
+    let (resumed, second) = run(&["a", "b"]);
+    assert!(resumed);
+    assert_eq!(second, [("a".into(), 3), ("b".into(), 2)]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

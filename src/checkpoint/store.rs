@@ -103,6 +103,21 @@ pub struct SourcePart {
     pub done: bool,
 }
 
+impl SourcePart {
+    /// The part of a live source (a socket, a channel) whose input had ended: it reads again, from
+    /// where its watermark was.
+    pub fn reopened(self) -> Self {
+        match self.done {
+            false => self,
+            true => SourcePart {
+                frontier: self.max_seen.map_or(0, |t| t.saturating_add(1)),
+                done: false,
+                ..self
+            },
+        }
+    }
+}
+
 /// Output a sink wrote for a checkpoint: a file to make durable before the checkpoint completes, and,
 /// if it is staged under a hidden name, the name that commits it (the same name for output that is
 /// visible already).

@@ -41,8 +41,12 @@ impl WorkerRecovery {
     /// Worker `worker`'s side of `coord`'s rounds; restores its keyed operators' state from the
     /// checkpoint being resumed, if any (call it before the dataflow is built).
     pub(crate) fn new(coord: Arc<Coordinator>, worker: usize) -> Rc<Self> {
+        let registry = StateRegistry::current();
+        // The final checkpoint is taken after the dataflow has ended: it needs the state its
+        // operators leave behind.
+        registry.keep_final_states();
         if let Some(part) = coord.restored().and_then(|r| r.parts.get(worker)) {
-            StateRegistry::current().restore_from(part.state.clone());
+            registry.restore_from(part.state.clone());
         }
         coord.register_worker();
         Rc::new(WorkerRecovery {

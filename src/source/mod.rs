@@ -127,7 +127,8 @@ pub trait Source: 'static {
 
     /// Whether the source can read its input again from an [`Source::offset`] (generators, queues,
     /// files): checkpoints with a delivery guarantee need it. Sources that cannot (sockets, channels)
-    /// say `false`, and a run that asks for a guarantee refuses them.
+    /// say `false`; a run that asks for a guarantee gives them a [`Source::write_ahead`] log, or
+    /// refuses them if they cannot keep one.
     fn replayable(&self) -> bool {
         false
     }

@@ -15,7 +15,9 @@ use timely::dataflow::operators::{Capability, CapabilityTrait, InputCapability};
 use timely::ExchangeData;
 
 use super::context::Context;
-use super::registry::{OperatorId, OperatorSnapshot, Snapshotting, StateRegistry, SNAPSHOT_FORMAT};
+use super::registry::{
+    OperatorId, OperatorSnapshot, Retiring, Snapshotting, StateRegistry, SNAPSHOT_FORMAT,
+};
 use super::state::KeyedState;
 use super::timers::{Timer, TimerQueue};
 use super::{KeyedOperator, LateRecord};
@@ -227,12 +229,16 @@ where
     let weak: Weak<RefCell<dyn Snapshotting>> = Rc::downgrade(&shared) as _;
     if let Some(part) = registry.register(id.clone(), weak) {
         if let Err(reason) = shared.borrow_mut().restore(part) {
-            registry.restore_failed(id, reason);
+            registry.restore_failed(id.clone(), reason);
         }
     }
     if Op::DISTINCT_TIMERS {
         shared.borrow_mut().state.timers.make_distinct();
     }
+    let retiring = Retiring {
+        id: id.clone(),
+        state: shared.clone() as Rc<RefCell<dyn Snapshotting>>,
+    };
 
     builder.build(move |caps| {
         let ports = if Op::LATE_ON_TIMER { 2 } else { 1 };
@@ -255,6 +261,8 @@ where
         let mut armed: Option<u64> = None;
 
         move |frontiers| {
+            // The logic owns it: its drop leaves the state's last snapshot with the register.
+            let _ = &retiring;
             let mut shared = shared.borrow_mut();
             let ShellState { states, timers } = &mut shared.state;
             let mut out = out.activate();

@@ -88,9 +88,28 @@ pub(crate) trait Snapshotting {
     fn snapshot(&self) -> OperatorSnapshot;
 }
 
+/// Held by an operator's logic beside its state: when the logic is dropped (its dataflow ended), the
+/// state's last snapshot is left with the register, if it keeps them
+/// ([`StateRegistry::keep_final_states`]).
+pub(crate) struct Retiring {
+    pub(crate) id: OperatorId,
+    pub(crate) state: Rc<RefCell<dyn Snapshotting>>,
+}
+
+impl Drop for Retiring {
+    fn drop(&mut self) {
+        StateRegistry::retire(&self.id, &self.state);
+    }
+}
+
 #[derive(Default)]
 struct Register {
     live: Vec<(OperatorId, Weak<RefCell<dyn Snapshotting>>)>,
+    /// Whether operators leave their last state behind when they are dropped.
+    keep_retired: bool,
+    /// The last state of operators that have been dropped (their dataflow ended), while
+    /// `keep_retired`.
+    retired: BTreeMap<OperatorId, OperatorSnapshot>,
     to_restore: BTreeMap<OperatorId, OperatorSnapshot>,
     errors: Vec<RestoreError>,
 }
@@ -116,12 +135,35 @@ impl StateRegistry {
     pub fn snapshot(&self) -> WorkerSnapshot {
         let mut register = self.inner.borrow_mut();
         register.live.retain(|(_, op)| op.strong_count() > 0);
-        let operators = register
-            .live
-            .iter()
-            .filter_map(|(id, op)| Some((id.clone(), op.upgrade()?.borrow().snapshot())))
-            .collect();
+        let mut operators: BTreeMap<OperatorId, OperatorSnapshot> = register.retired.clone();
+        operators.extend(
+            register
+                .live
+                .iter()
+                .filter_map(|(id, op)| Some((id.clone(), op.upgrade()?.borrow().snapshot()))),
+        );
         WorkerSnapshot { operators }
+    }
+
+    /// Makes operators leave their last state behind when they are dropped (their dataflow ended),
+    /// so that a [`StateRegistry::snapshot`] taken after the dataflow has ended still holds it: a run's
+    /// final checkpoint needs it.
+    pub fn keep_final_states(&self) {
+        self.inner.borrow_mut().keep_retired = true;
+    }
+
+    /// An operator is being dropped with `state` (on its worker's thread): keeps it if asked to.
+    pub(crate) fn retire(id: &OperatorId, state: &RefCell<dyn Snapshotting>) {
+        // During the thread's own teardown the register may be gone already: nothing to keep then.
+        let _ = CURRENT.try_with(|registry| {
+            let Ok(mut register) = registry.inner.try_borrow_mut() else {
+                return;
+            };
+            if register.keep_retired {
+                let snapshot = state.borrow().snapshot();
+                register.retired.insert(id.clone(), snapshot);
+            }
+        });
     }
 
     /// Makes operators built from now on on this worker start from their parts of `snapshot`.
@@ -176,6 +218,7 @@ impl StateRegistry {
     ) -> Option<OperatorSnapshot> {
         let mut register = self.inner.borrow_mut();
         register.live.retain(|(_, op)| op.strong_count() > 0);
+        register.retired.remove(&id);
         register.live.push((id.clone(), state));
         register.to_restore.remove(&id)
     }
