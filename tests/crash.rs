@@ -15,6 +15,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+mod common;
+use common::example;
+
 const BIN: &str = env!("CARGO_BIN_EXE_caudal");
 
 /// A small deterministic generator of kill moments (xorshift64*).
@@ -561,25 +564,6 @@ fn socket_input_at_most_once_never_repeats_a_line() {
 #[test]
 fn socket_input_through_the_write_ahead_log_at_least_once() {
     check_socket("socket-at-least-once", "at-least-once");
-}
-
-/// An example program built beside this test (`cargo test` builds the examples first).
-fn example(name: &str) -> PathBuf {
-    // target/<profile>/deps/<this test> → target/<profile>/examples/<name>
-    let exe = std::env::current_exe().unwrap();
-    let path = exe
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("examples")
-        .join(name);
-    assert!(
-        path.exists(),
-        "{} is missing: run the whole suite (`cargo test --workspace` builds the examples)",
-        path.display()
-    );
-    path
 }
 
 /// The numbers `examples/durable_channel` printed (`n NNNNNN` lines; a killed run's last line may be

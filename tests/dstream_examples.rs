@@ -2,26 +2,11 @@
 //! (the `pprint` texts recorded in `tests/conformance/dstream-lecture/`). `cargo test` builds the
 //! examples before it runs the tests; this runs the built programs.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-fn example(name: &str) -> PathBuf {
-    // target/<profile>/deps/<this test> → target/<profile>/examples/<name>
-    let exe = std::env::current_exe().unwrap();
-    let path = exe
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("examples")
-        .join(name);
-    assert!(
-        path.exists(),
-        "{} is missing: run the whole suite (`cargo test --workspace` builds the examples)",
-        path.display()
-    );
-    path
-}
+mod common;
+use common::example;
 
 /// What Spark's `pprint` printed, batch after batch, for a recorded lecture example.
 fn spark_pprint(name: &str) -> String {

@@ -211,7 +211,8 @@ fn a_channel_source_under_a_guarantee_is_refused_with_what_to_do() {
     assert!(
         error.contains("`pushed` cannot read its input again")
             && error.contains("write-ahead log")
-            && error.contains("without --guarantee"),
+            && error.contains("durable_channel()")
+            && error.contains("without a guarantee"),
         "{error}"
     );
 }
