@@ -305,6 +305,8 @@ pub enum Output {
     Stdout {
         /// JSON lines instead of text.
         json: bool,
+        /// Each line with a deterministic id ([`Format::with_ids`]).
+        ids: bool,
     },
     /// Atomically written part files in a directory.
     Dir {
@@ -312,16 +314,19 @@ pub enum Output {
         path: std::path::PathBuf,
         /// JSON lines instead of text.
         json: bool,
+        /// Each line with a deterministic id ([`Format::with_ids`]).
+        ids: bool,
     },
 }
 
 impl Output {
     fn factory<O: fmt::Display + Serialize + 'static>(&self) -> Arc<dyn SinkFactory<O>> {
-        let (json, dir) = match self {
-            Output::Stdout { json } => (*json, None),
-            Output::Dir { path, json } => (*json, Some(path.clone())),
+        let (json, ids, dir) = match self {
+            Output::Stdout { json, ids } => (*json, *ids, None),
+            Output::Dir { path, json, ids } => (*json, *ids, Some(path.clone())),
         };
         let format = if json { Format::json() } else { Format::text() };
+        let format = if ids { format.with_ids() } else { format };
         match dir {
             None => Arc::new(Print::new(format)),
             Some(path) => Arc::new(FileSink::new(path, format)),

@@ -104,6 +104,11 @@ struct RunArgs {
     /// Write results as JSON lines ({"time":..,"data":..}) instead of text.
     #[arg(long)]
     json: bool,
+    /// Give each result a deterministic id (16 hex digits: a tab-separated first column, or "id" in
+    /// JSON), the same when a resumed run makes it again: with --guarantee at-least-once, a reader
+    /// that keeps one result per id sees each once, without exactly-once's wait for a checkpoint.
+    #[arg(long)]
+    record_ids: bool,
     /// Also write every input that could not be read to this file, as JSON lines.
     #[arg(long)]
     dead_letters: Option<PathBuf>,
@@ -349,8 +354,12 @@ fn run_pipeline(args: RunArgs) -> anyhow::Result<()> {
         Some(path) => Output::Dir {
             path,
             json: args.json,
+            ids: args.record_ids,
         },
-        None => Output::Stdout { json: args.json },
+        None => Output::Stdout {
+            json: args.json,
+            ids: args.record_ids,
+        },
     };
     let dead_letters = match &args.dead_letters {
         Some(path) => DeadLetters::with_file(path)

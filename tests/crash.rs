@@ -90,6 +90,8 @@ struct Case {
     printed: bool,
     /// Processes of a cluster run (timely's cluster mode on loopback), each with `workers` workers.
     processes: usize,
+    /// Write each result with its deterministic id (`--record-ids`).
+    ids: bool,
 }
 
 impl Case {
@@ -106,7 +108,13 @@ impl Case {
             workers,
             printed: false,
             processes: 1,
+            ids: false,
         }
+    }
+
+    /// The same case with `--record-ids`.
+    fn with_ids(self) -> Self {
+        Case { ids: true, ..self }
     }
 
     /// The same case on `processes` processes on loopback.
@@ -163,6 +171,9 @@ impl Case {
             cmd.stdout(Stdio::piped());
         } else {
             cmd.arg("--out").arg(out);
+        }
+        if self.ids {
+            cmd.arg("--record-ids");
         }
         if let Some((guarantee, dir)) = guarantee {
             cmd.args(["--guarantee", guarantee, "--checkpoint-interval", "100ms"])
@@ -303,6 +314,34 @@ fn check(name: &str, case: Case, guarantee: &str) {
         1 => case.crashed(&dir, guarantee, kills, seed),
         _ => case.crashed_cluster(&dir, guarantee, kills, seed),
     };
+    if case.ids {
+        // Idempotent output: every result has its own id, and a reader that keeps one result per
+        // id (the line holds its id) finds exactly the failure-free run's results.
+        let repeated: Vec<_> = reference.iter().filter(|(_, n)| **n > 1).take(5).collect();
+        assert!(
+            repeated.is_empty(),
+            "{name}: ids repeated in the failure-free run: {repeated:?}"
+        );
+        let distinct: Vec<&String> = crashed.keys().collect();
+        let expected: Vec<&String> = reference.keys().collect();
+        if distinct != expected {
+            let missing: Vec<_> = expected
+                .iter()
+                .filter(|l| !crashed.contains_key(**l))
+                .take(5)
+                .collect();
+            let extra: Vec<_> = distinct
+                .iter()
+                .filter(|l| !reference.contains_key(**l))
+                .take(5)
+                .collect();
+            panic!("{name}: results by id differ from the failure-free run (seed {seed}, {kills} kills): missing {missing:?}, extra {extra:?}\n{said}");
+        }
+        let repeats: usize = crashed.values().map(|n| n - 1).sum();
+        eprintln!("{name}: {repeats} results written again after the crashes, each under its id");
+        let _ = std::fs::remove_dir_all(&dir);
+        return;
+    }
     match guarantee {
         "exactly-once" => {
             if crashed != reference {
@@ -449,6 +488,28 @@ fn printed_keyed_count_at_least_once_misses_nothing() {
     check(
         "printed-at-least-once",
         Case::new("keyed-count", POSTS, "per-record", "1").printed(),
+        "at-least-once",
+    );
+}
+
+#[test]
+fn keyed_count_at_least_once_with_record_ids_is_exact_by_id() {
+    check(
+        "record-ids",
+        Case::new("keyed-count", POSTS, "per-record", "2").with_ids(),
+        "at-least-once",
+    );
+}
+
+#[test]
+fn printed_keyed_count_at_least_once_with_record_ids_is_exact_by_id() {
+    // Printed results are written as they come: those made after the last checkpoint are printed
+    // again by the resumed run, under the same ids.
+    check(
+        "printed-record-ids",
+        Case::new("keyed-count", POSTS, "per-record", "2")
+            .printed()
+            .with_ids(),
         "at-least-once",
     );
 }

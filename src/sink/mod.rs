@@ -28,7 +28,7 @@ use crate::source::WorkerInfo;
 pub use callback::{ChannelSink, MessageCallback, RecordCallback};
 pub use collect::Collect;
 pub use file::FileSink;
-pub use format::Format;
+pub use format::{record_id, Format};
 pub use print::Print;
 
 /// A sink that failed: what it was doing and why.
