@@ -81,6 +81,9 @@ pub mod defaults {
     /// How many lines a socket source's reader thread may hold for its worker: when the worker falls
     /// behind, the reader stops reading and TCP's window pushes back on the peer.
     pub const SOCKET_QUEUE_LINES: usize = 16_384;
+    /// How many records an application may push ahead of each worker's channel source before
+    /// `Pusher::push_at` waits for the pipeline.
+    pub const CHANNEL_CAPACITY: usize = 16_384;
     /// A write-ahead log starts a new segment at this size; whole segments are dropped once a complete
     /// checkpoint covers them.
     pub const WAL_SEGMENT_BYTES: u64 = 16 << 20;

@@ -96,3 +96,50 @@ fn a_durable_embedded_pipeline_goes_on_from_its_checkpoint_when_started_again() 
     assert_eq!(second, [("a".into(), 3), ("b".into(), 2)]);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_pusher_that_runs_ahead_of_the_pipeline_waits_for_it() {
+    use caudal::sink::Collect;
+    use caudal::source::channel::channel_with_capacity;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    const CAPACITY: usize = 64;
+    const RECORDS: u64 = 20_000;
+    let config = RunConfig::default();
+    let budget = config.source_budget as u64;
+    let (mut pusher, sources) = channel_with_capacity::<u64>(1, CAPACITY);
+    let taken = Arc::new(AtomicU64::new(0));
+    let seen = taken.clone();
+    let sink = Collect::new();
+    let out = sink.clone();
+    let running = caudal::launch(config, move |df| {
+        let seen = seen.clone();
+        // About 20 µs a record: the pusher below is many times faster.
+        let slow = df.source("pushed", &sources).map(move |n| {
+            seen.fetch_add(1, Ordering::Relaxed);
+            let until = Instant::now() + Duration::from_micros(20);
+            while Instant::now() < until {}
+            n
+        });
+        df.sink("out", slow, &out);
+    })
+    .unwrap();
+    let mut furthest = 0;
+    for i in 0..RECORDS {
+        pusher.push_at(i, i).unwrap();
+        furthest = furthest.max(i + 1 - taken.load(Ordering::Relaxed));
+    }
+    drop(pusher);
+    let report = running.join().unwrap();
+    assert_eq!(report.sinks[0].records, RECORDS);
+    assert_eq!(sink.take().len() as u64, RECORDS);
+    // Ahead of the pipeline: the lane, and what the source has read and not yet handed on (one
+    // poll's budget at most). Without a bound the pusher would be thousands of records ahead.
+    let bound = CAPACITY as u64 + budget + 1;
+    assert!(
+        furthest <= bound,
+        "the pusher ran {furthest} records ahead of the pipeline (bound {bound})"
+    );
+}

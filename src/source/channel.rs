@@ -5,6 +5,11 @@
 //! only when its source has drained what it had, so a steady stream costs no wake-up per record and an idle
 //! pipeline sleeps. Dropping every pusher ends the input.
 //!
+//! Each lane holds at most [`defaults::CHANNEL_CAPACITY`] records (or what [`channel_with_capacity`]
+//! says): a pusher that gets that far ahead of the pipeline waits in [`Pusher::push_at`] until the
+//! pipeline catches up, so an application that pushes faster than the pipeline can take is slowed
+//! down instead of filling the memory.
+//!
 //! A channel cannot send its input again, so a run with a delivery guarantee needs one made with
 //! [`durable_channel`] (its records serialize): each worker's source then has a logger thread that
 //! appends what the pushers send to a write-ahead log and syncs it (one sync per batch of what has
@@ -14,7 +19,7 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, Sender, SyncSender, TryRecvError};
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError};
 use std::sync::{Arc, Mutex};
 
 use caudal_operators::{Event, EventTime};
@@ -50,7 +55,7 @@ impl Doorbell {
 
 /// The application's end: sends records into the pipeline from any thread (clone it for more threads).
 pub struct Pusher<D> {
-    lanes: Vec<(Sender<Event<D>>, Arc<Doorbell>)>,
+    lanes: Vec<(SyncSender<Event<D>>, Arc<Doorbell>)>,
     next: usize,
 }
 
@@ -64,7 +69,8 @@ impl<D> Clone for Pusher<D> {
 }
 
 impl<D> Pusher<D> {
-    /// Pushes one record with event time `time`. Returns it back if the pipeline has stopped.
+    /// Pushes one record with event time `time`; waits while its lane is full (the pipeline is
+    /// behind). Returns it back if the pipeline has stopped.
     pub fn push_at(&mut self, time: EventTime, data: D) -> Result<(), D> {
         let (tx, bell) = &self.lanes[self.next];
         self.next = (self.next + 1) % self.lanes.len();
@@ -380,7 +386,15 @@ impl<D: Send + 'static> SourceFactory<D> for ChannelSources<D> {
 /// A pusher and the sources it feeds, one lane per local worker. A run with a delivery guarantee
 /// refuses it (it cannot send its input again): use [`durable_channel`] there.
 pub fn channel<D: Send + 'static>(workers: usize) -> (Pusher<D>, ChannelSources<D>) {
-    lanes(workers, None)
+    lanes(workers, defaults::CHANNEL_CAPACITY, None)
+}
+
+/// Like [`channel`], with at most `capacity` records waiting in each worker's lane.
+pub fn channel_with_capacity<D: Send + 'static>(
+    workers: usize,
+    capacity: usize,
+) -> (Pusher<D>, ChannelSources<D>) {
+    lanes(workers, capacity, None)
 }
 
 /// Like [`channel`], for records that serialize: under a delivery guarantee each worker's source
@@ -389,17 +403,18 @@ pub fn channel<D: Send + 'static>(workers: usize) -> (Pusher<D>, ChannelSources<
 pub fn durable_channel<D: Serialize + DeserializeOwned + Send + 'static>(
     workers: usize,
 ) -> (Pusher<D>, ChannelSources<D>) {
-    lanes(workers, Some(codec()))
+    lanes(workers, defaults::CHANNEL_CAPACITY, Some(codec()))
 }
 
 fn lanes<D: Send + 'static>(
     workers: usize,
+    capacity: usize,
     codec: Option<Codec<D>>,
 ) -> (Pusher<D>, ChannelSources<D>) {
     let mut lanes = Vec::new();
     let mut ends = Vec::new();
     for _ in 0..workers.max(1) {
-        let (tx, rx) = std::sync::mpsc::channel();
+        let (tx, rx) = std::sync::mpsc::sync_channel(capacity.max(1));
         let bell = Arc::new(Doorbell::default());
         lanes.push((tx, bell.clone()));
         ends.push(Some((rx, bell)));
