@@ -49,6 +49,11 @@ pub mod defaults {
 
     /// How often a checkpoint is taken.
     pub const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
+    /// How long a stop waits for its last checkpoint round: a round waits for every source's
+    /// watermark to reach its cut, and a source whose watermark stands still (a silent socket under
+    /// an event-time watermark) would keep it, and the stop, waiting for ever. After it the run leaves
+    /// without that checkpoint (the one before it stays in force).
+    pub const STOP_GRACE: Duration = Duration::from_secs(10);
     /// How many complete checkpoints are kept.
     pub const CHECKPOINTS_KEPT: usize = 2;
     /// How often a source paused at a checkpoint's cut looks whether the round has been taken.
@@ -321,6 +326,9 @@ pub struct CheckpointConfig {
     pub keep: usize,
     /// What the job is (pipeline, source, mode...): a checkpoint of another job is refused.
     pub job: String,
+    /// How long a stop (SIGINT, SIGTERM, `--duration`) waits for its last checkpoint before the run
+    /// leaves without it ([`defaults::STOP_GRACE`]).
+    pub stop_grace: Duration,
 }
 
 impl CheckpointConfig {
@@ -332,7 +340,14 @@ impl CheckpointConfig {
             interval: defaults::CHECKPOINT_INTERVAL,
             keep: defaults::CHECKPOINTS_KEPT,
             job: job.into(),
+            stop_grace: defaults::STOP_GRACE,
         }
+    }
+
+    /// The same, with a stop waiting at most `grace` for its last checkpoint.
+    pub fn stop_grace(mut self, grace: Duration) -> Self {
+        self.stop_grace = grace;
+        self
     }
 
     /// The same, every `interval`.

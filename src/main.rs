@@ -145,6 +145,10 @@ struct RunArgs {
     /// How often a checkpoint is taken.
     #[arg(long, default_value = duration_text(defaults::CHECKPOINT_INTERVAL), value_parser = parse_duration)]
     checkpoint_interval: Duration,
+    /// How long a stop (Ctrl-C, SIGTERM, --duration) waits for its last checkpoint before leaving
+    /// without it (a source whose watermark stands still can keep the checkpoint waiting).
+    #[arg(long, default_value = duration_text(defaults::STOP_GRACE), value_parser = parse_positive_duration)]
+    stop_grace: Duration,
 }
 
 #[derive(clap::Args)]
@@ -322,7 +326,9 @@ fn run_pipeline(args: RunArgs) -> anyhow::Result<()> {
             args.pipeline, args.source, args.mode, watermark
         );
         config = config.checkpoints(
-            CheckpointConfig::new(args.guarantee, dir, job).interval(args.checkpoint_interval),
+            CheckpointConfig::new(args.guarantee, dir, job)
+                .interval(args.checkpoint_interval)
+                .stop_grace(args.stop_grace),
         );
     } else if args.checkpoint_dir.is_some() {
         anyhow::bail!(

@@ -521,6 +521,8 @@ fn run_with_checkpoints(
     let timed_rounds = shared.config.mode != ExecutionMode::Batch;
     let mut next_check = Instant::now();
     let mut stop_seen = false;
+    let mut stop_deadline = None;
+    let mut said_overdue = false;
     // On several processes the rounds' messages travel on a dataflow of their own, which outlives the
     // pipeline's until the final checkpoint is decided.
     let pipeline = worker.installed_dataflows();
@@ -540,6 +542,7 @@ fn run_with_checkpoints(
         };
         if !stop_seen && shared.stop.is_stopped() {
             stop_seen = true;
+            stop_deadline = timed_rounds.then(|| Instant::now() + coord.config().stop_grace);
             match timed_rounds {
                 true => coord.request_stop(),
                 false => shared.drain.stop(),
@@ -558,9 +561,22 @@ fn run_with_checkpoints(
             coord.abandon();
             shared.fail(RunError::Checkpoint(e));
         }
+        // A stop whose last round cannot complete leaves without it.
+        let overdue = stop_deadline.is_some_and(|deadline| Instant::now() >= deadline)
+            && !recovery.must_exit();
+        if overdue && worker.index() == 0 && !said_overdue {
+            said_overdue = true;
+            eprintln!(
+                "the last checkpoint could not be taken within {} of the stop (a source's watermark \
+                 has not reached its cut); leaving without it: running the same command again \
+                 resumes from checkpoint {}",
+                humantime::format_duration(coord.config().stop_grace),
+                coord.persisted()
+            );
+        }
         let Some(channel) = control.as_mut() else {
             // One process: leave after a stop's last round, or at the end of the input.
-            if recovery.must_exit() {
+            if recovery.must_exit() || overdue {
                 shared
                     .stopped_early
                     .store(true, std::sync::atomic::Ordering::Release);
@@ -576,7 +592,7 @@ fn run_with_checkpoints(
         };
         // Several processes: the pipeline ends (or is dropped after a stop's last round) first; the
         // control channel closes once the final checkpoint is decided, and the loop ends with it.
-        if !pipeline_done && recovery.must_exit() {
+        if !pipeline_done && (recovery.must_exit() || overdue) {
             shared
                 .stopped_early
                 .store(true, std::sync::atomic::Ordering::Release);

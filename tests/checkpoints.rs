@@ -307,3 +307,65 @@ fn failed_checkpoint_writes_leave_the_previous_one_in_force_and_lose_nothing() {
     assert!(resumed.status.success(), "{}", stderr(&resumed));
     assert_eq!(committed(&dir.join("out")), reference);
 }
+
+#[test]
+fn a_stop_whose_last_checkpoint_cannot_complete_leaves_after_its_grace() {
+    // A socket that sends one line and then nothing, under an event-time watermark: the watermark
+    // stands still, so the stop's last round can never reach its cut. The run must not wait for
+    // ever: after --stop-grace it leaves without that checkpoint and says so.
+    use std::io::Write;
+    let dir = scratch("stop-grace");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        conn.write_all(b"hello\n").unwrap();
+        // Hold the connection open (the input does not end) until the test is over.
+        std::thread::sleep(Duration::from_secs(30));
+        drop(conn);
+    });
+    let source = format!("socket://127.0.0.1:{port}");
+    let args = [
+        "run",
+        "uppercase",
+        "--source",
+        &source,
+        "--watermark",
+        "monotonic",
+        "--guarantee",
+        "at-least-once",
+        "--checkpoint-dir",
+        "ck",
+        "--out",
+        "out",
+        "--stop-grace",
+        "1s",
+    ];
+    let child = caudal(&args, &dir).spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    let signalled = std::time::Instant::now();
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
+    let pid = child.id();
+    let watchdog = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(20));
+        // SAFETY: our child, if it is still there.
+        unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+    });
+    let stopped = child.wait_with_output().unwrap();
+    let took = signalled.elapsed();
+    use std::os::unix::process::ExitStatusExt;
+    assert!(
+        stopped.status.signal().is_none(),
+        "the run did not leave after its grace and was killed: {}",
+        stderr(&stopped)
+    );
+    assert!(stopped.status.success(), "{}", stderr(&stopped));
+    assert!(
+        stderr(&stopped).contains("could not be taken within 1s of the stop"),
+        "{}",
+        stderr(&stopped)
+    );
+    assert!(took < Duration::from_secs(15), "took {took:?}");
+    drop((server, watchdog));
+    let _ = std::fs::remove_dir_all(&dir);
+}
