@@ -70,6 +70,20 @@ fn last_counts(text: &str) -> std::collections::BTreeMap<String, u64> {
         .collect()
 }
 
+/// The number of the newest batch checkpoint in `dir` (`batch-NNNNNNNNNN.ckpt`), if any.
+fn last_checkpoint(dir: &Path) -> Option<u64> {
+    std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|e| {
+            let name = e.ok()?.file_name().into_string().ok()?;
+            name.strip_prefix("batch-")?
+                .strip_suffix(".ckpt")?
+                .parse()
+                .ok()
+        })
+        .max()
+}
+
 #[test]
 fn recoverable_word_count_killed_and_restarted_goes_on_counting() {
     use std::io::{Read, Write};
@@ -118,6 +132,13 @@ fn recoverable_word_count_killed_and_restarted_goes_on_counting() {
             wait_for.iter().map(|(w, n)| (w.to_string(), *n)).collect();
         let deadline = Instant::now() + Duration::from_secs(60);
         while last_counts(&printed.lock().unwrap()) != expected && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // The batch that printed the counts is checkpointed after it ends: wait for a checkpoint of
+        // a later batch (which covers those counts) before the kill, or the restart would rightly
+        // find nothing to recover.
+        let printed_by = last_checkpoint(&dir);
+        while last_checkpoint(&dir) <= printed_by && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(20));
         }
         let _ = child.kill(); // SIGKILL
