@@ -438,10 +438,18 @@ where
         .map(|c| c.connect_timeout);
     let guards = execute_within(connect_timeout, timely_config, move |worker| {
         let shared = worker_shared.clone();
+        if connect_timeout.is_some() {
+            // Timely lets each process go as soon as its own connections are made, so processes
+            // start up to a second apart (the last to connect waits for the others' next retry):
+            // their sources would start as far apart in event time, and every checkpoint round would
+            // wait for the late ones to catch up. Every worker starts together instead.
+            timely::synchronization::Barrier::new(worker).wait();
+        }
         let recovery = shared
             .coord
             .as_ref()
             .map(|coord| WorkerRecovery::new(coord.clone(), worker.index()));
+        let before = worker.installed_dataflows();
         worker.dataflow::<EventTime, _, _>(|scope| {
             build(&mut Dataflow {
                 scope,
@@ -449,12 +457,17 @@ where
                 recovery: recovery.clone(),
             })
         });
+        let pipeline: Vec<usize> = worker
+            .installed_dataflows()
+            .into_iter()
+            .filter(|id| !before.contains(id))
+            .collect();
         match recovery {
             None => match idle {
                 IdleStrategy::BusySpin => while worker.step() {},
                 IdleStrategy::SpinThenPark(_) => while worker.step_or_park(None) {},
             },
-            Some(recovery) => run_with_checkpoints(worker, &shared, &recovery),
+            Some(recovery) => run_with_checkpoints(worker, &shared, &recovery, &pipeline),
         }
     })?;
     Ok(Running {
@@ -511,6 +524,7 @@ fn run_with_checkpoints(
     worker: &mut timely::worker::Worker,
     shared: &Shared,
     recovery: &WorkerRecovery,
+    pipeline: &[usize],
 ) {
     if let Err(e) = recovery.dataflow_built() {
         shared.fail(RunError::Checkpoint(e));
@@ -525,7 +539,6 @@ fn run_with_checkpoints(
     let mut said_overdue = false;
     // On several processes the rounds' messages travel on a dataflow of their own, which outlives the
     // pipeline's until the final checkpoint is decided.
-    let pipeline = worker.installed_dataflows();
     let mut control = ControlChannel::build(worker, &coord);
     let mut pipeline_done = false;
     loop {
