@@ -517,6 +517,17 @@ where
     launch(config, build)?.join()
 }
 
+/// Leaves the pipeline without ending its input (after a stop's last round, or when that round could
+/// not complete): drops its dataflow, so that a resumed run goes on from the last checkpoint.
+fn leave_early(worker: &mut timely::worker::Worker, shared: &Shared, pipeline: &[usize]) {
+    shared
+        .stopped_early
+        .store(true, std::sync::atomic::Ordering::Release);
+    for id in pipeline {
+        worker.drop_dataflow(*id);
+    }
+}
+
 /// A worker's loop under a guarantee: steps the dataflow and takes part in the checkpoint rounds
 /// (worker 0 opens them); on a stop, a last round is taken and the workers leave without ending the
 /// input, so that a resumed run goes on exactly where this one stopped.
@@ -590,12 +601,7 @@ fn run_with_checkpoints(
         let Some(channel) = control.as_mut() else {
             // One process: leave after a stop's last round, or at the end of the input.
             if recovery.must_exit() || overdue {
-                shared
-                    .stopped_early
-                    .store(true, std::sync::atomic::Ordering::Release);
-                for id in worker.installed_dataflows() {
-                    worker.drop_dataflow(id);
-                }
+                leave_early(worker, shared, pipeline);
                 break;
             }
             if !alive {
@@ -606,17 +612,14 @@ fn run_with_checkpoints(
         // Several processes: the pipeline ends (or is dropped after a stop's last round) first; the
         // control channel closes once the final checkpoint is decided, and the loop ends with it.
         if !pipeline_done && (recovery.must_exit() || overdue) {
-            shared
-                .stopped_early
-                .store(true, std::sync::atomic::Ordering::Release);
-            for id in pipeline.iter() {
-                worker.drop_dataflow(*id);
-            }
+            leave_early(worker, shared, pipeline);
             pipeline_done = true;
             channel.close();
         }
-        let installed = worker.installed_dataflows();
-        if !pipeline_done && pipeline.iter().all(|id| !installed.contains(id)) {
+        if !pipeline_done && {
+            let installed = worker.installed_dataflows();
+            pipeline.iter().all(|id| !installed.contains(id))
+        } {
             pipeline_done = true;
             recovery.finish();
         }
