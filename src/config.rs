@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use caudal_operators::budget::WorkBudget;
+use caudal_operators::exchange::ExchangeGauge;
 use caudal_operators::WatermarkStrategy;
 use serde::Serialize;
 
@@ -39,6 +40,12 @@ pub mod defaults {
     pub const HOLD_BUDGET: usize = 512 << 20;
     /// How many timers a keyed operator fires per activation.
     pub const WORK_BUDGET: WorkBudget = WorkBudget::DEFAULT;
+    /// How many records may wait in the exchange queues for one worker before every source of the
+    /// process stops reading (see `RunConfig::exchange_budget`): 131,072 records, a few MiB of
+    /// typical events, far above what a balanced run ever queues (a source activation's 4,096).
+    pub const EXCHANGE_BUDGET: usize = 1 << 17;
+    /// How soon a source that stopped reading for a worker's full exchange queue looks again.
+    pub const EXCHANGE_POLL: Duration = Duration::from_micros(200);
 
     /// How long the processes of a cluster run may take to connect to each other before the run
     /// gives up (timely retries every second and would otherwise wait forever for a process that
@@ -216,6 +223,10 @@ pub struct RunConfig {
     pub hold_budget: usize,
     /// How many records a source reads per activation at most.
     pub source_budget: usize,
+    /// How many records may wait in the exchange queues for one worker of this process before every
+    /// source of the process stops reading until that worker catches up (flow control between the
+    /// workers of a process; records for another process's workers are not counted).
+    pub exchange_budget: usize,
     /// Several processes, if any.
     pub cluster: Option<Cluster>,
     /// How many timers (window firings, session closings, expiries) a keyed operator fires per
@@ -235,6 +246,7 @@ impl Default for RunConfig {
             idle: IdleStrategy::SpinThenPark(defaults::IDLE_SPIN),
             hold_budget: defaults::HOLD_BUDGET,
             source_budget: defaults::SOURCE_BUDGET,
+            exchange_budget: defaults::EXCHANGE_BUDGET,
             cluster: None,
             work_budget: defaults::WORK_BUDGET,
             checkpoints: None,
@@ -274,6 +286,24 @@ impl RunConfig {
     pub fn hold_budget(mut self, bytes: usize) -> Self {
         self.hold_budget = bytes;
         self
+    }
+
+    /// The same configuration with `records` as the exchange budget per worker (see
+    /// [`RunConfig::exchange_budget`]).
+    pub fn exchange_budget(mut self, records: usize) -> Self {
+        self.exchange_budget = records.max(1);
+        self
+    }
+
+    /// The counts of this process's exchange queues, with the run's budget, for
+    /// [`ExchangeGauge::install`].
+    pub fn exchange_gauge(&self) -> ExchangeGauge {
+        let process = self.cluster.as_ref().map_or(0, |c| c.process);
+        ExchangeGauge::new(
+            process * self.workers,
+            self.workers,
+            self.exchange_budget as u64,
+        )
     }
 
     /// The same configuration with checkpoints and a delivery guarantee (see [`crate::checkpoint`]).

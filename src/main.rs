@@ -116,6 +116,11 @@ struct RunArgs {
     /// 512MiB or 2GiB: a full micro-batch stops the source until it closes; batch mode beyond it fails.
     #[arg(long, default_value = "512MiB", value_parser = parse_size)]
     hold_budget: usize,
+    /// How many records may wait in the exchange between workers for one worker of this process before
+    /// every source stops reading until that worker catches up (with skewed keys, one worker gets more
+    /// than its share).
+    #[arg(long, default_value_t = defaults::EXCHANGE_BUDGET, value_parser = parse_record_budget)]
+    exchange_budget: usize,
     /// Stop after this long (like Ctrl-C: held records are released and files committed).
     #[arg(long, value_parser = parse_positive_duration)]
     duration: Option<Duration>,
@@ -232,6 +237,18 @@ fn parse_size(s: &str) -> Result<usize, String> {
         .ok_or_else(|| format!("`{s}` is not a size above 0: write one such as 512MiB or 2GiB"))
 }
 
+/// A count of records above zero, such as 131072 (`_` may group digits: 131_072).
+fn parse_record_budget(s: &str) -> Result<usize, String> {
+    s.trim()
+        .replace('_', "")
+        .parse::<usize>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| {
+            format!("`{s}` is not a number of records above 0: write one such as 131072")
+        })
+}
+
 /// A duration that must be longer than zero (`--duration 0s` would measure or run nothing).
 fn parse_positive_duration(s: &str) -> Result<Duration, String> {
     let duration = parse_duration(s)?;
@@ -288,7 +305,8 @@ fn run_pipeline(args: RunArgs) -> anyhow::Result<()> {
     let mut config = RunConfig::new(args.mode)
         .workers(args.workers as usize)
         .watermark(watermark)
-        .hold_budget(args.hold_budget);
+        .hold_budget(args.hold_budget)
+        .exchange_budget(args.exchange_budget);
     if args.processes > 1 {
         anyhow::ensure!(
             args.process < args.processes,

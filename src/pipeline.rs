@@ -29,6 +29,8 @@ use std::time::{Duration, Instant};
 use caudal_operators::{EventStream, EventTime, WatermarkStrategy};
 use timely::dataflow::Scope;
 
+use caudal_operators::exchange::ExchangeGauge;
+
 use crate::checkpoint::{
     ControlChannel, Coordinator, Manifest, SourceCheckpoint, SourcePart, WorkerRecovery,
 };
@@ -82,6 +84,8 @@ struct Shared {
     /// A worker left after a stop's last checkpoint rather than at the end of its input.
     stopped_early: AtomicBool,
     dead_letters: DeadLetters,
+    /// What waits in this process's exchange queues, for the sources' flow control and the report.
+    exchange: ExchangeGauge,
     sources: Mutex<BTreeMap<String, (Arc<SourceMetrics>, SharedWatermark)>>,
     sinks: Mutex<BTreeMap<String, Arc<SinkMetrics>>>,
     setup_errors: Mutex<Vec<RunError>>,
@@ -225,6 +229,7 @@ impl<'scope> Dataflow<'scope> {
                 IdleStrategy::BusySpin => Duration::MAX,
                 IdleStrategy::SpinThenPark(spin) => spin,
             },
+            exchange: Some(self.shared.exchange.clone()),
             checkpoint,
         };
         source_stream(self.scope, name, source, opts)
@@ -352,6 +357,7 @@ impl Running {
                     late: m.late.load(Relaxed),
                     batches: m.batches.load(Relaxed),
                     capped: m.capped.load(Relaxed),
+                    throttled: m.throttled.load(Relaxed),
                 })
                 .collect(),
             sinks: sinks
@@ -368,6 +374,7 @@ impl Running {
                         .clone(),
                 })
                 .collect(),
+            exchange_peak: self.shared.exchange.peak(),
             dead_letters: self.shared.dead_letters.count(),
             dead_letter_samples: self.shared.dead_letters.samples(),
             checkpoints: self.shared.coord.as_ref().map(|c| c.stats_now()),
@@ -392,7 +399,9 @@ pub fn launch_with<F>(
 where
     F: Fn(&mut Dataflow<'_>) + Send + Sync + 'static,
 {
-    let timely_config = config.timely_config().map_err(RunError::Start)?;
+    let mut timely_config = config.timely_config().map_err(RunError::Start)?;
+    let exchange = config.exchange_gauge();
+    exchange.install(&mut timely_config);
     let idle = config.idle;
     let coord = match &config.checkpoints {
         Some(checkpoints) => {
@@ -424,6 +433,7 @@ where
         coord,
         stopped_early: AtomicBool::new(false),
         dead_letters,
+        exchange,
         sources: Mutex::default(),
         sinks: Mutex::default(),
         setup_errors: Mutex::default(),

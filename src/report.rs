@@ -20,6 +20,9 @@ pub struct SourceReport {
     pub batches: u64,
     /// Micro-batches that reached the hold budget (the source stopped reading until they closed).
     pub capped: u64,
+    /// Times the source stopped reading because a worker of the process had more than the exchange
+    /// budget waiting for it (`RunConfig::exchange_budget`).
+    pub throttled: u64,
 }
 
 /// One sink's counters.
@@ -51,6 +54,8 @@ pub struct RunReport {
     pub sources: Vec<SourceReport>,
     /// Every sink, by name.
     pub sinks: Vec<SinkReport>,
+    /// The most records that waited in the exchange queues for one worker of this process at once.
+    pub exchange_peak: u64,
     /// How many inputs could not be read.
     pub dead_letters: u64,
     /// The first few of them.
@@ -93,6 +98,13 @@ impl fmt::Display for RunReport {
                     f,
                     " ({} reached the hold budget: the source waited for them to close)",
                     s.capped
+                )?;
+            }
+            if s.throttled > 0 {
+                write!(
+                    f,
+                    " (stopped {} times while a worker had more than the exchange budget waiting)",
+                    s.throttled
                 )?;
             }
             writeln!(f)?;

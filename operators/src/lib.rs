@@ -24,6 +24,7 @@
 
 pub mod budget;
 pub mod epoch;
+pub mod exchange;
 pub mod hash;
 pub mod interval_join;
 pub mod keyed;

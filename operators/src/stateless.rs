@@ -3,10 +3,12 @@
 //! Each keeps the event time of the record it came from and adds no latency: a record passes on the
 //! worker step that receives it, whatever the frontier.
 
+use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::operators::vec::{Filter, Map};
-use timely::dataflow::operators::{Concatenate, Exchange, Inspect};
+use timely::dataflow::operators::{Concatenate, Inspect};
 use timely::ExchangeData;
 
+use crate::exchange::{ExchangeGauge, Metered};
 use crate::hash::route;
 use crate::stream::EventStream;
 use crate::time::Event;
@@ -104,18 +106,33 @@ impl<'scope, D: ExchangeData> EventStream<'scope, D> {
     /// Moves records between workers as `how` says (records must be serde-serializable to do so).
     pub fn repartition(self, how: Partitioning<D>) -> Self {
         match how {
-            Partitioning::ByHash(hash) => EventStream::new(
-                self.inner
-                    .exchange(move |e: &Event<D>| route(&hash(&e.data))),
-            ),
+            Partitioning::ByHash(hash) => {
+                self.exchange_by(move |e: &Event<D>| route(&hash(&e.data)))
+            }
             Partitioning::RoundRobin => {
                 let mut next = 0u64;
                 // Routing uses the low bits (or the remainder): a plain counter deals records in turn.
-                EventStream::new(self.inner.exchange(move |_: &Event<D>| {
+                self.exchange_by(move |_: &Event<D>| {
                     next = next.wrapping_add(1);
                     next
-                }))
+                })
             }
         }
+    }
+
+    /// Sends each record to the worker `route` picks, through the process's metered exchange (see
+    /// [`crate::exchange`]), so that sources stop reading while a worker has too much waiting.
+    fn exchange_by(self, route: impl FnMut(&Event<D>) -> u64 + 'static) -> Self {
+        let gauge = ExchangeGauge::of(self.scope());
+        EventStream::new(
+            self.inner
+                .unary(Metered::new(route, gauge), "Exchange", |_, _| {
+                    move |input, output| {
+                        input.for_each_stamp(|stamp, data| {
+                            output.session(&stamp).give_containers(data);
+                        });
+                    }
+                }),
+        )
     }
 }

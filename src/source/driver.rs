@@ -25,6 +25,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use caudal_operators::exchange::ExchangeGauge;
 use caudal_operators::time::wall_clock_us;
 use caudal_operators::{Event, EventStream, EventTime, WatermarkStrategy, WatermarkTracker};
 use timely::container::CapacityContainerBuilder;
@@ -35,7 +36,9 @@ use timely::scheduling::{Activator, SyncActivator};
 
 use super::{Failure, Poll, Source, SourceContext, Waker, WorkerInfo};
 use crate::checkpoint::{SourceCheckpoint, SourcePart};
-use crate::config::defaults::{CHECKPOINT_PAUSE_POLL, PROCESSING_TIME_TICK, STOP_CHECK};
+use crate::config::defaults::{
+    CHECKPOINT_PAUSE_POLL, EXCHANGE_POLL, PROCESSING_TIME_TICK, STOP_CHECK,
+};
 use crate::dead_letter::DeadLetters;
 use crate::mode::ExecutionMode;
 
@@ -82,6 +85,9 @@ pub struct SourceMetrics {
     /// Micro-batches that reached the hold budget, so that the source stopped reading until they
     /// closed.
     pub capped: AtomicU64,
+    /// Times the source stopped reading because a worker of the process had more than the exchange
+    /// budget waiting for it.
+    pub throttled: AtomicU64,
 }
 
 /// How a source operator runs its source.
@@ -110,6 +116,8 @@ pub struct SourceOptions {
     /// Waits shorter than this are spun rather than parked (from the run's idle strategy): a parked
     /// thread wakes tens of microseconds late, which a paced source must not pay on every record.
     pub spin: Duration,
+    /// The process's exchange queues: the source reads nothing while one is over its budget.
+    pub exchange: Option<ExchangeGauge>,
     /// The source's side of the checkpoint rounds, and where a resumed run's checkpoint left it.
     pub(crate) checkpoint: Option<(SourceCheckpoint, Option<SourcePart>)>,
 }
@@ -141,6 +149,8 @@ struct Driver<D> {
     held_back: Option<EventTime>,
     /// The open micro-batch has reached the hold budget.
     capped: bool,
+    /// Whether the last activation found a worker's exchange queue over the budget.
+    throttled: bool,
 }
 
 /// Builds the source operator for `source` in `scope`: the stream of its records, at the watermark.
@@ -187,6 +197,7 @@ pub fn source_stream<'scope, D: 'static>(
                 pausing: false,
                 held_back: None,
                 capped: false,
+                throttled: false,
             };
             if let Some(part) = restored.flatten() {
                 driver.restore(&part);
@@ -447,7 +458,7 @@ impl<D: 'static> Driver<D> {
         }
         let status = if self.opts.stop.is_stopped() {
             Poll::Done
-        } else if self.pausing || self.hold_full() {
+        } else if self.pausing || self.hold_full() || self.exchange_full() {
             Poll::Pending { wake_at: None }
         } else {
             source.poll(&mut self.read, self.opts.budget)
@@ -529,6 +540,17 @@ impl<D: 'static> Driver<D> {
             self.opts.metrics.capped.fetch_add(1, Ordering::Relaxed);
         }
         true
+    }
+
+    /// Whether a worker of the process has more than the exchange budget waiting for it: the source
+    /// reads nothing until it has caught up (counted once per episode).
+    fn exchange_full(&mut self) -> bool {
+        let full = self.opts.exchange.as_ref().is_some_and(|g| g.congested());
+        if full && !self.throttled {
+            self.opts.metrics.throttled.fetch_add(1, Ordering::Relaxed);
+        }
+        self.throttled = full;
+        full
     }
 
     /// Puts the source back where a checkpoint left it: its watermark, and its capability at the
@@ -702,6 +724,10 @@ impl<D: 'static> Driver<D> {
         {
             // Alignment: look again soon whether the round has been taken (or the cut moved).
             wake = CHECKPOINT_PAUSE_POLL;
+        }
+        if self.throttled {
+            // Nothing says when the worker behind has caught up: look again soon.
+            wake = wake.min(EXCHANGE_POLL);
         }
         if let Poll::Pending { wake_at: Some(at) } = status {
             wake = wake.min(at.saturating_duration_since(now));

@@ -8,7 +8,6 @@ use std::rc::{Rc, Weak};
 
 use serde::{Deserialize, Serialize};
 use timely::container::CapacityContainerBuilder;
-use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
 use timely::dataflow::operators::generic::OutputBuilder;
 use timely::dataflow::operators::{Capability, CapabilityTrait, InputCapability};
@@ -22,6 +21,7 @@ use super::state::KeyedState;
 use super::timers::{Timer, TimerQueue};
 use super::{KeyedOperator, LateRecord};
 use crate::budget::WorkBudget;
+use crate::exchange::{ExchangeGauge, Metered};
 use crate::hash::route;
 use crate::stream::EventStream;
 use crate::time::{wall_clock_ms, Event, EventTime, END_OF_INPUT};
@@ -204,7 +204,10 @@ where
     let budget = WorkBudget::of(scope).limit();
     let mut builder = OperatorBuilder::new(name.to_owned(), scope);
     let info = builder.operator_info();
-    let pact = Exchange::new(|e: &Event<(K, V)>| route(&e.data.0));
+    let pact = Metered::new(
+        |e: &Event<(K, V)>| route(&e.data.0),
+        ExchangeGauge::of(scope),
+    );
     let mut input = builder.new_input(stream.inner, pact);
     let (out, out_stream) = builder.new_output::<Vec<Event<Op::Out>>>();
     let (late, late_stream) = builder.new_output::<Vec<Event<LateRecord<K, V>>>>();

@@ -1,0 +1,161 @@
+//! What the exchanges of a process hold: records handed to each of its workers and not yet taken.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use timely::dataflow::Scope;
+use timely::progress::Timestamp;
+
+/// The records in the exchange queues of one process, per receiving worker, and the budget that
+/// sources keep them under. Clones share the counts.
+///
+/// A sender adds a message's records when it hands them to a worker of the same process, the receiver
+/// takes them off when it pulls the message, so a worker's count is what waits for it. Records for a
+/// worker of another process are not counted (their queue is in that process, which this gauge does not see).
+///
+/// ```
+/// use caudal_operators::exchange::ExchangeGauge;
+/// let gauge = ExchangeGauge::new(0, 2, 1_000);
+/// let mut config = timely::Config::process(2);
+/// gauge.install(&mut config);
+/// timely::execute(config, |worker| {
+///     worker.dataflow::<u64, _, _>(|scope| {
+///         assert!(ExchangeGauge::of(scope).is_some());
+///     });
+/// })
+/// .unwrap();
+/// assert!(!gauge.congested());
+/// ```
+#[derive(Clone, Debug)]
+pub struct ExchangeGauge(Arc<Inner>);
+
+#[derive(Debug)]
+struct Inner {
+    /// The global index of the process's first worker.
+    first: usize,
+    /// Records queued per worker of the process.
+    queued: Box<[Padded]>,
+    /// The most any worker has had queued.
+    peak: AtomicU64,
+    /// Above how many queued records of one worker the sources stop reading.
+    budget: u64,
+}
+
+/// One counter per cache line, so that workers counting for each other do not share lines.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+struct Padded(AtomicU64);
+
+impl ExchangeGauge {
+    /// The key under which the gauge is stored in timely's worker configuration.
+    pub const CONFIG_KEY: &'static str = "caudal.exchange_gauge";
+
+    /// A gauge for the `workers` workers of a process whose first worker has global index `first`, with
+    /// a budget of `budget` queued records per worker.
+    pub fn new(first: usize, workers: usize, budget: u64) -> Self {
+        ExchangeGauge(Arc::new(Inner {
+            first,
+            queued: (0..workers.max(1)).map(|_| Padded::default()).collect(),
+            peak: AtomicU64::new(0),
+            budget: budget.max(1),
+        }))
+    }
+
+    /// Stores (a handle to) this gauge in a timely configuration, for every worker of the process.
+    pub fn install(&self, config: &mut timely::Config) {
+        config
+            .worker
+            .set(Self::CONFIG_KEY.to_string(), self.clone());
+    }
+
+    /// The gauge of the process that builds `scope`, if one was installed.
+    pub fn of<T: Timestamp>(scope: Scope<'_, T>) -> Option<Self> {
+        scope
+            .worker()
+            .config()
+            .get::<ExchangeGauge>(Self::CONFIG_KEY)
+            .cloned()
+    }
+
+    /// The counter of global worker `worker`, if it belongs to this process.
+    #[inline]
+    fn slot(&self, worker: usize) -> Option<&AtomicU64> {
+        worker
+            .checked_sub(self.0.first)
+            .and_then(|i| self.0.queued.get(i))
+            .map(|p| &p.0)
+    }
+
+    /// Whether global worker `worker` is one of this process's.
+    #[inline]
+    pub fn is_local(&self, worker: usize) -> bool {
+        self.slot(worker).is_some()
+    }
+
+    /// `records` were handed to global worker `worker`.
+    #[inline]
+    pub(crate) fn sent(&self, worker: usize, records: usize) {
+        if let Some(slot) = self.slot(worker) {
+            let now = slot.fetch_add(records as u64, Ordering::Relaxed) + records as u64;
+            if now > self.0.peak.load(Ordering::Relaxed) {
+                self.0.peak.fetch_max(now, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Global worker `worker` took `records` sent by global worker `from`.
+    #[inline]
+    pub(crate) fn taken(&self, worker: usize, from: usize, records: usize) {
+        if self.is_local(from) {
+            if let Some(slot) = self.slot(worker) {
+                slot.fetch_sub(records as u64, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Whether some worker of the process has more than the budget queued: sources should not read.
+    #[inline]
+    pub fn congested(&self) -> bool {
+        self.0
+            .queued
+            .iter()
+            .any(|p| p.0.load(Ordering::Relaxed) > self.0.budget)
+    }
+
+    /// Records queued for global worker `worker` now (0 for a worker of another process).
+    pub fn queued(&self, worker: usize) -> u64 {
+        self.slot(worker).map_or(0, |s| s.load(Ordering::Relaxed))
+    }
+
+    /// The most records any worker of the process has had queued at once.
+    pub fn peak(&self) -> u64 {
+        self.0.peak.load(Ordering::Relaxed)
+    }
+
+    /// The budget: queued records per worker above which sources stop reading.
+    pub fn budget(&self) -> u64 {
+        self.0.budget
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_what_local_workers_were_sent_and_have_not_taken() {
+        // Process 1 of a cluster with 2 workers per process: global workers 2 and 3.
+        let gauge = ExchangeGauge::new(2, 2, 10);
+        gauge.sent(3, 8);
+        gauge.sent(0, 100); // another process's worker: its queue is not here
+        assert_eq!((gauge.queued(3), gauge.queued(0)), (8, 0));
+        assert!(!gauge.congested());
+        gauge.sent(3, 3);
+        assert!(gauge.congested());
+        gauge.taken(3, 2, 11);
+        gauge.taken(3, 0, 50); // from another process: never counted when sent
+        assert_eq!(gauge.queued(3), 0);
+        assert!(!gauge.congested());
+        assert_eq!(gauge.peak(), 11);
+    }
+}
