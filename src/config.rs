@@ -44,8 +44,13 @@ pub mod defaults {
     /// process stops reading (see `RunConfig::exchange_budget`): 131,072 records, a few MiB of
     /// typical events, far above what a balanced run ever queues (a source activation's 4,096).
     pub const EXCHANGE_BUDGET: usize = 1 << 17;
-    /// How soon a source that stopped reading for a worker's full exchange queue looks again.
-    pub const EXCHANGE_POLL: Duration = Duration::from_micros(200);
+    /// How far in event time a source instance may run ahead of the slowest instance of the same
+    /// source (on any worker of any process) before it stops reading (watermark alignment, as Flink's
+    /// `withWatermarkAlignment`): see `RunConfig::max_watermark_drift`.
+    pub const MAX_WATERMARK_DRIFT: Duration = Duration::from_secs(10);
+    /// How soon a source that stopped reading for flow control (a worker's full exchange queue, or a
+    /// watermark too far ahead of the other instances') looks again.
+    pub const FLOW_POLL: Duration = Duration::from_micros(200);
 
     /// How long the processes of a cluster run may take to connect to each other before the run
     /// gives up (timely retries every second and would otherwise wait forever for a process that
@@ -227,6 +232,12 @@ pub struct RunConfig {
     /// source of the process stops reading until that worker catches up (flow control between the
     /// workers of a process; records for another process's workers are not counted).
     pub exchange_budget: usize,
+    /// How far in event time an instance of a source may run ahead of the slowest instance of the
+    /// same source before it stops reading until that one catches up (watermark alignment); `None`:
+    /// no limit. Without it, a source instance that reads faster than another (closed loop, a
+    /// partition with a backlog) fills the windows downstream with state the slow one's watermark
+    /// keeps open. Batch mode, whose watermark moves only at the end, ignores it.
+    pub max_watermark_drift: Option<Duration>,
     /// Several processes, if any.
     pub cluster: Option<Cluster>,
     /// How many timers (window firings, session closings, expiries) a keyed operator fires per
@@ -247,6 +258,7 @@ impl Default for RunConfig {
             hold_budget: defaults::HOLD_BUDGET,
             source_budget: defaults::SOURCE_BUDGET,
             exchange_budget: defaults::EXCHANGE_BUDGET,
+            max_watermark_drift: Some(defaults::MAX_WATERMARK_DRIFT),
             cluster: None,
             work_budget: defaults::WORK_BUDGET,
             checkpoints: None,
@@ -292,6 +304,13 @@ impl RunConfig {
     /// [`RunConfig::exchange_budget`]).
     pub fn exchange_budget(mut self, records: usize) -> Self {
         self.exchange_budget = records.max(1);
+        self
+    }
+
+    /// The same configuration with `drift` as the most a source instance's watermark may run ahead
+    /// of the slowest instance's (`None`: no limit; see [`RunConfig::max_watermark_drift`]).
+    pub fn max_watermark_drift(mut self, drift: Option<Duration>) -> Self {
+        self.max_watermark_drift = drift;
         self
     }
 

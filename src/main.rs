@@ -121,6 +121,11 @@ struct RunArgs {
     /// than its share).
     #[arg(long, default_value_t = defaults::EXCHANGE_BUDGET, value_parser = parse_record_budget)]
     exchange_budget: usize,
+    /// How far in event time one worker's instance of the source may run ahead of the slowest
+    /// instance before it stops reading until that one catches up (watermark alignment), such as 10s,
+    /// or `off`: without it, a fast instance fills the windows with state the slow one keeps open.
+    #[arg(long, default_value = "10s", value_parser = parse_drift)]
+    max_watermark_drift: Drift,
     /// Stop after this long (like Ctrl-C: held records are released and files committed).
     #[arg(long, value_parser = parse_positive_duration)]
     duration: Option<Duration>,
@@ -237,6 +242,19 @@ fn parse_size(s: &str) -> Result<usize, String> {
         .ok_or_else(|| format!("`{s}` is not a size above 0: write one such as 512MiB or 2GiB"))
 }
 
+/// `--max-watermark-drift`: a duration, or no limit.
+#[derive(Clone, Copy, Debug)]
+struct Drift(Option<Duration>);
+
+fn parse_drift(s: &str) -> Result<Drift, String> {
+    if s.trim() == "off" {
+        return Ok(Drift(None));
+    }
+    parse_positive_duration(s)
+        .map(|d| Drift(Some(d)))
+        .map_err(|e| format!("{e} (or `off` for no limit)"))
+}
+
 /// A count of records above zero, such as 131072 (`_` may group digits: 131_072).
 fn parse_record_budget(s: &str) -> Result<usize, String> {
     s.trim()
@@ -306,7 +324,8 @@ fn run_pipeline(args: RunArgs) -> anyhow::Result<()> {
         .workers(args.workers as usize)
         .watermark(watermark)
         .hold_budget(args.hold_budget)
-        .exchange_budget(args.exchange_budget);
+        .exchange_budget(args.exchange_budget)
+        .max_watermark_drift(args.max_watermark_drift.0);
     if args.processes > 1 {
         anyhow::ensure!(
             args.process < args.processes,

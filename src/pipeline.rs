@@ -230,6 +230,7 @@ impl<'scope> Dataflow<'scope> {
                 IdleStrategy::SpinThenPark(spin) => spin,
             },
             exchange: Some(self.shared.exchange.clone()),
+            max_drift: config.max_watermark_drift,
             checkpoint,
         };
         source_stream(self.scope, name, source, opts)
@@ -358,6 +359,7 @@ impl Running {
                     batches: m.batches.load(Relaxed),
                     capped: m.capped.load(Relaxed),
                     throttled: m.throttled.load(Relaxed),
+                    aligned: m.aligned.load(Relaxed),
                 })
                 .collect(),
             sinks: sinks

@@ -23,6 +23,9 @@ pub struct SourceReport {
     /// Times the source stopped reading because a worker of the process had more than the exchange
     /// budget waiting for it (`RunConfig::exchange_budget`).
     pub throttled: u64,
+    /// Times an instance stopped reading because its watermark was too far ahead of the slowest
+    /// instance's (`RunConfig::max_watermark_drift`).
+    pub aligned: u64,
 }
 
 /// One sink's counters.
@@ -105,6 +108,13 @@ impl fmt::Display for RunReport {
                     f,
                     " (stopped {} times while a worker had more than the exchange budget waiting)",
                     s.throttled
+                )?;
+            }
+            if s.aligned > 0 {
+                write!(
+                    f,
+                    " (an instance waited {} times for a slower one to catch up in event time)",
+                    s.aligned
                 )?;
             }
             writeln!(f)?;

@@ -87,3 +87,89 @@ fn a_balanced_run_counts_its_exchange_and_loses_nothing() {
         "the exchange was not counted: {report}"
     );
 }
+
+/// A source whose instance on worker 1 is slow: it reads `per_poll` records a millisecond, while
+/// worker 0's reads as fast as it can. Record `i` of each has event time `i` ms.
+struct Uneven {
+    worker: usize,
+    next: u64,
+    end: u64,
+    per_poll: u64,
+}
+
+impl caudal::source::Source for Uneven {
+    type Item = u64;
+
+    fn poll(&mut self, out: &mut Vec<Event<u64>>, budget: usize) -> caudal::source::Poll {
+        let n = if self.worker == 1 {
+            self.per_poll.min(budget as u64)
+        } else {
+            budget as u64
+        };
+        let upto = (self.next + n).min(self.end);
+        out.extend((self.next..upto).map(|i| Event::new(i, i)));
+        self.next = upto;
+        match (self.next == self.end, self.worker) {
+            (true, _) => caudal::source::Poll::Done,
+            (false, 1) => caudal::source::Poll::Pending {
+                wake_at: Some(std::time::Instant::now() + std::time::Duration::from_millis(1)),
+            },
+            (false, _) => caudal::source::Poll::Ready,
+        }
+    }
+
+    fn offset(&self) -> u64 {
+        self.next
+    }
+}
+
+#[test]
+fn a_fast_source_instance_waits_for_a_slow_one_in_event_time() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    const RECORDS: u64 = 6_000;
+    let drift = Duration::from_millis(200);
+    let mut config = RunConfig::default()
+        .workers(2)
+        .max_watermark_drift(Some(drift));
+    config.source_budget = 50;
+    // The latest event time each worker has read, and the most worker 0 was ever ahead of worker 1.
+    let latest: Arc<[AtomicU64; 2]> = Arc::new(Default::default());
+    let widest = Arc::new(AtomicU64::new(0));
+    let out = Collect::new();
+    let (sink, seen, gap) = (out.clone(), latest.clone(), widest.clone());
+    let report = caudal::run(config, move |df| {
+        let worker = df.worker().index;
+        let source = |w: caudal::source::WorkerInfo| {
+            Box::new(Uneven {
+                worker: w.index,
+                next: 0,
+                end: RECORDS,
+                per_poll: 20,
+            }) as Box<dyn caudal::source::Source<Item = u64>>
+        };
+        let (seen, gap) = (seen.clone(), gap.clone());
+        let numbers = df.source("numbers", &source).inspect(move |e| {
+            seen[worker].fetch_max(e.time, Ordering::Relaxed);
+            if worker == 0 {
+                let behind = seen[1].load(Ordering::Relaxed);
+                gap.fetch_max(e.time.saturating_sub(behind), Ordering::Relaxed);
+            }
+        });
+        df.sink("numbers", numbers, &sink);
+    })
+    .unwrap();
+    let mut expected: Vec<u64> = (0..RECORDS).chain(0..RECORDS).collect();
+    expected.sort();
+    assert_eq!(out.sorted_data(), expected);
+    // Worker 0 looks before it reads: at most one activation's read past the allowed drift.
+    let bound = drift.as_millis() as u64 + 2 * 50;
+    let widest = widest.load(Ordering::Relaxed);
+    assert!(
+        widest <= bound,
+        "worker 0 ran {widest} ms of event time ahead of worker 1 (bound {bound}): {report}"
+    );
+    assert!(report.sources[0].aligned > 0, "{report}");
+}

@@ -30,15 +30,13 @@ use caudal_operators::time::wall_clock_us;
 use caudal_operators::{Event, EventStream, EventTime, WatermarkStrategy, WatermarkTracker};
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::operators::generic::operator::source as timely_source;
-use timely::dataflow::operators::Capability;
-use timely::dataflow::{Scope, StreamVec};
+use timely::dataflow::operators::{Capability, Probe};
+use timely::dataflow::{ProbeHandle, Scope, StreamVec};
 use timely::scheduling::{Activator, SyncActivator};
 
 use super::{Failure, Poll, Source, SourceContext, Waker, WorkerInfo};
 use crate::checkpoint::{SourceCheckpoint, SourcePart};
-use crate::config::defaults::{
-    CHECKPOINT_PAUSE_POLL, EXCHANGE_POLL, PROCESSING_TIME_TICK, STOP_CHECK,
-};
+use crate::config::defaults::{CHECKPOINT_PAUSE_POLL, FLOW_POLL, PROCESSING_TIME_TICK, STOP_CHECK};
 use crate::dead_letter::DeadLetters;
 use crate::mode::ExecutionMode;
 
@@ -88,6 +86,9 @@ pub struct SourceMetrics {
     /// Times the source stopped reading because a worker of the process had more than the exchange
     /// budget waiting for it.
     pub throttled: AtomicU64,
+    /// Times an instance stopped reading because its watermark was too far ahead of the slowest
+    /// instance's (watermark alignment).
+    pub aligned: AtomicU64,
 }
 
 /// How a source operator runs its source.
@@ -118,6 +119,8 @@ pub struct SourceOptions {
     pub spin: Duration,
     /// The process's exchange queues: the source reads nothing while one is over its budget.
     pub exchange: Option<ExchangeGauge>,
+    /// How far the instance's watermark may run ahead of the slowest instance's (`None`: no limit).
+    pub max_drift: Option<Duration>,
     /// The source's side of the checkpoint rounds, and where a resumed run's checkpoint left it.
     pub(crate) checkpoint: Option<(SourceCheckpoint, Option<SourcePart>)>,
 }
@@ -151,6 +154,11 @@ struct Driver<D> {
     capped: bool,
     /// Whether the last activation found a worker's exchange queue over the budget.
     throttled: bool,
+    /// The frontier of the source's output over all workers: the slowest instance's watermark (with
+    /// several workers and a drift limit).
+    slowest: Option<ProbeHandle<EventTime>>,
+    /// Whether the last activation found this instance too far ahead of the slowest.
+    behind_others: bool,
 }
 
 /// Builds the source operator for `source` in `scope`: the stream of its records, at the watermark.
@@ -164,6 +172,9 @@ pub fn source_stream<'scope, D: 'static>(
         index: scope.index(),
         peers: scope.peers(),
     };
+    // One instance alone is never ahead of another: no probe (one operator fewer per message).
+    let slowest = (opts.max_drift.is_some() && worker.peers > 1).then(ProbeHandle::new);
+    let probe = slowest.clone();
     let stream = timely_source::<_, CapacityContainerBuilder<Vec<Event<D>>>, _, _>(
         scope,
         name,
@@ -198,6 +209,8 @@ pub fn source_stream<'scope, D: 'static>(
                 held_back: None,
                 capped: false,
                 throttled: false,
+                slowest: slowest.clone(),
+                behind_others: false,
             };
             if let Some(part) = restored.flatten() {
                 driver.restore(&part);
@@ -221,7 +234,10 @@ pub fn source_stream<'scope, D: 'static>(
             }
         },
     );
-    EventStream::new(stream)
+    EventStream::new(match probe {
+        Some(probe) => stream.probe_with(&probe),
+        None => stream,
+    })
 }
 
 /// Starts `source` as the source of the operator at `address`: hands it its [`SourceContext`], whose
@@ -458,7 +474,7 @@ impl<D: 'static> Driver<D> {
         }
         let status = if self.opts.stop.is_stopped() {
             Poll::Done
-        } else if self.pausing || self.hold_full() || self.exchange_full() {
+        } else if self.pausing || self.hold_full() || self.exchange_full() || self.too_far_ahead() {
             Poll::Pending { wake_at: None }
         } else {
             source.poll(&mut self.read, self.opts.budget)
@@ -551,6 +567,32 @@ impl<D: 'static> Driver<D> {
         }
         self.throttled = full;
         full
+    }
+
+    /// Whether this instance's watermark is more than the allowed drift ahead of the slowest
+    /// instance's (the frontier of the source's output over all workers, from the probe): it reads
+    /// nothing until that one catches up (counted once per episode). The slowest instance itself is
+    /// never held, so the source as a whole always moves.
+    fn too_far_ahead(&mut self) -> bool {
+        let (Some(drift), Some(cap), Some(slowest)) = (
+            self.opts.max_drift,
+            self.cap.as_ref(),
+            self.slowest.as_ref(),
+        ) else {
+            return false;
+        };
+        if self.opts.mode == ExecutionMode::Batch {
+            return false;
+        }
+        let slowest = slowest.with_frontier(|f| f.first().copied());
+        let ahead = slowest.is_some_and(|slowest| {
+            cap.time().saturating_sub(slowest) > drift.as_millis() as EventTime
+        });
+        if ahead && !self.behind_others {
+            self.opts.metrics.aligned.fetch_add(1, Ordering::Relaxed);
+        }
+        self.behind_others = ahead;
+        ahead
     }
 
     /// Puts the source back where a checkpoint left it: its watermark, and its capability at the
@@ -725,9 +767,9 @@ impl<D: 'static> Driver<D> {
             // Alignment: look again soon whether the round has been taken (or the cut moved).
             wake = CHECKPOINT_PAUSE_POLL;
         }
-        if self.throttled {
+        if self.throttled || self.behind_others {
             // Nothing says when the worker behind has caught up: look again soon.
-            wake = wake.min(EXCHANGE_POLL);
+            wake = wake.min(FLOW_POLL);
         }
         if let Poll::Pending { wake_at: Some(at) } = status {
             wake = wake.min(at.saturating_duration_since(now));
