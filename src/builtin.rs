@@ -173,6 +173,12 @@ impl<D: fmt::Display + 'static> Source for DisplayLines<D> {
     fn checkpointed(&mut self, offset: u64) {
         self.0.checkpointed(offset)
     }
+    fn position(&self) -> Vec<u8> {
+        self.0.position()
+    }
+    fn resume_at(&mut self, offset: u64, position: &[u8]) -> Result<(), String> {
+        self.0.resume_at(offset, position)
+    }
 }
 
 impl Feed {
@@ -186,6 +192,17 @@ impl Feed {
                     } else {
                         Box::new(Empty::default())
                     }
+                }))
+            }
+            #[cfg(feature = "kafka")]
+            SourceSpec::Kafka(spec) => {
+                let origin = spec.to_string();
+                let factory = crate::source::kafka::source(spec);
+                Feed::Lines(per_worker(move |w| -> Box<dyn Source<Item = String>> {
+                    Box::new(crate::source::kafka::Lines::new(
+                        factory.make(w),
+                        origin.clone(),
+                    ))
                 }))
             }
             SourceSpec::File { path } => {
@@ -308,6 +325,16 @@ pub enum Output {
         /// Each line with a deterministic id ([`Format::with_ids`]).
         ids: bool,
     },
+    /// A Kafka topic (`kafka://HOST:PORT/TOPIC`), one record per result (feature `kafka`).
+    #[cfg(feature = "kafka")]
+    Kafka {
+        /// The `kafka://` address.
+        address: String,
+        /// JSON instead of text.
+        json: bool,
+        /// Each result with a deterministic id ([`Format::with_ids`]).
+        ids: bool,
+    },
     /// Atomically written part files in a directory.
     Dir {
         /// The directory.
@@ -321,15 +348,21 @@ pub enum Output {
 
 impl Output {
     fn factory<O: fmt::Display + Serialize + 'static>(&self) -> Arc<dyn SinkFactory<O>> {
-        let (json, ids, dir) = match self {
-            Output::Stdout { json, ids } => (*json, *ids, None),
-            Output::Dir { path, json, ids } => (*json, *ids, Some(path.clone())),
+        let (json, ids) = match self {
+            Output::Stdout { json, ids } | Output::Dir { json, ids, .. } => (*json, *ids),
+            #[cfg(feature = "kafka")]
+            Output::Kafka { json, ids, .. } => (*json, *ids),
         };
         let format = if json { Format::json() } else { Format::text() };
         let format = if ids { format.with_ids() } else { format };
-        match dir {
-            None => Arc::new(Print::new(format)),
-            Some(path) => Arc::new(FileSink::new(path, format)),
+        match self {
+            Output::Stdout { .. } => Arc::new(Print::new(format)),
+            Output::Dir { path, .. } => Arc::new(FileSink::new(path.clone(), format)),
+            #[cfg(feature = "kafka")]
+            Output::Kafka { address, .. } => Arc::new(
+                crate::sink::kafka::KafkaSink::from_address(address, format)
+                    .expect("checked when the command line was read"),
+            ),
         }
     }
 }

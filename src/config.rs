@@ -101,6 +101,14 @@ pub mod defaults {
     /// How many records an application may push ahead of each worker's channel source before
     /// `Pusher::push_at` waits for the pipeline.
     pub const CHANNEL_CAPACITY: usize = 16_384;
+    /// How many records a Kafka source's reader thread hands over at once at most.
+    pub const KAFKA_BATCH: usize = 1024;
+    /// How many such batches may wait for the source operator before the reader stops polling.
+    pub const KAFKA_QUEUE_BATCHES: usize = 16;
+    /// How long a Kafka reader waits in one poll of its consumer when nothing has come.
+    pub const KAFKA_POLL: Duration = Duration::from_millis(100);
+    /// How long a Kafka client waits for the broker's metadata and offsets.
+    pub const KAFKA_METADATA_TIMEOUT: Duration = Duration::from_secs(10);
     /// A write-ahead log starts a new segment at this size; whole segments are dropped once a complete
     /// checkpoint covers them.
     pub const WAL_SEGMENT_BYTES: u64 = 16 << 20;

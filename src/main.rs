@@ -98,6 +98,10 @@ struct RunArgs {
     /// guarantee (its --checkpoint-dir is already in use).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Write results to a Kafka topic, kafka://HOST:PORT/TOPIC, one record per result, instead of
+    /// printing them (at-least-once: acknowledged by the broker before each checkpoint).
+    #[arg(long, conflicts_with = "out", value_parser = parse_kafka_sink)]
+    sink: Option<String>,
     /// Remove the part files already in --out before writing (instead of refusing to run).
     #[arg(long, requires = "out")]
     overwrite: bool,
@@ -240,6 +244,17 @@ fn parse_size(s: &str) -> Result<usize, String> {
         .and_then(|n| n.checked_mul(scale))
         .filter(|bytes| *bytes > 0)
         .ok_or_else(|| format!("`{s}` is not a size above 0: write one such as 512MiB or 2GiB"))
+}
+
+/// `--sink`: a `kafka://HOST:PORT/TOPIC` address.
+fn parse_kafka_sink(s: &str) -> Result<String, String> {
+    #[cfg(feature = "kafka")]
+    return caudal::sink::kafka::KafkaSink::<String>::from_address(s, caudal::sink::Format::text())
+        .map(|_| s.to_string());
+    #[cfg(not(feature = "kafka"))]
+    return Err(format!(
+        "`{s}`: this caudal was built without Kafka (cargo build --features kafka)"
+    ));
 }
 
 /// `--max-watermark-drift`: a duration, or no limit.
@@ -393,13 +408,19 @@ fn run_pipeline(args: RunArgs) -> anyhow::Result<()> {
             prepare_out_dir(out, args.overwrite, first..first + args.workers as usize)?;
         }
     }
-    let output = match args.out {
-        Some(path) => Output::Dir {
+    let output = match (args.out, args.sink) {
+        (Some(path), _) => Output::Dir {
             path,
             json: args.json,
             ids: args.record_ids,
         },
-        None => Output::Stdout {
+        #[cfg(feature = "kafka")]
+        (None, Some(address)) => Output::Kafka {
+            address,
+            json: args.json,
+            ids: args.record_ids,
+        },
+        _ => Output::Stdout {
             json: args.json,
             ids: args.record_ids,
         },

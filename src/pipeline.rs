@@ -271,9 +271,10 @@ impl<'scope> Dataflow<'scope> {
             }
         }
         let offset = restored.map_or(0, |part| part.offset);
-        if offset > 0 || logged {
+        let position = restored.map_or(&[][..], |part| &part.position[..]);
+        if offset > 0 || logged || !position.is_empty() {
             source
-                .resume(offset)
+                .resume_at(offset, position)
                 .map_err(|e| format!("source `{name}` cannot resume at offset {offset}: {e}"))?;
         }
         Ok(logged)

@@ -30,7 +30,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 /// The format of checkpoint files. Bump it when a stored type changes.
-pub const FORMAT: u32 = 1;
+pub const FORMAT: u32 = 2;
 
 const MAGIC: &[u8; 8] = b"CAUDALCK";
 const HEADER: usize = 8 + 4 + 8 + 4;
@@ -101,6 +101,8 @@ pub struct SourcePart {
     pub max_seen: Option<EventTime>,
     /// Whether its input had ended.
     pub done: bool,
+    /// What else the source needs to go on ([`crate::source::Source::position`]).
+    pub position: Vec<u8>,
 }
 
 impl SourcePart {
@@ -591,6 +593,7 @@ mod tests {
                 frontier: offset + 1,
                 max_seen: Some(offset),
                 done: false,
+                position: Vec::new(),
             },
         );
         part

@@ -17,6 +17,8 @@ pub mod callback;
 pub mod collect;
 pub mod file;
 pub mod format;
+#[cfg(feature = "kafka")]
+pub mod kafka;
 pub(crate) mod operator;
 pub mod print;
 
@@ -49,6 +51,9 @@ pub enum SinkError {
     /// The checkpoint side of the sink failed (its at-most-once fence could not be opened or written).
     #[error("{0}")]
     Checkpoint(String),
+    /// A remote system (a Kafka broker) could not be written to, or refused the output.
+    #[error("{0}")]
+    Remote(String),
 }
 
 impl SinkError {
@@ -58,7 +63,7 @@ impl SinkError {
         match self {
             SinkError::Disconnected => true,
             SinkError::Io { source, .. } => source.kind() == std::io::ErrorKind::BrokenPipe,
-            SinkError::Checkpoint(_) => false,
+            SinkError::Checkpoint(_) | SinkError::Remote(_) => false,
         }
     }
 }

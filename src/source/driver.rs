@@ -531,6 +531,7 @@ impl<D: 'static> Driver<D> {
                     frontier: EventTime::MAX,
                     max_seen: self.tracker.max_seen(),
                     done: true,
+                    position: source.position(),
                 });
             }
             return None;
@@ -621,6 +622,7 @@ impl<D: 'static> Driver<D> {
             frontier: tracker.frontier(),
             max_seen: tracker.max_seen(),
             done: false,
+            position: source.position(),
         })
     }
 

@@ -13,6 +13,8 @@ pub mod channel;
 pub(crate) mod driver;
 pub mod file;
 pub mod generator;
+#[cfg(feature = "kafka")]
+pub mod kafka;
 pub mod lines;
 pub mod memory;
 pub mod queue;
@@ -159,6 +161,20 @@ pub trait Source: 'static {
     fn checkpointed(&mut self, offset: u64) {
         let _ = offset;
     }
+
+    /// The part of the source's place that one number cannot say, kept in checkpoints beside
+    /// [`Source::offset`] as the source wrote it: a Kafka source's next offset in each of its
+    /// partitions. Empty (the default) for sources whose offset says it all.
+    fn position(&self) -> Vec<u8> {
+        Vec::new()
+    }
+
+    /// Goes on from a checkpoint's [`Source::offset`] and [`Source::position`]. The default, for
+    /// sources without a position, is [`Source::resume`] at the offset.
+    fn resume_at(&mut self, offset: u64, position: &[u8]) -> Result<(), String> {
+        let _ = position;
+        self.resume(offset)
+    }
 }
 
 impl<S: Source + ?Sized> Source for Box<S> {
@@ -183,6 +199,12 @@ impl<S: Source + ?Sized> Source for Box<S> {
     }
     fn checkpointed(&mut self, offset: u64) {
         (**self).checkpointed(offset)
+    }
+    fn position(&self) -> Vec<u8> {
+        (**self).position()
+    }
+    fn resume_at(&mut self, offset: u64, position: &[u8]) -> Result<(), String> {
+        (**self).resume_at(offset, position)
     }
 }
 

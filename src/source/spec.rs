@@ -19,6 +19,9 @@ pub enum SourceSpec {
         /// The file or directory.
         path: PathBuf,
     },
+    /// A Kafka topic (`kafka://HOST:PORT/TOPIC?...`, feature `kafka`): its records' values as text.
+    #[cfg(feature = "kafka")]
+    Kafka(super::kafka::KafkaSpec),
     /// A built-in workload (`generator:WORKLOAD`, optionally `?rate=N&limit=N`).
     Generator {
         /// One of [`NAMES`].
@@ -35,6 +38,8 @@ impl fmt::Display for SourceSpec {
         match self {
             SourceSpec::Socket { address } => write!(f, "socket://{address}"),
             SourceSpec::File { path } => write!(f, "file://{}", path.display()),
+            #[cfg(feature = "kafka")]
+            SourceSpec::Kafka(spec) => write!(f, "{spec}"),
             SourceSpec::Generator {
                 workload,
                 rate,
@@ -72,7 +77,7 @@ pub fn parse_rate(s: &str) -> Result<f64, String> {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("invalid source `{given}`: {reason}. Write it as `socket://HOST:PORT` (for example `socket://localhost:9999`), `file://PATH` (a file or a watched directory) or `generator:WORKLOAD[?rate=N&limit=N]` with WORKLOAD one of {workloads}")]
+#[error("invalid source `{given}`: {reason}. Write it as `socket://HOST:PORT` (for example `socket://localhost:9999`), `file://PATH` (a file or a watched directory), `kafka://HOST:PORT/TOPIC[?start=earliest|latest|committed&group=G&until=end]` or `generator:WORKLOAD[?rate=N&limit=N]` with WORKLOAD one of {workloads}")]
 pub struct SourceSpecError {
     given: String,
     reason: String,
@@ -100,6 +105,14 @@ impl FromStr for SourceSpec {
             return Ok(SourceSpec::Socket {
                 address: address.to_string(),
             });
+        }
+        if s.starts_with("kafka://") {
+            #[cfg(feature = "kafka")]
+            return s.parse().map(SourceSpec::Kafka).map_err(err);
+            #[cfg(not(feature = "kafka"))]
+            return Err(err(
+                "this caudal was built without Kafka (cargo build --features kafka)".into(),
+            ));
         }
         if let Some(path) = s.strip_prefix("file://") {
             if path.is_empty() {

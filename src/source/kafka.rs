@@ -1,0 +1,619 @@
+//! A Kafka source (feature `kafka`): `kafka://HOST:PORT/TOPIC?start=earliest|latest|committed&group=G`.
+//!
+//! The topic's partitions are spread over every worker of the run, on every process: partition `p` is
+//! read by worker `p % workers`, assigned to it directly rather than through a consumer group, because
+//! the offsets live in Caudal's checkpoints, not in the group (as Flink's and Spark's direct streams do).
+//! A worker with no partition ends its input at once, so that it holds no watermark back.
+//!
+//! Each instance has a reader thread that owns its librdkafka consumer: it blocks in the consumer's poll
+//! and hands records over in batches through a bounded channel, waking the source operator once per
+//! batch. When the pipeline falls behind, the channel fills, the thread stops polling, and librdkafka
+//! stops fetching once its own bounded queue (`queued.max.messages.kbytes`) is full.
+//!
+//! **Offsets and checkpoints.** The source's [`Source::position`] is the next offset of each of its
+//! partitions, taken after the records handed to the dataflow; a checkpoint stores it, and a resumed
+//! run assigns its partitions at those offsets. So the input after a checkpoint is read again after a
+//! crash, exactly from where the checkpoint was: at-least-once and exactly-once runs need nothing else
+//! (no write-ahead log: Kafka replays). The `start` option only decides where a fresh run begins:
+//! `earliest` (the default), `latest`, or `committed` (the group's committed offsets, `group=` needed;
+//! partitions without one start at the earliest).
+//!
+//! **Event time** is the record's Kafka timestamp (its create time, in ms); a record without one takes
+//! the wall clock when read.
+//!
+//! **Bounded reads**: with `until=end`, each partition is read until the reader has caught up with it
+//! (librdkafka's end-of-partition event), then the input ends: a batch-mode run, or a test, over what a
+//! topic holds. (It does not ask the broker for the partition's end offset first: the tansu broker
+//! the tests use counts record batches there, not records.)
+//!
+//! **Errors**: a broker that cannot be reached is retried with backoff and a warning that names it; a
+//! topic that does not exist ends the run with an error that names it.
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError};
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+use caudal_operators::time::wall_clock_us;
+use caudal_operators::Event;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::{Headers, Message};
+use rdkafka::{Offset, TopicPartitionList};
+use serde::{Deserialize, Serialize};
+
+use super::{Failure, Poll, Source, SourceContext, SourceFactory, WorkerInfo};
+use crate::config::defaults;
+
+/// One record read from Kafka.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KafkaRecord {
+    /// Its partition.
+    pub partition: i32,
+    /// Its offset in the partition.
+    pub offset: i64,
+    /// Its Kafka timestamp in ms, if it has one.
+    pub timestamp: Option<i64>,
+    /// Its key, if it has one.
+    pub key: Option<Vec<u8>>,
+    /// Its value (empty for a null value).
+    pub payload: Vec<u8>,
+    /// Its headers, in order.
+    pub headers: Vec<(String, Vec<u8>)>,
+}
+
+impl KafkaRecord {
+    /// The value as text, if it is UTF-8.
+    pub fn text(&self) -> Result<&str, std::str::Utf8Error> {
+        std::str::from_utf8(&self.payload)
+    }
+}
+
+/// Where a fresh run starts reading (a resumed one goes on from its checkpoint).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Start {
+    /// The oldest record each partition still holds.
+    #[default]
+    Earliest,
+    /// Only records written from now on.
+    Latest,
+    /// The group's committed offsets (the earliest where a partition has none).
+    Committed,
+}
+
+/// A Kafka topic to read, as `kafka://HOST:PORT/TOPIC?start=...&group=...&until=end` says it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KafkaSpec {
+    /// `host:port` of a broker (several separated by commas).
+    pub brokers: String,
+    /// The topic.
+    pub topic: String,
+    /// The consumer group: used for `start=committed` (and reported to the broker), not for assignment.
+    pub group: Option<String>,
+    /// Where a fresh run starts.
+    pub start: Start,
+    /// Whether the input ends at the end each partition had when the run started.
+    pub until_end: bool,
+}
+
+impl fmt::Display for KafkaSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "kafka://{}/{}", self.brokers, self.topic)
+    }
+}
+
+impl FromStr for KafkaSpec {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let rest = s
+            .strip_prefix("kafka://")
+            .ok_or_else(|| format!("`{s}` is not a kafka:// address"))?;
+        let (address, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let (brokers, topic) = address
+            .split_once('/')
+            .ok_or_else(|| format!("`{s}` has no topic: write kafka://HOST:PORT/TOPIC"))?;
+        if brokers.is_empty() || brokers.split(',').any(|b| !b.contains(':')) {
+            return Err(format!(
+                "`{s}`: the broker address needs a host and a port, such as localhost:9092"
+            ));
+        }
+        if topic.is_empty()
+            || !topic
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+        {
+            return Err(format!(
+                "`{s}`: `{topic}` is not a topic name (letters, digits, `.`, `_` and `-`)"
+            ));
+        }
+        let mut spec = KafkaSpec {
+            brokers: brokers.to_string(),
+            topic: topic.to_string(),
+            group: None,
+            start: Start::Earliest,
+            until_end: false,
+        };
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            match pair.split_once('=') {
+                Some(("group", g)) if !g.is_empty() => spec.group = Some(g.to_string()),
+                Some(("start", "earliest")) => spec.start = Start::Earliest,
+                Some(("start", "latest")) => spec.start = Start::Latest,
+                Some(("start", "committed")) => spec.start = Start::Committed,
+                Some(("until", "end")) => spec.until_end = true,
+                _ => {
+                    return Err(format!(
+                        "`{s}`: unknown option `{pair}` (known: group=NAME, \
+                         start=earliest|latest|committed, until=end)"
+                    ))
+                }
+            }
+        }
+        if spec.start == Start::Committed && spec.group.is_none() {
+            return Err(format!(
+                "`{s}`: start=committed reads the group's offsets: add group=NAME"
+            ));
+        }
+        Ok(spec)
+    }
+}
+
+/// Makes each worker's [`KafkaSource`].
+#[derive(Clone, Debug)]
+pub struct KafkaSourceFactory {
+    spec: KafkaSpec,
+}
+
+/// The source of `spec` (see the module's documentation).
+pub fn source(spec: KafkaSpec) -> KafkaSourceFactory {
+    KafkaSourceFactory { spec }
+}
+
+impl SourceFactory<KafkaRecord> for KafkaSourceFactory {
+    fn make(&self, worker: WorkerInfo) -> Box<dyn Source<Item = KafkaRecord>> {
+        Box::new(KafkaSource::new(self.spec.clone(), worker))
+    }
+}
+
+/// A Kafka source's records as text lines (their values); a value that is not UTF-8 goes to the dead
+/// letters with its partition and offset.
+pub struct Lines {
+    inner: Box<dyn Source<Item = KafkaRecord>>,
+    read: Vec<Event<KafkaRecord>>,
+    origin: String,
+    dead_letters: Option<crate::dead_letter::DeadLetters>,
+}
+
+impl Lines {
+    /// The lines of `inner`'s records, which come from `origin` (a `kafka://` address, for the dead
+    /// letters).
+    pub fn new(inner: Box<dyn Source<Item = KafkaRecord>>, origin: String) -> Self {
+        Lines {
+            inner,
+            read: Vec::new(),
+            origin,
+            dead_letters: None,
+        }
+    }
+}
+
+impl Source for Lines {
+    type Item = String;
+
+    fn start(&mut self, ctx: &SourceContext) {
+        self.dead_letters = Some(ctx.dead_letters.clone());
+        self.inner.start(ctx)
+    }
+
+    fn poll(&mut self, out: &mut Vec<Event<String>>, budget: usize) -> Poll {
+        let status = self.inner.poll(&mut self.read, budget);
+        for e in self.read.drain(..) {
+            match String::from_utf8(e.data.payload) {
+                Ok(line) => out.push(Event::new(e.time, line)),
+                Err(bad) => {
+                    if let Some(dead) = &self.dead_letters {
+                        dead.report(
+                            &format!(
+                                "{} partition {} offset {}",
+                                self.origin, e.data.partition, e.data.offset
+                            ),
+                            &String::from_utf8_lossy(bad.as_bytes()),
+                            "the value is not UTF-8 text".to_string(),
+                        );
+                    }
+                }
+            }
+        }
+        status
+    }
+
+    fn offset(&self) -> u64 {
+        self.inner.offset()
+    }
+    fn replayable(&self) -> bool {
+        self.inner.replayable()
+    }
+    fn position(&self) -> Vec<u8> {
+        self.inner.position()
+    }
+    fn resume_at(&mut self, offset: u64, position: &[u8]) -> Result<(), String> {
+        self.inner.resume_at(offset, position)
+    }
+}
+
+/// What the reader thread hands over.
+enum Handed {
+    Records(Vec<Event<KafkaRecord>>),
+    End,
+}
+
+/// One worker's share of a topic (see the module's documentation).
+pub struct KafkaSource {
+    spec: KafkaSpec,
+    worker: WorkerInfo,
+    /// The next offset of each partition read so far, or resumed from: `(partition, offset)`.
+    next: Vec<(i32, i64)>,
+    rx: Option<Receiver<Handed>>,
+    records: u64,
+    /// Raised when the source is dropped: the reader thread ends.
+    closed: Arc<AtomicBool>,
+}
+
+impl Drop for KafkaSource {
+    fn drop(&mut self) {
+        self.closed.store(true, Ordering::Release);
+    }
+}
+
+impl KafkaSource {
+    /// The source of worker `worker`'s partitions of `spec`'s topic.
+    pub fn new(spec: KafkaSpec, worker: WorkerInfo) -> Self {
+        KafkaSource {
+            spec,
+            worker,
+            next: Vec::new(),
+            rx: None,
+            records: 0,
+            closed: Arc::default(),
+        }
+    }
+}
+
+/// Records that `partition` goes on at `next`.
+#[inline]
+fn advance(positions: &mut Vec<(i32, i64)>, partition: i32, next: i64) {
+    match positions.iter_mut().find(|(p, _)| *p == partition) {
+        Some(entry) => entry.1 = next,
+        None => positions.push((partition, next)),
+    }
+}
+
+impl Source for KafkaSource {
+    type Item = KafkaRecord;
+
+    fn start(&mut self, ctx: &SourceContext) {
+        let (tx, rx) = std::sync::mpsc::sync_channel(defaults::KAFKA_QUEUE_BATCHES);
+        self.rx = Some(rx);
+        let reader = Reader {
+            spec: self.spec.clone(),
+            worker: self.worker,
+            resumed: self.next.clone(),
+            ctx: ctx.clone(),
+            tx,
+            closed: self.closed.clone(),
+        };
+        let spawned = thread::Builder::new()
+            .name(format!(
+                "caudal-kafka-{}-w{}",
+                self.spec.topic, self.worker.index
+            ))
+            .spawn(move || reader.run());
+        if let Err(e) = spawned {
+            ctx.failure.fail(format!(
+                "{}: cannot start the reader thread: {e}",
+                self.spec
+            ));
+            self.rx = None;
+        }
+    }
+
+    fn poll(&mut self, out: &mut Vec<Event<KafkaRecord>>, budget: usize) -> Poll {
+        let Some(rx) = self.rx.as_ref() else {
+            return Poll::Done;
+        };
+        let mut taken = 0;
+        while taken < budget {
+            match rx.try_recv() {
+                Ok(Handed::Records(batch)) => {
+                    taken += batch.len();
+                    self.records += batch.len() as u64;
+                    for e in &batch {
+                        advance(&mut self.next, e.data.partition, e.data.offset + 1);
+                    }
+                    out.extend(batch);
+                }
+                Ok(Handed::End) | Err(TryRecvError::Disconnected) => {
+                    return if taken > 0 { Poll::Ready } else { Poll::Done }
+                }
+                Err(TryRecvError::Empty) => return Poll::Pending { wake_at: None },
+            }
+        }
+        Poll::Ready
+    }
+
+    fn offset(&self) -> u64 {
+        self.records
+    }
+
+    fn replayable(&self) -> bool {
+        true
+    }
+
+    fn position(&self) -> Vec<u8> {
+        let mut next = self.next.clone();
+        next.sort_unstable();
+        bincode::serialize(&next).expect("a list of numbers serializes")
+    }
+
+    fn resume_at(&mut self, offset: u64, position: &[u8]) -> Result<(), String> {
+        if position.is_empty() {
+            // Nothing had been read when the checkpoint was taken: start as a fresh run does.
+            self.records = offset;
+            return Ok(());
+        }
+        self.next = bincode::deserialize(position).map_err(|e| {
+            format!(
+                "{}: the checkpoint's offsets cannot be read: {e}",
+                self.spec
+            )
+        })?;
+        self.records = offset;
+        Ok(())
+    }
+}
+
+/// The reader thread of one instance.
+struct Reader {
+    spec: KafkaSpec,
+    worker: WorkerInfo,
+    /// Where a resumed run goes on, per partition.
+    resumed: Vec<(i32, i64)>,
+    ctx: SourceContext,
+    tx: SyncSender<Handed>,
+    closed: Arc<AtomicBool>,
+}
+
+impl Reader {
+    fn run(self) {
+        let end = self.read();
+        let _ = self.tx.send(end);
+        self.ctx.waker.wake();
+    }
+
+    fn read(&self) -> Handed {
+        let fail = |message: String| -> Handed {
+            fail_run(&self.ctx.failure, &self.spec, message);
+            Handed::End
+        };
+        let consumer: BaseConsumer = match self.client_config().create() {
+            Ok(c) => c,
+            Err(e) => return fail(format!("cannot create the consumer: {e}")),
+        };
+        let Some(partitions) = self.partitions(&consumer) else {
+            return Handed::End;
+        };
+        let mine: Vec<i32> = partitions
+            .into_iter()
+            .filter(|p| *p as usize % self.worker.peers == self.worker.index)
+            .collect();
+        if mine.is_empty() {
+            return Handed::End;
+        }
+        let mut assignment = TopicPartitionList::new();
+        for &p in &mine {
+            let offset = match self.resumed.iter().find(|(q, _)| *q == p) {
+                Some(&(_, next)) => Offset::Offset(next),
+                None => match self.spec.start {
+                    Start::Earliest => Offset::Beginning,
+                    Start::Latest => Offset::End,
+                    Start::Committed => Offset::Stored,
+                },
+            };
+            if let Err(e) = assignment.add_partition_offset(&self.spec.topic, p, offset) {
+                return fail(format!("cannot assign partition {p}: {e}"));
+            }
+        }
+        // A bounded read: the partitions not yet read to their end.
+        let mut open: Option<Vec<i32>> = self.spec.until_end.then(|| mine.clone());
+        if let Err(e) = consumer.assign(&assignment) {
+            return fail(format!("cannot assign partitions {mine:?}: {e}"));
+        }
+        let mut batch = Vec::with_capacity(defaults::KAFKA_BATCH);
+        loop {
+            let wait = match batch.is_empty() {
+                true => defaults::KAFKA_POLL,
+                false => Duration::ZERO,
+            };
+            let mut flush = true;
+            match consumer.poll(wait) {
+                Some(Ok(message)) => {
+                    // After its end, a bounded read takes nothing more of a partition.
+                    let p = message.partition();
+                    if open.as_ref().is_none_or(|open| open.contains(&p)) {
+                        batch.push(event(&message));
+                    }
+                    flush = batch.len() >= defaults::KAFKA_BATCH;
+                }
+                Some(Err(KafkaError::PartitionEOF(p))) => {
+                    if let Some(open) = &mut open {
+                        open.retain(|q| *q != p);
+                    }
+                }
+                Some(Err(e)) => tracing::warn!("{}: {e}", self.spec),
+                None => {}
+            }
+            if flush && !batch.is_empty() {
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(defaults::KAFKA_BATCH));
+                if self.tx.send(Handed::Records(full)).is_err() {
+                    // The source is gone: the run has ended.
+                    return Handed::End;
+                }
+                self.ctx.waker.wake();
+            }
+            if open.as_ref().is_some_and(Vec::is_empty) && batch.is_empty() {
+                return Handed::End;
+            }
+            if self.closed.load(Ordering::Acquire) {
+                return Handed::End;
+            }
+        }
+    }
+
+    fn client_config(&self) -> ClientConfig {
+        let mut config = ClientConfig::new();
+        config
+            .set("bootstrap.servers", &self.spec.brokers)
+            .set("group.id", self.spec.group.as_deref().unwrap_or("caudal"))
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            // A bounded read ends each partition where the broker says its end is.
+            .set(
+                "enable.partition.eof",
+                if self.spec.until_end { "true" } else { "false" },
+            )
+            .set("auto.offset.reset", "earliest")
+            // librdkafka's prefetch queue: bounded, so that a slow pipeline holds it back.
+            .set("queued.max.messages.kbytes", "16384")
+            .set("client.id", format!("caudal-w{}", self.worker.index));
+        config
+    }
+
+    /// The topic's partitions; retries while the broker cannot be reached; `None` (after failing the
+    /// run) if the topic does not exist.
+    fn partitions(&self, consumer: &BaseConsumer) -> Option<Vec<i32>> {
+        let mut backoff = defaults::SOCKET_INITIAL_BACKOFF;
+        loop {
+            match consumer.fetch_metadata(Some(&self.spec.topic), defaults::KAFKA_METADATA_TIMEOUT)
+            {
+                Ok(metadata) => {
+                    let topic = metadata
+                        .topics()
+                        .iter()
+                        .find(|t| t.name() == self.spec.topic);
+                    match topic {
+                        Some(t) if t.error().is_none() && !t.partitions().is_empty() => {
+                            return Some(t.partitions().iter().map(|p| p.id()).collect());
+                        }
+                        _ => {
+                            fail_run(
+                                &self.ctx.failure,
+                                &self.spec,
+                                format!(
+                                    "the topic `{}` does not exist on {} (create it first, for \
+                                     example with 4 partitions)",
+                                    self.spec.topic, self.spec.brokers
+                                ),
+                            );
+                            return None;
+                        }
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(
+                        "{}: cannot reach the broker at {}: {e}; retrying in {backoff:?} (is it \
+                         running? scripts/kafka-broker.sh start)",
+                        self.spec,
+                        self.spec.brokers
+                    );
+                    if self.closed.load(Ordering::Acquire) {
+                        return None;
+                    }
+                    thread::sleep(backoff);
+                    backoff = (backoff * 2).min(defaults::SOCKET_MAX_BACKOFF);
+                }
+            }
+        }
+    }
+}
+
+fn fail_run(failure: &Failure, spec: &KafkaSpec, message: String) {
+    failure.fail(format!("{spec}: {message}"));
+}
+
+/// The record of `message`, at its timestamp (or the wall clock).
+fn event<M: Message>(message: &M) -> Event<KafkaRecord> {
+    let timestamp = message.timestamp().to_millis();
+    let time = timestamp
+        .filter(|t| *t >= 0)
+        .map_or(wall_clock_us() / 1000, |t| t as u64);
+    let headers = message.headers().map_or_else(Vec::new, |hs| {
+        hs.iter()
+            .map(|h| {
+                (
+                    h.key.to_string(),
+                    h.value.map_or_else(Vec::new, <[u8]>::to_vec),
+                )
+            })
+            .collect()
+    });
+    Event::new(
+        time,
+        KafkaRecord {
+            partition: message.partition(),
+            offset: message.offset(),
+            timestamp,
+            key: message.key().map(<[u8]>::to_vec),
+            payload: message.payload().map_or_else(Vec::new, <[u8]>::to_vec),
+            headers,
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_addresses_and_refuses_bad_ones_with_the_reason() {
+        let spec: KafkaSpec = "kafka://127.0.0.1:9092/posts?group=g&start=committed&until=end"
+            .parse()
+            .unwrap();
+        assert_eq!(
+            spec,
+            KafkaSpec {
+                brokers: "127.0.0.1:9092".into(),
+                topic: "posts".into(),
+                group: Some("g".into()),
+                start: Start::Committed,
+                until_end: true,
+            }
+        );
+        for (bad, reason) in [
+            ("kafka://localhost:9092", "has no topic"),
+            ("kafka://localhost/posts", "needs a host and a port"),
+            ("kafka://localhost:9092/a b", "not a topic name"),
+            ("kafka://localhost:9092/t?start=middle", "unknown option"),
+            ("kafka://localhost:9092/t?start=committed", "add group=NAME"),
+        ] {
+            let e = bad.parse::<KafkaSpec>().unwrap_err();
+            assert!(e.contains(reason), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_position_goes_back_into_a_source_unchanged() {
+        let mut a = KafkaSource::new("kafka://h:1/t".parse().unwrap(), WorkerInfo::single());
+        advance(&mut a.next, 3, 17);
+        advance(&mut a.next, 1, 5);
+        let mut b = KafkaSource::new("kafka://h:1/t".parse().unwrap(), WorkerInfo::single());
+        b.resume_at(22, &a.position()).unwrap();
+        assert_eq!((b.next.clone(), b.offset()), (vec![(1, 5), (3, 17)], 22));
+        assert!(b
+            .resume_at(0, b"\xff\xff\xff\xff\xff\xff\xff\xff\xff")
+            .is_err());
+    }
+}
