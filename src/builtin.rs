@@ -179,6 +179,9 @@ impl<D: fmt::Display + 'static> Source for DisplayLines<D> {
     fn resume_at(&mut self, offset: u64, position: &[u8]) -> Result<(), String> {
         self.0.resume_at(offset, position)
     }
+    fn split_low_mark(&self, now: std::time::Instant) -> Option<caudal_operators::EventTime> {
+        self.0.split_low_mark(now)
+    }
 }
 
 impl Feed {
@@ -334,6 +337,8 @@ pub enum Output {
         json: bool,
         /// Each result with a deterministic id ([`Format::with_ids`]).
         ids: bool,
+        /// Where exactly-once output is staged between checkpoints ([`crate::sink::kafka::KafkaSink::staged_in`]).
+        staging: Option<std::path::PathBuf>,
     },
     /// Atomically written part files in a directory.
     Dir {
@@ -359,10 +364,16 @@ impl Output {
             Output::Stdout { .. } => Arc::new(Print::new(format)),
             Output::Dir { path, .. } => Arc::new(FileSink::new(path.clone(), format)),
             #[cfg(feature = "kafka")]
-            Output::Kafka { address, .. } => Arc::new(
-                crate::sink::kafka::KafkaSink::from_address(address, format)
-                    .expect("checked when the command line was read"),
-            ),
+            Output::Kafka {
+                address, staging, ..
+            } => {
+                let sink = crate::sink::kafka::KafkaSink::from_address(address, format)
+                    .expect("checked when the command line was read");
+                Arc::new(match staging {
+                    Some(dir) => sink.staged_in(dir.clone()),
+                    None => sink,
+                })
+            }
         }
     }
 }

@@ -99,7 +99,9 @@ struct RunArgs {
     #[arg(long)]
     out: Option<PathBuf>,
     /// Write results to a Kafka topic, kafka://HOST:PORT/TOPIC, one record per result, instead of
-    /// printing them (at-least-once: acknowledged by the broker before each checkpoint).
+    /// printing them: with at-least-once, acknowledged by the broker before each checkpoint; with
+    /// exactly-once, in one Kafka transaction per checkpoint (visible to read_committed consumers
+    /// when the checkpoint completes).
     #[arg(long, conflicts_with = "out", value_parser = parse_kafka_sink)]
     sink: Option<String>,
     /// Remove the part files already in --out before writing (instead of refusing to run).
@@ -130,6 +132,11 @@ struct RunArgs {
     /// or `off`: without it, a fast instance fills the windows with state the slow one keeps open.
     #[arg(long, default_value = "10s", value_parser = parse_drift)]
     max_watermark_drift: Drift,
+    /// After how long without records an input stops holding the watermark back, such as 5s: a
+    /// source instance with nothing to read, or one Kafka partition that has gone quiet while the
+    /// others go on (by default an input holds the watermark until it has read to its end).
+    #[arg(long, value_parser = parse_positive_duration)]
+    idle_timeout: Option<Duration>,
     /// Stop after this long (like Ctrl-C: held records are released and files committed).
     #[arg(long, value_parser = parse_positive_duration)]
     duration: Option<Duration>,
@@ -341,6 +348,7 @@ fn run_pipeline(args: RunArgs) -> anyhow::Result<()> {
         .hold_budget(args.hold_budget)
         .exchange_budget(args.exchange_budget)
         .max_watermark_drift(args.max_watermark_drift.0);
+    config.idle_timeout = args.idle_timeout;
     if args.processes > 1 {
         anyhow::ensure!(
             args.process < args.processes,
@@ -364,9 +372,9 @@ fn run_pipeline(args: RunArgs) -> anyhow::Result<()> {
             );
         };
         anyhow::ensure!(
-            !args.guarantee.transactional() || args.out.is_some(),
-            "--guarantee exactly-once needs --out DIR: printed output cannot be taken back after a \
-             crash (use at-least-once to print)"
+            !args.guarantee.transactional() || args.out.is_some() || args.sink.is_some(),
+            "--guarantee exactly-once needs --out DIR or --sink kafka://...: printed output cannot \
+             be taken back after a crash (use at-least-once to print)"
         );
         anyhow::ensure!(
             args.checkpoint_interval > Duration::ZERO,
@@ -419,6 +427,12 @@ fn run_pipeline(args: RunArgs) -> anyhow::Result<()> {
             address,
             json: args.json,
             ids: args.record_ids,
+            // Exactly-once output waits for its checkpoint beside the checkpoints.
+            staging: args
+                .checkpoint_dir
+                .as_ref()
+                .filter(|_| args.guarantee.transactional())
+                .map(|dir| dir.join("kafka-staged")),
         },
         _ => Output::Stdout {
             json: args.json,

@@ -13,11 +13,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use caudal::checkpoint::store::Publish;
+use caudal::sink::kafka::{frame, publish};
 use caudal::workload::Tag;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::Message;
+use rdkafka::message::{Headers, Message};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
 
@@ -118,6 +120,15 @@ impl Broker {
 
     /// Every value in `topic` as a `read_committed` consumer sees it, counted.
     fn read_committed(&self, topic: &str) -> BTreeMap<String, usize> {
+        let mut values = BTreeMap::new();
+        for (value, _) in self.read_with_headers(topic) {
+            *values.entry(value).or_default() += 1;
+        }
+        values
+    }
+
+    /// Every value in `topic` as a `read_committed` consumer sees it, with its `caudal-txn` header.
+    fn read_with_headers(&self, topic: &str) -> Vec<(String, Option<String>)> {
         let consumer: BaseConsumer = ClientConfig::new()
             .set("bootstrap.servers", self.address())
             .set("group.id", "caudal-test-reader")
@@ -134,7 +145,7 @@ impl Broker {
         }
         consumer.assign(&assignment).unwrap();
         let mut open: Vec<i32> = (0..PARTITIONS).collect();
-        let mut values = BTreeMap::new();
+        let mut values = Vec::new();
         let deadline = Instant::now() + Duration::from_secs(60);
         while !open.is_empty() {
             assert!(Instant::now() < deadline, "reading {topic} did not end");
@@ -142,7 +153,13 @@ impl Broker {
                 Some(Ok(m)) => {
                     let value =
                         String::from_utf8(m.payload().unwrap_or_default().to_vec()).unwrap();
-                    *values.entry(value).or_default() += 1;
+                    let txn = m.headers().and_then(|hs| {
+                        hs.iter()
+                            .find(|h| h.key == "caudal-txn")
+                            .and_then(|h| h.value)
+                            .map(|v| String::from_utf8_lossy(v).into_owned())
+                    });
+                    values.push((value, txn));
                 }
                 Some(Err(KafkaError::PartitionEOF(p))) => open.retain(|q| *q != p),
                 Some(Err(e)) => panic!("reading {topic}: {e}"),
@@ -277,8 +294,6 @@ fn windows_over_four_partitions_on_two_workers_go_to_a_topic_as_counted_by_hand(
         "2",
         "--sink",
         &output,
-        "--watermark",
-        "bounded:1h",
     ]));
     let expected = tumbling(&records);
     let got = broker.read_committed("counts");
@@ -445,4 +460,227 @@ fn kafka_to_kafka_at_least_once_loses_nothing_to_kills() {
     let repeats: usize = got.values().map(|n| n - 1).sum();
     eprintln!("at-least-once: {repeats} results written again after the kills");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The results of exactly-once output as a `read_committed` reader of a real Apache Kafka broker sees
+/// them. The tansu broker also shows the records of aborted transactions (its fetch returns no
+/// aborted-transaction list): a commit that a kill interrupted, then done again by the resumed run.
+/// Each record's `caudal-txn` header (`ID SEQUENCE ATTEMPT INDEX COUNT`) says which commit attempt
+/// wrote it: of the attempts at one (ID, SEQUENCE), exactly one may be complete (all COUNT records)
+/// and it is the one kept; an incomplete one is an aborted transaction. Two complete attempts are
+/// output committed twice, an error.
+fn committed_once(records: Vec<(String, Option<String>)>) -> (BTreeMap<String, usize>, usize) {
+    // (id, sequence) → attempt → (the count its headers give, its values)
+    type Attempts = BTreeMap<String, (usize, Vec<String>)>;
+    let mut commits: BTreeMap<(String, u64), Attempts> = BTreeMap::new();
+    for (value, txn) in records {
+        let txn = txn.expect("every exactly-once record has a caudal-txn header");
+        let fields: Vec<&str> = txn.split(' ').collect();
+        assert_eq!(fields.len(), 5, "caudal-txn header `{txn}`");
+        let key = (fields[0].to_string(), fields[1].parse::<u64>().unwrap());
+        let count: usize = fields[4].parse().unwrap();
+        let attempt = commits
+            .entry(key)
+            .or_default()
+            .entry(fields[2].to_string())
+            .or_insert((count, Vec::new()));
+        attempt.1.push(value);
+    }
+    let mut values = BTreeMap::new();
+    let mut aborted = 0;
+    for ((id, sequence), attempts) in commits {
+        let (complete, incomplete): (Vec<_>, Vec<_>) = attempts
+            .into_values()
+            .partition(|(count, values)| values.len() == *count);
+        assert!(
+            complete.len() == 1,
+            "{id} sequence {sequence}: {} complete commits (one expected) and {} incomplete",
+            complete.len(),
+            incomplete.len()
+        );
+        aborted += incomplete.iter().map(|(_, v)| v.len()).sum::<usize>();
+        for value in complete.into_iter().next().unwrap().1 {
+            *values.entry(value).or_default() += 1;
+        }
+    }
+    (values, aborted)
+}
+
+#[test]
+fn kafka_to_kafka_exactly_once_survives_kills() {
+    let broker = Broker::start();
+    let input = broker.topic("posts", PARTITIONS);
+    let output = broker.topic("counts", PARTITIONS);
+    let records = posts(300_000);
+    broker.produce("posts", &records);
+    let dir = scratch("exactly-once-topic");
+    let source = format!("{input}?until=end");
+    let said = crash_and_finish(&source, &["--sink", &output], &dir, "exactly-once");
+    let (got, aborted) = committed_once(broker.read_with_headers("counts"));
+    let expected = keyed_count(&records);
+    assert!(got == expected, "{}\n{said}", difference(&expected, &got));
+    eprintln!("exactly-once: {aborted} records of aborted commits shown by tansu (left out)");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A staged file of `values` for [`publish`], with its commit.
+fn staged(
+    dir: &Path,
+    broker: &Broker,
+    id: &str,
+    sequence: u64,
+    values: &[&str],
+) -> (Publish, PathBuf) {
+    let mut bytes = Vec::new();
+    for v in values {
+        frame(v.as_bytes(), &mut bytes);
+    }
+    let path = dir.join(format!(".{id}-{sequence}.staged"));
+    std::fs::write(&path, bytes).unwrap();
+    let publish = Publish {
+        brokers: broker.address(),
+        topic: "out".into(),
+        transactional_id: id.into(),
+        sequence,
+    };
+    (publish, path)
+}
+
+#[test]
+fn a_commit_repeated_after_a_crash_publishes_nothing_twice() {
+    let broker = Broker::start();
+    broker.topic("out", PARTITIONS);
+    let dir = scratch("repeated-commit");
+    let (p, path) = staged(&dir, &broker, "caudal-out-w0", 5, &["a", "b"]);
+    publish(&p, &path).unwrap();
+    assert!(!path.exists(), "a published file is removed");
+    // A crash between the broker's commit and the file's removal: the resumed run commits again.
+    let (p, path) = staged(&dir, &broker, "caudal-out-w0", 5, &["a", "b"]);
+    publish(&p, &path).unwrap();
+    // An older round of the same instance, too.
+    let (p, path) = staged(&dir, &broker, "caudal-out-w0", 4, &["old"]);
+    publish(&p, &path).unwrap();
+    // The next round, and another instance's round of the same number, are published.
+    let (p, path) = staged(&dir, &broker, "caudal-out-w0", 6, &["c"]);
+    publish(&p, &path).unwrap();
+    let (p, path) = staged(&dir, &broker, "caudal-out-w1", 5, &["d"]);
+    publish(&p, &path).unwrap();
+    let got = broker.read_committed("out");
+    let expected: BTreeMap<String, usize> = ["a", "b", "c", "d"]
+        .iter()
+        .map(|v| (v.to_string(), 1))
+        .collect();
+    assert_eq!(got, expected);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_restarted_producer_fences_its_zombie_whose_open_transaction_stays_hidden() {
+    let broker = Broker::start();
+    broker.topic("out", PARTITIONS);
+    let dir = scratch("zombie");
+    // The producer of a run that hangs (a zombie), in the middle of a transaction.
+    let zombie: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", broker.address())
+        .set("transactional.id", "caudal-out-w0")
+        .create()
+        .unwrap();
+    zombie.init_transactions(Duration::from_secs(30)).unwrap();
+    zombie.begin_transaction().unwrap();
+    zombie
+        .send(
+            BaseRecord::<(), str>::to("out")
+                .partition(0)
+                .payload("zombie"),
+        )
+        .unwrap();
+    zombie.flush(Duration::from_secs(30)).unwrap();
+    assert!(
+        broker.read_committed("out").is_empty(),
+        "an open transaction is hidden from read_committed"
+    );
+    // The run that replaced it commits its round: the zombie can no longer commit.
+    let (p, path) = staged(&dir, &broker, "caudal-out-w0", 1, &["fresh"]);
+    publish(&p, &path).unwrap();
+    // (A real broker answers the zombie's commit with PRODUCER_FENCED; tansu leaves it retrying.)
+    let committed = zombie.commit_transaction(Duration::from_secs(5));
+    assert!(
+        committed.is_err(),
+        "the zombie committed after it was fenced: {:?}",
+        broker.read_with_headers("out")
+    );
+    let got = broker.read_committed("out");
+    assert_eq!(got.get("fresh"), Some(&1), "{got:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Lines that `child` prints within `wait`, read on a thread of their own.
+fn printed_within(child: &mut std::process::Child, wait: Duration, want: usize) -> Vec<String> {
+    use std::io::BufRead;
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + wait;
+    let mut lines = Vec::new();
+    while lines.len() < want {
+        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(line) => lines.push(line),
+            Err(_) => break,
+        }
+    }
+    lines
+}
+
+#[test]
+fn a_quiet_partition_holds_windows_back_until_it_is_idle() {
+    let broker = Broker::start();
+    let input = broker.topic("posts", 2);
+    // Partition 0 goes on to 3 s of event time; partition 1 says one thing at the start, then
+    // nothing more (and the input never ends: no until=end).
+    let mut records: Vec<_> = (0..3000).map(|i| (0, post(i).1, post(i).2)).collect();
+    records.push((1, BASE_MS, post(3000).2));
+    broker.produce("posts", &records);
+    // What the first two windows count once partition 1 no longer holds them back.
+    let closed: Vec<_> = records
+        .iter()
+        .filter(|(_, ts, _)| *ts < BASE_MS + 2000)
+        .cloned()
+        .collect();
+    let expected: Vec<String> = tumbling(&closed).into_keys().collect();
+
+    // Without an idle timeout the quiet partition holds the watermark at its one record: nothing
+    // closes while the run goes on.
+    let mut held = caudal(&["run", "tumbling", "--source", &input])
+        .spawn()
+        .unwrap();
+    let printed = printed_within(&mut held, Duration::from_secs(3), 1);
+    let _ = held.kill();
+    let _ = held.wait();
+    assert!(printed.is_empty(), "windows closed early: {printed:?}");
+
+    // With one, the windows that partition 0 has passed close once partition 1 has been quiet.
+    let mut run = caudal(&[
+        "run",
+        "tumbling",
+        "--source",
+        &input,
+        "--idle-timeout",
+        "300ms",
+    ])
+    .spawn()
+    .unwrap();
+    let mut printed = printed_within(&mut run, Duration::from_secs(20), expected.len());
+    let _ = run.kill();
+    let _ = run.wait();
+    printed.sort();
+    assert_eq!(printed, expected);
 }

@@ -95,6 +95,19 @@ impl WatermarkTracker {
         candidate.max(self.frontier)
     }
 
+    /// The frontier the records seen so far allow when the watermark may count only event times up to
+    /// `cap` as seen (a source of several splits, such as Kafka partitions, passes the smallest of
+    /// their largest event times: per-split watermarks, as Flink has per-partition ones). Never behind
+    /// the current frontier.
+    pub fn frontier_from_records_up_to(&self, cap: EventTime) -> EventTime {
+        let candidate = self
+            .max_seen
+            .map(|m| m.min(cap))
+            .and_then(|m| self.strategy.frontier_for_max_seen(m))
+            .unwrap_or(0);
+        candidate.max(self.frontier)
+    }
+
     /// Moves the frontier to `to` if that is ahead; returns the frontier now in force.
     pub fn advance_to(&mut self, to: EventTime) -> EventTime {
         self.frontier = self.frontier.max(to);

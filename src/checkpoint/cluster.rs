@@ -328,6 +328,7 @@ mod tests {
         StagedFile {
             staged: format!(".{name}").into(),
             committed: name.into(),
+            publish: None,
         }
     }
 

@@ -102,6 +102,7 @@ impl<D> FileSinkWorker<D> {
             StagedFile {
                 staged,
                 committed: done,
+                publish: None,
             },
         ))
     }

@@ -136,6 +136,8 @@ struct SealedBatch<D> {
 struct Driver<D> {
     cap: Option<Capability<EventTime>>,
     tracker: WatermarkTracker,
+    /// The source's [`Source::split_low_mark`] after its last poll.
+    split_low: Option<EventTime>,
     opts: SourceOptions,
     /// Records read by the current poll.
     read: Vec<Event<D>>,
@@ -186,6 +188,7 @@ pub fn source_stream<'scope, D: 'static>(
                 opts.dead_letters.clone(),
                 worker,
                 opts.fail.clone(),
+                opts.idle_timeout,
             );
             let mut wakeup = Wakeup::new(activator, opts.spin);
             let now = Instant::now();
@@ -199,6 +202,7 @@ pub fn source_stream<'scope, D: 'static>(
             let mut driver = Driver {
                 cap: Some(cap),
                 tracker: WatermarkTracker::new(opts.watermark, opts.idle_timeout, now),
+                split_low: None,
                 read: Vec::with_capacity(opts.budget),
                 held: Vec::new(),
                 sealed: VecDeque::new(),
@@ -250,6 +254,7 @@ pub(crate) fn start_source<D: 'static>(
     dead_letters: DeadLetters,
     worker: WorkerInfo,
     failure: Failure,
+    idle_timeout: Option<Duration>,
 ) -> (Activator, SyncActivator) {
     let activator = scope.activator_for(address.into());
     let sync = scope.worker().sync_activator_for(address.to_vec());
@@ -258,6 +263,7 @@ pub(crate) fn start_source<D: 'static>(
         dead_letters,
         worker,
         failure,
+        idle_timeout,
     });
     (activator, sync)
 }
@@ -374,6 +380,7 @@ pub(crate) fn batch_stream<'scope, D: 'static, B: 'static, C: BatchClock>(
                     opts.dead_letters.clone(),
                     worker,
                     opts.fail.clone(),
+                    None,
                 )
                 .1
             }
@@ -479,6 +486,13 @@ impl<D: 'static> Driver<D> {
         } else {
             source.poll(&mut self.read, self.opts.budget)
         };
+        self.split_low = source.split_low_mark(now);
+        eprintln!(
+            "DBG split_low {:?} max_seen {:?} frontier {}",
+            self.split_low,
+            self.tracker.max_seen(),
+            self.tracker.frontier()
+        );
         self.observe_read(now, now_us);
 
         match self.opts.mode {
@@ -680,7 +694,11 @@ impl<D: 'static> Driver<D> {
     fn frontier_now(&self, now: Instant, now_us: u64) -> EventTime {
         let frontier = match self.opts.watermark {
             WatermarkStrategy::ProcessingTime => now_us / 1000,
-            _ => self.tracker.frontier_from_records(),
+            _ => match self.split_low {
+                // Per-split watermarks: the slowest live split's largest event time.
+                Some(low) => self.tracker.frontier_from_records_up_to(low),
+                None => self.tracker.frontier_from_records(),
+            },
         };
         if self.tracker.is_idle(now) {
             frontier.max(self.opts.shared.highest())

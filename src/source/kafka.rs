@@ -35,13 +35,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError};
 use std::sync::Arc;
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use caudal_operators::time::wall_clock_us;
-use caudal_operators::Event;
+use caudal_operators::{Event, EventTime};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::error::KafkaError;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Headers, Message};
 use rdkafka::{Offset, TopicPartitionList};
 use serde::{Deserialize, Serialize};
@@ -243,12 +243,31 @@ impl Source for Lines {
     fn resume_at(&mut self, offset: u64, position: &[u8]) -> Result<(), String> {
         self.inner.resume_at(offset, position)
     }
+    fn split_low_mark(&self, now: Instant) -> Option<EventTime> {
+        self.inner.split_low_mark(now)
+    }
 }
 
 /// What the reader thread hands over.
 enum Handed {
+    /// The partitions it reads (first, before any record).
+    Assigned(Vec<i32>),
     Records(Vec<Event<KafkaRecord>>),
+    /// A bounded read has read this partition to its end.
+    PartitionEnd(i32),
     End,
+}
+
+/// One partition's part in the source's watermark.
+#[derive(Clone, Copy, Debug)]
+struct Split {
+    partition: i32,
+    /// Its largest event time so far.
+    max_seen: Option<EventTime>,
+    /// When it last gave a record (or was assigned).
+    last: Instant,
+    /// Read to its end (a bounded read): it holds nothing back.
+    done: bool,
 }
 
 /// One worker's share of a topic (see the module's documentation).
@@ -261,6 +280,9 @@ pub struct KafkaSource {
     records: u64,
     /// Raised when the source is dropped: the reader thread ends.
     closed: Arc<AtomicBool>,
+    /// Its partitions, for per-partition watermarks.
+    splits: Vec<Split>,
+    idle_timeout: Option<Duration>,
 }
 
 impl Drop for KafkaSource {
@@ -279,6 +301,8 @@ impl KafkaSource {
             rx: None,
             records: 0,
             closed: Arc::default(),
+            splits: Vec::new(),
+            idle_timeout: None,
         }
     }
 }
@@ -298,6 +322,7 @@ impl Source for KafkaSource {
     fn start(&mut self, ctx: &SourceContext) {
         let (tx, rx) = std::sync::mpsc::sync_channel(defaults::KAFKA_QUEUE_BATCHES);
         self.rx = Some(rx);
+        self.idle_timeout = ctx.idle_timeout;
         let reader = Reader {
             spec: self.spec.clone(),
             worker: self.worker,
@@ -331,10 +356,36 @@ impl Source for KafkaSource {
                 Ok(Handed::Records(batch)) => {
                     taken += batch.len();
                     self.records += batch.len() as u64;
+                    let now = Instant::now();
                     for e in &batch {
                         advance(&mut self.next, e.data.partition, e.data.offset + 1);
+                        if let Some(split) = self
+                            .splits
+                            .iter_mut()
+                            .find(|s| s.partition == e.data.partition)
+                        {
+                            split.max_seen = Some(split.max_seen.map_or(e.time, |m| m.max(e.time)));
+                            split.last = now;
+                        }
                     }
                     out.extend(batch);
+                }
+                Ok(Handed::Assigned(partitions)) => {
+                    let now = Instant::now();
+                    self.splits = partitions
+                        .into_iter()
+                        .map(|partition| Split {
+                            partition,
+                            max_seen: None,
+                            last: now,
+                            done: false,
+                        })
+                        .collect();
+                }
+                Ok(Handed::PartitionEnd(p)) => {
+                    if let Some(split) = self.splits.iter_mut().find(|s| s.partition == p) {
+                        split.done = true;
+                    }
                 }
                 Ok(Handed::End) | Err(TryRecvError::Disconnected) => {
                     return if taken > 0 { Poll::Ready } else { Poll::Done }
@@ -374,6 +425,20 @@ impl Source for KafkaSource {
         self.records = offset;
         Ok(())
     }
+
+    /// Per-partition watermarks: the smallest largest event time over the partitions that are
+    /// neither read to their end nor idle (see [`Source::split_low_mark`]).
+    fn split_low_mark(&self, now: Instant) -> Option<EventTime> {
+        self.splits
+            .iter()
+            .filter(|s| !s.done)
+            .filter(|s| {
+                self.idle_timeout
+                    .is_none_or(|t| now.saturating_duration_since(s.last) < t)
+            })
+            .map(|s| s.max_seen.unwrap_or(0))
+            .min()
+    }
 }
 
 /// The reader thread of one instance.
@@ -399,7 +464,7 @@ impl Reader {
             fail_run(&self.ctx.failure, &self.spec, message);
             Handed::End
         };
-        let consumer: BaseConsumer = match self.client_config().create() {
+        let consumer: BaseConsumer<Quiet> = match self.client_config().create_with_context(Quiet) {
             Ok(c) => c,
             Err(e) => return fail(format!("cannot create the consumer: {e}")),
         };
@@ -432,6 +497,9 @@ impl Reader {
         if let Err(e) = consumer.assign(&assignment) {
             return fail(format!("cannot assign partitions {mine:?}: {e}"));
         }
+        if self.tx.send(Handed::Assigned(mine.clone())).is_err() {
+            return Handed::End;
+        }
         let mut batch = Vec::with_capacity(defaults::KAFKA_BATCH);
         loop {
             let wait = match batch.is_empty() {
@@ -450,7 +518,20 @@ impl Reader {
                 }
                 Some(Err(KafkaError::PartitionEOF(p))) => {
                     if let Some(open) = &mut open {
-                        open.retain(|q| *q != p);
+                        if open.contains(&p) {
+                            open.retain(|q| *q != p);
+                            // The partition's records go first, then its end.
+                            if !batch.is_empty() {
+                                let full = std::mem::take(&mut batch);
+                                if self.tx.send(Handed::Records(full)).is_err() {
+                                    return Handed::End;
+                                }
+                            }
+                            if self.tx.send(Handed::PartitionEnd(p)).is_err() {
+                                return Handed::End;
+                            }
+                            self.ctx.waker.wake();
+                        }
                     }
                 }
                 Some(Err(e)) => tracing::warn!("{}: {e}", self.spec),
@@ -494,7 +575,7 @@ impl Reader {
 
     /// The topic's partitions; retries while the broker cannot be reached; `None` (after failing the
     /// run) if the topic does not exist.
-    fn partitions(&self, consumer: &BaseConsumer) -> Option<Vec<i32>> {
+    fn partitions(&self, consumer: &BaseConsumer<Quiet>) -> Option<Vec<i32>> {
         let mut backoff = defaults::SOCKET_INITIAL_BACKOFF;
         loop {
             match consumer.fetch_metadata(Some(&self.spec.topic), defaults::KAFKA_METADATA_TIMEOUT)
@@ -539,6 +620,24 @@ impl Reader {
         }
     }
 }
+
+/// The reader's client context: librdkafka's end-of-partition event of a bounded read is not an
+/// error to report (the default context logs it as one); other errors are warnings.
+struct Quiet;
+
+impl rdkafka::ClientContext for Quiet {
+    fn error(&self, error: KafkaError, reason: &str) {
+        let end = matches!(
+            error,
+            KafkaError::PartitionEOF(_) | KafkaError::Global(RDKafkaErrorCode::PartitionEOF)
+        );
+        if !end {
+            tracing::warn!("kafka: {error}: {reason}");
+        }
+    }
+}
+
+impl rdkafka::consumer::ConsumerContext for Quiet {}
 
 fn fail_run(failure: &Failure, spec: &KafkaSpec, message: String) {
     failure.fail(format!("{spec}: {message}"));

@@ -26,7 +26,7 @@ pub mod wal;
 use std::sync::Arc;
 use std::time::Instant;
 
-use caudal_operators::Event;
+use caudal_operators::{Event, EventTime};
 use timely::scheduling::SyncActivator;
 
 use crate::dead_letter::DeadLetters;
@@ -93,6 +93,9 @@ pub struct SourceContext {
     pub worker: WorkerInfo,
     /// Ends the run with an error.
     pub failure: Failure,
+    /// After how long without records an input counts as idle (`None`: never): a source of several
+    /// splits stops letting an idle split hold its watermark back ([`Source::split_low_mark`]).
+    pub idle_timeout: Option<std::time::Duration>,
 }
 
 /// Which worker a source or sink runs on.
@@ -175,6 +178,16 @@ pub trait Source: 'static {
         let _ = position;
         self.resume(offset)
     }
+
+    /// For a source that reads several inputs at once, each in event-time order of its own (Kafka
+    /// partitions: splits), the smallest of their largest event times so far, over the splits that are
+    /// not idle at `now` (a split that has read nothing yet counts as 0): the watermark then follows
+    /// the slowest split, not the fastest, so that none of their records is late. `None` (the
+    /// default): one input, or every split idle; the watermark follows the largest event time read.
+    fn split_low_mark(&self, now: std::time::Instant) -> Option<EventTime> {
+        let _ = now;
+        None
+    }
 }
 
 impl<S: Source + ?Sized> Source for Box<S> {
@@ -205,6 +218,9 @@ impl<S: Source + ?Sized> Source for Box<S> {
     }
     fn resume_at(&mut self, offset: u64, position: &[u8]) -> Result<(), String> {
         (**self).resume_at(offset, position)
+    }
+    fn split_low_mark(&self, now: std::time::Instant) -> Option<EventTime> {
+        (**self).split_low_mark(now)
     }
 }
 

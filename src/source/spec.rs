@@ -176,7 +176,11 @@ mod tests {
             ("generator:posts?rate=inf", "rate `inf` must be"),
             ("generator:posts?rate=NaN", "rate `NaN` must be"),
             ("generator:posts?rate=1e30", "at most 1e9"),
-            ("kafka://x", "unknown kind"),
+            ("zmq://x", "unknown kind"),
+            #[cfg(feature = "kafka")]
+            ("kafka://x", "has no topic"),
+            #[cfg(not(feature = "kafka"))]
+            ("kafka://x:1/t", "built without Kafka"),
         ] {
             let msg = bad.parse::<SourceSpec>().unwrap_err().to_string();
             assert!(msg.contains(why), "{msg}");
