@@ -481,6 +481,16 @@ impl Publisher {
     }
 }
 
+/// Closes the transactional producers this process keeps for the commits of exactly-once output (the
+/// next commit starts a new one, as a new process would). For an application that runs many jobs, or
+/// tests that stand for a restarted process.
+pub fn close_publishers() {
+    publishers()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clear();
+}
+
 /// A number that tells one commit attempt from another.
 fn attempt_nonce() -> u64 {
     let nanos = std::time::SystemTime::now()
