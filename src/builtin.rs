@@ -208,6 +208,17 @@ impl Feed {
                     ))
                 }))
             }
+            #[cfg(feature = "zeromq")]
+            SourceSpec::Zmq(spec) => {
+                // A subscriber gets every message: one instance reads, on worker 0.
+                Feed::Lines(per_worker(move |w| -> Box<dyn Source<Item = String>> {
+                    if w.index == 0 {
+                        Box::new(crate::source::zeromq::ZmqSource::new(spec.clone()))
+                    } else {
+                        Box::new(Empty::default())
+                    }
+                }))
+            }
             SourceSpec::File { path } => {
                 if !path.exists() {
                     return Err(format!(

@@ -95,6 +95,15 @@ pub mod defaults {
     /// The longest line a text source (socket, file) keeps: a longer one goes to the dead letters (a
     /// sample of it) and reading goes on at the next line.
     pub const MAX_LINE_BYTES: usize = 1 << 20;
+    /// A ZeroMQ source's receive high-water mark, in messages (ZeroMQ's own default): how many libzmq
+    /// queues before a PUSH peer blocks or a PUB peer drops.
+    pub const ZMQ_RCVHWM: i32 = 1000;
+    /// How many messages a ZeroMQ reader thread hands over at once.
+    pub const ZMQ_BATCH: usize = 1024;
+    /// How many such batches may wait for the source operator before the reader stops receiving.
+    pub const ZMQ_QUEUE_BATCHES: usize = 16;
+    /// How long a ZeroMQ reader waits in one receive when nothing comes (then it checks the run).
+    pub const ZMQ_POLL: Duration = Duration::from_millis(100);
     /// How many lines a socket source's reader thread may hold for its worker: when the worker falls
     /// behind, the reader stops reading and TCP's window pushes back on the peer.
     pub const SOCKET_QUEUE_LINES: usize = 16_384;

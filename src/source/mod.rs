@@ -22,6 +22,8 @@ pub mod socket;
 #[cfg(feature = "cli")]
 pub mod spec;
 pub mod wal;
+#[cfg(feature = "zeromq")]
+pub mod zeromq;
 
 use std::sync::Arc;
 use std::time::Instant;

@@ -22,6 +22,10 @@ pub enum SourceSpec {
     /// A Kafka topic (`kafka://HOST:PORT/TOPIC?...`, feature `kafka`): its records' values as text.
     #[cfg(feature = "kafka")]
     Kafka(super::kafka::KafkaSpec),
+    /// A ZeroMQ SUB or PULL endpoint (`zmq+sub://HOST:PORT?topic=T`, `zmq+pull://HOST:PORT`, feature
+    /// `zeromq`): its messages as text.
+    #[cfg(feature = "zeromq")]
+    Zmq(super::zeromq::ZmqSpec),
     /// A built-in workload (`generator:WORKLOAD`, optionally `?rate=N&limit=N`).
     Generator {
         /// One of [`NAMES`].
@@ -40,6 +44,8 @@ impl fmt::Display for SourceSpec {
             SourceSpec::File { path } => write!(f, "file://{}", path.display()),
             #[cfg(feature = "kafka")]
             SourceSpec::Kafka(spec) => write!(f, "{spec}"),
+            #[cfg(feature = "zeromq")]
+            SourceSpec::Zmq(spec) => write!(f, "{spec}"),
             SourceSpec::Generator {
                 workload,
                 rate,
@@ -77,7 +83,7 @@ pub fn parse_rate(s: &str) -> Result<f64, String> {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("invalid source `{given}`: {reason}. Write it as `socket://HOST:PORT` (for example `socket://localhost:9999`), `file://PATH` (a file or a watched directory), `kafka://HOST:PORT/TOPIC[?start=earliest|latest|committed&group=G&until=end]` or `generator:WORKLOAD[?rate=N&limit=N]` with WORKLOAD one of {workloads}")]
+#[error("invalid source `{given}`: {reason}. Write it as `socket://HOST:PORT` (for example `socket://localhost:9999`), `file://PATH` (a file or a watched directory), `kafka://HOST:PORT/TOPIC[?start=earliest|latest|committed&group=G&until=end]`, `zmq+sub://HOST:PORT[?topic=T&hwm=N&limit=N]`, `zmq+pull://HOST:PORT[?hwm=N&limit=N]` or `generator:WORKLOAD[?rate=N&limit=N]` with WORKLOAD one of {workloads}")]
 pub struct SourceSpecError {
     given: String,
     reason: String,
@@ -112,6 +118,14 @@ impl FromStr for SourceSpec {
             #[cfg(not(feature = "kafka"))]
             return Err(err(
                 "this caudal was built without Kafka (cargo build --features kafka)".into(),
+            ));
+        }
+        if s.starts_with("zmq+sub://") || s.starts_with("zmq+pull://") {
+            #[cfg(feature = "zeromq")]
+            return s.parse().map(SourceSpec::Zmq).map_err(err);
+            #[cfg(not(feature = "zeromq"))]
+            return Err(err(
+                "this caudal was built without ZeroMQ (cargo build --features zeromq)".into(),
             ));
         }
         if let Some(path) = s.strip_prefix("file://") {
