@@ -487,12 +487,6 @@ impl<D: 'static> Driver<D> {
             source.poll(&mut self.read, self.opts.budget)
         };
         self.split_low = source.split_low_mark(now);
-        eprintln!(
-            "DBG split_low {:?} max_seen {:?} frontier {}",
-            self.split_low,
-            self.tracker.max_seen(),
-            self.tracker.frontier()
-        );
         self.observe_read(now, now_us);
 
         match self.opts.mode {
