@@ -1,24 +1,18 @@
 //! Scale-out uses timely's own cluster mode: a run on 2 processes on loopback gives the same results as
 //! a run on one worker (DESIGN §8).
 
-use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+mod common;
+use common::free_port;
+
 fn caudal(args: &[String]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_caudal"));
     cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
     cmd
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Waits for `children`, killing them all if they have not finished within `limit` (a process whose peer

@@ -16,36 +16,9 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 mod common;
-use common::example;
+use common::{env_u64, example, free_port, Moments};
 
 const BIN: &str = env!("CARGO_BIN_EXE_caudal");
-
-/// A small deterministic generator of kill moments (xorshift64*).
-struct Moments(u64);
-
-impl Moments {
-    fn next_ms(&mut self, lo: u64, hi: u64) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        lo + self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % (hi - lo)
-    }
-}
-
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("caudal-crash-{name}-{}", std::process::id()));

@@ -23,26 +23,14 @@ use rdkafka::message::{Headers, Message};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
 
+mod common;
+use common::{env_u64, free_port, Moments};
+
 const BIN: &str = env!("CARGO_BIN_EXE_caudal");
 const PARTITIONS: i32 = 4;
 /// The first record's timestamp (ms): a whole second, so windows start at round numbers.
 const BASE_MS: i64 = 1_700_000_000_000;
 const TAGS: [&str; 6] = ["rust", "kafka", "VIU", "flink", "spark", "timely"];
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("caudal-kafka-{name}-{}", std::process::id()));
@@ -368,7 +356,7 @@ fn a_missing_topic_and_an_unreachable_broker_are_named() {
 fn crash_and_finish(source: &str, extra: &[&str], dir: &Path, guarantee: &str) -> String {
     let seed = env_u64("CAUDAL_CRASH_SEED", 0x5EED_4AF4);
     let kills = env_u64("CAUDAL_CRASH_KILLS", 3);
-    let mut moment = seed.max(1);
+    let mut moments = Moments(seed.max(1));
     let checkpoints = dir.join("checkpoints");
     let command = || {
         let mut cmd = caudal(&["run", "keyed-count", "--source", source, "--workers", "2"]);
@@ -383,11 +371,8 @@ fn crash_and_finish(source: &str, extra: &[&str], dir: &Path, guarantee: &str) -
     let mut landed = 0;
     for _ in 0..kills {
         let mut child = command().spawn().unwrap();
-        // xorshift64*: the next kill moment, 150 ms to 1.5 s after the start.
-        moment ^= moment >> 12;
-        moment ^= moment << 25;
-        moment ^= moment >> 27;
-        let ms = 150 + moment.wrapping_mul(0x2545_F491_4F6C_DD1D) % 1350;
+        // The next kill moment, 150 ms to 1.5 s after the start.
+        let ms = moments.next_ms(150, 1500);
         std::thread::sleep(Duration::from_millis(ms));
         landed += usize::from(child.try_wait().unwrap().is_none());
         let _ = child.kill();

@@ -12,24 +12,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 mod common;
-use common::example;
+use common::{env_u64, example, free_port, Moments};
 
 const BIN: &str = env!("CARGO_BIN_EXE_caudal");
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// The peer, killed when dropped.
 struct Peer(Child);
@@ -163,14 +148,11 @@ fn with_a_write_ahead_log_a_killed_run_resumes_without_losing_what_it_logged() {
             .stderr(Stdio::piped());
         cmd
     };
-    let mut moment = seed.max(1);
+    let mut moments = Moments(seed.max(1));
     let mut said = String::new();
     for _ in 0..kills {
         let mut child = command().spawn().unwrap();
-        moment ^= moment >> 12;
-        moment ^= moment << 25;
-        moment ^= moment >> 27;
-        let ms = 200 + moment.wrapping_mul(0x2545_F491_4F6C_DD1D) % 1000;
+        let ms = moments.next_ms(200, 1200);
         std::thread::sleep(Duration::from_millis(ms));
         let _ = child.kill();
         let result = child.wait_with_output().unwrap();

@@ -1,4 +1,6 @@
-//! Helpers shared by the integration tests that run the built examples.
+//! Helpers shared by the integration tests: the built examples, free ports, seeded kill moments.
+// Each test crate includes this module and uses part of it.
+#![allow(dead_code)]
 
 use std::path::PathBuf;
 
@@ -19,4 +21,34 @@ pub fn example(name: &str) -> PathBuf {
         path.display()
     );
     path
+}
+
+/// A free TCP port on loopback (free when asked: bind it soon).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The environment variable `name` as a number, or `default`.
+pub fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// A small deterministic generator of kill moments (xorshift64*), from a seed.
+pub struct Moments(pub u64);
+
+impl Moments {
+    /// The next moment, in ms, in `lo..hi`.
+    pub fn next_ms(&mut self, lo: u64, hi: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        lo + self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % (hi - lo)
+    }
 }
