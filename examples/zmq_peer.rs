@@ -10,7 +10,8 @@
 //! `--count N` sends N messages then waits for them to leave (PUSH blocks while no puller takes them);
 //! without it the peer sends until it is stopped. `--rate R` paces the messages (per second);
 //! `--wait D` waits before the first one (a PUB socket drops what it sends before subscribers have
-//! joined). With `--topic T` a PUB message is two frames, the topic then the text.
+//! joined). With `--topic T` a PUB message is two frames, the topic then the text. `--bad-every K`
+//! makes messages 0, K, 2K, ... bytes that are not UTF-8 (for the dead letters).
 
 use std::time::{Duration, Instant};
 
@@ -21,11 +22,12 @@ struct Args {
     rate: Option<f64>,
     wait: Duration,
     topic: String,
+    bad_every: Option<u64>,
 }
 
 fn parse() -> Result<Args, String> {
     let mut it = std::env::args().skip(1);
-    let usage = "usage: zmq_peer pub|push HOST:PORT [--count N] [--rate PER_SECOND] [--wait 500ms] [--topic T]";
+    let usage = "usage: zmq_peer pub|push HOST:PORT [--count N] [--rate PER_SECOND] [--wait 500ms] [--topic T] [--bad-every K]";
     let push = match it.next().as_deref() {
         Some("push") => true,
         Some("pub") => false,
@@ -39,6 +41,7 @@ fn parse() -> Result<Args, String> {
         rate: None,
         wait: Duration::ZERO,
         topic: String::new(),
+        bad_every: None,
     };
     while let Some(flag) = it.next() {
         let value = it
@@ -51,6 +54,9 @@ fn parse() -> Result<Args, String> {
                 args.wait = humantime::parse_duration(&value).map_err(|e| format!("--wait: {e}"))?
             }
             "--topic" => args.topic = value,
+            "--bad-every" => {
+                args.bad_every = Some(value.parse().map_err(|e| format!("--bad-every: {e}"))?)
+            }
             _ => return Err(format!("unknown flag {flag}; {usage}")),
         }
     }
@@ -86,12 +92,18 @@ fn main() {
             }
         }
         let text = format!("msg {i}");
+        let bad = args.bad_every.is_some_and(|k| k > 0 && i.is_multiple_of(k));
+        let body: &[u8] = if bad {
+            b"\xff\xfe not text"
+        } else {
+            text.as_bytes()
+        };
         let sent = if args.push || args.topic.is_empty() {
-            socket.send(text.as_bytes(), 0)
+            socket.send(body, 0)
         } else {
             socket
                 .send(args.topic.as_bytes(), zmq::SNDMORE)
-                .and_then(|()| socket.send(text.as_bytes(), 0))
+                .and_then(|()| socket.send(body, 0))
         };
         if let Err(e) = sent {
             eprintln!("sending failed: {e}");

@@ -13,8 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use caudal::checkpoint::store::Publish;
-use caudal::sink::kafka::{close_publishers, frame, publish};
+use caudal::checkpoint::publish::{close_publishers, frame, publish, Publish};
 use caudal::workload::Tag;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};

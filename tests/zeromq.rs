@@ -70,6 +70,35 @@ fn pull_takes_every_message_of_a_push_peer_in_order() {
 }
 
 #[test]
+fn messages_that_are_not_text_go_to_the_dead_letters() {
+    let address = format!("127.0.0.1:{}", free_port());
+    // Messages 0, 10, ..., 90 are not UTF-8: 90 records, 10 dead letters, and the input ends at its
+    // limit of 90 records.
+    let _peer = Peer::start(&["push", &address, "--count", "100", "--bad-every", "10"]);
+    let dir = std::env::temp_dir().join(format!("caudal-zmq-dead-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let dead = dir.join("dead.jsonl");
+    let source = format!("zmq+pull://{address}?limit=90");
+    let (lines, _) = run(&[
+        "run",
+        "uppercase",
+        "--source",
+        &source,
+        "--dead-letters",
+        dead.to_str().unwrap(),
+    ]);
+    let expected: Vec<String> = (0..100u64)
+        .filter(|i| i % 10 != 0)
+        .map(|i| format!("MSG {i}"))
+        .collect();
+    assert_eq!(lines, expected);
+    let dead = std::fs::read_to_string(&dead).unwrap();
+    assert_eq!(dead.lines().count(), 10, "{dead}");
+    assert!(dead.lines().all(|l| l.contains("not UTF-8")), "{dead}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn sub_takes_the_messages_of_its_topic_from_a_pub_peer() {
     let address = format!("127.0.0.1:{}", free_port());
     // The subscriber connects first (ZeroMQ retries until the peer binds); the peer waits for the

@@ -89,6 +89,7 @@ mod cluster;
 mod control;
 mod coordinator;
 mod fence;
+pub mod publish;
 mod source;
 mod stats;
 pub mod store;

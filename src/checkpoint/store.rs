@@ -131,25 +131,7 @@ pub struct StagedFile {
     pub committed: PathBuf,
     /// Where its records go when it is committed, for output that is not a file (a Kafka topic);
     /// `None` for a file that a rename commits.
-    pub publish: Option<Publish>,
-}
-
-/// How staged output is committed to a Kafka topic: the file holds the records of one sink instance
-/// for one checkpoint round, and committing it produces them in one Kafka transaction of the
-/// instance's transactional id, which also records `sequence` as the offset of a consumer group of its
-/// own (see [`crate::sink::kafka`]); a commit repeated after a crash finds the sequence there and
-/// publishes nothing twice.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Publish {
-    /// `host:port` of the brokers.
-    pub brokers: String,
-    /// The topic.
-    pub topic: String,
-    /// The sink instance's transactional id, the same in every run of the job (it fences the
-    /// producer of a crashed run).
-    pub transactional_id: String,
-    /// Increases with every file the instance stages, across runs.
-    pub sequence: u64,
+    pub publish: Option<super::publish::Publish>,
 }
 
 impl StagedFile {
@@ -171,27 +153,13 @@ impl StagedFile {
     /// it is.
     pub fn commit(&self) -> std::io::Result<()> {
         if let Some(publish) = &self.publish {
-            return publish_staged(publish, &self.staged);
+            return super::publish::commit(publish, &self.staged);
         }
         match fs::rename(&self.staged, &self.committed) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && self.committed.exists() => Ok(()),
             other => other,
         }
     }
-}
-
-#[cfg(feature = "kafka")]
-fn publish_staged(publish: &Publish, staged: &Path) -> std::io::Result<()> {
-    crate::sink::kafka::publish(publish, staged).map_err(std::io::Error::other)
-}
-
-#[cfg(not(feature = "kafka"))]
-fn publish_staged(publish: &Publish, _: &Path) -> std::io::Result<()> {
-    Err(std::io::Error::other(format!(
-        "the checkpoint holds output for kafka://{}/{}, but this caudal was built without Kafka \
-         (cargo build --features kafka)",
-        publish.brokers, publish.topic
-    )))
 }
 
 /// Bytes a sink hands to the checkpoint's writer at a round, to be written (and synced) off the worker:
