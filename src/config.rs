@@ -114,6 +114,9 @@ pub mod defaults {
     pub const KAFKA_BATCH: usize = 1024;
     /// How many such batches may wait for the source operator before the reader stops polling.
     pub const KAFKA_QUEUE_BATCHES: usize = 16;
+    /// How long a Kafka consumer lets the broker hold a fetch that finds nothing new (librdkafka's
+    /// `fetch.wait.max.ms`).
+    pub const KAFKA_FETCH_WAIT: Duration = Duration::from_millis(5);
     /// How long a Kafka reader waits in one poll of its consumer when nothing has come.
     pub const KAFKA_POLL: Duration = Duration::from_millis(100);
     /// How long a Kafka client waits for the broker's metadata in one attempt (an unreachable broker is
