@@ -24,7 +24,6 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use hdrhistogram::Histogram;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
@@ -117,17 +116,8 @@ fn main() {
             }
             payload.clear();
             payload.push_str(&format!("msg {i} t{intended}"));
-            let mut r = BaseRecord::<(), str>::to(&in_topic_p).payload(payload.as_str());
-            loop {
-                match producer.send(r) {
-                    Ok(()) => break,
-                    Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
-                        producer.poll(Duration::from_millis(1));
-                        r = back;
-                    }
-                    Err((e, _)) => panic!("producing: {e}"),
-                }
-            }
+            let r = BaseRecord::<(), str>::to(&in_topic_p).payload(payload.as_str());
+            caudal::kafka::send_waiting(&producer, r).expect("producing");
             producer.poll(Duration::ZERO);
         }
         producer.flush(Duration::from_secs(30)).expect("flushed");

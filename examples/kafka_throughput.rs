@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
@@ -57,17 +57,8 @@ fn main() {
     let mut line = String::new();
     for i in 0..count {
         record(i, &mut line);
-        let mut r = BaseRecord::<(), str>::to(&topic).payload(line.as_str());
-        loop {
-            match producer.send(r) {
-                Ok(()) => break,
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
-                    producer.poll(Duration::from_millis(1));
-                    r = back;
-                }
-                Err((e, _)) => panic!("producing: {e}"),
-            }
-        }
+        let r = BaseRecord::<(), str>::to(&topic).payload(line.as_str());
+        caudal::kafka::send_waiting(&producer, r).expect("producing");
         producer.poll(Duration::ZERO);
     }
     producer.flush(Duration::from_secs(60)).expect("flushed");

@@ -36,6 +36,8 @@ pub mod dead_letter;
 pub mod dstream;
 pub mod embed;
 pub mod guarantee;
+#[cfg(feature = "kafka")]
+pub mod kafka;
 pub mod mode;
 pub mod parse;
 pub mod pipeline;

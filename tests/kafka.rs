@@ -17,7 +17,7 @@ use caudal::checkpoint::publish::{close_publishers, frame, publish, Publish};
 use caudal::workload::Tag;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::error::KafkaError;
 use rdkafka::message::{Headers, Message};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
@@ -87,20 +87,12 @@ impl Broker {
             .create()
             .unwrap();
         for (partition, timestamp, value) in records {
-            let mut record = BaseRecord::<(), [u8]>::to(topic)
+            let record = BaseRecord::<(), [u8]>::to(topic)
                 .partition(*partition)
                 .timestamp(*timestamp)
                 .payload(value.as_slice());
-            loop {
-                match producer.send(record) {
-                    Ok(()) => break,
-                    Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
-                        record = back;
-                        producer.poll(Duration::from_millis(10));
-                    }
-                    Err((e, _)) => panic!("producing to {topic}: {e}"),
-                }
-            }
+            caudal::kafka::send_waiting(&producer, record)
+                .unwrap_or_else(|e| panic!("producing to {topic}: {e}"));
         }
         producer.flush(Duration::from_secs(30)).unwrap();
     }

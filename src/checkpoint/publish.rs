@@ -153,22 +153,10 @@ mod kafka {
                         key: "caudal-txn",
                         value: Some(&tag),
                     });
-                    let mut message = BaseRecord::<(), [u8]>::to(&p.topic)
+                    let message = BaseRecord::<(), [u8]>::to(&p.topic)
                         .payload(*record)
                         .headers(headers);
-                    loop {
-                        match self.producer.send(message) {
-                            Ok(()) => break,
-                            Err((
-                                KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull),
-                                back,
-                            )) => {
-                                self.producer.poll(Duration::from_millis(10));
-                                message = back;
-                            }
-                            Err((e, _)) => return Err(e),
-                        }
-                    }
+                    crate::kafka::send_waiting(&self.producer, message)?;
                 }
                 let mut offsets = TopicPartitionList::new();
                 offsets.add_partition_offset(&p.topic, 0, Offset::Offset(p.sequence as i64 + 1))?;

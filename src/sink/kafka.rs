@@ -39,7 +39,6 @@ use std::time::Duration;
 
 use caudal_operators::{Event, EventTime};
 use rdkafka::config::ClientConfig;
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
 use rdkafka::ClientContext;
 
@@ -284,24 +283,11 @@ impl<D: 'static> Sink<D> for KafkaWriter<D> {
             self.line.clear();
             self.format.line(event, &mut self.line);
             let payload = &self.line[..self.line.len() - 1];
-            let mut record = BaseRecord::<(), [u8]>::to(&self.topic).payload(payload);
-            loop {
-                match self.producer.send(record) {
-                    Ok(()) => break,
-                    // librdkafka's queue is full: serve acknowledgements until there is room (the
-                    // worker, and so the sources, wait: backpressure from the broker).
-                    Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
-                        self.producer.poll(Duration::from_millis(10));
-                        record = back;
-                    }
-                    Err((e, _)) => {
-                        return Err(SinkError::Remote(format!(
-                            "{}: cannot send a result: {e}",
-                            self.address
-                        )))
-                    }
-                }
-            }
+            let record = BaseRecord::<(), [u8]>::to(&self.topic).payload(payload);
+            // A full queue waits here (the worker, and so the sources: backpressure from the broker).
+            crate::kafka::send_waiting(&self.producer, record).map_err(|e| {
+                SinkError::Remote(format!("{}: cannot send a result: {e}", self.address))
+            })?;
         }
         records.clear();
         self.producer.poll(Duration::ZERO);
