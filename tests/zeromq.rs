@@ -39,9 +39,12 @@ impl Drop for Peer {
     }
 }
 
+/// Runs `caudal` to its end (at most a minute: a peer that sends too little fails the test instead of
+/// hanging it).
 fn run(args: &[&str]) -> (Vec<String>, String) {
     let out = Command::new(BIN)
         .args(args)
+        .args(["--duration", "60s"])
         .stdin(Stdio::null())
         .output()
         .unwrap();
@@ -105,7 +108,7 @@ fn sub_takes_the_messages_of_its_topic_from_a_pub_peer() {
     // subscription to reach it before it publishes, at a rate a subscriber keeps up with.
     let source = format!("zmq+sub://{address}?topic=ticks&limit=2000");
     let caudal = Command::new(BIN)
-        .args(["run", "uppercase", "--source", &source])
+        .args(["run", "uppercase", "--source", &source, "--duration", "60s"])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
