@@ -96,8 +96,10 @@ stop() {
     kill "$pid" 2>/dev/null || true
     for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -9 "$pid" 2>/dev/null || true
-    rm -f "$RUN/pid"
   fi
+  # Its topics lived in memory: nothing of it is worth keeping (each test's broker has a port, and so
+  # a directory, of its own).
+  rm -rf "$RUN"
 }
 
 topic() {

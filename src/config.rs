@@ -142,6 +142,8 @@ pub mod defaults {
     pub const DSTREAM_SOCKET_MAX_BACKOFF: Duration = Duration::from_secs(2);
     /// How many records a DStream input reads from its source per poll.
     pub const DSTREAM_POLL_BUDGET: usize = 65_536;
+    /// How many batches' offset ranges a Kafka direct stream keeps for `foreach_rdd` to look up.
+    pub const DSTREAM_OFFSET_RANGES_KEPT: u64 = 1_024;
 
     /// The defaults of `caudal run` that are not a [`RunConfig`](super::RunConfig)'s.
     #[cfg(feature = "cli")]

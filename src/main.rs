@@ -81,7 +81,9 @@ struct RunArgs {
     /// tumbling, sliding, session, join, burst).
     #[arg(value_parser = parse_builtin)]
     pipeline: Builtin,
-    /// Where records come from: socket://HOST:PORT, file://PATH (a file or a watched directory) or generator:WORKLOAD[?rate=N&limit=N].
+    /// Where records come from: socket://HOST:PORT, file://PATH (a file or a watched directory),
+    /// generator:WORKLOAD[?rate=N&limit=N], kafka://HOST:PORT/TOPIC[?start=earliest|latest|committed&group=G&until=end]
+    /// or zmq+sub://HOST:PORT[?topic=T] / zmq+pull://HOST:PORT.
     #[arg(long, value_parser = parse_source)]
     source: SourceSpec,
     /// per-record, micro-batch:INTERVAL (such as micro-batch:1s, optionally +OVERHEAD) or batch.

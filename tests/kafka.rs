@@ -16,17 +16,13 @@ use std::time::{Duration, Instant};
 use caudal::checkpoint::publish::{close_publishers, frame, publish, Publish};
 use caudal::workload::Tag;
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::error::KafkaError;
-use rdkafka::message::{Headers, Message};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
-use rdkafka::{Offset, TopicPartitionList};
 
 mod common;
+use common::kafka::{Broker, PARTITIONS};
 use common::{env_u64, free_port, Moments};
 
 const BIN: &str = env!("CARGO_BIN_EXE_caudal");
-const PARTITIONS: i32 = 4;
 /// The first record's timestamp (ms): a whole second, so windows start at round numbers.
 const BASE_MS: i64 = 1_700_000_000_000;
 const TAGS: [&str; 6] = ["rust", "kafka", "VIU", "flink", "spark", "timely"];
@@ -36,123 +32,6 @@ fn scratch(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
-}
-
-/// A broker on a port of its own, stopped when dropped.
-struct Broker {
-    port: u16,
-}
-
-impl Broker {
-    fn script(&self, args: &[&str]) -> Output {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/kafka-broker.sh");
-        Command::new("bash")
-            .arg(script)
-            .args(args)
-            .env("KAFKA_PORT", self.port.to_string())
-            .output()
-            .unwrap()
-    }
-
-    fn start() -> Broker {
-        let broker = Broker { port: free_port() };
-        let started = broker.script(&["start"]);
-        assert!(
-            started.status.success(),
-            "scripts/kafka-broker.sh start failed:\n{}",
-            String::from_utf8_lossy(&started.stderr)
-        );
-        broker
-    }
-
-    fn address(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-
-    fn topic(&self, name: &str, partitions: i32) -> String {
-        let made = self.script(&["topic", name, &partitions.to_string()]);
-        assert!(
-            made.status.success(),
-            "cannot create topic {name}:\n{}",
-            String::from_utf8_lossy(&made.stderr)
-        );
-        format!("kafka://{}/{name}", self.address())
-    }
-
-    /// Writes `records` (partition, timestamp, value) and waits until the broker has them all.
-    fn produce(&self, topic: &str, records: &[(i32, i64, Vec<u8>)]) {
-        let producer: BaseProducer = ClientConfig::new()
-            .set("bootstrap.servers", self.address())
-            .set("linger.ms", "5")
-            .create()
-            .unwrap();
-        for (partition, timestamp, value) in records {
-            let record = BaseRecord::<(), [u8]>::to(topic)
-                .partition(*partition)
-                .timestamp(*timestamp)
-                .payload(value.as_slice());
-            caudal::kafka::send_waiting(&producer, record)
-                .unwrap_or_else(|e| panic!("producing to {topic}: {e}"));
-        }
-        producer.flush(Duration::from_secs(30)).unwrap();
-    }
-
-    /// Every value in `topic` as a `read_committed` consumer sees it, counted.
-    fn read_committed(&self, topic: &str) -> BTreeMap<String, usize> {
-        let mut values = BTreeMap::new();
-        for (value, _) in self.read_with_headers(topic) {
-            *values.entry(value).or_default() += 1;
-        }
-        values
-    }
-
-    /// Every value in `topic` as a `read_committed` consumer sees it, with its `caudal-txn` header.
-    fn read_with_headers(&self, topic: &str) -> Vec<(String, Option<String>)> {
-        let consumer: BaseConsumer = ClientConfig::new()
-            .set("bootstrap.servers", self.address())
-            .set("group.id", "caudal-test-reader")
-            .set("enable.auto.commit", "false")
-            .set("enable.partition.eof", "true")
-            .set("isolation.level", "read_committed")
-            .create()
-            .unwrap();
-        let mut assignment = TopicPartitionList::new();
-        for p in 0..PARTITIONS {
-            assignment
-                .add_partition_offset(topic, p, Offset::Beginning)
-                .unwrap();
-        }
-        consumer.assign(&assignment).unwrap();
-        let mut open: Vec<i32> = (0..PARTITIONS).collect();
-        let mut values = Vec::new();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !open.is_empty() {
-            assert!(Instant::now() < deadline, "reading {topic} did not end");
-            match consumer.poll(Duration::from_millis(200)) {
-                Some(Ok(m)) => {
-                    let value =
-                        String::from_utf8(m.payload().unwrap_or_default().to_vec()).unwrap();
-                    let txn = m.headers().and_then(|hs| {
-                        hs.iter()
-                            .find(|h| h.key == "caudal-txn")
-                            .and_then(|h| h.value)
-                            .map(|v| String::from_utf8_lossy(v).into_owned())
-                    });
-                    values.push((value, txn));
-                }
-                Some(Err(KafkaError::PartitionEOF(p))) => open.retain(|q| *q != p),
-                Some(Err(e)) => panic!("reading {topic}: {e}"),
-                None => {}
-            }
-        }
-        values
-    }
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        self.script(&["stop"]);
-    }
 }
 
 /// Post `i`: its partition, timestamp (one per ms) and text line (`userU: post I #tag`).

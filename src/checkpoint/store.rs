@@ -29,8 +29,9 @@ use caudal_operators::EventTime;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-/// The format of checkpoint files. Bump it when a stored type changes.
-pub const FORMAT: u32 = 2;
+/// The format of checkpoint files (runtime and DStream checkpoints). Bump it when a stored type
+/// changes. 3: DStream checkpoints keep input positions (Kafka direct streams).
+pub const FORMAT: u32 = 3;
 
 const MAGIC: &[u8; 8] = b"CAUDALCK";
 const HEADER: usize = 8 + 4 + 8 + 4;

@@ -42,6 +42,9 @@ pub(crate) struct DStreamCheckpoint {
     pub zero_ms: u64,
     /// Each input stream's offset where the next batch starts, by the input's name.
     pub inputs: BTreeMap<String, u64>,
+    /// The position of each input whose offset does not say it all (a Kafka stream's next offset per
+    /// partition), by the input's name.
+    pub positions: BTreeMap<String, Vec<u8>>,
     /// Every stateful operator's state.
     pub state: WorkerSnapshot,
 }

@@ -263,6 +263,13 @@ impl Graph {
                 .iter()
                 .map(|input| (input.name.clone(), input.emitted.get()))
                 .collect(),
+            positions: recovery
+                .offsets
+                .borrow()
+                .iter()
+                .filter(|input| !input.position.borrow().is_empty())
+                .map(|input| (input.name.clone(), input.position.borrow().clone()))
+                .collect(),
             state: StateRegistry::current().snapshot(),
         };
         recovery
@@ -307,6 +314,8 @@ pub(crate) struct Recovery {
     pub(crate) write_ahead_log: bool,
     /// The offsets the checkpoint being resumed left the inputs at.
     pub(crate) restored: BTreeMap<String, u64>,
+    /// The positions it left them at (sources whose offset does not say it all: Kafka's partitions).
+    pub(crate) restored_positions: BTreeMap<String, Vec<u8>>,
     /// Each input with a source: its name, its offset after the last batch it emitted, and the
     /// offset of the last checkpoint written (which its source may forget what is before).
     pub(crate) offsets: RefCell<Vec<InputOffsets>>,
@@ -316,6 +325,8 @@ pub(crate) struct Recovery {
 pub(crate) struct InputOffsets {
     pub(crate) name: String,
     pub(crate) emitted: Rc<Cell<u64>>,
+    /// Its source's position after the last batch it emitted.
+    pub(crate) position: Rc<RefCell<Vec<u8>>>,
     pub(crate) checkpointed: Rc<Cell<u64>>,
 }
 
@@ -585,6 +596,10 @@ impl StreamingContext {
                         restored: restored
                             .as_ref()
                             .map(|(_, cp)| cp.inputs.clone())
+                            .unwrap_or_default(),
+                        restored_positions: restored
+                            .as_ref()
+                            .map(|(_, cp)| cp.positions.clone())
                             .unwrap_or_default(),
                         offsets: RefCell::default(),
                     }),

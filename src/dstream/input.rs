@@ -7,7 +7,7 @@
 //! batches under way are done. Sockets and files are the runtime's own [`Source`]s, started and polled
 //! by the driver as in every pipeline; a queue stream has no source and takes each batch from its queue.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::rc::Rc;
@@ -108,7 +108,7 @@ impl BatchClock for GraphClock {
 
 /// An input stream run by the source driver: batch `i` is `make_batch(i, records)`, where `records`
 /// are what `input` (if any) has produced by the time batch `i` is due.
-fn driven<'s, S: Data, T: Data>(
+pub(super) fn driven<'s, S: Data, T: Data>(
     streams: &mut Streams<'s>,
     name: &str,
     mut input: Option<Box<dyn Source<Item = S>>>,
@@ -124,9 +124,14 @@ fn driven<'s, S: Data, T: Data>(
                     let input = InputOffsets {
                         name,
                         emitted: Rc::new(Cell::new(source.offset())),
+                        position: Rc::new(RefCell::new(source.position())),
                         checkpointed: Rc::new(Cell::new(0)),
                     };
-                    let cells = (input.emitted.clone(), input.checkpointed.clone());
+                    let cells = (
+                        input.emitted.clone(),
+                        input.position.clone(),
+                        input.checkpointed.clone(),
+                    );
                     recovery.offsets.borrow_mut().push(input);
                     Some(cells)
                 }
@@ -154,8 +159,9 @@ fn driven<'s, S: Data, T: Data>(
             crate::source::Failure::new(move |message| control.fail(message))
         },
         first: streams.graph.first_batch,
-        offset: offsets.as_ref().map(|(emitted, _)| emitted.clone()),
-        checkpointed: offsets.map(|(_, checkpointed)| checkpointed),
+        offset: offsets.as_ref().map(|(emitted, _, _)| emitted.clone()),
+        position: offsets.as_ref().map(|(_, position, _)| position.clone()),
+        checkpointed: offsets.map(|(_, _, checkpointed)| checkpointed),
     };
     let stream = batch_stream(streams.scope, name, input, opts, make_batch);
     DStream::new(stream, streams.graph.clone(), 1)
@@ -175,7 +181,10 @@ fn prepare<S: 'static>(
         logged = true;
     }
     let offset = recovery.restored.get(name).copied();
-    if source.replayable() && (offset.is_some_and(|o| o > 0) || logged) {
+    let position = recovery.restored_positions.get(name);
+    if let Some(position) = position {
+        source.resume_at(offset.unwrap_or(0), position)?;
+    } else if source.replayable() && (offset.is_some_and(|o| o > 0) || logged) {
         source.resume(offset.unwrap_or(0))?;
     }
     Ok(())

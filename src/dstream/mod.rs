@@ -35,6 +35,8 @@ mod checkpoint;
 pub mod context;
 pub mod hash;
 pub mod input;
+#[cfg(feature = "kafka")]
+pub mod kafka;
 pub mod output;
 pub mod pyfmt;
 pub mod rdd;

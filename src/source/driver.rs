@@ -350,6 +350,8 @@ pub(crate) struct BatchOptions<C> {
     pub first: u64,
     /// Where it publishes its source's offset after each batch, for checkpoints.
     pub offset: Option<std::rc::Rc<std::cell::Cell<u64>>>,
+    /// Where it publishes its source's [`Source::position`] after each batch, beside the offset.
+    pub position: Option<std::rc::Rc<std::cell::RefCell<Vec<u8>>>>,
     /// Where it hears the offset of the last complete checkpoint, to pass to its source.
     pub checkpointed: Option<std::rc::Rc<std::cell::Cell<u64>>>,
 }
@@ -415,6 +417,9 @@ pub(crate) fn batch_stream<'scope, D: 'static, B: 'static, C: BatchClock>(
                 output.session(&*c).give(make_batch(next, &mut read));
                 if let (Some(cell), Some(source)) = (&opts.offset, source.as_deref()) {
                     cell.set(source.offset());
+                }
+                if let (Some(cell), Some(source)) = (&opts.position, source.as_deref()) {
+                    *cell.borrow_mut() = source.position();
                 }
                 next += 1;
                 c.downgrade(&next);

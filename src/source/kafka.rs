@@ -305,6 +305,18 @@ impl KafkaSource {
             idle_timeout: None,
         }
     }
+
+    /// The next offset of each partition read so far (or resumed from), as `(partition, offset)`, in
+    /// the order first met: where the records handed over end. A partition that has given nothing
+    /// yet in a fresh run is not listed.
+    pub fn next_offsets(&self) -> &[(i32, i64)] {
+        &self.next
+    }
+
+    /// The topic it reads.
+    pub fn spec(&self) -> &KafkaSpec {
+        &self.spec
+    }
 }
 
 /// Records that `partition` goes on at `next`.

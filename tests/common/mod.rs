@@ -4,6 +4,9 @@
 
 use std::path::PathBuf;
 
+#[cfg(feature = "kafka")]
+pub mod kafka;
+
 /// An example program built beside the running test (`cargo test` builds the examples first).
 pub fn example(name: &str) -> PathBuf {
     // target/<profile>/deps/<this test> → target/<profile>/examples/<name>

@@ -1,0 +1,137 @@
+//! A Kafka-protocol broker (tansu) for one test, on a loopback port of its own, started and stopped
+//! with `scripts/kafka-broker.sh` (which installs it on first use).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::{Headers, Message};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::{Offset, TopicPartitionList};
+
+use super::free_port;
+
+/// The partitions of the tests' topics.
+pub const PARTITIONS: i32 = 4;
+
+/// A broker on a port of its own, stopped when dropped.
+pub struct Broker {
+    /// Its port on 127.0.0.1.
+    pub port: u16,
+}
+
+impl Broker {
+    pub fn script(&self, args: &[&str]) -> Output {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/kafka-broker.sh");
+        Command::new("bash")
+            .arg(script)
+            .args(args)
+            .env("KAFKA_PORT", self.port.to_string())
+            .output()
+            .unwrap()
+    }
+
+    pub fn start() -> Broker {
+        let broker = Broker { port: free_port() };
+        let started = broker.script(&["start"]);
+        assert!(
+            started.status.success(),
+            "scripts/kafka-broker.sh start failed:\n{}",
+            String::from_utf8_lossy(&started.stderr)
+        );
+        broker
+    }
+
+    pub fn address(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    pub fn topic(&self, name: &str, partitions: i32) -> String {
+        let made = self.script(&["topic", name, &partitions.to_string()]);
+        assert!(
+            made.status.success(),
+            "cannot create topic {name}:\n{}",
+            String::from_utf8_lossy(&made.stderr)
+        );
+        format!("kafka://{}/{name}", self.address())
+    }
+
+    /// Writes `records` (partition, timestamp, value) and waits until the broker has them all.
+    pub fn produce(&self, topic: &str, records: &[(i32, i64, Vec<u8>)]) {
+        let producer: BaseProducer = ClientConfig::new()
+            .set("bootstrap.servers", self.address())
+            .set("linger.ms", "5")
+            .create()
+            .unwrap();
+        for (partition, timestamp, value) in records {
+            let record = BaseRecord::<(), [u8]>::to(topic)
+                .partition(*partition)
+                .timestamp(*timestamp)
+                .payload(value.as_slice());
+            caudal::kafka::send_waiting(&producer, record)
+                .unwrap_or_else(|e| panic!("producing to {topic}: {e}"));
+        }
+        producer.flush(Duration::from_secs(30)).unwrap();
+    }
+
+    /// Every value in `topic` as a `read_committed` consumer sees it, counted.
+    pub fn read_committed(&self, topic: &str) -> BTreeMap<String, usize> {
+        let mut values = BTreeMap::new();
+        for (value, _) in self.read_with_headers(topic) {
+            *values.entry(value).or_default() += 1;
+        }
+        values
+    }
+
+    /// Every value in `topic` as a `read_committed` consumer sees it, with its `caudal-txn` header.
+    pub fn read_with_headers(&self, topic: &str) -> Vec<(String, Option<String>)> {
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", self.address())
+            .set("group.id", "caudal-test-reader")
+            .set("enable.auto.commit", "false")
+            .set("enable.partition.eof", "true")
+            .set("isolation.level", "read_committed")
+            .create()
+            .unwrap();
+        let mut assignment = TopicPartitionList::new();
+        for p in 0..PARTITIONS {
+            assignment
+                .add_partition_offset(topic, p, Offset::Beginning)
+                .unwrap();
+        }
+        consumer.assign(&assignment).unwrap();
+        let mut open: Vec<i32> = (0..PARTITIONS).collect();
+        let mut values = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !open.is_empty() {
+            assert!(Instant::now() < deadline, "reading {topic} did not end");
+            match consumer.poll(Duration::from_millis(200)) {
+                Some(Ok(m)) => {
+                    let value =
+                        String::from_utf8(m.payload().unwrap_or_default().to_vec()).unwrap();
+                    let txn = m.headers().and_then(|hs| {
+                        hs.iter()
+                            .find(|h| h.key == "caudal-txn")
+                            .and_then(|h| h.value)
+                            .map(|v| String::from_utf8_lossy(v).into_owned())
+                    });
+                    values.push((value, txn));
+                }
+                Some(Err(KafkaError::PartitionEOF(p))) => open.retain(|q| *q != p),
+                Some(Err(e)) => panic!("reading {topic}: {e}"),
+                None => {}
+            }
+        }
+        values
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        self.script(&["stop"]);
+    }
+}
