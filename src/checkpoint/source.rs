@@ -86,6 +86,12 @@ impl SourceCheckpoint {
         self.coord.cut()
     }
 
+    /// How long an instance behind the cut may read nothing before it moves up to the cut.
+    #[inline]
+    pub(crate) fn quiet_source(&self) -> std::time::Duration {
+        self.coord.config().quiet_source
+    }
+
     /// After the capability moved to `frontier`: pauses if it has reached the cut of an open round,
     /// with the part `part` makes. Returns whether it paused.
     #[inline]

@@ -699,10 +699,25 @@ impl<D: 'static> Driver<D> {
                 None => self.tracker.frontier_from_records(),
             },
         };
-        if self.tracker.is_idle(now) {
+        let frontier = if self.tracker.is_idle(now) {
             frontier.max(self.opts.shared.highest())
         } else {
             frontier
+        };
+        // A checkpoint round must not wait for input that may never come: an instance that holds
+        // nothing and has read nothing for a while moves up to the round's cut.
+        match &self.checkpoint {
+            Some(checkpoint)
+                if checkpoint.round_pending()
+                    && frontier < checkpoint.cut()
+                    && self.read.is_empty()
+                    && self.held.is_empty()
+                    && self.sealed.is_empty()
+                    && self.tracker.quiet_for(now) >= checkpoint.quiet_source() =>
+            {
+                checkpoint.cut()
+            }
+            _ => frontier,
         }
     }
 

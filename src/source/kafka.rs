@@ -21,6 +21,10 @@
 //! **Event time** is the record's Kafka timestamp (its create time, in ms); a record without one takes
 //! the wall clock when read.
 //!
+//! **Settings**: any librdkafka consumer property can be given as `kafka.NAME=VALUE` in the address
+//! (`kafka://HOST:PORT/TOPIC?kafka.fetch.max.bytes=1048576&kafka.security.protocol=ssl`, as Spark's
+//! Kafka source takes `kafka.`-prefixed options); it is set after Caudal's own, so it wins.
+//!
 //! **Bounded reads**: with `until=end`, each partition is read until the reader has caught up with it
 //! (librdkafka's end-of-partition event), then the input ends: a batch-mode run, or a test, over what a
 //! topic holds. (It does not ask the broker for the partition's end offset first: the tansu broker
@@ -98,6 +102,10 @@ pub struct KafkaSpec {
     pub start: Start,
     /// Whether the input ends at the end each partition had when the run started.
     pub until_end: bool,
+    /// librdkafka consumer properties given as `kafka.NAME=VALUE` (as Spark's Kafka source takes
+    /// them), set after Caudal's own, so that they win: `kafka.fetch.max.bytes=...`,
+    /// `kafka.security.protocol=...`, `kafka.debug=fetch`.
+    pub properties: Vec<(String, String)>,
 }
 
 impl fmt::Display for KafkaSpec {
@@ -137,8 +145,17 @@ impl FromStr for KafkaSpec {
             group: None,
             start: Start::Earliest,
             until_end: false,
+            properties: Vec::new(),
         };
         for pair in query.split('&').filter(|p| !p.is_empty()) {
+            if let Some((name, value)) = pair
+                .strip_prefix("kafka.")
+                .and_then(|p| p.split_once('='))
+                .filter(|(name, _)| !name.is_empty())
+            {
+                spec.properties.push((name.to_string(), value.to_string()));
+                continue;
+            }
             match pair.split_once('=') {
                 Some(("group", g)) if !g.is_empty() => spec.group = Some(g.to_string()),
                 Some(("start", "earliest")) => spec.start = Start::Earliest,
@@ -148,7 +165,8 @@ impl FromStr for KafkaSpec {
                 _ => {
                     return Err(format!(
                         "`{s}`: unknown option `{pair}` (known: group=NAME, \
-                         start=earliest|latest|committed, until=end)"
+                         start=earliest|latest|committed, until=end, and kafka.PROPERTY=VALUE for \
+                         any librdkafka consumer property)"
                     ))
                 }
             }
@@ -593,6 +611,9 @@ impl Reader {
                 defaults::KAFKA_FETCH_WAIT.as_millis().to_string(),
             )
             .set("client.id", format!("caudal-w{}", self.worker.index));
+        for (name, value) in &self.spec.properties {
+            config.set(name, value);
+        }
         config
     }
 
@@ -701,7 +722,7 @@ mod tests {
 
     #[test]
     fn reads_addresses_and_refuses_bad_ones_with_the_reason() {
-        let spec: KafkaSpec = "kafka://127.0.0.1:9092/posts?group=g&start=committed&until=end"
+        let spec: KafkaSpec = "kafka://127.0.0.1:9092/posts?group=g&start=committed&until=end&kafka.fetch.max.bytes=1000"
             .parse()
             .unwrap();
         assert_eq!(
@@ -712,6 +733,7 @@ mod tests {
                 group: Some("g".into()),
                 start: Start::Committed,
                 until_end: true,
+                properties: vec![("fetch.max.bytes".into(), "1000".into())],
             }
         );
         for (bad, reason) in [

@@ -22,21 +22,35 @@ pub const PARTITIONS: i32 = 4;
 pub struct Broker {
     /// Its port on 127.0.0.1.
     pub port: u16,
+    /// The port it tells clients to use, if not its own (a proxy's).
+    pub advertised: Option<u16>,
 }
 
 impl Broker {
+    /// Runs `scripts/kafka-broker.sh ARGS` for this broker.
     pub fn script(&self, args: &[&str]) -> Output {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/kafka-broker.sh");
         Command::new("bash")
             .arg(script)
             .args(args)
             .env("KAFKA_PORT", self.port.to_string())
+            .env(
+                "KAFKA_ADVERTISED_PORT",
+                self.advertised.unwrap_or(self.port).to_string(),
+            )
             .output()
             .unwrap()
     }
 
+    /// A broker on a free port.
     pub fn start() -> Broker {
-        let broker = Broker { port: free_port() };
+        Broker::start_advertising(free_port(), None)
+    }
+
+    /// A broker on `port` that tells clients to connect to `advertised` instead (a proxy in front of
+    /// it): clients then reach it through the proxy only, after their first connection too.
+    pub fn start_advertising(port: u16, advertised: Option<u16>) -> Broker {
+        let broker = Broker { port, advertised };
         let started = broker.script(&["start"]);
         assert!(
             started.status.success(),
@@ -46,10 +60,12 @@ impl Broker {
         broker
     }
 
+    /// The `host:port` clients use.
     pub fn address(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        format!("127.0.0.1:{}", self.advertised.unwrap_or(self.port))
     }
 
+    /// Creates `name` with `partitions`; its `kafka://` address.
     pub fn topic(&self, name: &str, partitions: i32) -> String {
         let made = self.script(&["topic", name, &partitions.to_string()]);
         assert!(
@@ -65,6 +81,8 @@ impl Broker {
         let producer: BaseProducer = ClientConfig::new()
             .set("bootstrap.servers", self.address())
             .set("linger.ms", "5")
+            // A send retried after a lost connection is written once (tests cut the broker off).
+            .set("enable.idempotence", "true")
             .create()
             .unwrap();
         for (partition, timestamp, value) in records {

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 #[cfg(feature = "kafka")]
 pub mod kafka;
+pub mod proxy;
 
 /// An example program built beside the running test (`cargo test` builds the examples first).
 pub fn example(name: &str) -> PathBuf {
