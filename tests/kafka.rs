@@ -668,3 +668,61 @@ fn a_broker_outage_in_the_middle_of_a_run_loses_and_repeats_nothing() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// In the library, a Kafka record comes with its key, headers, partition and offset, and a user's
+/// extractor can give its event time (here from the value), instead of the Kafka timestamp.
+#[test]
+fn the_library_gets_keys_headers_and_event_times_from_an_extractor() {
+    use caudal::prelude::*;
+    use rdkafka::message::{Header, OwnedHeaders};
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+
+    let broker = Broker::start();
+    let input = broker.topic("readings", 1);
+    let producer: BaseProducer = rdkafka::config::ClientConfig::new()
+        .set("bootstrap.servers", broker.address())
+        .create()
+        .unwrap();
+    for (i, at) in [(0, 5_000), (1, 7_000), (2, 6_000)] {
+        let value = format!("sensor-{i} at={at}");
+        let key = format!("k{i}");
+        let headers = OwnedHeaders::new().insert(Header {
+            key: "origin",
+            value: Some("test"),
+        });
+        let record = BaseRecord::to("readings")
+            .partition(0)
+            .timestamp(BASE_MS)
+            .key(&key)
+            .payload(&value)
+            .headers(headers);
+        caudal::kafka::send_waiting(&producer, record).unwrap();
+    }
+    producer.flush(Duration::from_secs(30)).unwrap();
+
+    let spec: caudal::source::kafka::KafkaSpec = format!("{input}?until=end").parse().unwrap();
+    let factory = caudal::source::kafka::source(spec)
+        .event_time(|r| r.text().ok()?.split_once("at=")?.1.parse().ok());
+    let seen = Collect::new();
+    let sink = seen.clone();
+    caudal::run(RunConfig::new(ExecutionMode::PerRecord), move |df| {
+        let readings = df.source("readings", &factory);
+        df.sink("seen", readings, &sink);
+    })
+    .unwrap();
+    let got: Vec<(u64, i64, Option<Vec<u8>>, Vec<(String, Vec<u8>)>)> = seen
+        .take()
+        .into_iter()
+        .map(|e| (e.time, e.data.offset, e.data.key, e.data.headers))
+        .collect();
+    let header = vec![("origin".to_string(), b"test".to_vec())];
+    assert_eq!(
+        got,
+        vec![
+            (5_000, 0, Some(b"k0".to_vec()), header.clone()),
+            (7_000, 1, Some(b"k1".to_vec()), header.clone()),
+            // Behind the watermark (7,000) by then, it still flows with its own time.
+            (6_000, 2, Some(b"k2".to_vec()), header),
+        ]
+    );
+}

@@ -19,7 +19,7 @@
 //! partitions without one start at the earliest).
 //!
 //! **Event time** is the record's Kafka timestamp (its create time, in ms); a record without one takes
-//! the wall clock when read.
+//! the wall clock when read. [`KafkaSourceFactory::event_time`] takes it from the record instead.
 //!
 //! **Settings**: any librdkafka consumer property can be given as `kafka.NAME=VALUE` in the address
 //! (`kafka://HOST:PORT/TOPIC?kafka.fetch.max.bytes=1048576&kafka.security.protocol=ssl`, as Spark's
@@ -180,20 +180,43 @@ impl FromStr for KafkaSpec {
     }
 }
 
+/// A user's event time for a record (in ms), instead of its Kafka timestamp; `None` keeps the
+/// timestamp.
+pub type EventTimeFn = Arc<dyn Fn(&KafkaRecord) -> Option<EventTime> + Send + Sync>;
+
 /// Makes each worker's [`KafkaSource`].
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct KafkaSourceFactory {
     spec: KafkaSpec,
+    event_time: Option<EventTimeFn>,
 }
 
 /// The source of `spec` (see the module's documentation).
 pub fn source(spec: KafkaSpec) -> KafkaSourceFactory {
-    KafkaSourceFactory { spec }
+    KafkaSourceFactory {
+        spec,
+        event_time: None,
+    }
+}
+
+impl KafkaSourceFactory {
+    /// Takes each record's event time (ms) from `extract` (from its value, key or headers), as
+    /// Flink's `TimestampAssigner`; where it gives `None`, the Kafka timestamp stays. It runs on the
+    /// reader thread, before the record is handed to the dataflow.
+    pub fn event_time(
+        mut self,
+        extract: impl Fn(&KafkaRecord) -> Option<EventTime> + Send + Sync + 'static,
+    ) -> Self {
+        self.event_time = Some(Arc::new(extract));
+        self
+    }
 }
 
 impl SourceFactory<KafkaRecord> for KafkaSourceFactory {
     fn make(&self, worker: WorkerInfo) -> Box<dyn Source<Item = KafkaRecord>> {
-        Box::new(KafkaSource::new(self.spec.clone(), worker))
+        let mut source = KafkaSource::new(self.spec.clone(), worker);
+        source.event_time = self.event_time.clone();
+        Box::new(source)
     }
 }
 
@@ -301,6 +324,8 @@ pub struct KafkaSource {
     /// Its partitions, for per-partition watermarks.
     splits: Vec<Split>,
     idle_timeout: Option<Duration>,
+    /// The user's event time, if any.
+    event_time: Option<EventTimeFn>,
 }
 
 impl Drop for KafkaSource {
@@ -321,6 +346,7 @@ impl KafkaSource {
             closed: Arc::default(),
             splits: Vec::new(),
             idle_timeout: None,
+            event_time: None,
         }
     }
 
@@ -355,6 +381,7 @@ impl Source for KafkaSource {
         self.idle_timeout = ctx.idle_timeout;
         let reader = Reader {
             spec: self.spec.clone(),
+            event_time: self.event_time.clone(),
             worker: self.worker,
             resumed: self.next.clone(),
             ctx: ctx.clone(),
@@ -474,6 +501,7 @@ impl Source for KafkaSource {
 /// The reader thread of one instance.
 struct Reader {
     spec: KafkaSpec,
+    event_time: Option<EventTimeFn>,
     worker: WorkerInfo,
     /// Where a resumed run goes on, per partition.
     resumed: Vec<(i32, i64)>,
@@ -542,7 +570,11 @@ impl Reader {
                     // After its end, a bounded read takes nothing more of a partition.
                     let p = message.partition();
                     if open.as_ref().is_none_or(|open| open.contains(&p)) {
-                        batch.push(event(&message));
+                        let mut e = event(&message);
+                        if let Some(t) = self.event_time.as_ref().and_then(|f| f(&e.data)) {
+                            e.time = t;
+                        }
+                        batch.push(e);
                     }
                     flush = batch.len() >= defaults::KAFKA_BATCH;
                 }
