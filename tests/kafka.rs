@@ -710,7 +710,8 @@ fn the_library_gets_keys_headers_and_event_times_from_an_extractor() {
         df.sink("seen", readings, &sink);
     })
     .unwrap();
-    let got: Vec<(u64, i64, Option<Vec<u8>>, Vec<(String, Vec<u8>)>)> = seen
+    type Seen = (u64, i64, Option<Vec<u8>>, Vec<(String, Vec<u8>)>);
+    let got: Vec<Seen> = seen
         .take()
         .into_iter()
         .map(|e| (e.time, e.data.offset, e.data.key, e.data.headers))
