@@ -95,17 +95,6 @@ impl<D> KafkaSink<D> {
 
 impl<D: 'static> SinkFactory<D> for KafkaSink<D> {
     fn make(&self, worker: WorkerInfo) -> Result<Box<dyn Sink<D>>, SinkError> {
-        let failed = Arc::new(Mutex::new(None));
-        let producer: BaseProducer<Deliveries> = ClientConfig::new()
-            .set("bootstrap.servers", &self.brokers)
-            .set("enable.idempotence", "true")
-            .set("acks", "all")
-            .set("linger.ms", "1")
-            .set("client.id", format!("caudal-sink-w{}", worker.index))
-            .create_with_context(Deliveries {
-                failed: failed.clone(),
-            })
-            .map_err(|e| SinkError::Remote(format!("kafka://{}: {e}", self.brokers)))?;
         if let Some(dir) = &self.staging {
             std::fs::create_dir_all(dir).map_err(|source| SinkError::Io {
                 what: format!("creating {}", dir.display()),
@@ -113,13 +102,13 @@ impl<D: 'static> SinkFactory<D> for KafkaSink<D> {
             })?;
         }
         Ok(Box::new(KafkaWriter {
-            producer,
+            producer: None,
             topic: self.topic.clone(),
             brokers: self.brokers.clone(),
             address: format!("kafka://{}/{}", self.brokers, self.topic),
             format: self.format.clone(),
             line: Vec::new(),
-            failed,
+            failed: Arc::new(Mutex::new(None)),
             staging: self.staging.clone(),
             worker: worker.index,
             ctx: SinkContext::default(),
@@ -150,7 +139,9 @@ impl ProducerContext for Deliveries {
 
 /// One worker's producer.
 struct KafkaWriter<D> {
-    producer: BaseProducer<Deliveries>,
+    /// The producer of output sent as it comes (made at start; exactly-once output is published by
+    /// the checkpoints' transactional producers instead).
+    producer: Option<BaseProducer<Deliveries>>,
     topic: String,
     brokers: String,
     address: String,
@@ -181,9 +172,32 @@ impl<D> KafkaWriter<D> {
         }
     }
 
+    /// The producer (made at start).
+    fn producer(&self) -> Result<&BaseProducer<Deliveries>, SinkError> {
+        self.producer.as_ref().ok_or_else(|| {
+            SinkError::Remote(format!("{}: the sink was not started", self.address))
+        })
+    }
+
+    /// Makes the producer of output sent as it comes: idempotent, acknowledged by all replicas.
+    fn make_producer(&mut self) -> Result<(), SinkError> {
+        let producer = ClientConfig::new()
+            .set("bootstrap.servers", &self.brokers)
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("linger.ms", "1")
+            .set("client.id", format!("caudal-sink-w{}", self.worker))
+            .create_with_context(Deliveries {
+                failed: self.failed.clone(),
+            })
+            .map_err(|e| SinkError::Remote(format!("{}: {e}", self.address)))?;
+        self.producer = Some(producer);
+        Ok(())
+    }
+
     /// Waits until the broker has acknowledged everything sent.
     fn flush(&self) -> Result<(), SinkError> {
-        self.producer.flush(FLUSH_TIMEOUT).map_err(|e| {
+        self.producer()?.flush(FLUSH_TIMEOUT).map_err(|e| {
             SinkError::Remote(format!(
                 "{}: the broker did not acknowledge the results within {FLUSH_TIMEOUT:?}: {e}",
                 self.address
@@ -267,6 +281,9 @@ impl<D: 'static> Sink<D> for KafkaWriter<D> {
                 self.address
             )));
         }
+        if !self.transactional() {
+            self.make_producer()?;
+        }
         self.clear_leftovers()
     }
 
@@ -285,12 +302,12 @@ impl<D: 'static> Sink<D> for KafkaWriter<D> {
             let payload = &self.line[..self.line.len() - 1];
             let record = BaseRecord::<(), [u8]>::to(&self.topic).payload(payload);
             // A full queue waits here (the worker, and so the sources: backpressure from the broker).
-            crate::kafka::send_waiting(&self.producer, record).map_err(|e| {
+            crate::kafka::send_waiting(self.producer()?, record).map_err(|e| {
                 SinkError::Remote(format!("{}: cannot send a result: {e}", self.address))
             })?;
         }
         records.clear();
-        self.producer.poll(Duration::ZERO);
+        self.producer()?.poll(Duration::ZERO);
         self.check()
     }
 
@@ -336,7 +353,7 @@ impl<D: 'static> Sink<D> for KafkaWriter<D> {
         match frontier {
             None => self.flush(),
             Some(_) => {
-                self.producer.poll(Duration::ZERO);
+                self.producer()?.poll(Duration::ZERO);
                 self.check()
             }
         }
