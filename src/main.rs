@@ -226,6 +226,12 @@ struct CompareArgs {
     /// How often checkpoints are taken under a guarantee.
     #[arg(long, default_value = duration_text(defaults::CHECKPOINT_INTERVAL), value_parser = parse_duration)]
     checkpoint_interval: Duration,
+    /// Put a Kafka broker in the measured path, kafka://HOST:PORT: the records are produced to it
+    /// open loop, Caudal reads them from it and writes each result to it, and latency is taken where a
+    /// reader of the results sees them (two new topics per run; scripts/kafka-broker.sh start runs a
+    /// broker).
+    #[arg(long, value_parser = parse_via)]
+    via: Option<String>,
     /// Print the results as JSON instead of a table.
     #[arg(long)]
     json: bool,
@@ -258,6 +264,16 @@ fn parse_size(s: &str) -> Result<usize, String> {
         .and_then(|n| n.checked_mul(scale))
         .filter(|bytes| *bytes > 0)
         .ok_or_else(|| format!("`{s}` is not a size above 0: write one such as 512MiB or 2GiB"))
+}
+
+/// `--via`: a `kafka://HOST:PORT` broker.
+fn parse_via(s: &str) -> Result<String, String> {
+    #[cfg(feature = "kafka")]
+    return caudal::compare::via_kafka::parse_via(s);
+    #[cfg(not(feature = "kafka"))]
+    Err(format!(
+        "`{s}`: this caudal was built without Kafka (cargo build --features kafka)"
+    ))
 }
 
 /// `--sink`: a `kafka://HOST:PORT/TOPIC` address.
@@ -575,6 +591,7 @@ fn run_compare(args: CompareArgs) -> anyhow::Result<()> {
         work_budget: args.fire_budget,
         guarantees: args.guarantees,
         checkpoint_interval: args.checkpoint_interval,
+        via: args.via,
     };
     let out = match args.out {
         Some(dir) => dir,

@@ -727,3 +727,59 @@ fn the_library_gets_keys_headers_and_event_times_from_an_extractor() {
         ]
     );
 }
+
+/// `caudal compare --via`: the lab's runs with the broker in the measured path (records produced to it
+/// open loop, results written to it and read back) give the same results, count and checksum, as the
+/// same runs in process, per-record and in micro-batches, without a guarantee and exactly-once.
+#[test]
+fn the_lab_through_the_broker_gives_the_results_of_the_lab_in_process() {
+    let broker = Broker::start();
+    let dir = scratch("via");
+    let lab = |out: &str, via: Option<String>| -> serde_json::Value {
+        let mut cmd = caudal(&["compare", "--workload", "tumbling", "--rate", "5000"]);
+        cmd.args(["--duration", "2s", "--warmup", "0s", "--repeat", "1"])
+            .args(["--modes", "per-record,micro-batch:100ms"])
+            .args([
+                "--guarantees",
+                "none,exactly-once",
+                "--checkpoint-interval",
+                "200ms",
+            ])
+            .arg("--out")
+            .arg(dir.join(out));
+        if let Some(via) = via {
+            cmd.args(["--via", &via]);
+        }
+        succeed(&mut cmd);
+        let json = std::fs::read_to_string(dir.join(out).join("results.json")).unwrap();
+        serde_json::from_str(&json).unwrap()
+    };
+    let through = lab("via", Some(format!("kafka://{}", broker.address())));
+    let in_process = lab("in-process", None);
+    let results = |report: &serde_json::Value| -> Vec<(String, String, serde_json::Value)> {
+        report["modes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                (
+                    m["mode"].as_str().unwrap().to_string(),
+                    m["guarantee"].as_str().unwrap().to_string(),
+                    m["results"].clone(),
+                )
+            })
+            .collect()
+    };
+    let got = results(&through);
+    assert_eq!(got.len(), 4, "{got:?}");
+    assert!(
+        got.iter().all(|(_, _, r)| r["count"].as_u64() > Some(0)),
+        "{got:?}"
+    );
+    assert_eq!(got, results(&in_process));
+    assert_eq!(
+        through["config"]["via"].as_str(),
+        Some(broker.address().as_str())
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

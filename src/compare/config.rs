@@ -74,6 +74,10 @@ pub struct CompareConfig {
     /// How often checkpoints are taken under a guarantee.
     #[serde(serialize_with = "as_secs")]
     pub checkpoint_interval: Duration,
+    /// A Kafka broker (`host:port`) to put in the measured path (`--via kafka://HOST:PORT`): records
+    /// go to it and come from it, and so do results. `None`: in process.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub via: Option<String>,
 }
 
 fn as_secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -93,6 +97,7 @@ impl Default for CompareConfig {
             work_budget: lab::WORK_BUDGET,
             guarantees: vec![Guarantee::None],
             checkpoint_interval: crate::config::defaults::CHECKPOINT_INTERVAL,
+            via: None,
         }
     }
 }
@@ -163,6 +168,9 @@ impl CompareConfig {
         }
         if self.work_budget != lab::WORK_BUDGET {
             command.push_str(&format!(" --fire-budget {}", self.work_budget));
+        }
+        if let Some(brokers) = &self.via {
+            command.push_str(&format!(" --via kafka://{brokers}"));
         }
         if let Some(overhead) = overhead.filter(|o| !o.is_zero()) {
             command.push_str(&format!(

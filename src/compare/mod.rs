@@ -11,7 +11,8 @@
 //! * `config`: the workloads and what to run; `pipelines`: the lab's pipelines and their measured
 //!   results; `sink`: the latency sink; CPU, memory and machine readings come from [`crate::system`];
 //! * `run`: one measured run, and the interleaved comparison; `sweep`: the throughput sweep;
-//! * `report`: percentiles, per-mode summaries, every run, CSV and the terminal table.
+//! * `report`: percentiles, per-mode summaries, every run, CSV and the terminal table;
+//! * `via_kafka` (feature `kafka`): the same runs with a Kafka broker in the measured path.
 
 mod config;
 mod pipelines;
@@ -19,6 +20,8 @@ mod report;
 mod run;
 mod sink;
 mod sweep;
+#[cfg(feature = "kafka")]
+pub mod via_kafka;
 
 pub use crate::system::*;
 pub use config::*;

@@ -280,7 +280,10 @@ impl fmt::Display for CompareReport {
         if let Some(note) = &self.incomplete {
             writeln!(f, "INCOMPLETE: {note}")?;
         }
-        writeln!(f, "latency from the intended send time to the sink: medians over the repetitions (p50 range in brackets)")?;
+        match &c.via {
+            Some(brokers) => writeln!(f, "latency from the intended send time to a reader of the results' topic, through the Kafka broker at {brokers} both ways: medians over the repetitions (p50 range in brackets)")?,
+            None => writeln!(f, "latency from the intended send time to the sink: medians over the repetitions (p50 range in brackets)")?,
+        }
         writeln!(
             f,
             "{:<34} {:>30} {:>10} {:>10} {:>10} {:>10} {:>13} {:>10} {:>7}",

@@ -42,8 +42,26 @@ pub fn measure_unless(
     interrupted: &AtomicBool,
 ) -> Result<Option<ModeResult>, RunError> {
     let total = ((config.warmup + config.duration).as_secs_f64() * config.rate) as u64;
-    // Give the workers a moment to start before record 0 is due.
-    let start = Instant::now() + Duration::from_millis(50);
+    let run = SCRATCH.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    // Through a broker: the run's topics are made before the clock starts.
+    #[cfg(feature = "kafka")]
+    let leg = match &config.via {
+        Some(brokers) => Some(super::via_kafka::Leg::create(brokers, run)?),
+        None => None,
+    };
+    #[cfg(not(feature = "kafka"))]
+    if config.via.is_some() {
+        return Err(RunError::Input(
+            "--via needs Kafka: this caudal was built without it (cargo build --features kafka)"
+                .into(),
+        ));
+    }
+    // Give the workers (and, through a broker, the clients) a moment to start before record 0 is due.
+    let start = Instant::now()
+        + match config.via {
+            Some(_) => Duration::from_millis(300),
+            None => Duration::from_millis(50),
+        };
     let schedule = Schedule {
         start,
         rate: Some(config.rate),
@@ -63,9 +81,8 @@ pub fn measure_unless(
         merged: Arc::new(Mutex::new(Recording::new())),
     };
     let scratch = std::env::temp_dir().join(format!(
-        "caudal-lab-checkpoints-{}-{}",
-        std::process::id(),
-        SCRATCH.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        "caudal-lab-checkpoints-{}-{run}",
+        std::process::id()
     ));
     let _ = std::fs::remove_dir_all(&scratch);
     let mut run_config = RunConfig::new(mode)
@@ -81,30 +98,25 @@ pub fn measure_unless(
     let lab = config.workload;
     let rate = config.rate;
     let cpu_before = process_cpu_seconds();
-    let report = launch(run_config, move |df| {
-        let posts = df.source("posts", &source);
-        df.sink("latency", lab_pipeline(lab, posts, rate), &sink);
-    })
-    .and_then(|running| {
-        // The run ends with its input; a raised `interrupted` ends it sooner.
-        let stop = running.stop_flag();
-        let done = Arc::new(AtomicBool::new(false));
-        std::thread::scope(|scope| {
-            let watching = done.clone();
-            scope.spawn(move || {
-                while !watching.load(Ordering::Acquire) {
-                    if interrupted.load(Ordering::Acquire) {
-                        stop.stop();
-                        return;
-                    }
-                    std::thread::sleep(Duration::from_millis(20));
-                }
-            });
-            let report = running.join();
-            done.store(true, Ordering::Release);
-            report
-        })
+    #[cfg(feature = "kafka")]
+    let through_broker = leg.map(|leg| {
+        leg.run(
+            run_config.clone(),
+            scratch.join("kafka-staged"),
+            lab,
+            rate,
+            schedule,
+            total,
+            sink.clone(),
+            interrupted,
+        )
     });
+    #[cfg(not(feature = "kafka"))]
+    let through_broker: Option<Result<crate::report::RunReport, RunError>> = None;
+    let report = match through_broker {
+        Some(report) => report,
+        None => in_process(run_config, source, sink, lab, rate, interrupted),
+    };
     let _ = std::fs::remove_dir_all(&scratch);
     let report = report?;
     if interrupted.load(Ordering::Acquire) {
@@ -261,5 +273,40 @@ pub fn compare_unless(
         incomplete,
         modes,
         runs,
+    })
+}
+
+/// Runs the lab's pipeline in this process: the generator `source` feeds it, `sink` measures it.
+/// The run ends with its input; a raised `interrupted` ends it sooner.
+fn in_process(
+    run_config: RunConfig,
+    source: GeneratorFactory<Posts>,
+    sink: LatencySink,
+    lab: super::config::LabWorkload,
+    rate: f64,
+    interrupted: &AtomicBool,
+) -> Result<crate::report::RunReport, RunError> {
+    launch(run_config, move |df| {
+        let posts = df.source("posts", &source);
+        df.sink("latency", lab_pipeline(lab, posts, rate), &sink);
+    })
+    .and_then(|running| {
+        let stop = running.stop_flag();
+        let done = Arc::new(AtomicBool::new(false));
+        std::thread::scope(|scope| {
+            let watching = done.clone();
+            scope.spawn(move || {
+                while !watching.load(Ordering::Acquire) {
+                    if interrupted.load(Ordering::Acquire) {
+                        stop.stop();
+                        return;
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            });
+            let report = running.join();
+            done.store(true, Ordering::Release);
+            report
+        })
     })
 }

@@ -174,9 +174,9 @@ impl<D> KafkaWriter<D> {
 
     /// The producer (made at start).
     fn producer(&self) -> Result<&BaseProducer<Deliveries>, SinkError> {
-        self.producer.as_ref().ok_or_else(|| {
-            SinkError::Remote(format!("{}: the sink was not started", self.address))
-        })
+        self.producer
+            .as_ref()
+            .ok_or_else(|| SinkError::Remote(format!("{}: the sink was not started", self.address)))
     }
 
     /// Makes the producer of output sent as it comes: idempotent, acknowledged by all replicas.

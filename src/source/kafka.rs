@@ -21,6 +21,9 @@
 //! **Event time** is the record's Kafka timestamp (its create time, in ms); a record without one takes
 //! the wall clock when read. [`KafkaSourceFactory::event_time`] takes it from the record instead.
 //!
+//! **Limited reads**: with `limit=N`, each source instance ends its input after `N` records (the
+//! lab's runs through the broker read a known number of records from a one-partition topic).
+//!
 //! **Settings**: any librdkafka consumer property can be given as `kafka.NAME=VALUE` in the address
 //! (`kafka://HOST:PORT/TOPIC?kafka.fetch.max.bytes=1048576&kafka.security.protocol=ssl`, as Spark's
 //! Kafka source takes `kafka.`-prefixed options); it is set after Caudal's own, so it wins.
@@ -102,6 +105,9 @@ pub struct KafkaSpec {
     pub start: Start,
     /// Whether the input ends at the end each partition had when the run started.
     pub until_end: bool,
+    /// The input ends after this many records (per source instance: give the topic one partition,
+    /// or read it on one worker, for a limit on the whole).
+    pub limit: Option<u64>,
     /// librdkafka consumer properties given as `kafka.NAME=VALUE` (as Spark's Kafka source takes
     /// them), set after Caudal's own, so that they win: `kafka.fetch.max.bytes=...`,
     /// `kafka.security.protocol=...`, `kafka.debug=fetch`.
@@ -145,6 +151,7 @@ impl FromStr for KafkaSpec {
             group: None,
             start: Start::Earliest,
             until_end: false,
+            limit: None,
             properties: Vec::new(),
         };
         for pair in query.split('&').filter(|p| !p.is_empty()) {
@@ -162,10 +169,15 @@ impl FromStr for KafkaSpec {
                 Some(("start", "latest")) => spec.start = Start::Latest,
                 Some(("start", "committed")) => spec.start = Start::Committed,
                 Some(("until", "end")) => spec.until_end = true,
+                Some(("limit", n)) => {
+                    spec.limit = Some(n.parse().map_err(|_| {
+                        format!("`{s}`: limit={n} is not a number of records (such as limit=1000)")
+                    })?)
+                }
                 _ => {
                     return Err(format!(
                         "`{s}`: unknown option `{pair}` (known: group=NAME, \
-                         start=earliest|latest|committed, until=end, and kafka.PROPERTY=VALUE for \
+                         start=earliest|latest|committed, until=end, limit=N, and kafka.PROPERTY=VALUE for \
                          any librdkafka consumer property)"
                     ))
                 }
@@ -407,10 +419,17 @@ impl Source for KafkaSource {
         let Some(rx) = self.rx.as_ref() else {
             return Poll::Done;
         };
+        if self.spec.limit.is_some_and(|limit| self.records >= limit) {
+            self.rx = None;
+            return Poll::Done;
+        }
         let mut taken = 0;
         while taken < budget {
             match rx.try_recv() {
-                Ok(Handed::Records(batch)) => {
+                Ok(Handed::Records(mut batch)) => {
+                    if let Some(limit) = self.spec.limit {
+                        batch.truncate(limit.saturating_sub(self.records) as usize);
+                    }
                     taken += batch.len();
                     self.records += batch.len() as u64;
                     let now = Instant::now();
@@ -754,7 +773,7 @@ mod tests {
 
     #[test]
     fn reads_addresses_and_refuses_bad_ones_with_the_reason() {
-        let spec: KafkaSpec = "kafka://127.0.0.1:9092/posts?group=g&start=committed&until=end&kafka.fetch.max.bytes=1000"
+        let spec: KafkaSpec = "kafka://127.0.0.1:9092/posts?group=g&start=committed&until=end&limit=7&kafka.fetch.max.bytes=1000"
             .parse()
             .unwrap();
         assert_eq!(
@@ -765,6 +784,7 @@ mod tests {
                 group: Some("g".into()),
                 start: Start::Committed,
                 until_end: true,
+                limit: Some(7),
                 properties: vec![("fetch.max.bytes".into(), "1000".into())],
             }
         );
@@ -774,6 +794,10 @@ mod tests {
             ("kafka://localhost:9092/a b", "not a topic name"),
             ("kafka://localhost:9092/t?start=middle", "unknown option"),
             ("kafka://localhost:9092/t?start=committed", "add group=NAME"),
+            (
+                "kafka://localhost:9092/t?limit=lots",
+                "not a number of records",
+            ),
         ] {
             let e = bad.parse::<KafkaSpec>().unwrap_err();
             assert!(e.contains(reason), "{bad}: {e}");
