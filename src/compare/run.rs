@@ -290,23 +290,29 @@ fn in_process(
         let posts = df.source("posts", &source);
         df.sink("latency", lab_pipeline(lab, posts, rate), &sink);
     })
-    .and_then(|running| {
-        let stop = running.stop_flag();
-        let done = Arc::new(AtomicBool::new(false));
-        std::thread::scope(|scope| {
-            let watching = done.clone();
-            scope.spawn(move || {
-                while !watching.load(Ordering::Acquire) {
-                    if interrupted.load(Ordering::Acquire) {
-                        stop.stop();
-                        return;
-                    }
-                    std::thread::sleep(Duration::from_millis(20));
+    .and_then(|running| join_unless(running, interrupted))
+}
+
+/// Waits for `running` to end; stops it early if `interrupted` is raised meanwhile.
+pub(crate) fn join_unless(
+    running: crate::pipeline::Running,
+    interrupted: &AtomicBool,
+) -> Result<crate::report::RunReport, RunError> {
+    let stop = running.stop_flag();
+    let done = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let done = &done;
+        scope.spawn(move || {
+            while !done.load(Ordering::Acquire) {
+                if interrupted.load(Ordering::Acquire) {
+                    stop.stop();
+                    return;
                 }
-            });
-            let report = running.join();
-            done.store(true, Ordering::Release);
-            report
-        })
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        });
+        let report = running.join();
+        done.store(true, Ordering::Release);
+        report
     })
 }

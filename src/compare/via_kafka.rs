@@ -145,23 +145,7 @@ impl Leg {
                 });
                 df.sink("kafka", lab_pipeline(workload, posts, rate), &output);
             })
-            .and_then(|running| {
-                let stop = running.stop_flag();
-                let finished = &finished;
-                let watch = scope.spawn(move || {
-                    while !finished.load(Ordering::Acquire) {
-                        if interrupted.load(Ordering::Acquire) {
-                            stop.stop();
-                            return;
-                        }
-                        std::thread::sleep(Duration::from_millis(20));
-                    }
-                });
-                let report = running.join();
-                finished.store(true, Ordering::Release);
-                let _ = watch.join();
-                report
-            });
+            .and_then(|running| super::run::join_unless(running, interrupted));
             finished.store(true, Ordering::Release);
             let fed = feeder.join().expect("the feeder does not panic");
             let observed = observer.join().expect("the observer does not panic");
