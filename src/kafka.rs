@@ -1,11 +1,33 @@
-//! What Caudal's Kafka sink, its exactly-once commits and the Kafka examples share in using the
-//! librdkafka client (feature `kafka`).
+//! What Caudal's Kafka source and sink, its exactly-once commits, the lab and the Kafka examples share
+//! in using the librdkafka client (feature `kafka`).
+
+use crate::config::defaults;
 
 use std::time::Duration;
 
+use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::ToBytes;
 use rdkafka::producer::{BaseProducer, BaseRecord, ProducerContext};
+
+/// Sets a consumer's fetches to keep latency low and reads steady (Caudal's Kafka source and the lab's
+/// reader of results use it):
+///
+/// * librdkafka's prefetch queue is bounded (`queued.max.messages.kbytes`), so that a slow pipeline
+///   holds the fetches back; but when the queue is above its thresholds at a fetch, librdkafka
+///   postpones the partition's next fetch by `fetch.queue.backoff.ms` (1 s by default), and a reader
+///   that drains the queue in the meantime then waits with nothing to read: measured, 4 stalls of 1 s
+///   in a read of 1M records. Look again after 5 ms instead.
+/// * `fetch.wait.max.ms` is how long the broker may hold a fetch while it has nothing new. A real
+///   Kafka broker answers as soon as records come, but tansu holds the fetch to its end: librdkafka's
+///   500 ms default then became 140 ms of median latency at 10,000 records/s
+///   ([`defaults::KAFKA_FETCH_WAIT`]).
+pub fn prompt_fetches(config: &mut ClientConfig) -> &mut ClientConfig {
+    config.set("fetch.queue.backoff.ms", "5").set(
+        "fetch.wait.max.ms",
+        defaults::KAFKA_FETCH_WAIT.as_millis().to_string(),
+    )
+}
 
 /// How long one wait for room in a full producer queue lasts before the send is tried again.
 const QUEUE_FULL_WAIT: Duration = Duration::from_millis(10);

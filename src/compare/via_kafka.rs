@@ -197,15 +197,15 @@ impl Leg {
     /// Reads the output topic into a latency sink until the run has finished and the topic has been
     /// quiet for [`OBSERVE_QUIET`]; merges what it saw into the sink's recording.
     fn observe(&self, sink: LatencySink, finished: &AtomicBool) -> Result<(), RunError> {
-        let consumer: BaseConsumer = ClientConfig::new()
-            .set("bootstrap.servers", &self.brokers)
-            .set("group.id", "caudal-lab-observer")
-            .set("enable.auto.commit", "false")
-            .set("isolation.level", "read_committed")
-            .set("fetch.wait.max.ms", "5")
-            .set("fetch.queue.backoff.ms", "5")
-            .create()
-            .map_err(|e| self.error(format!("cannot make the observer's consumer: {e}")))?;
+        let consumer: BaseConsumer = crate::kafka::prompt_fetches(
+            ClientConfig::new()
+                .set("bootstrap.servers", &self.brokers)
+                .set("group.id", "caudal-lab-observer")
+                .set("enable.auto.commit", "false")
+                .set("isolation.level", "read_committed"),
+        )
+        .create()
+        .map_err(|e| self.error(format!("cannot make the observer's consumer: {e}")))?;
         let mut assignment = TopicPartitionList::new();
         assignment
             .add_partition_offset(&self.output, 0, Offset::Beginning)

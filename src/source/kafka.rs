@@ -648,20 +648,8 @@ impl Reader {
                 if self.spec.until_end { "true" } else { "false" },
             )
             .set("auto.offset.reset", "earliest")
-            // librdkafka's prefetch queue is bounded (queued.max.messages.kbytes), so that a slow
-            // pipeline holds the fetches back; but when the queue is above its thresholds at a fetch,
-            // librdkafka postpones the partition's next fetch by fetch.queue.backoff.ms (1 s by
-            // default), and a reader that drains the queue in the meantime then waits with nothing
-            // to read: measured, 4 stalls of 1 s in a read of 1M records. Look again soon instead.
-            .set("fetch.queue.backoff.ms", "5")
-            // How long the broker may hold a fetch while it has nothing new. A real Kafka broker
-            // answers as soon as records come, but tansu holds the fetch to its end: librdkafka's
-            // 500 ms default then became 140 ms of median latency at 10,000 records/s.
-            .set(
-                "fetch.wait.max.ms",
-                defaults::KAFKA_FETCH_WAIT.as_millis().to_string(),
-            )
             .set("client.id", format!("caudal-w{}", self.worker.index));
+        crate::kafka::prompt_fetches(&mut config);
         for (name, value) in &self.spec.properties {
             config.set(name, value);
         }
