@@ -6,25 +6,92 @@
 //! worker has more than the budget waiting, and with no budget, where what waits for it grows with the
 //! input. For each it prints the most records that waited, how often the sources stopped, and the
 //! process's peak resident memory so far (Linux only).
+//!
+//! With `-- --processes`, the two workers are two processes of one worker each (timely's cluster mode
+//! on loopback; the example starts them itself), so that the forwarding worker's records cross to the
+//! counting worker's process and only the receiver's acknowledgements (credits) hold its source back.
+//! Each process prints its own line.
 
-use std::time::Instant;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
 
+use caudal::config::Cluster;
 use caudal::prelude::*;
 use caudal::workload::{Post, Posts};
 
 const POSTS: u64 = 4_000_000;
 
 fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+        [] => run(None),
+        ["--processes"] => start_processes(),
+        ["--process", process, hostfile] => run(Some(Cluster {
+            processes: 2,
+            process: process.parse().expect("a process index"),
+            hostfile: Some(PathBuf::from(hostfile)),
+            connect_timeout: Duration::from_secs(30),
+        })),
+        _ => {
+            eprintln!("usage: skewed_keys [--processes]");
+            std::process::exit(2);
+        }
+    }
+}
+
+/// Starts this example as the two processes of a loopback cluster and waits for both.
+fn start_processes() {
+    let free = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port()
+    };
+    let hostfile = std::env::temp_dir().join(format!("skewed-keys-{}.hosts", std::process::id()));
+    std::fs::write(
+        &hostfile,
+        format!("127.0.0.1:{}\n127.0.0.1:{}\n", free(), free()),
+    )
+    .expect("the hostfile is written");
+    let me = std::env::current_exe().expect("this program's path");
+    let children: Vec<_> = (0..2)
+        .map(|process| {
+            Command::new(&me)
+                .args(["--process", &process.to_string()])
+                .arg(&hostfile)
+                .spawn()
+                .expect("a process starts")
+        })
+        .collect();
+    let failed = children
+        .into_iter()
+        .map(|mut child| child.wait().expect("a process ends"))
+        .filter(|status| !status.success())
+        .count();
+    let _ = std::fs::remove_file(&hostfile);
+    if failed > 0 {
+        eprintln!("{failed} of the processes failed");
+        std::process::exit(1);
+    }
+}
+
+/// Runs the pipeline with each budget, on two workers of this process, or as one process of `cluster`.
+fn run(cluster: Option<Cluster>) {
+    let process = cluster
+        .as_ref()
+        .map_or(String::new(), |c| format!("process {}: ", c.process));
     for (name, budget) in [
         ("default budget", RunConfig::default().exchange_budget),
         ("no budget", usize::MAX),
     ] {
         // Watermark alignment would hold the forwarding worker back too (the counting worker's own
         // source falls behind in event time): off, to show the exchange budget alone.
-        let config = RunConfig::default()
-            .workers(2)
+        let mut config = RunConfig::default()
+            .workers(if cluster.is_some() { 1 } else { 2 })
             .exchange_budget(budget)
             .max_watermark_drift(None);
+        config.cluster = cluster.clone();
         let source = GeneratorFactory::new(
             Posts::default(),
             GeneratorConfig {
@@ -47,7 +114,7 @@ fn main() {
         .expect("the pipeline runs");
         let counted = last.take().into_iter().map(|e| e.data.1).max().unwrap_or(0);
         println!(
-            "{name:>14}: {counted} posts counted in {:.2} s; at most {} records waited for one \
+            "{process}{name:>14}: {counted} posts counted in {:.2} s; at most {} records waited for one \
              worker; sources stopped {} times; peak resident memory so far {}",
             started.elapsed().as_secs_f64(),
             report.exchange_peak,

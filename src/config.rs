@@ -259,9 +259,9 @@ pub struct RunConfig {
     pub hold_budget: usize,
     /// How many records a source reads per activation at most.
     pub source_budget: usize,
-    /// How many records may wait in the exchange queues for one worker of this process before every
-    /// source of the process stops reading until that worker catches up (flow control between the
-    /// workers of a process; records for another process's workers are not counted).
+    /// How many records may wait in the exchange queues for one worker of this process, or be sent from
+    /// this process to a worker of another and not yet taken by it, before every source of the process
+    /// stops reading until that worker catches up (credit-based flow control between workers).
     pub exchange_budget: usize,
     /// How far in event time an instance of a source may run ahead of the slowest instance of the
     /// same source before it stops reading until that one catches up (watermark alignment); `None`:
@@ -348,10 +348,14 @@ impl RunConfig {
     /// The counts of this process's exchange queues, with the run's budget, for
     /// [`ExchangeGauge::install`].
     pub fn exchange_gauge(&self) -> ExchangeGauge {
-        let process = self.cluster.as_ref().map_or(0, |c| c.process);
+        let (process, processes) = self
+            .cluster
+            .as_ref()
+            .map_or((0, 1), |c| (c.process, c.processes));
         ExchangeGauge::new(
             process * self.workers,
             self.workers,
+            processes * self.workers,
             self.exchange_budget as u64,
         )
     }

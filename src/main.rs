@@ -124,9 +124,9 @@ struct RunArgs {
     /// 512MiB or 2GiB: a full micro-batch stops the source until it closes; batch mode beyond it fails.
     #[arg(long, default_value = "512MiB", value_parser = parse_size)]
     hold_budget: usize,
-    /// How many records may wait in the exchange between workers for one worker of this process before
-    /// every source stops reading until that worker catches up (with skewed keys, one worker gets more
-    /// than its share).
+    /// How many records may wait in the exchange between workers for one worker (of another process:
+    /// sent from this one and not yet taken) before every source stops reading until that worker
+    /// catches up (with skewed keys, one worker gets more than its share).
     #[arg(long, default_value_t = defaults::EXCHANGE_BUDGET, value_parser = parse_record_budget)]
     exchange_budget: usize,
     /// How far in event time one worker's instance of the source may run ahead of the slowest

@@ -57,7 +57,8 @@ pub struct RunReport {
     pub sources: Vec<SourceReport>,
     /// Every sink, by name.
     pub sinks: Vec<SinkReport>,
-    /// The most records that waited in the exchange queues for one worker of this process at once.
+    /// The most records that waited in the exchange queues for one worker at once (for a worker of
+    /// another process: what this process sent it that it had not taken).
     pub exchange_peak: u64,
     /// How many inputs could not be read.
     pub dead_letters: u64,

@@ -1,9 +1,15 @@
-//! Flow control between the workers of a process: when keys are skewed so that one worker gets every
-//! record, and that worker is slower than the others' sources, what waits for it in the exchange stays
-//! under the exchange budget (the sources stop reading), and nothing is lost.
+//! Flow control between workers: when keys are skewed so that one worker gets every record, and that
+//! worker is slower than the others' sources, what waits for it in the exchange stays under the
+//! exchange budget (the sources stop reading), and nothing is lost; in one process and, with credits
+//! from the receiver, across processes.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use caudal::prelude::*;
 use caudal::workload::{Post, Posts};
+
+mod common;
 
 const POSTS: u64 = 200_000;
 
@@ -60,6 +66,113 @@ fn a_worker_that_gets_every_key_holds_the_sources_back_and_loses_nothing() {
         report.exchange_peak
     );
     assert!(report.sources[0].throttled > 0, "{report}");
+}
+
+/// What the sources of every process have read and the owner of the hot key has counted, and the most
+/// that was ever read and not yet counted: the backlog, wherever it waits.
+#[derive(Default)]
+struct Backlog {
+    read: AtomicU64,
+    counted: AtomicU64,
+    widest: AtomicU64,
+}
+
+#[test]
+fn a_worker_of_another_process_that_gets_every_key_holds_the_sources_back_and_loses_nothing() {
+    // Two processes of one worker each, as two runs in threads of this test, connected by timely's
+    // cluster mode over loopback: whichever owns key 0, the other sends it everything across.
+    let dir = std::env::temp_dir().join(format!("caudal-flow-cluster-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let hostfile = dir.join("hosts");
+    let hosts = format!(
+        "127.0.0.1:{}\n127.0.0.1:{}\n",
+        common::free_port(),
+        common::free_port()
+    );
+    std::fs::write(&hostfile, hosts).unwrap();
+    let budget = 5_000;
+    let backlog = Arc::new(Backlog::default());
+    let runs: Vec<_> = (0..2)
+        .map(|process| {
+            // No watermark alignment: the credits alone must hold the sender back.
+            let mut config = RunConfig::default()
+                .exchange_budget(budget)
+                .max_watermark_drift(None);
+            config.cluster = Some(caudal::config::Cluster {
+                processes: 2,
+                process,
+                hostfile: Some(hostfile.clone()),
+                connect_timeout: std::time::Duration::from_secs(30),
+            });
+            let backlog = backlog.clone();
+            std::thread::spawn(move || {
+                let source_budget = config.source_budget;
+                let out = Collect::new();
+                let sink = out.clone();
+                let source = GeneratorFactory::new(
+                    Posts::default(),
+                    GeneratorConfig {
+                        limit: Some(2 * POSTS),
+                        ..Default::default()
+                    },
+                );
+                let report = caudal::run(config, move |df| {
+                    let (read, counted) = (backlog.clone(), backlog.clone());
+                    let posts = df.source("posts", &source).inspect(move |_| {
+                        read.read.fetch_add(1, Ordering::Relaxed);
+                    });
+                    let counts =
+                        posts
+                            .map(|_: Post| (0u32, ()))
+                            .running_count()
+                            .map(move |(key, n)| {
+                                let mut x = n;
+                                for _ in 0..200 {
+                                    x = std::hint::black_box(
+                                        x.wrapping_mul(6364136223846793005).wrapping_add(1),
+                                    );
+                                }
+                                std::hint::black_box(x);
+                                let done = counted.counted.fetch_add(1, Ordering::Relaxed) + 1;
+                                let read = counted.read.load(Ordering::Relaxed);
+                                counted
+                                    .widest
+                                    .fetch_max(read.saturating_sub(done), Ordering::Relaxed);
+                                (key, n)
+                            });
+                    df.sink("counts", counts, &sink);
+                })
+                .unwrap();
+                (report, out.sorted_data(), source_budget)
+            })
+        })
+        .collect();
+    let results: Vec<_> = runs.into_iter().map(|r| r.join().unwrap()).collect();
+    let _ = std::fs::remove_dir_all(&dir);
+    // Every post counted once, on the owner of key 0: 1, 2, ..., 2 × POSTS.
+    let counts: Vec<_> = results.iter().flat_map(|(_, c, _)| c.clone()).collect();
+    assert_eq!(counts.len() as u64, 2 * POSTS);
+    assert!(counts
+        .iter()
+        .zip(1..)
+        .all(|(&(key, n), expected)| key == 0 && n == expected));
+    // Each process may have its budget on its way to the owner, and one read of its source beyond.
+    let source_budget = results[0].2 as u64;
+    let bound = 2 * (budget as u64 + 2 * source_budget);
+    let widest = backlog.widest.load(Ordering::Relaxed);
+    let reports: Vec<String> = results.iter().map(|(r, _, _)| r.to_string()).collect();
+    assert!(
+        widest <= bound,
+        "{widest} records were read and not yet counted, more than the budgets allow ({bound}): {reports:?}"
+    );
+    let (sender, _, _) = results
+        .iter()
+        .find(|(_, counts, _)| counts.is_empty())
+        .expect("one process owns no key");
+    assert!(
+        sender.sources[0].throttled > 0,
+        "the other process's source should have waited for the owner: {reports:?}"
+    );
 }
 
 #[test]

@@ -1,4 +1,5 @@
-//! The metered exchange: timely's exchange by a routing function, counting in an [`ExchangeGauge`].
+//! The metered exchange: timely's exchange by a routing function, counting in an [`ExchangeGauge`], with
+//! [`Credits`] from the workers of other processes.
 
 use std::rc::Rc;
 
@@ -13,6 +14,7 @@ use timely::progress::Timestamp;
 use timely::worker::Worker;
 use timely::ExchangeData;
 
+use super::credits::Credits;
 use super::ExchangeGauge;
 
 /// Timely's exchange of `Vec<D>` containers by `route`, that counts what waits for each worker of the
@@ -47,19 +49,29 @@ impl<T, D, P: Push<Message<T, Vec<D>>>> Push<Message<T, Vec<D>>> for MeteredPush
     }
 }
 
-/// The receiver of one worker: takes what it pulls off the worker's count.
+/// The receiver of one worker: takes what it pulls off the worker's count, and acknowledges what came
+/// from other processes.
 pub struct MeteredPuller<P> {
     inner: P,
     index: usize,
     gauge: Option<ExchangeGauge>,
+    credits: Option<Credits>,
 }
 
 impl<T, D, P: Pull<Message<T, Vec<D>>>> Pull<Message<T, Vec<D>>> for MeteredPuller<P> {
     #[inline]
     fn pull(&mut self) -> &mut Option<Message<T, Vec<D>>> {
         let message = self.inner.pull();
-        if let (Some(gauge), Some(message)) = (&self.gauge, message.as_ref()) {
-            gauge.taken(self.index, message.from, message.data.len());
+        match (message.as_ref(), &self.gauge, &mut self.credits) {
+            (Some(message), Some(gauge), credits) => {
+                let records = message.data.len();
+                gauge.taken(self.index, message.from, records);
+                if let Some(credits) = credits {
+                    credits.pulled(message.from, records);
+                }
+            }
+            (None, _, Some(credits)) => credits.settle(),
+            _ => {}
         }
         message
     }
@@ -85,7 +97,8 @@ where
         logging: Option<TimelyLogger>,
     ) -> (Self::Pusher, Self::Puller) {
         let index = worker.index();
-        let (senders, receiver) = worker.allocate::<Message<T, Vec<D>>>(identifier, address);
+        let (senders, receiver) =
+            worker.allocate::<Message<T, Vec<D>>>(identifier, Rc::clone(&address));
         let senders = senders
             .into_iter()
             .enumerate()
@@ -96,10 +109,15 @@ where
             })
             .collect();
         let distributor = DrainContainerDistributor::new(self.route, worker.peers());
+        let credits = self
+            .gauge
+            .as_ref()
+            .and_then(|gauge| Credits::connect(worker, address, gauge));
         let puller = MeteredPuller {
             inner: LogPuller::new(receiver, index, identifier, logging),
             index,
             gauge: self.gauge,
+            credits,
         };
         (Exchange::new(senders, distributor), puller)
     }
