@@ -5,8 +5,10 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-/// What a crash may do to a run's output (see [`crate::checkpoint`]).
+/// What a crash may do to a run's output (see [`crate::checkpoint`]). Serialized by the names the
+/// command line takes (`at-least-once`), as in results.json.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Guarantee {
     /// Nothing is kept: a restarted run starts from scratch.
     #[default]

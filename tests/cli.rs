@@ -339,6 +339,8 @@ fn compare_writes_json_and_csv_with_equal_results_in_every_run() {
         ["per-record", "micro-batch", "batch"]
     );
     assert_eq!(modes[1]["batch_interval_ms"], 20);
+    // ... and the guarantees.
+    assert!(modes.iter().all(|m| m["guarantee"] == "none"), "{modes:?}");
     // 400 ms at 20,000/s: 8,000 posts, one running count each, in every run.
     for m in modes {
         assert_eq!(m["results"]["count"], 8000);
