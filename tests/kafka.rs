@@ -298,12 +298,14 @@ fn kafka_to_kafka_at_least_once_loses_nothing_to_kills() {
     let said = crash_and_finish(&source, &["--sink", &output], &dir, "at-least-once");
     let expected = keyed_count(&records);
     let got = broker.read_committed("counts");
-    let missing: Vec<_> = expected
-        .keys()
-        .filter(|l| !got.contains_key(*l))
-        .take(5)
-        .collect();
-    assert!(missing.is_empty(), "missing {missing:?}\n{said}");
+    let missing: Vec<_> = expected.keys().filter(|l| !got.contains_key(*l)).collect();
+    assert!(
+        missing.is_empty(),
+        "{} of {} results missing, such as {:?}\n{said}",
+        missing.len(),
+        expected.len(),
+        &missing[..missing.len().min(5)]
+    );
     let extra: Vec<_> = got
         .keys()
         .filter(|l| !expected.contains_key(*l))

@@ -99,6 +99,9 @@ pub struct ModeResult {
     pub capped_batches: u64,
     /// The results.
     pub results: ResultSummary,
+    /// Results fired by the end of the input (windows whose closing record was never offered, drained
+    /// when the run stops): in `results`, not in the latencies, which cover the steady state.
+    pub drained_results: u64,
 }
 
 /// The whole comparison, as written to JSON.
@@ -144,6 +147,8 @@ pub struct ModeSummary {
     pub peak_rss_bytes: u64,
     /// The results (the same in every run and mode).
     pub results: ResultSummary,
+    /// Results fired by the end of the input, not in the latencies (median over the repetitions).
+    pub drained_results: u64,
     /// Median over the repetitions of this mode's p50 divided by per-record's p50 in the same repetition.
     pub p50_ratio_to_per_record: Option<f64>,
 }
@@ -222,11 +227,11 @@ impl ModeSummary {
 impl CompareReport {
     /// Every run as CSV: a header line, then one row per run.
     pub fn to_csv(&self) -> String {
-        let mut csv = String::from("repetition,mode,guarantee,batch_interval_ms,p50_us,p90_us,p99_us,p999_us,max_us,event_p50_us,event_p99_us,offered_per_s,achieved_per_s,cpu_s,peak_rss_bytes,results,checksum\n");
+        let mut csv = String::from("repetition,mode,guarantee,batch_interval_ms,p50_us,p90_us,p99_us,p999_us,max_us,event_p50_us,event_p99_us,offered_per_s,achieved_per_s,cpu_s,peak_rss_bytes,results,checksum,drained_results\n");
         for r in &self.runs {
             let (m, l) = (&r.result, &r.result.latency_us);
             csv.push_str(&format!(
-                "{},{},{},{},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{:.0},{:.0},{:.3},{},{},{:016x}\n",
+                "{},{},{},{},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{:.0},{:.0},{:.3},{},{},{:016x},{}\n",
                 r.repetition,
                 m.mode,
                 m.guarantee,
@@ -244,7 +249,8 @@ impl CompareReport {
                 m.cpu_s,
                 m.peak_rss_bytes,
                 m.results.count,
-                m.results.checksum
+                m.results.checksum,
+                m.drained_results
             ));
         }
         csv
@@ -284,6 +290,7 @@ impl fmt::Display for CompareReport {
             Some(brokers) => writeln!(f, "latency from the intended send time to a reader of the results' topic, through the Kafka broker at {brokers} both ways: medians over the repetitions (p50 range in brackets)")?,
             None => writeln!(f, "latency from the intended send time to the sink: medians over the repetitions (p50 range in brackets)")?,
         }
+        writeln!(f, "latencies are of the steady state: results of the records offered between the warm-up and the end of the offered load (not those the end of the input fired)")?;
         writeln!(
             f,
             "{:<34} {:>30} {:>10} {:>10} {:>10} {:>10} {:>13} {:>10} {:>7}",
@@ -331,6 +338,14 @@ impl fmt::Display for CompareReport {
                     fmt_us(b.max)
                 )?;
             }
+        }
+        for m in self.modes.iter().filter(|m| m.drained_results > 0) {
+            writeln!(
+                f,
+                "{}: {} results fired by the end of the input (windows drained when it stopped) are counted in results, not in the latencies",
+                m.name(),
+                m.drained_results
+            )?;
         }
         if let Some(m) = self.modes.first() {
             writeln!(

@@ -76,6 +76,7 @@ pub fn measure_unless(
     let sink = LatencySink {
         schedule,
         warmup_seq: (config.warmup.as_secs_f64() * config.rate) as u64,
+        end_seq: total,
         // About 2,000 points per run for the latency-over-time plot.
         sample_every: (total / 2000).max(1),
         merged: Arc::new(Mutex::new(Recording::new())),
@@ -128,6 +129,7 @@ pub fn measure_unless(
         event_histogram,
         burst_histogram,
         results,
+        drained,
         last,
         mut samples,
     } = std::mem::replace(
@@ -156,6 +158,7 @@ pub fn measure_unless(
         peak_rss_bytes: peak_rss_bytes(),
         capped_batches: report.sources.iter().map(|s| s.capped).sum(),
         results,
+        drained_results: drained,
         histogram,
         samples,
     }))
@@ -253,6 +256,7 @@ pub fn compare_unless(
                 cpu_s: med(|r| r.cpu_s),
                 peak_rss_bytes: mine.last().map_or(0, |r| r.result.peak_rss_bytes),
                 results: first.results,
+                drained_results: med(|r| r.drained_results as f64) as u64,
                 p50_ratio_to_per_record: ((first.mode != "per-record"
                     || first.guarantee != Guarantee::None.to_string())
                     && !ratios.is_empty())

@@ -20,6 +20,9 @@ pub(crate) struct Recording {
     /// Latencies of the burst workload's window results, in ns, kept apart.
     pub(crate) burst_histogram: Histogram<u64>,
     pub(crate) results: ResultSummary,
+    /// Results whose closing record was never offered (windows that the end of the input closed):
+    /// counted, and kept out of the latencies.
+    pub(crate) drained: u64,
     pub(crate) last: Option<Instant>,
     /// Every `sample_every`-th result as (intended send time in s, latency in µs), for plots.
     pub(crate) samples: Vec<(f64, f64)>,
@@ -35,6 +38,7 @@ impl Recording {
             burst_histogram: histogram.clone(),
             histogram,
             results: ResultSummary::default(),
+            drained: 0,
             last: None,
             samples: Vec::new(),
         }
@@ -52,6 +56,7 @@ impl Recording {
             .expect("histograms with the same bounds");
         self.results.count += other.results.count;
         self.results.checksum = self.results.checksum.wrapping_add(other.results.checksum);
+        self.drained += other.drained;
         self.last = self.last.max(other.last);
         self.samples.extend_from_slice(&other.samples);
     }
@@ -62,6 +67,9 @@ impl Recording {
 pub(crate) struct LatencySink {
     pub(crate) schedule: Schedule,
     pub(crate) warmup_seq: u64,
+    /// How many records are offered: a result whose closing record is not among them (`seq` at or
+    /// beyond it) was fired by the end of the input, not by a record, and has no latency to measure.
+    pub(crate) end_seq: u64,
     pub(crate) sample_every: u64,
     pub(crate) merged: Arc<Mutex<Recording>>,
 }
@@ -77,6 +85,11 @@ impl LatencySinkWorker {
     /// Records the latency of the result of `seq` (about `event_ms`), seen at `now`.
     fn record(&mut self, now: Instant, seq: u64, event_ms: i64, burst: bool) {
         let rec = &mut self.recording;
+        if seq >= self.shared.end_seq {
+            rec.drained += 1;
+            rec.last = Some(now);
+            return;
+        }
         let (seq, event_ms, burst) = (&seq, &event_ms, &burst);
         {
             if *burst {
@@ -174,5 +187,49 @@ impl<T: Hash + 'static> SinkFactory<Measured<T>> for LatencySink {
             recording: Recording::new(),
             held: None,
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn results_fired_by_the_end_of_the_input_are_counted_apart_from_the_latencies() {
+        // 100 records offered, the first 10 of them warm-up.
+        let shared = LatencySink {
+            schedule: Schedule {
+                start: Instant::now(),
+                rate: Some(1000.0),
+            },
+            warmup_seq: 10,
+            end_seq: 100,
+            sample_every: 1,
+            merged: Arc::new(Mutex::new(Recording::new())),
+        };
+        let mut sink: Box<dyn Sink<Measured<u64>>> = shared.make(WorkerInfo::single()).unwrap();
+        sink.start(&SinkContext::default()).unwrap();
+        // Results closed by records 5 (warm-up), 50 and 99, and two windows whose closing record
+        // (100, 130) was never offered: the end of the input fired them.
+        let mut results: Vec<Event<Measured<u64>>> = [5, 50, 99, 100, 130]
+            .into_iter()
+            .map(|seq| {
+                Event::new(
+                    0,
+                    Measured {
+                        seq,
+                        event_ms: seq as i64,
+                        value: seq,
+                        burst: false,
+                    },
+                )
+            })
+            .collect();
+        sink.write(&mut results).unwrap();
+        sink.progress(None).unwrap();
+        let merged = shared.merged.lock().unwrap();
+        assert_eq!(merged.results.count, 5, "every result is counted");
+        assert_eq!(merged.drained, 2);
+        assert_eq!(merged.histogram.len(), 2, "only 50 and 99 have a latency");
     }
 }
