@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Output};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use rdkafka::config::ClientConfig;
@@ -27,7 +28,16 @@ pub struct Broker {
     pub port: u16,
     /// The port it tells clients to use, if not its own (a proxy's).
     pub advertised: Option<u16>,
+    /// This test's turn: one broker (and its test) at a time per test program.
+    _turn: MutexGuard<'static, ()>,
 }
+
+/// Whose turn it is to run a broker. The tests of one program take turns: with thirteen brokers,
+/// their Caudal runs and their clients at once on a 2-core machine, results that a run had flushed
+/// (the broker had acknowledged them) were missing when read back, in 3 of about 15 runs of the
+/// whole file, against once in about 50 runs of a test alone. Most of that is the broker under a
+/// load no deployment gives it, not what the tests are about; the cause is still to be found.
+static TURN: Mutex<()> = Mutex::new(());
 
 impl Broker {
     /// Runs `scripts/kafka-broker.sh ARGS` for this broker.
@@ -53,7 +63,12 @@ impl Broker {
     /// A broker on `port` that tells clients to connect to `advertised` instead (a proxy in front of
     /// it): clients then reach it through the proxy only, after their first connection too.
     pub fn start_advertising(port: u16, advertised: Option<u16>) -> Broker {
-        let broker = Broker { port, advertised };
+        let turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
+        let broker = Broker {
+            port,
+            advertised,
+            _turn: turn,
+        };
         let started = broker.script(&["start"]);
         assert!(
             started.status.success(),
