@@ -48,7 +48,6 @@ pub mod replay;
 pub mod report;
 pub mod sink;
 pub mod source;
-pub mod spark_model;
 pub mod system;
 pub mod workload;
 

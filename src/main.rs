@@ -573,19 +573,9 @@ fn run_compare(args: CompareArgs) -> anyhow::Result<()> {
         .modes
         .into_iter()
         .map(|m| match m {
-            // A mode's own `+OVERHEAD` wins over --batch-overhead.
-            ExecutionMode::MicroBatch {
+            ExecutionMode::MicroBatch { interval, .. } => ExecutionMode::MicroBatch {
                 interval,
-                overhead,
-                spark,
-            } => ExecutionMode::MicroBatch {
-                interval,
-                overhead: if overhead.is_zero() {
-                    args.batch_overhead
-                } else {
-                    overhead
-                },
-                spark,
+                overhead: args.batch_overhead,
             },
             other => other,
         })
