@@ -7,7 +7,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 mod common;
-use common::free_port;
+use common::loopback_hostfile;
 
 fn caudal(args: &[String]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_caudal"));
@@ -80,12 +80,7 @@ fn run_pipeline(pipeline: &str, source: &str) -> (Vec<String>, Vec<String>) {
         Duration::from_secs(60),
     );
 
-    let hostfile = dir.join("hosts.txt");
-    std::fs::write(
-        &hostfile,
-        format!("127.0.0.1:{}\n127.0.0.1:{}\n", free_port(), free_port()),
-    )
-    .unwrap();
+    let hostfile = loopback_hostfile(&dir, 2);
     let cluster_dir = dir.join("cluster");
     let children: Vec<Child> = (0..2)
         .map(|p| {
@@ -138,12 +133,7 @@ fn two_processes_give_the_same_results_as_one() {
 fn a_process_whose_peers_never_come_gives_up_with_a_clear_error() {
     let dir = std::env::temp_dir().join(format!("caudal-cluster-alone-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let hostfile = dir.join("hosts.txt");
-    std::fs::write(
-        &hostfile,
-        format!("127.0.0.1:{}\n127.0.0.1:{}\n", free_port(), free_port()),
-    )
-    .unwrap();
+    let hostfile = loopback_hostfile(&dir, 2);
     let args: Vec<String> = [
         "run",
         "uppercase",

@@ -16,7 +16,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 mod common;
-use common::{env_u64, example, free_port, Moments};
+use common::{env_u64, example, loopback_hostfile, Moments};
 
 const BIN: &str = env!("CARGO_BIN_EXE_caudal");
 
@@ -105,11 +105,7 @@ impl Case {
         if self.processes == 1 {
             return vec![self.command(out, Some(guarantee)).spawn().unwrap()];
         }
-        let hostfile = dir.join("hosts.txt");
-        let hosts: String = (0..self.processes)
-            .map(|_| format!("127.0.0.1:{}\n", free_port()))
-            .collect();
-        std::fs::write(&hostfile, hosts).unwrap();
+        let hostfile = loopback_hostfile(dir, self.processes);
         (0..self.processes)
             .map(|p| {
                 let mut cmd = self.command(out, Some(guarantee));

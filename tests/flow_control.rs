@@ -32,17 +32,22 @@ fn skewed(config: RunConfig) -> (RunReport, Vec<(u32, u64)>) {
             .running_count()
             .map(|(key, n)| {
                 // The owner of key 0 does this for every record of both workers.
-                let mut x = n;
-                for _ in 0..200 {
-                    x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
-                }
-                std::hint::black_box(x);
+                busy(n);
                 (key, n)
             });
         df.sink("counts", counts, &sink);
     })
     .unwrap();
     (report, out.sorted_data())
+}
+
+/// A few microseconds of work that the compiler cannot drop.
+fn busy(n: u64) {
+    let mut x = n;
+    for _ in 0..200 {
+        x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+    }
+    std::hint::black_box(x);
 }
 
 #[test]
@@ -83,13 +88,7 @@ fn a_worker_of_another_process_that_gets_every_key_holds_the_sources_back_and_lo
     // cluster mode over loopback: whichever owns key 0, the other sends it everything across.
     let dir = std::env::temp_dir().join(format!("caudal-flow-cluster-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let hostfile = dir.join("hosts");
-    let hosts = format!(
-        "127.0.0.1:{}\n127.0.0.1:{}\n",
-        common::free_port(),
-        common::free_port()
-    );
-    std::fs::write(&hostfile, hosts).unwrap();
+    let hostfile = common::loopback_hostfile(&dir, 2);
     let budget = 5_000;
     let backlog = Arc::new(Backlog::default());
     let runs: Vec<_> = (0..2)
@@ -126,13 +125,7 @@ fn a_worker_of_another_process_that_gets_every_key_holds_the_sources_back_and_lo
                             .map(|_: Post| (0u32, ()))
                             .running_count()
                             .map(move |(key, n)| {
-                                let mut x = n;
-                                for _ in 0..200 {
-                                    x = std::hint::black_box(
-                                        x.wrapping_mul(6364136223846793005).wrapping_add(1),
-                                    );
-                                }
-                                std::hint::black_box(x);
+                                busy(n);
                                 let done = counted.counted.fetch_add(1, Ordering::Relaxed) + 1;
                                 let read = counted.read.load(Ordering::Relaxed);
                                 counted

@@ -36,6 +36,16 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// Writes a hostfile for a cluster of `processes` on loopback, one free port each, as `dir/hosts.txt`.
+pub fn loopback_hostfile(dir: &std::path::Path, processes: usize) -> PathBuf {
+    let hostfile = dir.join("hosts.txt");
+    let hosts: String = (0..processes)
+        .map(|_| format!("127.0.0.1:{}\n", free_port()))
+        .collect();
+    std::fs::write(&hostfile, hosts).unwrap();
+    hostfile
+}
+
 /// The environment variable `name` as a number, or `default`.
 pub fn env_u64(name: &str, default: u64) -> u64 {
     std::env::var(name)
