@@ -8,7 +8,7 @@ use std::time::Duration;
 use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::ToBytes;
-use rdkafka::producer::{BaseProducer, BaseRecord, ProducerContext};
+use rdkafka::producer::{BaseProducer, BaseRecord, ProducerContext, ThreadedProducer};
 
 /// Sets a consumer's fetches to keep latency low and reads steady (Caudal's Kafka source and the lab's
 /// reader of results use it):
@@ -32,23 +32,78 @@ pub fn prompt_fetches(config: &mut ClientConfig) -> &mut ClientConfig {
 /// How long one wait for room in a full producer queue lasts before the send is tried again.
 const QUEUE_FULL_WAIT: Duration = Duration::from_millis(10);
 
+/// What a producer's `send` gives back when it does not take a record: why, and the record.
+pub type Refused<'a, K, P, O> = (KafkaError, BaseRecord<'a, K, P, O>);
+
+/// A librdkafka producer that [`send_waiting`] sends with: one whose events its caller serves
+/// ([`BaseProducer`]), or one with a thread of its own for them ([`ThreadedProducer`]).
+pub trait Sender<C: ProducerContext> {
+    /// The producer's `send`.
+    #[allow(clippy::result_large_err)] // librdkafka's own signature: the record comes back
+    fn try_send<'a, K, P>(
+        &self,
+        record: BaseRecord<'a, K, P, C::DeliveryOpaque>,
+    ) -> Result<(), Refused<'a, K, P, C::DeliveryOpaque>>
+    where
+        K: ToBytes + ?Sized,
+        P: ToBytes + ?Sized;
+
+    /// Serves the producer's events (acknowledgements) for up to `timeout`.
+    fn serve(&self, timeout: Duration);
+}
+
+impl<C: ProducerContext> Sender<C> for BaseProducer<C> {
+    fn try_send<'a, K, P>(
+        &self,
+        record: BaseRecord<'a, K, P, C::DeliveryOpaque>,
+    ) -> Result<(), Refused<'a, K, P, C::DeliveryOpaque>>
+    where
+        K: ToBytes + ?Sized,
+        P: ToBytes + ?Sized,
+    {
+        self.send(record)
+    }
+
+    fn serve(&self, timeout: Duration) {
+        self.poll(timeout);
+    }
+}
+
+impl<C: ProducerContext + 'static> Sender<C> for ThreadedProducer<C> {
+    fn try_send<'a, K, P>(
+        &self,
+        record: BaseRecord<'a, K, P, C::DeliveryOpaque>,
+    ) -> Result<(), Refused<'a, K, P, C::DeliveryOpaque>>
+    where
+        K: ToBytes + ?Sized,
+        P: ToBytes + ?Sized,
+    {
+        self.send(record)
+    }
+
+    fn serve(&self, timeout: Duration) {
+        self.poll(timeout);
+    }
+}
+
 /// Sends `record` with `producer`; while librdkafka's queue is full, serves the producer's events
 /// (the broker's acknowledgements free room) and tries again, so that the caller waits: how the broker
 /// pushes back on whoever produces. Any other error is returned.
-pub fn send_waiting<'a, C, K, P>(
-    producer: &BaseProducer<C>,
+pub fn send_waiting<'a, C, S, K, P>(
+    producer: &S,
     mut record: BaseRecord<'a, K, P, C::DeliveryOpaque>,
 ) -> Result<(), KafkaError>
 where
     C: ProducerContext,
+    S: Sender<C>,
     K: ToBytes + ?Sized,
     P: ToBytes + ?Sized,
 {
     loop {
-        match producer.send(record) {
+        match producer.try_send(record) {
             Ok(()) => return Ok(()),
             Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
-                producer.poll(QUEUE_FULL_WAIT);
+                producer.serve(QUEUE_FULL_WAIT);
                 record = back;
             }
             Err((e, _)) => return Err(e),

@@ -22,12 +22,15 @@ use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use bincode::Options;
 use caudal_operators::shell::WorkerSnapshot;
 use caudal_operators::EventTime;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+
+use super::in_flight::InFlight;
 
 /// The format of checkpoint files (runtime and DStream checkpoints). Bump it when a stored type
 /// changes. 3: DStream checkpoints keep input positions (Kafka direct streams).
@@ -79,6 +82,14 @@ pub enum CheckpointError {
     #[error("the final checkpoint was not taken: {what}; running the same command again resumes from the last complete checkpoint")]
     Unfinished {
         /// Why.
+        what: String,
+    },
+    /// Output sent in the round was not acknowledged by its destination.
+    #[error("output to {destination}: {what}")]
+    Unacknowledged {
+        /// Where the output went.
+        destination: String,
+        /// What went wrong.
         what: String,
     },
     /// The restored state does not fit the pipeline being built.
@@ -190,14 +201,56 @@ impl DeferredWrite {
     }
 }
 
+/// What a sink hands to the checkpoint's writer at a round, to be done off the worker before the round
+/// is durable.
+#[derive(Clone, Debug)]
+pub enum Deferred {
+    /// Bytes to write (and sync).
+    Write(DeferredWrite),
+    /// Output sent in the round, which its destination must acknowledge within `timeout` (an
+    /// at-least-once sink's flush).
+    Acknowledged {
+        /// The round's records not yet acknowledged.
+        in_flight: InFlight,
+        /// How long the writer waits.
+        timeout: Duration,
+        /// Where the output went, for the error.
+        destination: String,
+    },
+}
+
+impl Deferred {
+    /// Does it (on the checkpoint's writer): writes the bytes (synced if `sync`), or waits for the
+    /// acknowledgements.
+    pub fn perform(&self, sync: bool) -> Result<(), CheckpointError> {
+        match self {
+            Deferred::Write(write) => write.perform(sync).map_err(|source| CheckpointError::Io {
+                what: "cannot write output",
+                path: write.path.clone(),
+                source,
+            }),
+            Deferred::Acknowledged {
+                in_flight,
+                timeout,
+                destination,
+            } => in_flight
+                .wait(*timeout)
+                .map_err(|what| CheckpointError::Unacknowledged {
+                    destination: destination.clone(),
+                    what,
+                }),
+        }
+    }
+}
+
 /// What a sink hands over at a checkpoint round ([`crate::sink::Sink::pre_commit`]).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default)]
 pub struct PreCommit {
     /// Files it wrote since the last round: made durable before the checkpoint completes, and
     /// committed (renamed to their visible name) once it has.
     pub files: Vec<StagedFile>,
-    /// Bytes for the checkpoint's writer to write first.
-    pub writes: Vec<DeferredWrite>,
+    /// What the checkpoint's writer does first: buffers to write, acknowledgements to wait for.
+    pub writes: Vec<Deferred>,
 }
 
 impl PreCommit {

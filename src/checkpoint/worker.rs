@@ -87,8 +87,8 @@ impl WorkerRecovery {
     /// A sink handed over its last output as it ended: its buffers are written here (the final
     /// checkpoint syncs them).
     pub(crate) fn staged_at_end(&self, mut staged: PreCommit) -> std::io::Result<()> {
-        for write in staged.writes.drain(..) {
-            write.perform(false)?;
+        for deferred in staged.writes.drain(..) {
+            deferred.perform(false).map_err(std::io::Error::other)?;
         }
         self.leftover.borrow_mut().extend(staged);
         Ok(())

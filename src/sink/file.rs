@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use caudal_operators::{Event, EventTime};
 
 use super::{Format, Sink, SinkContext, SinkError, SinkFactory};
-use crate::checkpoint::store::{DeferredWrite, PreCommit, StagedFile};
+use crate::checkpoint::store::{Deferred, DeferredWrite, PreCommit, StagedFile};
 use crate::config::defaults;
 use crate::source::WorkerInfo;
 
@@ -186,7 +186,7 @@ impl<D: 'static> Sink<D> for FileSinkWorker<D> {
             writes: Vec::new(),
         };
         if let Some((write, staged)) = self.next_write() {
-            handed.writes.push(write);
+            handed.writes.push(Deferred::Write(write));
             handed.files.push(staged);
         }
         self.ctx.epoch = next_epoch;

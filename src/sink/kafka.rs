@@ -2,9 +2,11 @@
 //! as [`Format`] writes it, without the newline), keyed by nothing, partitioned by librdkafka.
 //!
 //! The producer is idempotent (`enable.idempotence`: the broker drops the duplicates of its own
-//! retries) and waits for every in-sync replica (`acks=all`). At each checkpoint round the sink waits
-//! until everything it sent is acknowledged ([`Sink::pre_commit`]), so a checkpoint never covers output
-//! the broker does not have: at-least-once. With [`Format::with_ids`] each record carries a
+//! retries) and waits for every in-sync replica (`acks=all`). Each record counts in its round's
+//! [`InFlight`] until the broker acknowledges it (heard on the producer's own thread); at a checkpoint
+//! round the sink hands that count to the checkpoint's writer ([`Sink::pre_commit`]), which waits for
+//! it to reach zero before the checkpoint completes, so a checkpoint never covers output the broker
+//! does not have (at-least-once) and the worker goes on meanwhile. With [`Format::with_ids`] each record carries a
 //! deterministic id, so that a reader that keeps one record per id sees each result once.
 //!
 //! **Exactly-once** ([`KafkaSink::staged_in`]) is a two-phase commit over Kafka transactions, built
@@ -39,13 +41,13 @@ use std::time::Duration;
 
 use caudal_operators::{Event, EventTime};
 use rdkafka::config::ClientConfig;
-use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
+use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::ClientContext;
 
 use super::{Format, Sink, SinkContext, SinkError, SinkFactory};
 use crate::checkpoint::publish::{frame, Publish};
-use crate::checkpoint::store::{DeferredWrite, PreCommit, StagedFile};
-use crate::checkpoint::Guarantee;
+use crate::checkpoint::store::{Deferred, DeferredWrite, PreCommit, StagedFile};
+use crate::checkpoint::{Guarantee, InFlight};
 use crate::config::defaults;
 use crate::source::WorkerInfo;
 
@@ -115,11 +117,13 @@ impl<D: 'static> SinkFactory<D> for KafkaSink<D> {
             buf: Vec::new(),
             next_part: 0,
             staged: Vec::new(),
+            round: Arc::new(InFlight::new()),
         }))
     }
 }
 
-/// Hears the broker's acknowledgements: keeps the first failure.
+/// Hears the broker's acknowledgements (on the producer's thread): takes each record off its round's
+/// count, and keeps the first failure.
 struct Deliveries {
     failed: Arc<Mutex<Option<String>>>,
 }
@@ -127,21 +131,24 @@ struct Deliveries {
 impl ClientContext for Deliveries {}
 
 impl ProducerContext for Deliveries {
-    type DeliveryOpaque = ();
+    /// The count of the round the record was sent in.
+    type DeliveryOpaque = Arc<InFlight>;
 
-    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
-        if let Err((e, _)) = result {
+    fn delivery(&self, result: &DeliveryResult<'_>, round: Arc<InFlight>) {
+        let error = result.as_ref().err().map(|(e, _)| e.to_string());
+        if let Some(e) = &error {
             let mut failed = self.failed.lock().unwrap_or_else(|e| e.into_inner());
-            failed.get_or_insert_with(|| e.to_string());
+            failed.get_or_insert_with(|| e.clone());
         }
+        round.acknowledged(error);
     }
 }
 
 /// One worker's producer.
 struct KafkaWriter<D> {
     /// The producer of output sent as it comes (made at start; exactly-once output is published by
-    /// the checkpoints' transactional producers instead).
-    producer: Option<BaseProducer<Deliveries>>,
+    /// the checkpoints' transactional producers instead). Its own thread hears the acknowledgements.
+    producer: Option<ThreadedProducer<Deliveries>>,
     topic: String,
     brokers: String,
     address: String,
@@ -158,6 +165,8 @@ struct KafkaWriter<D> {
     next_part: u64,
     /// Exactly-once: files staged by the worker itself since the last round (a buffer grown too large).
     staged: Vec<StagedFile>,
+    /// At-least-once: what the open round sent and the broker has not acknowledged.
+    round: Arc<InFlight>,
 }
 
 impl<D> KafkaWriter<D> {
@@ -173,7 +182,7 @@ impl<D> KafkaWriter<D> {
     }
 
     /// The producer (made at start).
-    fn producer(&self) -> Result<&BaseProducer<Deliveries>, SinkError> {
+    fn producer(&self) -> Result<&ThreadedProducer<Deliveries>, SinkError> {
         self.producer
             .as_ref()
             .ok_or_else(|| SinkError::Remote(format!("{}: the sink was not started", self.address)))
@@ -296,18 +305,19 @@ impl<D: 'static> Sink<D> for KafkaWriter<D> {
             }
             return Ok(());
         }
+        self.round.sending(records.len() as u64);
         for event in records.iter() {
             self.line.clear();
             self.format.line(event, &mut self.line);
             let payload = &self.line[..self.line.len() - 1];
-            let record = BaseRecord::<(), [u8]>::to(&self.topic).payload(payload);
+            let record = BaseRecord::<(), [u8], _>::with_opaque_to(&self.topic, self.round.clone())
+                .payload(payload);
             // A full queue waits here (the worker, and so the sources: backpressure from the broker).
             crate::kafka::send_waiting(self.producer()?, record).map_err(|e| {
                 SinkError::Remote(format!("{}: cannot send a result: {e}", self.address))
             })?;
         }
         records.clear();
-        self.producer()?.poll(Duration::ZERO);
         self.check()
     }
 
@@ -319,7 +329,7 @@ impl<D: 'static> Sink<D> for KafkaWriter<D> {
                 writes: Vec::new(),
             };
             if let Some((write, staged)) = self.next_stage() {
-                handed.writes.push(write);
+                handed.writes.push(Deferred::Write(write));
                 handed.files.push(staged);
             }
             // `0` is the end of the stream: the last round keeps its number.
@@ -329,9 +339,17 @@ impl<D: 'static> Sink<D> for KafkaWriter<D> {
             }
             return Ok(handed);
         }
-        // A checkpoint covers what the broker has acknowledged.
-        self.flush()?;
-        Ok(PreCommit::default())
+        // A checkpoint covers what the broker has acknowledged: its writer waits for the round's.
+        self.check()?;
+        let round = std::mem::replace(&mut self.round, Arc::new(InFlight::new()));
+        Ok(PreCommit {
+            files: Vec::new(),
+            writes: vec![Deferred::Acknowledged {
+                in_flight: InFlight::clone(&round),
+                timeout: FLUSH_TIMEOUT,
+                destination: self.address.clone(),
+            }],
+        })
     }
 
     fn progress(&mut self, frontier: Option<EventTime>) -> Result<(), SinkError> {
@@ -352,10 +370,7 @@ impl<D: 'static> Sink<D> for KafkaWriter<D> {
         }
         match frontier {
             None => self.flush(),
-            Some(_) => {
-                self.producer()?.poll(Duration::ZERO);
-                self.check()
-            }
+            Some(_) => self.check(),
         }
     }
 }

@@ -90,9 +90,10 @@ pub trait Sink<D>: 'static {
     }
 
     /// A checkpoint round is being taken: hand over everything written since the last call, as files
-    /// to make durable and commit with the checkpoint, and buffers for the checkpoint's writer to
-    /// write (so that the worker, and the flow of records, does not wait for the disk); output from now
-    /// on belongs to round `next_epoch`. Sinks that write as records come return nothing.
+    /// to make durable and commit with the checkpoint, buffers for the checkpoint's writer to write,
+    /// and output sent whose acknowledgements the writer must wait for (so that the worker, and the
+    /// flow of records, waits neither for the disk nor for a broker); output from now on belongs to
+    /// round `next_epoch`. Sinks whose output needs nothing more return nothing.
     fn pre_commit(&mut self, _next_epoch: u64) -> Result<PreCommit, SinkError> {
         Ok(PreCommit::default())
     }

@@ -15,7 +15,7 @@ use caudal_operators::EventTime;
 use super::cluster::{Control, FinalState, Link};
 use super::stats::{micros, CheckpointStats};
 use super::store::{
-    CheckpointError, CheckpointStore, DeferredWrite, Manifest, Restored, SourcePart, StagedFile,
+    CheckpointError, CheckpointStore, Deferred, Manifest, Restored, SourcePart, StagedFile,
     WorkerPart,
 };
 use super::CheckpointConfig;
@@ -45,7 +45,7 @@ struct Round {
     /// Output staged and not yet committed by a complete checkpoint.
     pending: Vec<StagedFile>,
     /// Sinks' buffers handed over and not yet written.
-    writes: Vec<DeferredWrite>,
+    writes: Vec<Deferred>,
     /// When the last round was opened.
     opened_at: Option<Instant>,
     /// When the open round was aligned.
@@ -58,7 +58,7 @@ struct Round {
 struct Persist {
     parts: Vec<WorkerPart>,
     manifest: Manifest,
-    writes: Vec<DeferredWrite>,
+    writes: Vec<Deferred>,
 }
 
 /// The writer thread's work, in order.
@@ -384,7 +384,7 @@ impl Coordinator {
 
     /// Hands over `part` for round `epoch`, with the sinks' buffers to write; the last worker to do so
     /// lets the sources go on and sends the round to the writer.
-    pub(crate) fn contribute(&self, epoch: u64, part: WorkerPart, writes: Vec<DeferredWrite>) {
+    pub(crate) fn contribute(&self, epoch: u64, part: WorkerPart, writes: Vec<Deferred>) {
         let mut round = self.lock();
         round.writes.extend(writes);
         round.pending.extend(part.staged.iter().cloned());
@@ -493,12 +493,8 @@ impl Coordinator {
     /// covers, and its workers' parts.
     fn write_parts(&self, round: &Persist) -> Result<(), CheckpointError> {
         let epoch = round.manifest.epoch;
-        for write in &round.writes {
-            write.perform(true).map_err(|source| CheckpointError::Io {
-                what: "cannot write output",
-                path: write.path.clone(),
-                source,
-            })?;
+        for deferred in &round.writes {
+            deferred.perform(true)?;
         }
         sync_output(&round.manifest.staged)?;
         for part in &round.parts {
