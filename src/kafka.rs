@@ -52,39 +52,30 @@ pub trait Sender<C: ProducerContext> {
     fn serve(&self, timeout: Duration);
 }
 
-impl<C: ProducerContext> Sender<C> for BaseProducer<C> {
-    fn try_send<'a, K, P>(
-        &self,
-        record: BaseRecord<'a, K, P, C::DeliveryOpaque>,
-    ) -> Result<(), Refused<'a, K, P, C::DeliveryOpaque>>
-    where
-        K: ToBytes + ?Sized,
-        P: ToBytes + ?Sized,
-    {
-        self.send(record)
-    }
+/// Implements [`Sender`] for a librdkafka producer type whose own `send` and `poll` do it.
+macro_rules! sender_by_send_and_poll {
+    ($producer:ident, $($bound:tt)+) => {
+        impl<C: $($bound)+> Sender<C> for $producer<C> {
+            fn try_send<'a, K, P>(
+                &self,
+                record: BaseRecord<'a, K, P, C::DeliveryOpaque>,
+            ) -> Result<(), Refused<'a, K, P, C::DeliveryOpaque>>
+            where
+                K: ToBytes + ?Sized,
+                P: ToBytes + ?Sized,
+            {
+                self.send(record)
+            }
 
-    fn serve(&self, timeout: Duration) {
-        self.poll(timeout);
-    }
+            fn serve(&self, timeout: Duration) {
+                self.poll(timeout);
+            }
+        }
+    };
 }
 
-impl<C: ProducerContext + 'static> Sender<C> for ThreadedProducer<C> {
-    fn try_send<'a, K, P>(
-        &self,
-        record: BaseRecord<'a, K, P, C::DeliveryOpaque>,
-    ) -> Result<(), Refused<'a, K, P, C::DeliveryOpaque>>
-    where
-        K: ToBytes + ?Sized,
-        P: ToBytes + ?Sized,
-    {
-        self.send(record)
-    }
-
-    fn serve(&self, timeout: Duration) {
-        self.poll(timeout);
-    }
-}
+sender_by_send_and_poll!(BaseProducer, ProducerContext);
+sender_by_send_and_poll!(ThreadedProducer, ProducerContext + 'static);
 
 /// Sends `record` with `producer`; while librdkafka's queue is full, serves the producer's events
 /// (the broker's acknowledgements free room) and tries again, so that the caller waits: how the broker
