@@ -6,8 +6,9 @@
 //! [`InFlight`] until the broker acknowledges it (heard on the producer's own thread); at a checkpoint
 //! round the sink hands that count to the checkpoint's writer ([`Sink::pre_commit`]), which waits for
 //! it to reach zero before the checkpoint completes, so a checkpoint never covers output the broker
-//! does not have (at-least-once) and the worker goes on meanwhile. With [`Format::with_ids`] each record carries a
-//! deterministic id, so that a reader that keeps one record per id sees each result once.
+//! does not have (at-least-once) and the worker goes on meanwhile. With [`Format::with_ids`] each
+//! record carries a deterministic id, so that a reader that keeps one record per id sees each result
+//! once.
 //!
 //! **Exactly-once** ([`KafkaSink::staged_in`]) is a two-phase commit over Kafka transactions, built
 //! so that it holds against a real Apache Kafka broker with the plain client API (librdkafka cannot
