@@ -10,7 +10,7 @@
 use std::sync::{Arc, Mutex};
 
 use caudal_operators::budget::WorkBudget;
-use caudal_operators::shell::{StateRegistry, WorkerSnapshot};
+use caudal_operators::shell::{Placement, StateRegistry, WorkerSnapshot};
 use caudal_operators::stream::EventInput;
 use caudal_operators::window::aggregate::{collect, Count, Sum};
 use caudal_operators::window::join::JoinKind;
@@ -50,9 +50,12 @@ fn schedule(recs: &[Rec], delay: u64) -> Vec<EventTime> {
         .collect()
 }
 
-/// Runs `build` on `recs[range]`, each sent at the input time the schedule gives and the worker stepped
-/// until the operators caught up; the input starts at `start`. With `close` the input ends; otherwise
-/// the worker's snapshot is taken at the end. Returns `(timely time, output)` pairs and the snapshot.
+/// Runs `build` on `recs[range]` on `workers` workers (worker 0 feeds the records, every worker moves
+/// its input time), each record sent at the input time the schedule gives and the workers stepped until
+/// the operators caught up; the input starts at `start`. With `close` the input ends; otherwise each
+/// worker's snapshot is taken at the end. `restore` holds the snapshots of every worker of an earlier
+/// run: a worker restores its own if that run had as many workers, and otherwise the keys that are now
+/// its own from all of them. Returns `(timely time, output)` pairs and the snapshots, by worker.
 #[allow(clippy::too_many_arguments)]
 fn run(
     recs: &[Rec],
@@ -60,23 +63,32 @@ fn run(
     range: std::ops::Range<usize>,
     start: EventTime,
     close: bool,
-    restore: Option<WorkerSnapshot>,
+    workers: usize,
+    restore: Option<Vec<WorkerSnapshot>>,
     budget: WorkBudget,
     build: impl Build,
-) -> (Vec<(EventTime, Out)>, Option<WorkerSnapshot>) {
+) -> (Vec<(EventTime, Out)>, Option<Vec<WorkerSnapshot>>) {
     let feed: Vec<(Rec, EventTime)> = recs[range.clone()]
         .iter()
         .copied()
         .zip(times[range].iter().copied())
         .collect();
-    let mut config = timely::Config::thread();
+    let mut config = match workers {
+        1 => timely::Config::thread(),
+        n => timely::Config::process(n),
+    };
     budget.install(&mut config);
-    let result = Arc::new(Mutex::new(None));
+    let result = Arc::new(Mutex::new(Vec::new()));
     let slot = result.clone();
     timely::execute(config, move |worker| {
+        let (index, peers) = (worker.index(), worker.peers());
         let registry = StateRegistry::current();
-        if let Some(snapshot) = restore.clone() {
-            registry.restore_from(snapshot);
+        match restore.clone() {
+            Some(mut snapshots) if snapshots.len() == peers => {
+                registry.restore_from(snapshots.swap_remove(index))
+            }
+            Some(snapshots) => registry.restore_rescaled(snapshots, Placement { index, peers }),
+            None => {}
         }
         let mut input: EventInput<(u8, i64)> = EventInput::new();
         let probe = ProbeHandle::new();
@@ -101,7 +113,9 @@ fn run(
         // A restored dataflow catches up with the cut before the rest is fed, as the cut one had.
         worker.step_while(|| probe.less_than(input.time()));
         for ((key, value, time), at) in &feed {
-            input.send(Event::new(*time, (*key, *value)));
+            if index == 0 {
+                input.send(Event::new(*time, (*key, *value)));
+            }
             if *at > *input.time() {
                 input.advance_to(*at);
             }
@@ -122,23 +136,26 @@ fn run(
         // What came out up to here (a run that stops at the cut ends when its input closes: its
         // end-of-input firings belong to no run).
         let out: Vec<_> = captured.try_iter().collect();
-        *slot.lock().unwrap() = Some((out, snapshot));
+        slot.lock().unwrap().push((index, out, snapshot));
     })
     .unwrap()
     .join();
-    let (captured, snapshot) = result.lock().unwrap().take().unwrap();
-    let mut out: Vec<(EventTime, Out)> = captured
-        .into_iter()
-        .flat_map(|event| match event {
+    let mut results = std::mem::take(&mut *result.lock().unwrap());
+    results.sort_by_key(|(index, _, _)| *index);
+    let mut out: Vec<(EventTime, Out)> = Vec::new();
+    let mut snapshots = Vec::new();
+    for (_, captured, snapshot) in results {
+        out.extend(captured.into_iter().flat_map(|event| match event {
             CaptureEvent::Messages(stamp, events) => {
                 let time = *stamp.expect_singleton();
                 events.into_iter().map(|e| (time, e.data)).collect()
             }
             CaptureEvent::Progress(_) => Vec::new(),
-        })
-        .collect();
+        }));
+        snapshots.extend(snapshot);
+    }
     out.sort();
-    (out, snapshot)
+    (out, (!snapshots.is_empty()).then_some(snapshots))
 }
 
 /// The uninterrupted run's output equals the output of a run cut at record `cut` and resumed from its
@@ -152,14 +169,26 @@ fn check(recs: &[Rec], delay: u64, cut: usize, build: impl Build) -> Result<(), 
     let cut = (cut.min(n)..=n)
         .find(|&c| c > 0 && times[c - 1] > before(c - 1))
         .unwrap_or(0);
+    let start = if cut == 0 { 0 } else { times[cut - 1] };
     let unbounded = WorkBudget::unbounded();
-    let (whole, _) = run(recs, &times, 0..n, 0, true, None, unbounded, build.clone());
+    let (whole, _) = run(
+        recs,
+        &times,
+        0..n,
+        0,
+        true,
+        1,
+        None,
+        unbounded,
+        build.clone(),
+    );
     let (fed, _) = run(
         recs,
         &times,
         0..n,
         0,
         true,
+        1,
         None,
         WorkBudget::timers(1),
         build.clone(),
@@ -169,35 +198,42 @@ fn check(recs: &[Rec], delay: u64, cut: usize, build: impl Build) -> Result<(), 
         &whole,
         "a budget of one timer per activation changed the output"
     );
-    let (mut first, snapshot) = run(
-        recs,
-        &times,
-        0..cut,
-        0,
-        false,
-        None,
-        unbounded,
-        build.clone(),
-    );
-    let start = if cut == 0 { 0 } else { times[cut - 1] };
-    let (rest, _) = run(
-        recs,
-        &times,
-        cut..n,
-        start,
-        true,
-        snapshot,
-        WorkBudget::timers(2),
-        build,
-    );
-    first.extend(rest);
-    first.sort();
-    prop_assert_eq!(
-        first,
-        whole,
-        "snapshot and restore at record {} changed the output",
-        cut
-    );
+    // Cut and resumed on one worker, and, rescaled, cut on `a` workers and resumed on `b`.
+    let rescale = [(2, 3), (3, 1), (1, 2)][cut % 3];
+    for (a, b) in [(1, 1), rescale] {
+        let (mut first, snapshots) = run(
+            recs,
+            &times,
+            0..cut,
+            0,
+            false,
+            a,
+            None,
+            unbounded,
+            build.clone(),
+        );
+        let (rest, _) = run(
+            recs,
+            &times,
+            cut..n,
+            start,
+            true,
+            b,
+            snapshots,
+            WorkBudget::timers(2),
+            build.clone(),
+        );
+        first.extend(rest);
+        first.sort();
+        prop_assert_eq!(
+            first,
+            whole.clone(),
+            "snapshot on {} workers and restore on {} at record {} changed the output",
+            a,
+            b,
+            cut
+        );
+    }
     Ok(())
 }
 
@@ -350,8 +386,8 @@ fn processing_time_windows_resume_their_panes_and_timers() {
         out.sort();
         out
     };
-    let (whole, _) = run(&recs, &times, 0..40, 0, true, None, unbounded, build);
-    let (first, snapshot) = run(&recs, &times, 0..20, 0, false, None, unbounded, build);
+    let (whole, _) = run(&recs, &times, 0..40, 0, true, 1, None, unbounded, build);
+    let (first, snapshot) = run(&recs, &times, 0..20, 0, false, 1, None, unbounded, build);
     assert!(first.is_empty(), "nothing fires before the end: {first:?}");
     let (rest, _) = run(
         &recs,
@@ -359,6 +395,7 @@ fn processing_time_windows_resume_their_panes_and_timers() {
         20..40,
         times[19],
         true,
+        1,
         snapshot,
         unbounded,
         build,
@@ -378,11 +415,12 @@ fn a_snapshot_of_another_operator_is_refused_with_its_name() {
         0..10,
         0,
         false,
+        1,
         None,
         WorkBudget::unbounded(),
         sum,
     );
-    let snapshot = snapshot.unwrap();
+    let snapshot = snapshot.unwrap().remove(0);
     assert_eq!(snapshot.operators.len(), 1);
     let (id, part) = snapshot.operators.iter().next().unwrap();
     assert_eq!(id.name, "TumblingWindow");

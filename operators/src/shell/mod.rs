@@ -41,7 +41,9 @@ use serde::{Deserialize, Serialize};
 use timely::ExchangeData;
 
 pub use context::{Context, Output, Timers};
-pub use registry::{OperatorId, OperatorSnapshot, RestoreError, StateRegistry, WorkerSnapshot};
+pub use registry::{
+    OperatorId, OperatorSnapshot, Placement, RestoreError, StateRegistry, WorkerSnapshot,
+};
 pub use state::KeyedState;
 pub use timers::Timer;
 

@@ -15,7 +15,7 @@ use timely::ExchangeData;
 
 use super::context::Context;
 use super::registry::{
-    OperatorId, OperatorSnapshot, Retiring, Snapshotting, StateRegistry, SNAPSHOT_FORMAT,
+    OperatorSnapshot, Restore, Retiring, Snapshotting, StateRegistry, SNAPSHOT_FORMAT,
 };
 use super::state::KeyedState;
 use super::timers::{Timer, TimerQueue};
@@ -55,8 +55,26 @@ impl<K: Serialize + Hash + Eq, S: Serialize> Snapshotting for Registered<K, S> {
     }
 }
 
-impl<K: for<'de> Deserialize<'de> + Hash + Eq, S: for<'de> Deserialize<'de>> Registered<K, S> {
-    fn restore(&mut self, part: OperatorSnapshot) -> Result<(), String> {
+impl<K: for<'de> Deserialize<'de> + Hash + Eq + Clone, S: for<'de> Deserialize<'de>>
+    Registered<K, S>
+{
+    /// Takes its share of a restore: its own snapshot, or the keys it owns from every old worker's.
+    fn restore(&mut self, share: Restore) -> Result<(), String> {
+        for part in share.parts {
+            let state = self.decode(part)?;
+            match share.placement {
+                None => self.state = state,
+                Some(placement) => {
+                    let ShellState { states, timers } = state;
+                    self.state.states.absorb(states, |k| placement.owns(k));
+                    self.state.timers.absorb(timers, |k| placement.owns(k));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn decode(&self, part: OperatorSnapshot) -> Result<ShellState<K, S>, String> {
         if part.format != SNAPSHOT_FORMAT {
             return Err(format!(
                 "snapshot format {} is not the format this build reads ({SNAPSHOT_FORMAT})",
@@ -75,9 +93,8 @@ impl<K: for<'de> Deserialize<'de> + Hash + Eq, S: for<'de> Deserialize<'de>> Reg
                 part.state_version, self.state_version
             ));
         }
-        self.state = bincode::deserialize(&part.bytes)
-            .map_err(|e| format!("the state does not decode ({e}): damaged or of another type"))?;
-        Ok(())
+        bincode::deserialize(&part.bytes)
+            .map_err(|e| format!("the state does not decode ({e}): damaged or of another type"))
     }
 }
 
@@ -224,14 +241,11 @@ where
         state_version: Op::STATE_VERSION,
         operator_type: std::any::type_name::<Op>(),
     }));
-    let id = OperatorId {
-        name: name.to_owned(),
-        path: info.address[1..].to_vec(),
-    };
     let registry = StateRegistry::current();
+    let id = registry.next_id(info.address[0], name);
     let weak: Weak<RefCell<dyn Snapshotting>> = Rc::downgrade(&shared) as _;
-    if let Some(part) = registry.register(id.clone(), weak) {
-        if let Err(reason) = shared.borrow_mut().restore(part) {
+    if let Some(share) = registry.register(id.clone(), weak) {
+        if let Err(reason) = shared.borrow_mut().restore(share) {
             registry.restore_failed(id.clone(), reason);
         }
     }

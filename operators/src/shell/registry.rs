@@ -12,7 +12,10 @@
 //!   operator's input frontier has reached `T` (a probe downstream has passed `T - 1`) and before any
 //!   record at `T` or later has been fed in. Checkpoint coordinators pause their sources for that moment.
 //! * [`StateRegistry::restore_from`] hands a snapshot to the worker before its dataflow is built: each
-//!   operator takes its part as it is constructed and resumes with its state and timers. A part that
+//!   operator takes its part as it is constructed and resumes with its state and timers.
+//!   [`StateRegistry::restore_rescaled`] does the same with the snapshots of every worker of a run on
+//!   another number of workers: each operator keeps, from all of them, the keys (state and timers)
+//!   that the exchange now routes to this worker ([`Placement`]), as Flink redistributes key groups. A part that
 //!   does not fit (another operator, another state version, damaged bytes) is not used: the operator
 //!   starts empty and [`StateRegistry::restore_errors`] says which part and why, so that the runtime can
 //!   refuse to run instead of computing from the wrong state.
@@ -22,26 +25,31 @@
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::fmt;
+use std::hash::Hash;
 use std::rc::{Rc, Weak};
 
 use serde::{Deserialize, Serialize};
 
+use crate::hash::route;
+
 /// The format of a snapshot's envelope. Bump it when the envelope changes.
 pub const SNAPSHOT_FORMAT: u32 = 1;
 
-/// Where an operator sits: its name and its address within its dataflow (timely's operator path
-/// without the dataflow's own index, so that a rebuilt dataflow finds its operators again).
+/// Which keyed operator of a dataflow: its name, and how many keyed operators of that name the
+/// dataflow had built before it. A rebuilt dataflow finds its operators again by it, on any number of
+/// workers: unlike timely's operator addresses, it does not move when operators without state are
+/// built or not (a probe that only several workers need, say).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct OperatorId {
     /// The operator's name, as given when it was built.
     pub name: String,
-    /// Its address inside the dataflow.
-    pub path: Vec<usize>,
+    /// How many keyed operators of the same name its dataflow had built before it.
+    pub ordinal: usize,
 }
 
 impl fmt::Display for OperatorId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} at {:?}", self.name, self.path)
+        write!(f, "{} #{}", self.name, self.ordinal)
     }
 }
 
@@ -63,6 +71,31 @@ pub struct OperatorSnapshot {
 pub struct WorkerSnapshot {
     /// One entry per operator.
     pub operators: BTreeMap<OperatorId, OperatorSnapshot>,
+}
+
+/// Which keys a worker owns: those the keyed exchange sends it, `route(key) % peers == index`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Placement {
+    /// The worker, over all processes.
+    pub index: usize,
+    /// Workers over all processes.
+    pub peers: usize,
+}
+
+impl Placement {
+    /// Whether `key`'s records (and so its state) come to this worker.
+    #[inline]
+    pub fn owns<K: Hash + ?Sized>(&self, key: &K) -> bool {
+        route(key) % self.peers as u64 == self.index as u64
+    }
+}
+
+/// An operator's share of a restore.
+pub(crate) struct Restore {
+    /// Its snapshots: this worker's own, or every worker's of a run on another number of workers.
+    pub(crate) parts: Vec<OperatorSnapshot>,
+    /// `Some` when the parts are every old worker's: keep only the keys this worker owns.
+    pub(crate) placement: Option<Placement>,
 }
 
 /// Why an operator's part of a snapshot could not be used.
@@ -110,7 +143,11 @@ struct Register {
     /// The last state of operators that have been dropped (their dataflow ended), while
     /// `keep_retired`.
     retired: BTreeMap<OperatorId, OperatorSnapshot>,
-    to_restore: BTreeMap<OperatorId, OperatorSnapshot>,
+    to_restore: BTreeMap<OperatorId, Vec<OperatorSnapshot>>,
+    /// How many keyed operators of each name each dataflow (by index) has built.
+    built: BTreeMap<(usize, String), usize>,
+    /// Set when `to_restore` holds every worker's parts of a run on another number of workers.
+    placement: Option<Placement>,
     errors: Vec<RestoreError>,
 }
 
@@ -169,7 +206,26 @@ impl StateRegistry {
     /// Makes operators built from now on on this worker start from their parts of `snapshot`.
     pub fn restore_from(&self, snapshot: WorkerSnapshot) {
         let mut register = self.inner.borrow_mut();
-        register.to_restore = snapshot.operators;
+        register.to_restore = snapshot
+            .operators
+            .into_iter()
+            .map(|(id, part)| (id, vec![part]))
+            .collect();
+        register.placement = None;
+        register.errors.clear();
+    }
+
+    /// Makes operators built from now on on this worker start from the keys `placement` gives it in
+    /// `snapshots`, the snapshots of every worker of a run on another number of workers.
+    pub fn restore_rescaled(&self, snapshots: Vec<WorkerSnapshot>, placement: Placement) {
+        let mut register = self.inner.borrow_mut();
+        register.to_restore.clear();
+        for snapshot in snapshots {
+            for (id, part) in snapshot.operators {
+                register.to_restore.entry(id).or_default().push(part);
+            }
+        }
+        register.placement = Some(placement);
         register.errors.clear();
     }
 
@@ -210,17 +266,35 @@ impl StateRegistry {
             .count()
     }
 
-    /// Registers an operator's state; returns its part of the snapshot being restored, if any.
+    /// The id of the next keyed operator named `name` that dataflow `dataflow` builds.
+    pub(crate) fn next_id(&self, dataflow: usize, name: &str) -> OperatorId {
+        let mut register = self.inner.borrow_mut();
+        let built = register
+            .built
+            .entry((dataflow, name.to_owned()))
+            .or_default();
+        *built += 1;
+        OperatorId {
+            name: name.to_owned(),
+            ordinal: *built - 1,
+        }
+    }
+
+    /// Registers an operator's state; returns its share of the snapshot being restored, if any.
     pub(crate) fn register(
         &self,
         id: OperatorId,
         state: Weak<RefCell<dyn Snapshotting>>,
-    ) -> Option<OperatorSnapshot> {
+    ) -> Option<Restore> {
         let mut register = self.inner.borrow_mut();
         register.live.retain(|(_, op)| op.strong_count() > 0);
         register.retired.remove(&id);
         register.live.push((id.clone(), state));
-        register.to_restore.remove(&id)
+        let parts = register.to_restore.remove(&id)?;
+        Some(Restore {
+            parts,
+            placement: register.placement,
+        })
     }
 
     /// Notes that `id`'s part of the snapshot could not be used.

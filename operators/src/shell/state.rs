@@ -95,6 +95,13 @@ impl<K: Eq + Hash, S> KeyedState<K, S> {
     pub fn iter(&self) -> impl Iterator<Item = (&K, &S)> {
         self.states.iter()
     }
+
+    /// Takes over the keys of `other` that `keep` accepts (a restore onto another number of workers
+    /// gathers each worker's keys from every old worker's state).
+    pub(crate) fn absorb(&mut self, other: KeyedState<K, S>, keep: impl Fn(&K) -> bool) {
+        self.states
+            .extend(other.states.into_iter().filter(|(k, _)| keep(k)));
+    }
 }
 
 #[cfg(test)]

@@ -77,6 +77,24 @@ impl<K: Hash + Eq + Clone> TimerQueue<K> {
         self.distinct = Some(distinct);
     }
 
+    /// Takes over the pending timers of `other` (a restored queue: no pass in progress) whose key `keep`
+    /// accepts, after this queue's own timers of the same time.
+    pub(crate) fn absorb(&mut self, other: TimerQueue<K>, keep: impl Fn(&K) -> bool) {
+        debug_assert!(other.pass.is_none() && other.firing.is_none());
+        for (t, keys) in other.event {
+            let kept: Vec<K> = keys.into_iter().filter(|k| keep(k)).collect();
+            if !kept.is_empty() {
+                self.event.entry(t).or_default().extend(kept);
+            }
+        }
+        for (t, keys) in other.processing {
+            let kept: Vec<K> = keys.into_iter().filter(|k| keep(k)).collect();
+            if !kept.is_empty() {
+                self.processing.entry(t).or_default().extend(kept);
+            }
+        }
+    }
+
     /// Sets `timer` for `key` (a no-op if the timers are distinct and that one is pending).
     #[inline]
     pub(crate) fn set(&mut self, key: K, timer: Timer) {
