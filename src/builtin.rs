@@ -179,6 +179,12 @@ impl<D: fmt::Display + 'static> Source for DisplayLines<D> {
     fn resume_at(&mut self, offset: u64, position: &[u8]) -> Result<(), String> {
         self.0.resume_at(offset, position)
     }
+    fn merge_positions(&self, positions: &[&[u8]]) -> Result<Vec<u8>, String> {
+        self.0.merge_positions(positions)
+    }
+    fn caught_up(&self) -> bool {
+        self.0.caught_up()
+    }
     fn split_low_mark(&self, now: std::time::Instant) -> Option<caudal_operators::EventTime> {
         self.0.split_low_mark(now)
     }

@@ -478,8 +478,16 @@ fn run_pipeline(args: RunArgs) -> anyhow::Result<()> {
     )?;
     if let Some(manifest) = running.resumed_from() {
         let taken_at = std::time::UNIX_EPOCH + Duration::from_millis(manifest.taken_at_ms);
+        let workers = args.workers as usize * args.processes;
+        let rescaled = match manifest.workers == workers {
+            true => String::new(),
+            false => format!(
+                " on {} workers (each of the {workers} workers now takes the state of its own keys)",
+                manifest.workers
+            ),
+        };
         eprintln!(
-            "resuming from checkpoint {} taken at {}{}",
+            "resuming from checkpoint {} taken at {}{rescaled}{}",
             manifest.epoch,
             humantime::format_rfc3339_millis(taken_at),
             if manifest.final_ {

@@ -111,15 +111,20 @@ impl Shared {
         self.stop.stop();
     }
 
+    /// Whether something has failed the run.
+    fn failed(&self) -> bool {
+        !self
+            .setup_errors
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_empty()
+    }
+
     /// Whether the run came to the end of its input cleanly: no error, no output a sink failed to
     /// write, no early stop. Only then does a final checkpoint cover it.
     fn ended_cleanly(&self) -> bool {
         use std::sync::atomic::Ordering;
-        let failed = !self
-            .setup_errors
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .is_empty();
+        let failed = self.failed();
         let sink_failed = self
             .sinks
             .lock()
@@ -194,10 +199,21 @@ impl<'scope> Dataflow<'scope> {
     ) -> EventStream<'scope, D> {
         let (metrics, shared) = self.shared.source_entry(name);
         let mut source = factory.make(self.worker());
-        let checkpoint = self
-            .recovery
-            .as_ref()
-            .map(|r| SourceCheckpoint::register(r.coordinator().clone(), self.scope.index(), name));
+        let checkpoint = self.recovery.as_ref().map(|r| {
+            let coord = r.coordinator();
+            let (checkpoint, restored) =
+                SourceCheckpoint::register(coord.clone(), self.scope.index(), name);
+            match coord.rescaled_source_parts(name) {
+                None => (checkpoint, restored),
+                Some(parts) => match self.merge_source_parts(name, &*source, &parts) {
+                    Ok(merged) => (checkpoint, merged),
+                    Err(e) => {
+                        self.shared.fail(RunError::Checkpoint(e));
+                        (checkpoint, None)
+                    }
+                },
+            }
+        });
         let checkpoint = checkpoint.map(|(checkpoint, restored)| {
             match self.prepare_for_checkpoints(name, &mut *source, restored.as_ref()) {
                 // A live source (one with a write-ahead log: a socket, a channel) whose input had
@@ -234,6 +250,33 @@ impl<'scope> Dataflow<'scope> {
             checkpoint,
         };
         source_stream(self.scope, name, source, opts)
+    }
+
+    /// Where this instance of `source` goes on from in a checkpoint taken on another number of
+    /// workers: the old instances' `parts`, merged by the source (an error says why it cannot).
+    fn merge_source_parts<D: 'static>(
+        &self,
+        name: &str,
+        source: &dyn crate::source::Source<Item = D>,
+        parts: &[SourcePart],
+    ) -> Result<Option<SourcePart>, String> {
+        if parts.is_empty() {
+            return Ok(None);
+        }
+        if parts.iter().all(|p| p.done) {
+            // Its input had been read to the end: there is no place in it to go on from.
+            return Ok(Some(SourcePart::merged(parts, Vec::new())));
+        }
+        let positions: Vec<&[u8]> = parts.iter().map(|p| &p.position[..]).collect();
+        let position = source.merge_positions(&positions).map_err(|e| {
+            format!(
+                "source `{name}` cannot resume a checkpoint taken on {} workers on {}: {e}; run it \
+                 with --workers {0} (over all processes), or start afresh",
+                parts.len(),
+                self.scope.peers()
+            )
+        })?;
+        Ok(Some(SourcePart::merged(parts, position)))
     }
 
     /// Checks that `source` can replay its input (asking one that cannot for a write-ahead log in the
@@ -554,6 +597,12 @@ fn run_with_checkpoints(
         shared.fail(RunError::Checkpoint(e));
     }
     let coord = recovery.coordinator().clone();
+    // A run refused while its dataflow was built (state or a source that does not fit the checkpoint)
+    // leaves at once, without a checkpoint or output: the checkpoint it was refused for stays in force.
+    let refused = shared.failed();
+    if refused {
+        coord.abandon();
+    }
     let opens_rounds = worker.index() == 0;
     // Batch mode moves its frontier only at the end: its one checkpoint is the final one.
     let timed_rounds = shared.config.mode != ExecutionMode::Batch;
@@ -613,7 +662,7 @@ fn run_with_checkpoints(
         }
         let Some(channel) = control.as_mut() else {
             // One process: leave after a stop's last round, or at the end of the input.
-            if recovery.must_exit() || overdue {
+            if recovery.must_exit() || overdue || refused {
                 leave_early(worker, shared, pipeline);
                 break;
             }
@@ -624,7 +673,7 @@ fn run_with_checkpoints(
         };
         // Several processes: the pipeline ends (or is dropped after a stop's last round) first; the
         // control channel closes once the final checkpoint is decided, and the loop ends with it.
-        if !pipeline_done && (recovery.must_exit() || overdue) {
+        if !pipeline_done && (recovery.must_exit() || overdue || refused) {
             leave_early(worker, shared, pipeline);
             pipeline_done = true;
             channel.close();

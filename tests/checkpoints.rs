@@ -101,7 +101,7 @@ fn guaranteed<'a>(pipeline: &'a str, workers: &'a str) -> Vec<&'a str> {
 }
 
 #[test]
-fn checkpoints_of_another_pipeline_or_worker_count_are_refused_and_left_alone() {
+fn checkpoints_of_another_pipeline_are_refused_and_left_alone() {
     let dir = scratch("foreign");
     let first = run(&guaranteed("tumbling", "2"), &dir);
     assert!(first.status.success(), "{}", stderr(&first));
@@ -119,11 +119,40 @@ fn checkpoints_of_another_pipeline_or_worker_count_are_refused_and_left_alone() 
         "{said}"
     );
 
-    let workers = run(&guaranteed("tumbling", "1"), &dir);
-    assert!(!workers.status.success());
-    let said = stderr(&workers);
-    assert!(said.contains("2 workers") && said.contains("1"), "{said}");
+    assert_eq!(snapshot(&dir), before, "a refused run changed files");
 
+    // The run had read all its input: on another number of workers too, nothing is left to do.
+    let output = committed(&dir.join("out"));
+    let fewer = run(&guaranteed("tumbling", "1"), &dir);
+    assert!(fewer.status.success(), "{}", stderr(&fewer));
+    assert!(
+        stderr(&fewer).contains("nothing is left to do"),
+        "{}",
+        stderr(&fewer)
+    );
+    assert_eq!(committed(&dir.join("out")), output);
+}
+
+#[test]
+fn a_checkpoint_of_a_source_split_by_worker_resumes_on_as_many_workers_only() {
+    // Keyed state moves between workers, but the generator's place in its input is one per worker
+    // (each reads its own share of the posts).
+    let dir = scratch("split-by-worker");
+    let child = caudal(&guaranteed("tumbling", "2"), &dir).spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
+    let stopped = child.wait_with_output().unwrap();
+    assert!(stopped.status.success(), "{}", stderr(&stopped));
+    let before = snapshot(&dir);
+
+    let fewer = run(&guaranteed("tumbling", "1"), &dir);
+    assert!(!fewer.status.success());
+    let said = stderr(&fewer);
+    assert!(
+        said.contains("cannot resume a checkpoint taken on 2 workers on 1")
+            && said.contains("--workers 2"),
+        "{said}"
+    );
     assert_eq!(snapshot(&dir), before, "a refused run changed files");
 }
 

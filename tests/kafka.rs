@@ -221,15 +221,43 @@ fn a_missing_topic_and_an_unreachable_broker_are_named() {
     );
 }
 
-/// A seeded run of `keyed-count` from `input` under `guarantee`, killed `kills` times with SIGKILL
-/// and started again until it finishes; returns what the runs said.
+/// A seeded run of `keyed-count` on 2 workers from `input` under `guarantee`, killed `kills` times with
+/// SIGKILL and started again until it finishes; returns what the runs said.
 fn crash_and_finish(source: &str, extra: &[&str], dir: &Path, guarantee: &str) -> String {
+    crash_and_finish_on("keyed-count", &["2"], false, source, extra, dir, guarantee)
+}
+
+/// How many complete checkpoints `dir` holds.
+fn complete_checkpoints(dir: &Path) -> usize {
+    std::fs::read_dir(dir).map_or(0, |entries| {
+        entries
+            .filter_map(Result::ok)
+            .filter(|e| e.path().join("MANIFEST").exists())
+            .count()
+    })
+}
+
+/// Like [`crash_and_finish`], for `pipeline`, the `n`th run on `workers[n % workers.len()]` workers;
+/// with `after_checkpoint`, each kill comes 0 to 150 ms after the run completed a checkpoint of its own
+/// (or when it has finished), so that every run but the first resumes one.
+fn crash_and_finish_on(
+    pipeline: &str,
+    workers: &[&str],
+    after_checkpoint: bool,
+    source: &str,
+    extra: &[&str],
+    dir: &Path,
+    guarantee: &str,
+) -> String {
     let seed = env_u64("CAUDAL_CRASH_SEED", 0x5EED_4AF4);
     let kills = env_u64("CAUDAL_CRASH_KILLS", 3);
     let mut moments = Moments(seed.max(1));
     let checkpoints = dir.join("checkpoints");
-    let command = || {
-        let mut cmd = caudal(&["run", "keyed-count", "--source", source, "--workers", "2"]);
+    let mut runs = 0;
+    let mut command = || {
+        let n = workers[runs % workers.len()];
+        runs += 1;
+        let mut cmd = caudal(&["run", pipeline, "--source", source, "--workers", n]);
         cmd.args(extra)
             .args(["--guarantee", guarantee, "--checkpoint-interval", "100ms"])
             .arg("--checkpoint-dir")
@@ -240,15 +268,30 @@ fn crash_and_finish(source: &str, extra: &[&str], dir: &Path, guarantee: &str) -
     let mut said = String::new();
     let mut landed = 0;
     for _ in 0..kills {
+        let before = complete_checkpoints(&checkpoints);
         let mut child = command().spawn().unwrap();
-        // The next kill moment, 50 to 600 ms after the start (a run of 300,000 records takes about
-        // 0.7 s in a debug build).
-        let ms = moments.next_ms(50, 600);
+        if after_checkpoint {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while complete_checkpoints(&checkpoints) <= before
+                && child.try_wait().unwrap().is_none()
+                && Instant::now() < deadline
+            {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+        // The next kill moment: 50 to 600 ms after the start (a run of 300,000 records takes about
+        // 0.7 s in a debug build), or 0 to 150 ms after the run's first checkpoint.
+        let ms = match after_checkpoint {
+            false => moments.next_ms(50, 600),
+            true => moments.next_ms(0, 150),
+        };
         std::thread::sleep(Duration::from_millis(ms));
         landed += usize::from(child.try_wait().unwrap().is_none());
         let _ = child.kill();
         let out = child.wait_with_output().unwrap();
-        said.push_str(&format!("-- killed after {ms} ms\n"));
+        said.push_str(&format!(
+            "-- killed {ms} ms after its start or first checkpoint\n"
+        ));
         said.push_str(&String::from_utf8_lossy(&out.stderr));
     }
     let out = command().output().unwrap();
@@ -281,6 +324,37 @@ fn kafka_input_with_exactly_once_file_output_survives_kills() {
         "exactly-once",
     );
     let expected = keyed_count(&records);
+    let got = committed(&out);
+    assert!(got == expected, "{}\n{said}", difference(&expected, &got));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_run_killed_and_resumed_on_other_worker_counts_gives_the_failure_free_windows() {
+    // Runs on 2, 1, 3 and again 2 workers (the kills land between them): each resumed run places the
+    // windows' state and timers by key on its own workers, and reads each partition on from where the
+    // checkpoint's instances had got to, wherever it was read.
+    let broker = Broker::start();
+    let input = broker.topic("posts", PARTITIONS);
+    let records = posts(300_000);
+    broker.produce("posts", &records);
+    let dir = scratch("rescaled");
+    let out = dir.join("out");
+    let source = format!("{input}?until=end");
+    let said = crash_and_finish_on(
+        "tumbling",
+        &["2", "1", "3"],
+        true,
+        &source,
+        &["--out", out.to_str().unwrap()],
+        &dir,
+        "exactly-once",
+    );
+    assert!(
+        said.contains("now takes the state of its own keys"),
+        "no run resumed a checkpoint of another worker count:\n{said}"
+    );
+    let expected = tumbling(&records);
     let got = committed(&out);
     assert!(got == expected, "{}\n{said}", difference(&expected, &got));
     let _ = std::fs::remove_dir_all(&dir);

@@ -33,8 +33,9 @@ use serde::{Deserialize, Serialize};
 use super::in_flight::InFlight;
 
 /// The format of checkpoint files (runtime and DStream checkpoints). Bump it when a stored type
-/// changes. 3: DStream checkpoints keep input positions (Kafka direct streams).
-pub const FORMAT: u32 = 3;
+/// changes. 3: DStream checkpoints keep input positions (Kafka direct streams). 4: a keyed operator is
+/// known by its name and ordinal, not by its timely address (which moves with the number of workers).
+pub const FORMAT: u32 = 4;
 
 const MAGIC: &[u8; 8] = b"CAUDALCK";
 const HEADER: usize = 8 + 4 + 8 + 4;
@@ -128,6 +129,20 @@ impl SourcePart {
                 done: false,
                 ..self
             },
+        }
+    }
+
+    /// One instance's part, from the parts of every instance of a run on another number of workers:
+    /// `position` is the source's merge of theirs ([`crate::source::Source::merge_positions`]), the
+    /// frontier and largest event time are the lowest of theirs (no record still to come is behind the
+    /// watermark), the input has ended only if it had for all, and the offset counts afresh.
+    pub fn merged(parts: &[SourcePart], position: Vec<u8>) -> SourcePart {
+        SourcePart {
+            offset: 0,
+            frontier: parts.iter().map(|p| p.frontier).min().unwrap_or(0),
+            max_seen: parts.iter().filter_map(|p| p.max_seen).min(),
+            done: !parts.is_empty() && parts.iter().all(|p| p.done),
+            position,
         }
     }
 }
@@ -304,6 +319,13 @@ pub struct Restored {
     pub parts: Vec<WorkerPart>,
 }
 
+impl Restored {
+    /// Whether it was taken on another number of workers than `workers`.
+    pub fn rescaled(&self, workers: usize) -> bool {
+        self.manifest.workers != workers
+    }
+}
+
 /// One job's checkpoint directory.
 #[derive(Clone, Debug)]
 pub struct CheckpointStore {
@@ -401,9 +423,10 @@ impl CheckpointStore {
         Ok(rounds)
     }
 
-    /// The last complete checkpoint of `job` on `workers` workers, if any. A damaged, foreign or
-    /// unreadable one is an error (never skipped silently: its output may already be committed).
-    pub fn latest(&self, job: &str, workers: usize) -> Result<Option<Restored>, CheckpointError> {
+    /// The last complete checkpoint of `job`, on whatever number of workers it was taken, if any. A
+    /// damaged, foreign or unreadable one is an error (never skipped silently: its output may already be
+    /// committed).
+    pub fn latest(&self, job: &str) -> Result<Option<Restored>, CheckpointError> {
         let Some(epoch) = self
             .rounds()?
             .into_iter()
@@ -421,17 +444,8 @@ impl CheckpointStore {
                 what: format!("it is of `{}`, this run is `{job}`", manifest.job),
             });
         }
-        if manifest.workers != workers {
-            return Err(CheckpointError::Foreign {
-                path: manifest_path,
-                what: format!(
-                    "it was taken on {} workers, this run has {workers} (keyed state is placed by worker)",
-                    manifest.workers
-                ),
-            });
-        }
-        let mut parts = Vec::with_capacity(workers);
-        for worker in 0..workers {
+        let mut parts = Vec::with_capacity(manifest.workers);
+        for worker in 0..manifest.workers {
             let path = dir.join(part_name(worker));
             let part: WorkerPart = read_framed(&path)?;
             if part.worker != worker {
@@ -675,12 +689,12 @@ mod tests {
     #[test]
     fn the_latest_complete_checkpoint_is_read_back_and_an_incomplete_one_is_ignored() {
         let store = temp_store("latest");
-        assert!(store.latest("job", 2).unwrap().is_none());
+        assert!(store.latest("job").unwrap().is_none());
         take(&store, 1, 2);
         take(&store, 2, 2);
         // Round 3 crashed after one part: no manifest.
         store.write_part(3, &part(0, 99)).unwrap();
-        let restored = store.latest("job", 2).unwrap().unwrap();
+        let restored = store.latest("job").unwrap().unwrap();
         assert_eq!(restored.manifest.epoch, 2);
         assert_eq!(restored.parts, vec![part(0, 20), part(1, 21)]);
         assert_eq!(store.clear_incomplete().unwrap(), 1);
@@ -715,7 +729,7 @@ mod tests {
         let last = flipped.len() - 1;
         flipped[last] ^= 0x40;
         fs::write(&path, &flipped).unwrap();
-        let err = store.latest("job", 1).unwrap_err().to_string();
+        let err = store.latest("job").unwrap_err().to_string();
         assert!(
             err.contains("worker-00000.bin") && err.contains("checksum"),
             "{err}"
@@ -723,7 +737,7 @@ mod tests {
 
         // A torn write: the file cut short.
         fs::write(&path, &good[..good.len() - 3]).unwrap();
-        let err = store.latest("job", 1).unwrap_err().to_string();
+        let err = store.latest("job").unwrap_err().to_string();
         assert!(
             err.contains("worker-00000.bin") && err.contains("torn"),
             "{err}"
@@ -731,28 +745,36 @@ mod tests {
 
         // Not a checkpoint at all.
         fs::write(&path, b"hello").unwrap();
-        let err = store.latest("job", 1).unwrap_err().to_string();
+        let err = store.latest("job").unwrap_err().to_string();
         assert!(err.contains("header"), "{err}");
 
         // Another format version.
         let mut other = good.clone();
         other[8..12].copy_from_slice(&99u32.to_le_bytes());
         fs::write(&path, &other).unwrap();
-        let err = store.latest("job", 1).unwrap_err().to_string();
+        let err = store.latest("job").unwrap_err().to_string();
         assert!(err.contains("format 99"), "{err}");
 
         // Nothing was overwritten: the good bytes still read.
         fs::write(&path, &good).unwrap();
-        assert!(store.latest("job", 1).unwrap().is_some());
+        assert!(store.latest("job").unwrap().is_some());
     }
 
     #[test]
-    fn a_checkpoint_of_another_job_or_worker_count_is_refused() {
+    fn a_checkpoint_of_another_job_is_refused() {
         let store = temp_store("foreign");
         take(&store, 1, 2);
-        let err = store.latest("other", 2).unwrap_err().to_string();
+        let err = store.latest("other").unwrap_err().to_string();
         assert!(err.contains("MANIFEST") && err.contains("`job`"), "{err}");
-        let err = store.latest("job", 3).unwrap_err().to_string();
-        assert!(err.contains("2 workers") && err.contains("3"), "{err}");
+    }
+
+    #[test]
+    fn a_checkpoint_of_another_worker_count_gives_every_old_part() {
+        let store = temp_store("rescale");
+        take(&store, 1, 2);
+        let restored = store.latest("job").unwrap().unwrap();
+        assert_eq!(restored.manifest.workers, 2);
+        let workers: Vec<usize> = restored.parts.iter().map(|p| p.worker).collect();
+        assert_eq!(workers, vec![0, 1]);
     }
 }

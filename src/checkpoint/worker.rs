@@ -5,7 +5,7 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::Arc;
 
-use caudal_operators::shell::StateRegistry;
+use caudal_operators::shell::{Placement, StateRegistry};
 use caudal_operators::EventTime;
 
 use super::store::{PreCommit, WorkerPart};
@@ -45,8 +45,18 @@ impl WorkerRecovery {
         // The final checkpoint is taken after the dataflow has ended: it needs the state its
         // operators leave behind.
         registry.keep_final_states();
-        if let Some(part) = coord.restored().and_then(|r| r.parts.get(worker)) {
-            registry.restore_from(part.state.clone());
+        if let Some(restored) = coord.restored() {
+            if restored.rescaled(coord.workers()) {
+                // Taken on another number of workers: this worker's keys, from every old part.
+                let states = restored.parts.iter().map(|p| p.state.clone()).collect();
+                let placement = Placement {
+                    index: worker,
+                    peers: coord.workers(),
+                };
+                registry.restore_rescaled(states, placement);
+            } else if let Some(part) = restored.parts.get(worker) {
+                registry.restore_from(part.state.clone());
+            }
         }
         coord.register_worker();
         Rc::new(WorkerRecovery {

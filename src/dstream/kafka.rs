@@ -136,6 +136,12 @@ impl Source for Direct {
     fn position(&self) -> Vec<u8> {
         self.inner.position()
     }
+    fn merge_positions(&self, positions: &[&[u8]]) -> Result<Vec<u8>, String> {
+        self.inner.merge_positions(positions)
+    }
+    fn caught_up(&self) -> bool {
+        self.inner.caught_up()
+    }
     fn resume(&mut self, offset: u64) -> Result<(), String> {
         self.resume_at(offset, &[])
     }

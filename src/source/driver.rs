@@ -138,6 +138,8 @@ struct Driver<D> {
     tracker: WatermarkTracker,
     /// The source's [`Source::split_low_mark`] after its last poll.
     split_low: Option<EventTime>,
+    /// The source's [`Source::caught_up`] after its last poll.
+    caught_up: bool,
     opts: SourceOptions,
     /// Records read by the current poll.
     read: Vec<Event<D>>,
@@ -203,6 +205,7 @@ pub fn source_stream<'scope, D: 'static>(
                 cap: Some(cap),
                 tracker: WatermarkTracker::new(opts.watermark, opts.idle_timeout, now),
                 split_low: None,
+                caught_up: true,
                 read: Vec::with_capacity(opts.budget),
                 held: Vec::new(),
                 sealed: VecDeque::new(),
@@ -492,6 +495,7 @@ impl<D: 'static> Driver<D> {
             source.poll(&mut self.read, self.opts.budget)
         };
         self.split_low = source.split_low_mark(now);
+        self.caught_up = source.caught_up();
         self.observe_read(now, now_us);
 
         match self.opts.mode {
@@ -705,7 +709,8 @@ impl<D: 'static> Driver<D> {
             frontier
         };
         // A checkpoint round must not wait for input that may never come: an instance that holds
-        // nothing and has read nothing for a while moves up to the round's cut.
+        // nothing, has read nothing for a while and has caught up with its input moves up to the
+        // round's cut.
         match &self.checkpoint {
             Some(checkpoint)
                 if checkpoint.round_pending()
@@ -713,6 +718,7 @@ impl<D: 'static> Driver<D> {
                     && self.read.is_empty()
                     && self.held.is_empty()
                     && self.sealed.is_empty()
+                    && self.caught_up
                     && self.tracker.quiet_for(now) >= checkpoint.quiet_source() =>
             {
                 checkpoint.cut()

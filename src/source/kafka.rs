@@ -14,7 +14,14 @@
 //! partitions, taken after the records handed to the dataflow; a checkpoint stores it, and a resumed
 //! run assigns its partitions at those offsets. So the input after a checkpoint is read again after a
 //! crash, exactly from where the checkpoint was: at-least-once and exactly-once runs need nothing else
-//! (no write-ahead log: Kafka replays). The `start` option only decides where a fresh run begins:
+//! (no write-ahead log: Kafka replays). A run on another number of workers merges the old instances'
+//! offsets ([`Source::merge_positions`]) and each instance takes its own partitions' from them.
+//!
+//! **Watermarks** are per partition (the slowest live partition's largest event time). An instance
+//! that has not yet been told its partitions holds its watermark where it was (a resumed one must not
+//! follow the largest event time its checkpoint saw), and it counts as caught up with its input
+//! ([`Source::caught_up`]) only when every partition has reached its end as of the last fetch: an
+//! instance whose first fetch is slow is not taken for a quiet one by a checkpoint round. The `start` option only decides where a fresh run begins:
 //! `earliest` (the default), `latest`, or `committed` (the group's committed offsets, `group=` needed;
 //! partitions without one start at the earliest).
 //!
@@ -31,11 +38,12 @@
 //! **Bounded reads**: with `until=end`, each partition is read until the reader has caught up with it
 //! (librdkafka's end-of-partition event), then the input ends: a batch-mode run, or a test, over what a
 //! topic holds. (It does not ask the broker for the partition's end offset first: the tansu broker
-//! the tests use counts record batches there, not records.)
+//! the tests use can answer a stale one for a partition that several producers wrote at once.)
 //!
 //! **Errors**: a broker that cannot be reached is retried with backoff and a warning that names it; a
 //! topic that does not exist ends the run with an error that names it.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -296,8 +304,14 @@ impl Source for Lines {
     fn resume_at(&mut self, offset: u64, position: &[u8]) -> Result<(), String> {
         self.inner.resume_at(offset, position)
     }
+    fn merge_positions(&self, positions: &[&[u8]]) -> Result<Vec<u8>, String> {
+        self.inner.merge_positions(positions)
+    }
     fn split_low_mark(&self, now: Instant) -> Option<EventTime> {
         self.inner.split_low_mark(now)
+    }
+    fn caught_up(&self) -> bool {
+        self.inner.caught_up()
     }
 }
 
@@ -308,6 +322,8 @@ enum Handed {
     Records(Vec<Event<KafkaRecord>>),
     /// A bounded read has read this partition to its end.
     PartitionEnd(i32),
+    /// An unbounded read has caught up with this partition's end (its records so far are handed).
+    CaughtUp(i32),
     End,
 }
 
@@ -321,6 +337,8 @@ struct Split {
     last: Instant,
     /// Read to its end (a bounded read): it holds nothing back.
     done: bool,
+    /// At its end as of the last fetch, and nothing read since.
+    caught_up: bool,
 }
 
 /// One worker's share of a topic (see the module's documentation).
@@ -442,11 +460,15 @@ impl Source for KafkaSource {
                         {
                             split.max_seen = Some(split.max_seen.map_or(e.time, |m| m.max(e.time)));
                             split.last = now;
+                            split.caught_up = false;
                         }
                     }
                     out.extend(batch);
                 }
                 Ok(Handed::Assigned(partitions)) => {
+                    // Offsets of partitions that are not this instance's came with a checkpoint of
+                    // another number of workers: their owners carry them on.
+                    self.next.retain(|(p, _)| partitions.contains(p));
                     let now = Instant::now();
                     self.splits = partitions
                         .into_iter()
@@ -455,12 +477,18 @@ impl Source for KafkaSource {
                             max_seen: None,
                             last: now,
                             done: false,
+                            caught_up: false,
                         })
                         .collect();
                 }
                 Ok(Handed::PartitionEnd(p)) => {
                     if let Some(split) = self.splits.iter_mut().find(|s| s.partition == p) {
                         split.done = true;
+                    }
+                }
+                Ok(Handed::CaughtUp(p)) => {
+                    if let Some(split) = self.splits.iter_mut().find(|s| s.partition == p) {
+                        split.caught_up = true;
                     }
                 }
                 Ok(Handed::End) | Err(TryRecvError::Disconnected) => {
@@ -502,9 +530,40 @@ impl Source for KafkaSource {
         Ok(())
     }
 
+    /// Every old instance's offsets together: each partition's next offset, wherever it was read. A
+    /// partition in several positions (an instance of a rescaled run that had not yet learnt which
+    /// partitions are its own) goes on from the furthest: its owner's.
+    fn merge_positions(&self, positions: &[&[u8]]) -> Result<Vec<u8>, String> {
+        let mut next: BTreeMap<i32, i64> = BTreeMap::new();
+        for position in positions.iter().filter(|p| !p.is_empty()) {
+            let offsets: Vec<(i32, i64)> = bincode::deserialize(position).map_err(|e| {
+                format!(
+                    "{}: the checkpoint's offsets cannot be read: {e}",
+                    self.spec
+                )
+            })?;
+            for (partition, offset) in offsets {
+                let at = next.entry(partition).or_insert(offset);
+                *at = (*at).max(offset);
+            }
+        }
+        let next: Vec<(i32, i64)> = next.into_iter().collect();
+        Ok(bincode::serialize(&next).expect("a list of numbers serializes"))
+    }
+
+    /// Every partition at its end as of the last fetch (or read to its end), nothing read since.
+    fn caught_up(&self) -> bool {
+        !self.splits.is_empty() && self.splits.iter().all(|s| s.done || s.caught_up)
+    }
+
     /// Per-partition watermarks: the smallest largest event time over the partitions that are
     /// neither read to their end nor idle (see [`Source::split_low_mark`]).
     fn split_low_mark(&self, now: Instant) -> Option<EventTime> {
+        if self.splits.is_empty() {
+            // Not yet told its partitions (they come before any record): a resumed instance must not
+            // follow the largest event time its checkpoint saw, which a lagging partition is behind.
+            return Some(0);
+        }
         self.splits
             .iter()
             .filter(|s| !s.done)
@@ -598,21 +657,26 @@ impl Reader {
                     flush = batch.len() >= defaults::KAFKA_BATCH;
                 }
                 Some(Err(KafkaError::PartitionEOF(p))) => {
-                    if let Some(open) = &mut open {
-                        if open.contains(&p) {
+                    let end = match &mut open {
+                        Some(open) if open.contains(&p) => {
                             open.retain(|q| *q != p);
-                            // The partition's records go first, then its end.
-                            if !batch.is_empty() {
-                                let full = std::mem::take(&mut batch);
-                                if self.tx.send(Handed::Records(full)).is_err() {
-                                    return Handed::End;
-                                }
-                            }
-                            if self.tx.send(Handed::PartitionEnd(p)).is_err() {
+                            Some(Handed::PartitionEnd(p))
+                        }
+                        Some(_) => None,
+                        None => Some(Handed::CaughtUp(p)),
+                    };
+                    if let Some(end) = end {
+                        // The partition's records go first, then its end.
+                        if !batch.is_empty() {
+                            let full = std::mem::take(&mut batch);
+                            if self.tx.send(Handed::Records(full)).is_err() {
                                 return Handed::End;
                             }
-                            self.ctx.waker.wake();
                         }
+                        if self.tx.send(end).is_err() {
+                            return Handed::End;
+                        }
+                        self.ctx.waker.wake();
                     }
                 }
                 Some(Err(e)) => tracing::warn!("{}: {e}", self.spec),
@@ -642,11 +706,9 @@ impl Reader {
             .set("group.id", self.spec.group.as_deref().unwrap_or("caudal"))
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
-            // A bounded read ends each partition where the broker says its end is.
-            .set(
-                "enable.partition.eof",
-                if self.spec.until_end { "true" } else { "false" },
-            )
+            // A bounded read ends each partition where the broker says its end is; an unbounded one
+            // learns that it has caught up (see `Source::caught_up`).
+            .set("enable.partition.eof", "true")
             .set("auto.offset.reset", "earliest")
             .set("client.id", format!("caudal-w{}", self.worker.index));
         crate::kafka::prompt_fetches(&mut config);

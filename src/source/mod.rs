@@ -181,6 +181,27 @@ pub trait Source: 'static {
         self.resume(offset)
     }
 
+    /// The position to go on from when a checkpoint taken on another number of workers is resumed:
+    /// `positions` are what each instance of that run wrote ([`Source::position`]), one per old worker.
+    /// Only a source whose position names what it read independently of the number of workers (a
+    /// Kafka source's offset in each partition) can merge them; the default says why it cannot.
+    fn merge_positions(&self, positions: &[&[u8]]) -> Result<Vec<u8>, String> {
+        let _ = positions;
+        Err(
+            "its place in the input is one per worker (each instance reads its own share of the \
+             input), so it can only resume on as many workers as the checkpoint was taken on"
+                .into(),
+        )
+    }
+
+    /// Whether the source has read all the input there is for now, so that its reading nothing says
+    /// that nothing is coming (a checkpoint round then moves its watermark up to the round's cut
+    /// rather than wait). A Kafka source: every partition at its end as of the last fetch. The
+    /// default, `true`, suits sources that read as their input comes.
+    fn caught_up(&self) -> bool {
+        true
+    }
+
     /// For a source that reads several inputs at once, each in event-time order of its own (Kafka
     /// partitions: splits), the smallest of their largest event times so far, over the splits that are
     /// not idle at `now` (a split that has read nothing yet counts as 0): the watermark then follows
@@ -220,6 +241,12 @@ impl<S: Source + ?Sized> Source for Box<S> {
     }
     fn resume_at(&mut self, offset: u64, position: &[u8]) -> Result<(), String> {
         (**self).resume_at(offset, position)
+    }
+    fn merge_positions(&self, positions: &[&[u8]]) -> Result<Vec<u8>, String> {
+        (**self).merge_positions(positions)
+    }
+    fn caught_up(&self) -> bool {
+        (**self).caught_up()
     }
     fn split_low_mark(&self, now: std::time::Instant) -> Option<EventTime> {
         (**self).split_low_mark(now)

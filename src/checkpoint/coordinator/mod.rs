@@ -141,7 +141,7 @@ impl Coordinator {
         if process == 0 {
             store.clear_incomplete()?;
         }
-        let restored = store.latest(&config.job, workers)?;
+        let restored = store.latest(&config.job)?;
         if let Some(r) = &restored {
             commit_output(&r.manifest.staged)?;
         }
@@ -199,6 +199,11 @@ impl Coordinator {
     /// The configuration.
     pub fn config(&self) -> &CheckpointConfig {
         &self.config
+    }
+
+    /// Workers over all processes.
+    pub fn workers(&self) -> usize {
+        self.workers
     }
 
     /// The checkpoint this run resumes from, if any.
@@ -592,13 +597,29 @@ impl Coordinator {
             seen: self.requested.load(Ordering::Acquire),
             ..Default::default()
         });
+        // A checkpoint of another number of workers has no part of this instance's own: see
+        // `rescaled_source_parts`.
         let restored = self
             .restored
             .as_ref()
+            .filter(|r| !r.rescaled(self.workers))
             .and_then(|r| r.parts.get(worker))
             .and_then(|p| p.sources.get(name))
             .cloned();
         (round.slots.len() - 1, restored)
+    }
+
+    /// If the checkpoint being resumed was taken on another number of workers: every old instance's
+    /// part of source `name`, for the source to merge ([`SourcePart::merged`]).
+    pub(crate) fn rescaled_source_parts(&self, name: &str) -> Option<Vec<SourcePart>> {
+        let restored = self.restored.as_ref()?;
+        restored.rescaled(self.workers).then(|| {
+            restored
+                .parts
+                .iter()
+                .filter_map(|p| p.sources.get(name).cloned())
+                .collect()
+        })
     }
 
     /// The round sources take part in.
