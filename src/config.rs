@@ -179,14 +179,17 @@ pub mod defaults {
             ExecutionMode::MicroBatch {
                 interval: Duration::from_millis(10),
                 overhead: Duration::ZERO,
+                spark: None,
             },
             ExecutionMode::MicroBatch {
                 interval: Duration::from_millis(100),
                 overhead: Duration::ZERO,
+                spark: None,
             },
             ExecutionMode::MicroBatch {
                 interval: Duration::from_secs(1),
                 overhead: Duration::ZERO,
+                spark: None,
             },
             ExecutionMode::Batch,
         ];

@@ -48,6 +48,7 @@ pub mod replay;
 pub mod report;
 pub mod sink;
 pub mod source;
+pub mod spark_model;
 pub mod system;
 pub mod workload;
 

@@ -581,9 +581,19 @@ fn run_compare(args: CompareArgs) -> anyhow::Result<()> {
         .modes
         .into_iter()
         .map(|m| match m {
-            ExecutionMode::MicroBatch { interval, .. } => ExecutionMode::MicroBatch {
+            // A mode's own `+OVERHEAD` wins over --batch-overhead.
+            ExecutionMode::MicroBatch {
                 interval,
-                overhead: args.batch_overhead,
+                overhead,
+                spark,
+            } => ExecutionMode::MicroBatch {
+                interval,
+                overhead: if overhead.is_zero() {
+                    args.batch_overhead
+                } else {
+                    overhead
+                },
+                spark,
             },
             other => other,
         })

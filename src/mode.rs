@@ -3,7 +3,7 @@
 //! | mode | what advances the frontier | when results appear |
 //! |---|---|---|
 //! | [`ExecutionMode::PerRecord`] | each worker-loop iteration, following the watermark | at once, or when the watermark passes a window's end |
-//! | [`ExecutionMode::MicroBatch`] | processing-time batch boundaries every `interval` | after the batch that completes them |
+//! | [`ExecutionMode::MicroBatch`] | processing-time batch boundaries every `interval` | after the batch that completes them (with a [`SparkModel`], when its emulated Spark job ends) |
 //! | [`ExecutionMode::Batch`] | only the end of the bounded input | at the end |
 //!
 //! The mode lives entirely in the source operator (`source/driver.rs`): it decides when read
@@ -16,8 +16,11 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::spark_model::SparkModel;
+
 /// How a pipeline's sources release records and advance time. Written (in JSON too) as the command
-/// line writes it: `per-record`, `micro-batch:10ms`, `micro-batch:1s+50ms`, `batch`.
+/// line writes it: `per-record`, `micro-batch:10ms`, `micro-batch:1s+50ms`, `micro-batch:500ms:spark`,
+/// `batch`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ExecutionMode {
     /// Records are released as they are read; the watermark moves once per worker-loop iteration.
@@ -29,6 +32,9 @@ pub enum ExecutionMode {
         interval: Duration,
         /// Emulated scheduling delay: a closed batch is released this long after its boundary.
         overhead: Duration,
+        /// What Spark Streaming adds (blocks, job scheduling and processing, queueing), if emulated;
+        /// `None`: the idealized micro-batch, released at its boundary.
+        spark: Option<SparkModel>,
     },
     /// The input is bounded: records are held until it ends, then released, and every window fires.
     Batch,
@@ -40,6 +46,16 @@ impl ExecutionMode {
         ExecutionMode::MicroBatch {
             interval,
             overhead: Duration::ZERO,
+            spark: None,
+        }
+    }
+
+    /// Micro-batches of `interval` as Spark Streaming runs them, with the model's default parameters.
+    pub fn spark_micro_batch(interval: Duration) -> Self {
+        ExecutionMode::MicroBatch {
+            interval,
+            overhead: Duration::ZERO,
+            spark: Some(SparkModel::DEFAULT),
         }
     }
 
@@ -47,7 +63,8 @@ impl ExecutionMode {
     pub fn kind(&self) -> &'static str {
         match self {
             ExecutionMode::PerRecord => "per-record",
-            ExecutionMode::MicroBatch { .. } => "micro-batch",
+            ExecutionMode::MicroBatch { spark: None, .. } => "micro-batch",
+            ExecutionMode::MicroBatch { spark: Some(_), .. } => "micro-batch-spark",
             ExecutionMode::Batch => "batch",
         }
     }
@@ -64,10 +81,17 @@ impl ExecutionMode {
 impl fmt::Display for ExecutionMode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ExecutionMode::MicroBatch { interval, overhead } => {
+            ExecutionMode::MicroBatch {
+                interval,
+                overhead,
+                spark,
+            } => {
                 write!(f, "micro-batch:{}", humantime::format_duration(*interval))?;
                 if !overhead.is_zero() {
                     write!(f, "+{}", humantime::format_duration(*overhead))?;
+                }
+                if spark.is_some() {
+                    f.write_str(":spark")?;
                 }
                 Ok(())
             }
@@ -91,7 +115,7 @@ impl<'de> Deserialize<'de> for ExecutionMode {
 
 /// A mode string that could not be read.
 #[derive(Debug, thiserror::Error)]
-#[error("invalid execution mode `{given}`: {reason}. Expected `per-record`, `micro-batch:INTERVAL` (for example `micro-batch:100ms` or `micro-batch:1s`, optionally `+OVERHEAD` such as `micro-batch:1s+50ms`) or `batch`")]
+#[error("invalid execution mode `{given}`: {reason}. Expected `per-record`, `micro-batch:INTERVAL` (for example `micro-batch:100ms` or `micro-batch:1s`, optionally `+OVERHEAD` such as `micro-batch:1s+50ms`, and `:spark` to add what Spark Streaming adds, such as `micro-batch:500ms:spark`) or `batch`")]
 pub struct ModeError {
     given: String,
     reason: String,
@@ -120,6 +144,10 @@ impl FromStr for ExecutionMode {
                     .strip_prefix("micro-batch:")
                     .or_else(|| other.strip_prefix("micro_batch:"))
                     .ok_or_else(|| err("unknown mode"))?;
+                let (spec, spark) = match spec.strip_suffix(":spark") {
+                    Some(spec) => (spec, Some(SparkModel::DEFAULT)),
+                    None => (spec, None),
+                };
                 let (interval, overhead) = match spec.split_once('+') {
                     Some((i, o)) => (i, Some(o)),
                     None => (spec, None),
@@ -133,7 +161,11 @@ impl FromStr for ExecutionMode {
                     .transpose()
                     .map_err(|e| err(&e))?
                     .unwrap_or_default();
-                Ok(ExecutionMode::MicroBatch { interval, overhead })
+                Ok(ExecutionMode::MicroBatch {
+                    interval,
+                    overhead,
+                    spark,
+                })
             }
         }
     }
@@ -151,13 +183,15 @@ mod tests {
             ExecutionMode::MicroBatch {
                 interval: Duration::from_secs(1),
                 overhead: Duration::from_millis(50),
+                spark: None,
             },
+            ExecutionMode::spark_micro_batch(Duration::from_millis(500)),
             ExecutionMode::Batch,
         ];
         let json = serde_json::to_string(&modes).unwrap();
         assert_eq!(
             json,
-            r#"["per-record","micro-batch:10ms","micro-batch:1s+50ms","batch"]"#
+            r#"["per-record","micro-batch:10ms","micro-batch:1s+50ms","micro-batch:500ms:spark","batch"]"#
         );
         assert_eq!(
             serde_json::from_str::<Vec<ExecutionMode>>(&json).unwrap(),
@@ -183,7 +217,12 @@ mod tests {
                 ExecutionMode::MicroBatch {
                     interval: Duration::from_secs(1),
                     overhead: Duration::from_millis(50),
+                    spark: None,
                 },
+            ),
+            (
+                "micro-batch:500ms:spark",
+                ExecutionMode::spark_micro_batch(Duration::from_millis(500)),
             ),
         ] {
             assert_eq!(text.parse::<ExecutionMode>().unwrap(), mode);

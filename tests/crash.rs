@@ -433,6 +433,17 @@ fn micro_batches_exactly_once() {
 }
 
 #[test]
+fn spark_modelled_micro_batches_exactly_once() {
+    // Spark's model holds the records of a block still open at a batch's boundary to the next batch:
+    // a checkpoint must never leave such records behind its offsets.
+    check(
+        "micro-batch-spark",
+        Case::new("tumbling", POSTS, "micro-batch:50ms:spark", "2"),
+        "exactly-once",
+    );
+}
+
+#[test]
 fn keyed_count_at_most_once_never_repeats_a_result() {
     check(
         "at-most-once",

@@ -339,6 +339,14 @@ impl fmt::Display for CompareReport {
                 )?;
             }
         }
+        for mode in &c.modes {
+            if let crate::mode::ExecutionMode::MicroBatch {
+                spark: Some(model), ..
+            } = mode
+            {
+                writeln!(f, "{mode}: {model}")?;
+            }
+        }
         for m in self.modes.iter().filter(|m| m.drained_results > 0) {
             writeln!(
                 f,

@@ -39,6 +39,7 @@ use crate::checkpoint::{SourceCheckpoint, SourcePart};
 use crate::config::defaults::{CHECKPOINT_PAUSE_POLL, FLOW_POLL, PROCESSING_TIME_TICK, STOP_CHECK};
 use crate::dead_letter::DeadLetters;
 use crate::mode::ExecutionMode;
+use crate::spark_model::SparkModel;
 
 /// Asks every source of a run to finish: they release what they hold and end their input.
 #[derive(Clone, Debug, Default)]
@@ -132,6 +133,17 @@ struct SealedBatch<D> {
     records: Vec<Event<D>>,
 }
 
+/// Where a source instance is in Spark's model ([`SparkModel`]).
+#[derive(Default)]
+struct SparkState {
+    /// How many of the held records are in blocks already cut.
+    cut: usize,
+    /// The next block cut, in wall-clock microseconds.
+    next_block_us: u64,
+    /// When the emulated job of the last sealed batch ends.
+    job_end_us: u64,
+}
+
 /// The state of one source operator.
 struct Driver<D> {
     cap: Option<Capability<EventTime>>,
@@ -148,6 +160,10 @@ struct Driver<D> {
     sealed: VecDeque<SealedBatch<D>>,
     /// The next micro-batch boundary, in wall-clock microseconds.
     next_boundary_us: u64,
+    /// Spark's model ([`SparkModel`]): how many of the held records are in blocks already cut (the
+    /// rest wait for the batch after the next boundary), the next block cut, and when the emulated
+    /// job of the last sealed batch ends.
+    spark: SparkState,
     /// Its side of the checkpoint rounds.
     checkpoint: Option<SourceCheckpoint>,
     /// A micro-batch sealed at the cut of a round: read nothing more until it is released.
@@ -210,6 +226,7 @@ pub fn source_stream<'scope, D: 'static>(
                 held: Vec::new(),
                 sealed: VecDeque::new(),
                 next_boundary_us,
+                spark: SparkState::default(),
                 opts,
                 checkpoint,
                 pausing: false,
@@ -476,14 +493,32 @@ impl<D: 'static> Driver<D> {
         let now_us = wall_clock_us();
         // Seal before reading: a batch, and the watermark it sets, hold exactly the records read
         // before its boundary. What this activation reads belongs to the next batch.
-        if let ExecutionMode::MicroBatch { interval, overhead } = self.opts.mode {
+        if let ExecutionMode::MicroBatch {
+            interval,
+            overhead,
+            spark,
+        } = self.opts.mode
+        {
             if now_us >= self.next_boundary_us {
-                self.seal(now, now_us, interval, overhead);
+                self.seal(now, now_us, interval, overhead, spark);
                 // A batch that reaches the cut of a round ends the input before it: read nothing
-                // until it is released and the source pauses.
-                if let (Some(checkpoint), Some(batch)) = (&self.checkpoint, self.sealed.back()) {
-                    self.pausing |=
-                        checkpoint.round_pending() && batch.frontier >= checkpoint.cut();
+                // until it is released and the source pauses (with everything held: nothing read
+                // may stay behind a checkpoint's offset).
+                if let (Some(checkpoint), Some(batch)) = (&self.checkpoint, self.sealed.back_mut())
+                {
+                    if checkpoint.round_pending() && batch.frontier >= checkpoint.cut() {
+                        self.pausing = true;
+                        batch.records.append(&mut self.held);
+                        self.spark.cut = 0;
+                    }
+                }
+            }
+            // Blocks are cut after the batch of the same instant: a block cut at a batch time is
+            // reported just after it, as in Spark.
+            if let Some(model) = spark {
+                if now_us >= self.spark.next_block_us {
+                    self.spark.cut = self.held.len();
+                    self.spark.next_block_us = model.next_block_cut_us(now_us);
                 }
             }
         }
@@ -512,7 +547,20 @@ impl<D: 'static> Driver<D> {
                     .front()
                     .is_some_and(|b| b.release_at_us <= now_us)
                 {
-                    let batch = self.sealed.pop_front().expect("front checked");
+                    let mut batch = self.sealed.pop_front().expect("front checked");
+                    if let Some(checkpoint) = &self.checkpoint {
+                        if checkpoint.round_pending() && batch.frontier >= checkpoint.cut() {
+                            // The source pauses at the cut once this batch is out, and a checkpoint's
+                            // offset covers everything read: what was read after this batch (batches
+                            // queued behind it, the open one) goes out with it, before the cut.
+                            for later in self.sealed.drain(..) {
+                                batch.records.extend(later.records);
+                                batch.frontier = batch.frontier.max(later.frontier);
+                            }
+                            batch.records.append(&mut self.held);
+                            self.spark.cut = 0;
+                        }
+                    }
                     self.release(output, batch);
                 }
                 if self.maybe_pause(&**source) {
@@ -645,7 +693,14 @@ impl<D: 'static> Driver<D> {
 
     /// Closes the open micro-batch at the boundary that has passed: its records wait for release
     /// `overhead` after the boundary, with the frontier they allow.
-    fn seal(&mut self, now: Instant, now_us: u64, interval: Duration, overhead: Duration) {
+    fn seal(
+        &mut self,
+        now: Instant,
+        now_us: u64,
+        interval: Duration,
+        overhead: Duration,
+        spark: Option<SparkModel>,
+    ) {
         let boundary = self.next_boundary_us;
         let interval_us = interval.as_micros() as u64;
         let frontier = match self.opts.watermark {
@@ -655,9 +710,34 @@ impl<D: 'static> Driver<D> {
             WatermarkStrategy::ProcessingTime => (now_us / interval_us * interval_us) / 1000,
             _ => self.frontier_now(now, now_us),
         };
-        let records = std::mem::take(&mut self.held);
+        let (records, frontier, release_at_us) = match spark {
+            None => (
+                std::mem::take(&mut self.held),
+                frontier,
+                boundary + overhead.as_micros() as u64,
+            ),
+            Some(model) => {
+                // Only the blocks cut before the boundary are in the batch; the rest of what was read
+                // waits for the next one, and the frontier stays below it.
+                let rest = self.held.split_off(self.spark.cut.min(self.held.len()));
+                let records = std::mem::replace(&mut self.held, rest);
+                self.spark.cut = 0;
+                let frontier = self
+                    .held
+                    .iter()
+                    .map(|e| e.time)
+                    .min()
+                    .map_or(frontier, |t| frontier.min(t));
+                let end = model.job_end_us(
+                    boundary + overhead.as_micros() as u64,
+                    self.spark.job_end_us,
+                    records.len(),
+                );
+                self.spark.job_end_us = end;
+                (records, frontier, end)
+            }
+        };
         self.capped = false;
-        let release_at_us = boundary + overhead.as_micros() as u64;
         self.sealed.push_back(SealedBatch {
             release_at_us,
             frontier,
@@ -818,6 +898,13 @@ impl<D: 'static> Driver<D> {
             let next_us = self.sealed.front().map_or(self.next_boundary_us, |b| {
                 b.release_at_us.min(self.next_boundary_us)
             });
+            // Spark's model: look again at the next block cut too.
+            let next_us = match self.opts.mode {
+                ExecutionMode::MicroBatch { spark: Some(_), .. } => {
+                    next_us.min(self.spark.next_block_us)
+                }
+                _ => next_us,
+            };
             wake = wake.min(Duration::from_micros(next_us.saturating_sub(now_us)));
         }
         if let Some(deadline) = self
