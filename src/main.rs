@@ -86,7 +86,7 @@ struct RunArgs {
     /// or zmq+sub://HOST:PORT[?topic=T] / zmq+pull://HOST:PORT.
     #[arg(long, value_parser = parse_source)]
     source: SourceSpec,
-    /// per-record, micro-batch:INTERVAL (such as micro-batch:1s, optionally +OVERHEAD) or batch.
+    /// per-record, micro-batch:INTERVAL (such as micro-batch:1s, optionally +OVERHEAD; with :spark, as Spark Streaming runs it: blocks, job scheduling and processing, queueing) or batch.
     #[arg(long, default_value_t = defaults::MODE, value_parser = parse_mode)]
     mode: ExecutionMode,
     /// Watermark: monotonic, bounded:DELAY (such as bounded:500ms) or processing-time. Default: the lab's for its workloads, processing-time for text sources, monotonic for generators.
@@ -184,7 +184,7 @@ struct CompareArgs {
     /// The workload.
     #[arg(long, value_enum, default_value_t = lab::WORKLOAD)]
     workload: LabWorkload,
-    /// Comma-separated modes, run in this order.
+    /// Comma-separated modes, run in this order: per-record, micro-batch:INTERVAL[+OVERHEAD][:spark] (:spark adds what Spark Streaming adds: blocks, job scheduling and processing, queueing), batch.
     #[arg(long, value_delimiter = ',', default_value = lab::modes_text(), value_parser = parse_mode)]
     modes: Vec<ExecutionMode>,
     /// Offered load, records per second.
