@@ -142,6 +142,8 @@ struct SparkState {
     next_block_us: u64,
     /// When the emulated job of the last sealed batch ends.
     job_end_us: u64,
+    /// The frontier when the last block was cut: what the records of the blocks cut so far allow.
+    cut_frontier: EventTime,
 }
 
 /// The state of one source operator.
@@ -518,6 +520,7 @@ impl<D: 'static> Driver<D> {
             if let Some(model) = spark {
                 if now_us >= self.spark.next_block_us {
                     self.spark.cut = self.held.len();
+                    self.spark.cut_frontier = self.frontier_now(now, now_us);
                     self.spark.next_block_us = model.next_block_cut_us(now_us);
                 }
             }
@@ -722,12 +725,14 @@ impl<D: 'static> Driver<D> {
                 let rest = self.held.split_off(self.spark.cut.min(self.held.len()));
                 let records = std::mem::replace(&mut self.held, rest);
                 self.spark.cut = 0;
-                let frontier = self
-                    .held
-                    .iter()
-                    .map(|e| e.time)
-                    .min()
-                    .map_or(frontier, |t| frontier.min(t));
+                // What is held back keeps the frontier where the blocks in the batch put it, as if
+                // it had not been read yet: a frontier bounded only by its earliest time would let a
+                // session end at that very time, with a record still to come that belongs to it.
+                let frontier = match self.held.is_empty() {
+                    true => frontier,
+                    false => frontier.min(self.spark.cut_frontier),
+                };
+                self.spark.cut_frontier = frontier;
                 let end = model.job_end_us(
                     boundary + overhead.as_micros() as u64,
                     self.spark.job_end_us,
