@@ -138,11 +138,7 @@ fn a_checkpoint_of_a_source_split_by_worker_resumes_on_as_many_workers_only() {
     // Keyed state moves between workers, but the generator's place in its input is one per worker
     // (each reads its own share of the posts).
     let dir = scratch("split-by-worker");
-    let child = caudal(&guaranteed("tumbling", "2"), &dir).spawn().unwrap();
-    std::thread::sleep(Duration::from_millis(700));
-    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
-    let stopped = child.wait_with_output().unwrap();
-    assert!(stopped.status.success(), "{}", stderr(&stopped));
+    stopped_after_700ms(&guaranteed("tumbling", "2"), &dir);
     let before = snapshot(&dir);
 
     let fewer = run(&guaranteed("tumbling", "1"), &dir);
@@ -257,17 +253,22 @@ fn impossible_combinations_say_what_to_do() {
     );
 }
 
+/// Runs `args` in `dir` and stops it after 0.7 s with SIGTERM, as systemd and container runtimes stop
+/// a service: it must leave cleanly (after its last checkpoint).
+fn stopped_after_700ms(args: &[&str], dir: &Path) {
+    let child = caudal(args, dir).spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
+    let stopped = child.wait_with_output().unwrap();
+    assert!(stopped.status.success(), "{}", stderr(&stopped));
+}
+
 #[test]
 fn sigterm_takes_a_last_checkpoint_and_the_resumed_run_goes_on_exactly() {
     let dir = scratch("sigterm");
     let reference = reference_output("tumbling", &dir);
 
-    let child = caudal(&guaranteed("tumbling", "2"), &dir).spawn().unwrap();
-    std::thread::sleep(Duration::from_millis(700));
-    // SIGTERM, as systemd and container runtimes stop a service.
-    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
-    let stopped = child.wait_with_output().unwrap();
-    assert!(stopped.status.success(), "{}", stderr(&stopped));
+    stopped_after_700ms(&guaranteed("tumbling", "2"), &dir);
     let partial = committed(&dir.join("out"));
     assert!(
         partial.values().sum::<usize>() < reference.values().sum(),
