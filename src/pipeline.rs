@@ -271,7 +271,8 @@ impl<'scope> Dataflow<'scope> {
         let position = source.merge_positions(&positions).map_err(|e| {
             format!(
                 "source `{name}` cannot resume a checkpoint taken on {} workers on {}: {e}; run it \
-                 with --workers {0} (over all processes), or start afresh",
+                 on {0} workers in all (--workers {0}, or --workers × --processes = {0}), or start \
+                 afresh",
                 parts.len(),
                 self.scope.peers()
             )
