@@ -15,15 +15,16 @@
 //! run assigns its partitions at those offsets. So the input after a checkpoint is read again after a
 //! crash, exactly from where the checkpoint was: at-least-once and exactly-once runs need nothing else
 //! (no write-ahead log: Kafka replays). A run on another number of workers merges the old instances'
-//! offsets ([`Source::merge_positions`]) and each instance takes its own partitions' from them.
+//! offsets ([`Source::merge_positions`]) and each instance takes its own partitions' from them. The
+//! `start` option only decides where a fresh run begins: `earliest` (the default), `latest`, or
+//! `committed` (the group's committed offsets, `group=` needed; partitions without one start at the
+//! earliest).
 //!
 //! **Watermarks** are per partition (the slowest live partition's largest event time). An instance
 //! that has not yet been told its partitions holds its watermark where it was (a resumed one must not
 //! follow the largest event time its checkpoint saw), and it counts as caught up with its input
 //! ([`Source::caught_up`]) only when every partition has reached its end as of the last fetch: an
-//! instance whose first fetch is slow is not taken for a quiet one by a checkpoint round. The `start` option only decides where a fresh run begins:
-//! `earliest` (the default), `latest`, or `committed` (the group's committed offsets, `group=` needed;
-//! partitions without one start at the earliest).
+//! instance whose first fetch is slow is not taken for a quiet one by a checkpoint round.
 //!
 //! **Event time** is the record's Kafka timestamp (its create time, in ms); a record without one takes
 //! the wall clock when read. [`KafkaSourceFactory::event_time`] takes it from the record instead.
@@ -365,6 +366,16 @@ impl Drop for KafkaSource {
 }
 
 impl KafkaSource {
+    /// The `(partition, next offset)` pairs of a checkpoint's position ([`encode_offsets`]).
+    fn decode_offsets(&self, position: &[u8]) -> Result<Vec<(i32, i64)>, String> {
+        bincode::deserialize(position).map_err(|e| {
+            format!(
+                "{}: the checkpoint's offsets cannot be read: {e}",
+                self.spec
+            )
+        })
+    }
+
     /// The source of worker `worker`'s partitions of `spec`'s topic.
     pub fn new(spec: KafkaSpec, worker: WorkerInfo) -> Self {
         KafkaSource {
@@ -511,7 +522,7 @@ impl Source for KafkaSource {
     fn position(&self) -> Vec<u8> {
         let mut next = self.next.clone();
         next.sort_unstable();
-        bincode::serialize(&next).expect("a list of numbers serializes")
+        encode_offsets(&next)
     }
 
     fn resume_at(&mut self, offset: u64, position: &[u8]) -> Result<(), String> {
@@ -520,12 +531,7 @@ impl Source for KafkaSource {
             self.records = offset;
             return Ok(());
         }
-        self.next = bincode::deserialize(position).map_err(|e| {
-            format!(
-                "{}: the checkpoint's offsets cannot be read: {e}",
-                self.spec
-            )
-        })?;
+        self.next = self.decode_offsets(position)?;
         self.records = offset;
         Ok(())
     }
@@ -536,19 +542,13 @@ impl Source for KafkaSource {
     fn merge_positions(&self, positions: &[&[u8]]) -> Result<Vec<u8>, String> {
         let mut next: BTreeMap<i32, i64> = BTreeMap::new();
         for position in positions.iter().filter(|p| !p.is_empty()) {
-            let offsets: Vec<(i32, i64)> = bincode::deserialize(position).map_err(|e| {
-                format!(
-                    "{}: the checkpoint's offsets cannot be read: {e}",
-                    self.spec
-                )
-            })?;
-            for (partition, offset) in offsets {
+            for (partition, offset) in self.decode_offsets(position)? {
                 let at = next.entry(partition).or_insert(offset);
                 *at = (*at).max(offset);
             }
         }
         let next: Vec<(i32, i64)> = next.into_iter().collect();
-        Ok(bincode::serialize(&next).expect("a list of numbers serializes"))
+        Ok(encode_offsets(&next))
     }
 
     /// Every partition at its end as of the last fetch (or read to its end), nothing read since.
@@ -574,6 +574,11 @@ impl Source for KafkaSource {
             .map(|s| s.max_seen.unwrap_or(0))
             .min()
     }
+}
+
+/// A [`Source::position`] of the Kafka source: `(partition, next offset)` pairs.
+fn encode_offsets(next: &[(i32, i64)]) -> Vec<u8> {
+    bincode::serialize(next).expect("a list of numbers serializes")
 }
 
 /// The reader thread of one instance.
