@@ -411,7 +411,7 @@ pub fn launch_builtin(
             let sink = output.factory::<Row>();
             launch_with(config, dead_letters, move |df| {
                 let posts = feed.records::<Post>(df, pipeline);
-                let rows = lab_pipeline(workload, posts, event_rate).map(|m| {
+                let rows = lab_pipeline(workload, posts, event_rate, Default::default()).map(|m| {
                     let (key, start, value) = m.value;
                     Row { key, start, value }
                 });

@@ -38,7 +38,7 @@ enum Command {
     )]
     Run(Box<RunArgs>),
     /// Run one workload per-record, in micro-batches and as a batch, and compare their latency.
-    Compare(CompareArgs),
+    Compare(Box<CompareArgs>),
     /// Replay recorded event logs through a windowed aggregation and print the firings as JSON lines.
     #[command(
         after_help = "The spec format is tests/conformance/window-spec.md. With one spec the output is exactly its JSON lines; with several, a line {\"spec\": NAME} comes before each one's lines."
@@ -232,12 +232,46 @@ struct CompareArgs {
     /// broker).
     #[arg(long, value_parser = parse_via)]
     via: Option<String>,
+    /// The length of the tumbling and sliding windows.
+    #[arg(long, default_value = "1s", value_parser = parse_positive_duration)]
+    window: Duration,
+    /// How far the sliding windows move; it must divide --window.
+    #[arg(long, default_value = "100ms", value_parser = parse_positive_duration)]
+    slide: Duration,
+    /// How long a session (the session workload) stays open without a post of its user.
+    #[arg(long, default_value = "20ms", value_parser = parse_positive_duration)]
+    gap: Duration,
+    /// Comma-separated real systems to run beside Caudal's modes on the same records, interleaved
+    /// with them: spark (Spark Streaming, once per micro-batch interval in --modes, or at 1 s),
+    /// pyspark (the same Spark program in PySpark), flink. Install them once with
+    /// scripts/setup-peers.sh. Workloads: filter, keyed-count, tumbling, sliding.
+    #[arg(long, value_delimiter = ',', value_enum)]
+    peers: Vec<caudal::compare::PeerSystem>,
+    /// Instead of comparing, measure the parameters of Spark's model (the :spark modes) on the real
+    /// Spark peer, at each micro-batch interval in --modes, and save them to DIR/spark-model.json
+    /// for --spark-model. Use the workload and rate you will compare at, and a warm-up of 20 s or
+    /// more (Spark's first batches are slow).
+    #[arg(long, value_enum, value_name = "PEER")]
+    calibrate: Option<CalibrateTarget>,
+    /// The :spark modes' parameters, from a spark-model.json that --calibrate spark wrote (default:
+    /// the ones that ship, printed under the table).
+    #[arg(long, value_name = "FILE")]
+    spark_model: Option<PathBuf>,
     /// Print the results as JSON instead of a table.
     #[arg(long)]
     json: bool,
     /// Where to write results.json and results.csv (default: a new folder under caudal-results/).
     #[arg(long)]
     out: Option<PathBuf>,
+}
+
+/// What `caudal compare --calibrate` can calibrate.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum CalibrateTarget {
+    /// Spark's micro-batch model, against the real Spark peer (JVM).
+    Spark,
+    /// Spark's micro-batch model, against the PySpark peer.
+    Pyspark,
 }
 
 /// A size in bytes: a number with an optional unit (B, KiB, MiB, GiB), such as `512MiB`.
@@ -609,8 +643,32 @@ fn run_compare(args: CompareArgs) -> anyhow::Result<()> {
         work_budget: args.fire_budget,
         guarantees: args.guarantees,
         checkpoint_interval: args.checkpoint_interval,
+        shape: caudal::compare::Shape {
+            window: args.window,
+            slide: args.slide,
+            gap: args.gap,
+        },
+        spark_model: args.spark_model.clone(),
+        peers: args.peers,
         via: args.via,
     };
+    let mut config = config;
+    if let Some(path) = &args.spark_model {
+        let model = caudal::compare::calibrate::Calibration::load(path)
+            .map_err(anyhow::Error::msg)?
+            .model();
+        for mode in &mut config.modes {
+            if let ExecutionMode::MicroBatch { spark: Some(m), .. } = mode {
+                *m = model;
+            }
+        }
+    }
+    if let Err(e) = config.shape.check() {
+        anyhow::bail!(e);
+    }
+    if !config.peers.is_empty() && (args.sweep || config.via.is_some()) {
+        anyhow::bail!("--peers runs with a plain comparison: leave out --sweep and --via");
+    }
     let out = match args.out {
         Some(dir) => dir,
         None => {
@@ -675,7 +733,7 @@ fn run_compare(args: CompareArgs) -> anyhow::Result<()> {
         );
         return Ok(());
     }
-    let runs = config.repeat * config.variants().len();
+    let runs = config.repeat * config.contenders().len();
     let mut done = 0;
     // The first Ctrl-C or SIGTERM drops the run under way and keeps the finished ones; a second
     // one stops at once.
@@ -689,6 +747,53 @@ fn run_compare(args: CompareArgs) -> anyhow::Result<()> {
         eprintln!("\ninterrupted: writing the runs that finished (Ctrl-C again to stop at once)");
     })
     .context("cannot install the Ctrl-C handler")?;
+    if let Some(target) = args.calibrate {
+        let peer = match target {
+            CalibrateTarget::Spark => caudal::compare::PeerSystem::Spark,
+            CalibrateTarget::Pyspark => caudal::compare::PeerSystem::Pyspark,
+        };
+        let spark_runs = caudal::compare::CompareConfig {
+            peers: vec![peer],
+            ..config.clone()
+        }
+        .contenders()
+        .iter()
+        .filter(|c| matches!(c, caudal::compare::Contender::Peer(..)))
+        .count();
+        let runs = config.repeat * spark_runs;
+        let calibration = caudal::compare::calibrate::calibrate_spark(
+            &config,
+            peer,
+            &interrupted,
+            |repetition, contender| {
+                done += 1;
+                progress(
+                    done,
+                    runs,
+                    &format!("repetition {}: {contender}", repetition + 1),
+                );
+            },
+        )?;
+        if std::io::stderr().is_terminal() {
+            eprintln!();
+        }
+        let path = out.join("spark-model.json");
+        std::fs::write(&path, serde_json::to_string_pretty(&calibration)?)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        println!(
+            "{} on {}: from {} batches after the warm-up\n{}",
+            calibration.spark,
+            calibration.machine,
+            calibration.batches,
+            calibration.model()
+        );
+        eprintln!(
+            "wrote {}: compare with it as --modes micro-batch:INTERVAL:spark --spark-model {}",
+            path.display(),
+            path.display()
+        );
+        return Ok(());
+    }
     let report = compare_unless(&config, &interrupted, |repetition, mode| {
         done += 1;
         progress(
@@ -870,7 +975,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => run_pipeline(*args),
-        Command::Compare(args) => run_compare(args),
+        Command::Compare(args) => run_compare(*args),
         Command::Replay(args) => run_replay(args),
         Command::Dstream(args) => run_dstream(args),
     };

@@ -10,7 +10,7 @@ use hdrhistogram::Histogram;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use crate::compare::{fmt_us, CompareReport, SweepReport};
+use crate::compare::{CompareReport, SweepReport};
 
 const SIZE: (u32, u32) = (960, 600);
 static FONT: Once = Once::new();
@@ -44,17 +44,53 @@ struct Style {
     scatter: bool,
 }
 
-fn axis_label(latency: bool) -> impl Fn(&f64) -> String {
+/// How an axis's values read: latencies (µs) as durations, other values as counts. On a log axis that
+/// spans two powers of ten or more, only the powers of ten are labelled (1 µs, 10 µs, ... 1 s), so
+/// that labels neither crowd nor read as odd values; on a narrower one, every tick is.
+fn axis_label(latency: bool, log: bool, range: (f64, f64)) -> impl Fn(&f64) -> String {
+    let decades = |lo: f64, hi: f64| (hi.log10().floor() - lo.log10().ceil()) as i64 + 1;
+    let decades_only = log && decades(range.0, range.1) >= 2;
     move |v: &f64| {
-        if latency {
-            fmt_us(*v)
-        } else if *v >= 1e6 {
-            format!("{:.0}M", v / 1e6)
-        } else if v.fract() == 0.0 {
-            format!("{v:.0}")
-        } else {
-            format!("{v:.1}")
+        if decades_only && (v.log10() - v.log10().round()).abs() > 1e-6 {
+            return String::new();
         }
+        if latency {
+            decade_us(*v)
+        } else if *v >= 1e6 {
+            format!("{}M", trim(v / 1e6))
+        } else if log && *v >= 1e3 {
+            format!("{}k", trim(v / 1e3))
+        } else {
+            trim(*v)
+        }
+    }
+}
+
+/// A latency in µs in the unit that reads best, with no trailing zeros (1 µs, 250 ms, 1.5 s).
+fn decade_us(us: f64) -> String {
+    if us < 1.0 {
+        format!("{} ns", trim(us * 1e3))
+    } else if us < 1e3 {
+        format!("{} µs", trim(us))
+    } else if us < 1e6 {
+        format!("{} ms", trim(us / 1e3))
+    } else {
+        format!("{} s", trim(us / 1e6))
+    }
+}
+
+/// A number with at most 3 significant digits and no trailing zeros.
+fn trim(v: f64) -> String {
+    let text = if v >= 100.0 {
+        format!("{v:.0}")
+    } else if v >= 10.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
+    };
+    match text.contains('.') {
+        true => text.trim_end_matches('0').trim_end_matches('.').to_string(),
+        false => text,
     }
 }
 
@@ -104,7 +140,10 @@ fn draw<DB: DrawingBackend>(
     macro_rules! finish {
         ($chart:expr) => {{
             let mut chart = $chart;
-            let (x_label, y_label) = (axis_label(x_latency), axis_label(y_latency));
+            let (x_label, y_label) = (
+                axis_label(x_latency, log_x, (x0, x1)),
+                axis_label(y_latency, log_y, (y0, y1)),
+            );
             chart
                 .configure_mesh()
                 .x_desc(x_desc)
@@ -200,11 +239,13 @@ fn mode_label(mode: &str, interval: Option<u64>) -> String {
     interval.map_or(mode.to_string(), |ms| format!("{mode} {ms} ms"))
 }
 
-/// The fraction of results at or under each latency (µs), from a histogram in ns.
+/// The fraction of results at or under each latency (µs), from a histogram in ns. It starts at the
+/// smallest latency recorded, never at zero (a log axis has no zero to draw a line from).
 fn cdf(histogram: &Histogram<u64>) -> Vec<(f64, f64)> {
     histogram
         .iter_quantiles(20)
         .map(|v| (v.value_iterated_to() as f64 / 1e3, v.quantile_iterated_to()))
+        .filter(|(us, _)| *us > 0.0)
         .collect()
 }
 
@@ -301,4 +342,49 @@ pub fn sweep_plot(sweep: &SweepReport, dir: &Path) -> Result<Vec<PathBuf>, Strin
         &lines,
         style,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_wide_log_axis_labels_only_powers_of_ten_as_durations() {
+        let label = axis_label(true, true, (0.5, 2e6));
+        let labels: Vec<String> = [1.0, 2.0, 5.0, 10.0, 100.0, 1e3, 3e3, 1e4, 1e6]
+            .iter()
+            .map(&label)
+            .collect();
+        assert_eq!(
+            labels,
+            ["1 µs", "", "", "10 µs", "100 µs", "1 ms", "", "10 ms", "1 s"]
+        );
+        // No zero, and no "0.00 µs": the smallest latency a histogram holds is 1 ns.
+        assert_eq!(label(&0.001), "1 ns");
+    }
+
+    #[test]
+    fn a_narrow_log_axis_labels_every_tick() {
+        let label = axis_label(true, true, (700e3, 2.5e6));
+        assert_eq!(label(&800e3), "800 ms");
+        assert_eq!(label(&1.5e6), "1.5 s");
+        let rates = axis_label(false, true, (1e3, 1e7));
+        assert_eq!(rates(&1e4), "10k");
+        assert_eq!(rates(&1e6), "1M");
+        assert_eq!(rates(&2e6), "");
+        let linear = axis_label(false, false, (0.0, 30.0));
+        assert_eq!(linear(&12.5), "12.5");
+        assert_eq!(linear(&10.0), "10");
+    }
+
+    #[test]
+    fn a_cdf_never_starts_at_zero() {
+        let mut h = Histogram::<u64>::new_with_bounds(1, 3_600_000_000_000, 3).unwrap();
+        for ns in [1_000, 2_000, 5_000, 1_000_000] {
+            h.record(ns).unwrap();
+        }
+        let points = cdf(&h);
+        assert!(points.first().unwrap().0 >= 0.999, "{points:?}");
+        assert_eq!(points.last().unwrap().1, 1.0);
+    }
 }

@@ -18,11 +18,11 @@ pub enum LabWorkload {
     Filter,
     /// A running count per hashtag: one updated count out per post in.
     KeyedCount,
-    /// Posts per hashtag in 1 s tumbling windows.
+    /// Posts per hashtag in tumbling windows (1 s; `--window`).
     Tumbling,
-    /// Every 100 ms, the posts per hashtag over the last second (sliding windows).
+    /// Every 100 ms, the posts per hashtag over the last second (sliding windows; `--window`, `--slide`).
     Sliding,
-    /// Posts per user session, a session closing after 20 ms without a post of the user.
+    /// Posts per user session, a session closing after 20 ms without a post of the user (`--gap`).
     Session,
     /// A windowed join: each user's even and odd posts paired within 100 ms tumbling windows.
     Join,
@@ -74,10 +74,132 @@ pub struct CompareConfig {
     /// How often checkpoints are taken under a guarantee.
     #[serde(serialize_with = "as_secs")]
     pub checkpoint_interval: Duration,
+    /// The windows' length and slide, and the session gap.
+    #[serde(flatten)]
+    pub shape: Shape,
+    /// The saved calibration the `:spark` modes use (`--spark-model`); `None`: the defaults.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spark_model: Option<std::path::PathBuf>,
+    /// Real systems run beside Caudal's modes on the same records (`--peers spark,flink`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub peers: Vec<PeerSystem>,
     /// A Kafka broker (`host:port`) to put in the measured path (`--via kafka://HOST:PORT`): records
     /// go to it and come from it, and so do results. `None`: in process.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub via: Option<String>,
+}
+
+/// The windows of the windowed workloads and the gap of the session workload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Shape {
+    /// The length of the tumbling and sliding windows.
+    #[serde(rename = "window_s", serialize_with = "as_secs")]
+    pub window: Duration,
+    /// How far sliding windows move.
+    #[serde(rename = "slide_s", serialize_with = "as_secs")]
+    pub slide: Duration,
+    /// How long a session stays open without a post of its user.
+    #[serde(rename = "gap_s", serialize_with = "as_secs")]
+    pub gap: Duration,
+}
+
+impl Default for Shape {
+    fn default() -> Self {
+        Shape {
+            window: Duration::from_secs(1),
+            slide: Duration::from_millis(100),
+            gap: Duration::from_millis(20),
+        }
+    }
+}
+
+impl Shape {
+    /// The window length in ms.
+    pub fn window_ms(&self) -> i64 {
+        self.window.as_millis() as i64
+    }
+
+    /// The slide in ms.
+    pub fn slide_ms(&self) -> i64 {
+        self.slide.as_millis() as i64
+    }
+
+    /// The session gap in ms.
+    pub fn gap_ms(&self) -> i64 {
+        self.gap.as_millis() as i64
+    }
+
+    /// Checks that the windows can be built: whole milliseconds, a slide no longer than the window
+    /// and dividing it.
+    pub fn check(&self) -> Result<(), String> {
+        for (name, d) in [
+            ("--window", self.window),
+            ("--slide", self.slide),
+            ("--gap", self.gap),
+        ] {
+            if d.is_zero() || d.subsec_nanos() % 1_000_000 != 0 {
+                return Err(format!(
+                    "{name} {} is not a whole positive number of milliseconds: write it as 2s or 500ms",
+                    humantime::format_duration(d)
+                ));
+            }
+        }
+        if self.slide > self.window || self.window_ms() % self.slide_ms() != 0 {
+            return Err(format!(
+                "--slide {} must divide --window {}: give a slide such as {}",
+                humantime::format_duration(self.slide),
+                humantime::format_duration(self.window),
+                humantime::format_duration(self.window / 10)
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A real stream processor the lab can run beside Caudal (`caudal compare --peers`), installed by
+/// `scripts/setup-peers.sh`; see [`crate::compare::peer`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum PeerSystem {
+    /// Apache Spark Streaming (the DStream API on the JVM, local mode, a socket receiver).
+    Spark,
+    /// The same Spark Streaming program in PySpark (the lecture's language): Python's cost per record
+    /// on top of Spark's.
+    Pyspark,
+    /// Apache Flink (the DataStream API in a local mini-cluster, event-time windows).
+    Flink,
+}
+
+impl fmt::Display for PeerSystem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PeerSystem::Spark => "spark",
+            PeerSystem::Pyspark => "pyspark",
+            PeerSystem::Flink => "flink",
+        })
+    }
+}
+
+/// One of the things a comparison runs: a Caudal mode under a guarantee, or a real peer (Spark with
+/// its batch interval).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Contender {
+    /// Caudal in `mode` under a guarantee.
+    Caudal(ExecutionMode, Guarantee),
+    /// A real system; Spark's batch interval.
+    Peer(PeerSystem, Option<Duration>),
+}
+
+impl fmt::Display for Contender {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Contender::Caudal(mode, _) => write!(f, "{mode}"),
+            Contender::Peer(peer, Some(batch)) => {
+                write!(f, "{peer} {}", humantime::format_duration(*batch))
+            }
+            Contender::Peer(peer, None) => write!(f, "{peer}"),
+        }
+    }
 }
 
 fn as_secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -97,6 +219,9 @@ impl Default for CompareConfig {
             work_budget: lab::WORK_BUDGET,
             guarantees: vec![Guarantee::None],
             checkpoint_interval: crate::config::defaults::CHECKPOINT_INTERVAL,
+            shape: Shape::default(),
+            spark_model: None,
+            peers: Vec::new(),
             via: None,
         }
     }
@@ -132,15 +257,53 @@ impl CompareConfig {
             .collect()
     }
 
+    /// Everything a comparison runs, in order: every mode under every guarantee, then the peers
+    /// (Spark and PySpark once per batch interval of the micro-batch modes, or at 1 s if there is
+    /// none).
+    pub fn contenders(&self) -> Vec<Contender> {
+        let mut all: Vec<Contender> = self
+            .variants()
+            .into_iter()
+            .map(|(m, g)| Contender::Caudal(m, g))
+            .collect();
+        for peer in &self.peers {
+            match peer {
+                PeerSystem::Spark | PeerSystem::Pyspark => {
+                    let mut intervals: Vec<Duration> = self
+                        .modes
+                        .iter()
+                        .filter_map(|m| m.batch_interval())
+                        .collect();
+                    intervals.sort();
+                    intervals.dedup();
+                    if intervals.is_empty() {
+                        intervals.push(Duration::from_secs(1));
+                    }
+                    all.extend(
+                        intervals
+                            .into_iter()
+                            .map(|i| Contender::Peer(*peer, Some(i))),
+                    );
+                }
+                PeerSystem::Flink => all.push(Contender::Peer(*peer, None)),
+            }
+        }
+        all
+    }
+
     /// The `caudal compare` command line that runs this configuration again.
     pub fn command(&self) -> String {
         let modes: Vec<String> = self
             .modes
             .iter()
             .map(|m| match m {
-                ExecutionMode::MicroBatch { interval, .. } => {
-                    format!("micro-batch:{}", humantime::format_duration(*interval))
-                }
+                ExecutionMode::MicroBatch {
+                    interval, spark, ..
+                } => format!(
+                    "micro-batch:{}{}",
+                    humantime::format_duration(*interval),
+                    if spark.is_some() { ":spark" } else { "" }
+                ),
                 other => other.kind().to_string(),
             })
             .collect();
@@ -168,6 +331,30 @@ impl CompareConfig {
         }
         if self.work_budget != lab::WORK_BUDGET {
             command.push_str(&format!(" --fire-budget {}", self.work_budget));
+        }
+        let shape = &self.shape;
+        let default = Shape::default();
+        if shape.window != default.window {
+            command.push_str(&format!(
+                " --window {}",
+                humantime::format_duration(shape.window)
+            ));
+        }
+        if shape.slide != default.slide {
+            command.push_str(&format!(
+                " --slide {}",
+                humantime::format_duration(shape.slide)
+            ));
+        }
+        if shape.gap != default.gap {
+            command.push_str(&format!(" --gap {}", humantime::format_duration(shape.gap)));
+        }
+        if let Some(path) = &self.spark_model {
+            command.push_str(&format!(" --spark-model {}", path.display()));
+        }
+        if !self.peers.is_empty() {
+            let names: Vec<String> = self.peers.iter().map(|p| p.to_string()).collect();
+            command.push_str(&format!(" --peers {}", names.join(",")));
         }
         if let Some(brokers) = &self.via {
             command.push_str(&format!(" --via kafka://{brokers}"));

@@ -12,9 +12,13 @@
 //!   results; `sink`: the latency sink; CPU, memory and machine readings come from [`crate::system`];
 //! * `run`: one measured run, and the interleaved comparison; `sweep`: the throughput sweep;
 //! * `report`: percentiles, per-mode summaries, every run, CSV and the terminal table;
+//! * `calibrate`: Spark's model fitted to the real Spark peer (`--calibrate spark`);
+//! * `peer`: real Spark Streaming and Flink run beside Caudal on the same records (`--peers`);
 //! * `via_kafka` (feature `kafka`): the same runs with a Kafka broker in the measured path.
 
+pub mod calibrate;
 mod config;
+pub mod peer;
 mod pipelines;
 mod report;
 mod run;

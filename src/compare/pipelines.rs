@@ -1,6 +1,6 @@
 //! The lab's pipelines, and the results they hand the latency sink.
 
-use super::config::LabWorkload;
+use super::config::{LabWorkload, Shape};
 use crate::source::generator::EventTimeline;
 use crate::workload::{Post, Tag};
 use caudal_operators::window::aggregate::{Count, Sum};
@@ -50,12 +50,13 @@ pub fn closing_seq(end: i64, rate: f64) -> u64 {
     seq
 }
 
-/// The lab's pipelines over posts offered at `rate`. Every result carries the `seq` of the post it is
+/// The lab's pipelines over posts offered at `rate`, with the windows and gap of `shape`. Every result carries the `seq` of the post it is
 /// measured from (the post itself, or the post that closed its window) and `(key, window start, value)`.
 pub fn lab_pipeline(
     workload: LabWorkload,
     posts: EventStream<'_, Post>,
     rate: f64,
+    shape: Shape,
 ) -> EventStream<'_, Measured<(u64, i64, u64)>> {
     // The record that moved the watermark past a window's end: the first at `end + delay`.
     let delay = workload.watermark_delay();
@@ -88,7 +89,7 @@ pub fn lab_pipeline(
             },
         ),
         LabWorkload::Tumbling => {
-            let tumbling = TimeWindows::tumbling(1000, 0).expect("valid windows");
+            let tumbling = TimeWindows::tumbling(shape.window_ms(), 0).expect("valid windows");
             posts
                 .map(|p| (p.tags()[0].0 as u64, ()))
                 .window(tumbling, 0, Count)
@@ -96,7 +97,8 @@ pub fn lab_pipeline(
                 .map(measured)
         }
         LabWorkload::Sliding => {
-            let sliding = TimeWindows::sliding(1000, 100, 0).expect("valid windows");
+            let sliding = TimeWindows::sliding(shape.window_ms(), shape.slide_ms(), 0)
+                .expect("valid windows");
             posts
                 .map(|p| (p.tags()[0].0 as u64, 1u64))
                 .window(sliding, 0, Sum)
@@ -105,7 +107,7 @@ pub fn lab_pipeline(
         }
         LabWorkload::Session => posts
             .map(|p| (p.user as u64, ()))
-            .session_window(20, 0, Count)
+            .session_window(shape.gap_ms() as u64, 0, Count)
             .0
             .map(measured),
         LabWorkload::Join => {

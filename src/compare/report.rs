@@ -102,6 +102,55 @@ pub struct ModeResult {
     /// Results fired by the end of the input (windows whose closing record was never offered, drained
     /// when the run stops): in `results`, not in the latencies, which cover the steady state.
     pub drained_results: u64,
+    /// A real peer's system and Java versions (`spark 3.5.9 java 17.0.15`); absent for Caudal.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Whether the results are the same computation as Caudal's and were checked equal to them
+    /// (not so for Spark's windows, which are of processing time).
+    pub comparable: bool,
+    /// The real Spark peer's own figures for each of its batches (empty otherwise).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub spark_batches: Vec<super::peer::SparkBatch>,
+    /// The latency's trend: the median latency of the sampled results of the first and of the last
+    /// quarter of the measured part, in µs (see [`Trend`]).
+    pub trend: Option<Trend>,
+}
+
+/// Whether latency stays put over the measured part of a run, or grows as a backlog does when the
+/// load is more than the system processes (as Spark's scheduling delay grows when its batches take
+/// longer than the interval).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Trend {
+    /// Median latency of the results sent in the first quarter of the measured part, in µs.
+    pub first_quarter_us: f64,
+    /// The same for the last quarter.
+    pub last_quarter_us: f64,
+    /// Whether it grew: the last quarter's median is more than twice the first's, and higher by more
+    /// than a tenth of the measured duration.
+    pub unstable: bool,
+}
+
+impl Trend {
+    /// The trend of `samples` (intended send time in s, latency in µs, sorted by time) over the
+    /// measured part `[from_s, to_s)`; `None` if a quarter has no sample.
+    pub fn of(samples: &[(f64, f64)], from_s: f64, to_s: f64) -> Option<Trend> {
+        let quarter = (to_s - from_s) / 4.0;
+        let median_in = |lo: f64, hi: f64| {
+            let within: Vec<f64> = samples
+                .iter()
+                .filter(|(t, _)| *t >= lo && *t < hi)
+                .map(|(_, us)| *us)
+                .collect();
+            (!within.is_empty()).then(|| median(within))
+        };
+        let first = median_in(from_s, from_s + quarter)?;
+        let last = median_in(to_s - quarter, to_s)?;
+        Some(Trend {
+            first_quarter_us: first,
+            last_quarter_us: last,
+            unstable: last > 2.0 * first && last - first > (to_s - from_s) * 1e6 / 10.0,
+        })
+    }
 }
 
 /// The whole comparison, as written to JSON.
@@ -151,6 +200,13 @@ pub struct ModeSummary {
     pub drained_results: u64,
     /// Median over the repetitions of this mode's p50 divided by per-record's p50 in the same repetition.
     pub p50_ratio_to_per_record: Option<f64>,
+    /// A real peer's versions (see [`ModeResult::version`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Whether its results were checked equal to Caudal's (see [`ModeResult::comparable`]).
+    pub comparable: bool,
+    /// How many of its runs' latency grew over the run (see [`Trend`]), of how many.
+    pub unstable_runs: [usize; 2],
 }
 
 /// The range of p50 and p99 over repetitions, in µs.
@@ -180,6 +236,9 @@ pub enum CompareError {
     /// A run failed.
     #[error(transparent)]
     Run(#[from] RunError),
+    /// A real peer is not installed, cannot run the workload, or failed.
+    #[error("{0}")]
+    Peer(String),
     /// Two modes gave different results: a bug, never a measurement.
     #[error("modes disagree: {first} gave {a:?} but {second} gave {b:?}")]
     Mismatch {
@@ -347,6 +406,34 @@ impl fmt::Display for CompareReport {
                 writeln!(f, "{mode}: {model}")?;
             }
         }
+        for m in self.modes.iter().filter(|m| m.unstable_runs[0] > 0) {
+            let trends = self
+                .runs
+                .iter()
+                .filter(|r| {
+                    r.result.mode == m.mode
+                        && r.result.batch_interval_ms == m.batch_interval_ms
+                        && r.result.guarantee == m.guarantee
+                })
+                .filter_map(|r| r.result.trend)
+                .filter(|t| t.unstable)
+                .map(|t| {
+                    format!(
+                        "{} to {}",
+                        fmt_us(t.first_quarter_us),
+                        fmt_us(t.last_quarter_us)
+                    )
+                })
+                .collect::<Vec<_>>();
+            writeln!(
+                f,
+                "{}: UNSTABLE in {} of {} runs: latency grew over the run (median of the first quarter to the last: {}); it processes less than the load",
+                m.name(),
+                m.unstable_runs[0],
+                m.unstable_runs[1],
+                trends.join(", ")
+            )?;
+        }
         for m in self.modes.iter().filter(|m| m.drained_results > 0) {
             writeln!(
                 f,
@@ -355,12 +442,28 @@ impl fmt::Display for CompareReport {
                 m.drained_results
             )?;
         }
-        if let Some(m) = self.modes.first() {
+        if let Some(m) = self.modes.iter().find(|m| m.comparable) {
             writeln!(
                 f,
                 "every run produced the same {} results (checksum {:016x})",
                 m.results.count, m.results.checksum
             )?;
+        }
+        for m in self.modes.iter().filter(|m| !m.comparable) {
+            writeln!(
+                f,
+                "{}: windows of processing time (batch times), so {} results not checked against Caudal's event-time windows",
+                m.name(),
+                m.results.count
+            )?;
+        }
+        for m in &self.modes {
+            if let Some(version) = &m.version {
+                writeln!(f, "{}: {version}; latency includes two loopback TCP hops (records in, results out); cpu s and memory are its process group's, without its start-up", m.name())?;
+            }
+        }
+        if c.peers.is_empty() {
+            writeln!(f, "real Spark Streaming and Flink can run beside these on the same records: scripts/setup-peers.sh once, then --peers spark,flink")?;
         }
         write!(f, "machine: {}", self.machine)
     }

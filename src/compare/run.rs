@@ -1,10 +1,10 @@
 //! One measured run of a workload in one mode, and the interleaved comparison of modes.
 
-use super::config::CompareConfig;
+use super::config::{CompareConfig, Contender};
 use super::pipelines::lab_pipeline;
 use super::report::{
     median, range, CompareError, CompareReport, ModeResult, ModeSummary, Percentiles, RunRecord,
-    Spread, Throughput,
+    Spread, Throughput, Trend,
 };
 use super::sink::{LatencySink, Recording};
 use crate::checkpoint::{CheckpointConfig, Guarantee};
@@ -78,7 +78,7 @@ pub fn measure_unless(
         warmup_seq: (config.warmup.as_secs_f64() * config.rate) as u64,
         end_seq: total,
         // About 2,000 points per run for the latency-over-time plot.
-        sample_every: (total / 2000).max(1),
+        sample_step_s: (config.warmup + config.duration).as_secs_f64() / 2000.0,
         merged: Arc::new(Mutex::new(Recording::new())),
     };
     let scratch = std::env::temp_dir().join(format!(
@@ -105,6 +105,7 @@ pub fn measure_unless(
             run_config.clone(),
             scratch.join("kafka-staged"),
             lab,
+            config.shape,
             rate,
             schedule,
             total,
@@ -116,7 +117,15 @@ pub fn measure_unless(
     let through_broker: Option<Result<crate::report::RunReport, RunError>> = None;
     let report = match through_broker {
         Some(report) => report,
-        None => in_process(run_config, source, sink, lab, rate, interrupted),
+        None => in_process(
+            run_config,
+            source,
+            sink,
+            lab,
+            config.shape,
+            rate,
+            interrupted,
+        ),
     };
     let _ = std::fs::remove_dir_all(&scratch);
     let report = report?;
@@ -160,6 +169,14 @@ pub fn measure_unless(
         results,
         drained_results: drained,
         histogram,
+        version: None,
+        comparable: true,
+        spark_batches: Vec::new(),
+        trend: Trend::of(
+            &samples,
+            config.warmup.as_secs_f64(),
+            (config.warmup + config.duration).as_secs_f64(),
+        ),
         samples,
     }))
 }
@@ -168,7 +185,7 @@ pub fn measure_unless(
 /// results; summarizes each mode by medians. `progress` hears of each run before it starts.
 pub fn compare(
     config: &CompareConfig,
-    progress: impl FnMut(usize, &ExecutionMode),
+    progress: impl FnMut(usize, &Contender),
 ) -> Result<CompareReport, CompareError> {
     compare_unless(config, &AtomicBool::new(false), progress)
 }
@@ -178,20 +195,31 @@ pub fn compare(
 pub fn compare_unless(
     config: &CompareConfig,
     interrupted: &AtomicBool,
-    mut progress: impl FnMut(usize, &ExecutionMode),
+    mut progress: impl FnMut(usize, &Contender),
 ) -> Result<CompareReport, CompareError> {
+    super::peer::check_peers(config)?;
     let mut runs: Vec<RunRecord> = Vec::new();
-    let planned = config.repeat.max(1) * config.variants().len();
+    let contenders = config.contenders();
+    let planned = config.repeat.max(1) * contenders.len();
     'runs: for repetition in 0..config.repeat.max(1) {
-        for (mode_index, (mode, guarantee)) in config.variants().into_iter().enumerate() {
+        for (mode_index, contender) in contenders.iter().enumerate() {
             if interrupted.load(Ordering::Acquire) {
                 break 'runs;
             }
-            progress(repetition, &mode);
-            let Some(result) = measure_unless(config, mode, guarantee, interrupted)? else {
+            progress(repetition, contender);
+            let measured = match *contender {
+                Contender::Caudal(mode, guarantee) => {
+                    measure_unless(config, mode, guarantee, interrupted)?
+                }
+                Contender::Peer(peer, batch) => {
+                    super::peer::measure_peer(config, peer, batch, interrupted)?
+                }
+            };
+            let Some(result) = measured else {
                 break 'runs;
             };
-            if let Some(first) = runs.first() {
+            let reference = runs.iter().find(|r| r.result.comparable);
+            if let Some(first) = reference.filter(|_| result.comparable) {
                 if first.result.results != result.results {
                     return Err(CompareError::Mismatch {
                         first: first.result.mode.clone(),
@@ -217,7 +245,7 @@ pub fn compare_unless(
             })
             .map(|r| r.result.latency_us.p50)
     };
-    let modes = (0..config.variants().len())
+    let modes = (0..contenders.len())
         .filter(|i| runs.iter().any(|r| r.mode_index == *i))
         .map(|i| {
             let mine: Vec<&RunRecord> = runs.iter().filter(|r| r.mode_index == i).collect();
@@ -261,6 +289,14 @@ pub fn compare_unless(
                     || first.guarantee != Guarantee::None.to_string())
                     && !ratios.is_empty())
                 .then(|| median(ratios)),
+                version: first.version.clone(),
+                comparable: first.comparable,
+                unstable_runs: [
+                    mine.iter()
+                        .filter(|r| r.result.trend.is_some_and(|t| t.unstable))
+                        .count(),
+                    mine.len(),
+                ],
             }
         })
         .collect();
@@ -287,12 +323,13 @@ fn in_process(
     source: GeneratorFactory<Posts>,
     sink: LatencySink,
     lab: super::config::LabWorkload,
+    shape: super::config::Shape,
     rate: f64,
     interrupted: &AtomicBool,
 ) -> Result<crate::report::RunReport, RunError> {
     launch(run_config, move |df| {
         let posts = df.source("posts", &source);
-        df.sink("latency", lab_pipeline(lab, posts, rate), &sink);
+        df.sink("latency", lab_pipeline(lab, posts, rate, shape), &sink);
     })
     .and_then(|running| join_unless(running, interrupted))
 }
@@ -319,4 +356,16 @@ pub(crate) fn join_unless(
         done.store(true, Ordering::Release);
         report
     })
+}
+
+/// Sleeps until shortly before `due`, then spins to it (a feeder's schedule needs better than the
+/// scheduler's millisecond).
+pub(crate) fn wait_until(due: Instant) {
+    let now = Instant::now();
+    if due > now + Duration::from_micros(200) {
+        std::thread::sleep(due - now - Duration::from_micros(100));
+    }
+    while Instant::now() < due {
+        std::hint::spin_loop();
+    }
 }

@@ -24,7 +24,8 @@ pub(crate) struct Recording {
     /// counted, and kept out of the latencies.
     pub(crate) drained: u64,
     pub(crate) last: Option<Instant>,
-    /// Every `sample_every`-th result as (intended send time in s, latency in µs), for plots.
+    /// About one result per sample step of intended send time, as (intended send time in s,
+    /// latency in µs), for plots and the latency's trend.
     pub(crate) samples: Vec<(f64, f64)>,
 }
 
@@ -70,7 +71,8 @@ pub(crate) struct LatencySink {
     /// How many records are offered: a result whose closing record is not among them (`seq` at or
     /// beyond it) was fired by the end of the input, not by a record, and has no latency to measure.
     pub(crate) end_seq: u64,
-    pub(crate) sample_every: u64,
+    /// How far apart in intended send time the sampled results are, in s.
+    pub(crate) sample_step_s: f64,
     pub(crate) merged: Arc<Mutex<Recording>>,
 }
 
@@ -79,6 +81,8 @@ pub(crate) struct LatencySinkWorker {
     recording: Recording,
     /// Under exactly-once: results not yet staged by a checkpoint round, as `(seq, event_ms, burst)`.
     held: Option<Vec<(u64, i64, bool)>>,
+    /// The intended send time (s) from which the next result is sampled.
+    next_sample_s: f64,
 }
 
 impl LatencySinkWorker {
@@ -108,9 +112,10 @@ impl LatencySinkWorker {
                     self.shared.schedule.start + self.shared.schedule.intended_offset(*seq);
                 let ns = now.saturating_duration_since(intended).as_nanos() as u64;
                 rec.histogram.saturating_record(ns.max(1));
-                if seq % self.shared.sample_every == 0 {
-                    let sent = self.shared.schedule.intended_offset(*seq).as_secs_f64();
+                let sent = self.shared.schedule.intended_offset(*seq).as_secs_f64();
+                if sent >= self.next_sample_s {
                     rec.samples.push((sent, ns as f64 / 1e3));
+                    self.next_sample_s = sent + self.shared.sample_step_s;
                 }
             }
         }
@@ -186,6 +191,7 @@ impl<T: Hash + 'static> SinkFactory<Measured<T>> for LatencySink {
             shared: self.clone(),
             recording: Recording::new(),
             held: None,
+            next_sample_s: 0.0,
         }))
     }
 }
@@ -204,7 +210,7 @@ mod tests {
             },
             warmup_seq: 10,
             end_seq: 100,
-            sample_every: 1,
+            sample_step_s: 0.0,
             merged: Arc::new(Mutex::new(Recording::new())),
         };
         let mut sink: Box<dyn Sink<Measured<u64>>> = shared.make(WorkerInfo::single()).unwrap();

@@ -111,6 +111,7 @@ impl Leg {
         run_config: RunConfig,
         staging: std::path::PathBuf,
         workload: LabWorkload,
+        shape: super::config::Shape,
         rate: f64,
         schedule: Schedule,
         total: u64,
@@ -143,7 +144,7 @@ impl Leg {
                         .ok()
                         .map(|e| e.data)
                 });
-                df.sink("kafka", lab_pipeline(workload, posts, rate), &output);
+                df.sink("kafka", lab_pipeline(workload, posts, rate, shape), &output);
             })
             .and_then(|running| super::run::join_unless(running, interrupted));
             finished.store(true, Ordering::Release);
@@ -178,7 +179,7 @@ impl Leg {
                 break;
             }
             let due = schedule.start + schedule.intended_offset(seq);
-            wait_until(due);
+            super::run::wait_until(due);
             let event = Event::new(event_ms(seq, rate) as u64, posts.record(seq));
             payload.clear();
             bincode::serialize_into(&mut payload, &event).expect("a post serializes");
@@ -262,18 +263,6 @@ impl Leg {
         latency
             .progress(None)
             .map_err(|e| self.error(e.to_string()))
-    }
-}
-
-/// Sleeps until shortly before `due`, then spins to it (the feeder's schedule needs better than the
-/// scheduler's millisecond).
-fn wait_until(due: Instant) {
-    let now = Instant::now();
-    if due > now + Duration::from_micros(200) {
-        std::thread::sleep(due - now - Duration::from_micros(100));
-    }
-    while Instant::now() < due {
-        std::hint::spin_loop();
     }
 }
 

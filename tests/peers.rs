@@ -1,0 +1,242 @@
+//! `caudal compare --peers`: real Spark Streaming and real Flink beside Caudal on the same records.
+//!
+//! The tests install the peers themselves (`scripts/setup-peers.sh`: pyspark and apache-flink from
+//! PyPI, a JDK from the system's packages if missing; cached under ~/.cache/caudal-peers, so only the
+//! first run downloads), run them on loopback, and check that every result that is the same
+//! computation as Caudal's is equal to Caudal's. They run one at a time: each peer is a JVM, and the
+//! machine has two cores.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::{Mutex, OnceLock};
+
+/// One peer run at a time, after one set-up.
+fn peers_ready() -> std::sync::MutexGuard<'static, ()> {
+    static SETUP: OnceLock<()> = OnceLock::new();
+    static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+    let guard = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    SETUP.get_or_init(|| {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/setup-peers.sh");
+        let status = Command::new("bash")
+            .arg(script)
+            .status()
+            .expect("bash runs");
+        assert!(status.success(), "scripts/setup-peers.sh failed");
+    });
+    guard
+}
+
+fn compare(args: &[&str], out: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_caudal"))
+        .arg("compare")
+        .args(args)
+        .args(["--json", "--out"])
+        .arg(out)
+        .output()
+        .expect("caudal runs")
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("caudal-peers-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+/// Runs a comparison and returns its JSON report's modes; fails with caudal's own words if it failed.
+fn modes_of(args: &[&str], name: &str) -> Vec<Value> {
+    let out = scratch(name);
+    let run = compare(args, &out);
+    assert!(
+        run.status.success(),
+        "caudal compare {args:?} failed:\n{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let report: Value = serde_json::from_slice(&run.stdout).expect("the report is JSON");
+    let _ = std::fs::remove_dir_all(&out);
+    report["modes"].as_array().expect("modes").clone()
+}
+
+fn mode<'a>(modes: &'a [Value], name: &str) -> &'a Value {
+    modes
+        .iter()
+        .find(|m| m["mode"] == name)
+        .unwrap_or_else(|| panic!("no {name} in {modes:?}"))
+}
+
+#[test]
+fn flink_gives_caudals_results_on_every_workload_it_has() {
+    let _peers = peers_ready();
+    for (workload, extra) in [
+        ("filter", &[][..]),
+        ("keyed-count", &[][..]),
+        ("tumbling", &["--window", "500ms"][..]),
+        ("sliding", &["--window", "1s", "--slide", "250ms"][..]),
+    ] {
+        let mut args = vec![
+            "--workload",
+            workload,
+            "--modes",
+            "per-record",
+            "--peers",
+            "flink",
+            "--rate",
+            "2000",
+            "--duration",
+            "2s",
+            "--warmup",
+            "1s",
+            "--repeat",
+            "1",
+        ];
+        args.extend_from_slice(extra);
+        let modes = modes_of(&args, workload);
+        let (caudal, flink) = (mode(&modes, "per-record"), mode(&modes, "flink"));
+        assert_eq!(flink["comparable"], true, "{workload}");
+        assert_eq!(flink["results"], caudal["results"], "{workload}");
+        assert!(
+            caudal["results"]["count"].as_u64().unwrap() > 0,
+            "{workload}: no results"
+        );
+        assert_eq!(
+            flink["drained_results"], caudal["drained_results"],
+            "{workload}"
+        );
+        assert!(
+            flink["version"]
+                .as_str()
+                .is_some_and(|v| v.starts_with("flink 1.20")),
+            "{workload}: {}",
+            flink["version"]
+        );
+        assert!(flink["latency_us"]["p50"].as_f64().unwrap() > 0.0);
+    }
+}
+
+#[test]
+fn spark_gives_caudals_per_record_results_and_reports_its_processing_time_windows() {
+    let _peers = peers_ready();
+    // One updated count per post, through updateStateByKey, on the JVM and in PySpark: the same
+    // results as Caudal's.
+    let modes = modes_of(
+        &[
+            "--workload",
+            "keyed-count",
+            "--modes",
+            "per-record,micro-batch:500ms",
+            "--peers",
+            "spark,pyspark",
+            "--rate",
+            "2000",
+            "--duration",
+            "3s",
+            "--warmup",
+            "1s",
+            "--repeat",
+            "1",
+        ],
+        "spark-keyed",
+    );
+    let caudal = mode(&modes, "per-record");
+    for name in ["spark", "pyspark"] {
+        let spark = mode(&modes, name);
+        assert_eq!(spark["batch_interval_ms"], 500, "{name}");
+        assert_eq!(spark["comparable"], true, "{name}");
+        assert_eq!(spark["results"], caudal["results"], "{name}");
+        assert!(
+            spark["version"]
+                .as_str()
+                .is_some_and(|v| v.starts_with("spark 3.5")),
+            "{name}"
+        );
+        // A batch result waits at least for its batch boundary: on average half an interval.
+        assert!(
+            spark["latency_us"]["p50"].as_f64().unwrap() > 50_000.0,
+            "{name}"
+        );
+    }
+
+    // Spark's windows are of processing time: reported, not checked against Caudal's.
+    let modes = modes_of(
+        &[
+            "--workload",
+            "tumbling",
+            "--modes",
+            "per-record,micro-batch:500ms",
+            "--peers",
+            "spark",
+            "--rate",
+            "2000",
+            "--duration",
+            "3s",
+            "--warmup",
+            "1s",
+            "--repeat",
+            "1",
+        ],
+        "spark-tumbling",
+    );
+    let spark = mode(&modes, "spark");
+    assert_eq!(spark["comparable"], false);
+    assert!(spark["results"]["count"].as_u64().unwrap() > 0);
+    assert!(spark["latency_us"]["p50"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn peers_that_cannot_run_the_comparison_say_why_before_anything_runs() {
+    let none = scratch("none");
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &["--workload", "session", "--peers", "flink"],
+            "use --workload filter, keyed-count, tumbling or sliding",
+        ),
+        (
+            &[
+                "--workload",
+                "sliding",
+                "--modes",
+                "micro-batch:500ms",
+                "--window",
+                "1s",
+                "--slide",
+                "100ms",
+                "--peers",
+                "spark",
+            ],
+            "multiples of its batch interval",
+        ),
+        (
+            &["--workload", "filter", "--peers", "spark"],
+            "run scripts/setup-peers.sh",
+        ),
+        (
+            &[
+                "--workload",
+                "sliding",
+                "--window",
+                "1s",
+                "--slide",
+                "300ms",
+            ],
+            "--slide 300ms must divide --window 1s",
+        ),
+    ];
+    for (args, expected) in cases {
+        let run = Command::new(env!("CARGO_BIN_EXE_caudal"))
+            .arg("compare")
+            .args(args)
+            .args(["--rate", "1000", "--duration", "1s", "--out"])
+            .arg(&none)
+            .env("CAUDAL_PEERS", &none)
+            .output()
+            .expect("caudal runs");
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert!(!run.status.success(), "{args:?} ran");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+        assert!(
+            !stderr.contains("repetition 1"),
+            "{args:?} started a run: {stderr}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&none);
+}
