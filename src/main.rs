@@ -241,6 +241,17 @@ struct CompareArgs {
     /// How long a session (the session workload) stays open without a post of its user.
     #[arg(long, default_value = "20ms", value_parser = parse_positive_duration)]
     gap: Duration,
+    /// How many keys the keyed workloads have (default: their own, a post's first hashtag, 16 of
+    /// them, or its user for session and join, 10,000).
+    #[arg(long)]
+    keys: Option<u64>,
+    /// How the --keys are drawn: uniform, or zipf:S (Zipf's law with exponent S, such as zipf:1.1).
+    #[arg(long, default_value = "uniform")]
+    skew: caudal::compare::keys::Skew,
+    /// Move each record's event time back by up to this much (deterministically), and let the
+    /// watermark allow as much out-of-orderness (Flink's bounded out-of-orderness).
+    #[arg(long, default_value = "0s", value_parser = parse_duration)]
+    disorder: Duration,
     /// Comma-separated real systems to run beside Caudal's modes on the same records, interleaved
     /// with them: spark (Spark Streaming, once per micro-batch interval in --modes, or at 1 s),
     /// pyspark (the same Spark program in PySpark), flink. Install them once with
@@ -248,8 +259,8 @@ struct CompareArgs {
     #[arg(long, value_delimiter = ',', value_enum)]
     peers: Vec<caudal::compare::PeerSystem>,
     /// Instead of comparing, measure the parameters of Spark's model (the :spark modes) on the real
-    /// Spark peer, at each micro-batch interval in --modes, and save them to DIR/spark-model.json
-    /// for --spark-model. Use the workload and rate you will compare at, and a warm-up of 20 s or
+    /// Spark peer, at each micro-batch interval in --modes, at --rate and a tenth of it, and save
+    /// them to DIR/spark-model.json for --spark-model. Use the workload and rate you will compare at, and a warm-up of 20 s or
     /// more (Spark's first batches are slow).
     #[arg(long, value_enum, value_name = "PEER")]
     calibrate: Option<CalibrateTarget>,
@@ -647,6 +658,9 @@ fn run_compare(args: CompareArgs) -> anyhow::Result<()> {
             window: args.window,
             slide: args.slide,
             gap: args.gap,
+            keys: args.keys,
+            skew: args.skew,
+            disorder: args.disorder,
         },
         spark_model: args.spark_model.clone(),
         peers: args.peers,
@@ -760,7 +774,7 @@ fn run_compare(args: CompareArgs) -> anyhow::Result<()> {
         .iter()
         .filter(|c| matches!(c, caudal::compare::Contender::Peer(..)))
         .count();
-        let runs = config.repeat * spark_runs;
+        let runs = 2 * config.repeat * spark_runs;
         let calibration = caudal::compare::calibrate::calibrate_spark(
             &config,
             peer,

@@ -736,3 +736,75 @@ fn sigterm_stops_a_run_politely_and_its_output_is_committed() {
         .collect();
     assert!(hidden.is_empty(), "left behind: {hidden:?}");
 }
+
+#[test]
+fn keys_skew_and_disorder_change_the_workload_and_every_mode_still_agrees() {
+    let run = |extra: &[&str], name: &str| -> serde_json::Value {
+        let mut args = vec![
+            "compare",
+            "--workload",
+            "tumbling",
+            "--window",
+            "100ms",
+            "--rate",
+            "20000",
+            "--duration",
+            "500ms",
+            "--warmup",
+            "100ms",
+            "--modes",
+            "per-record,micro-batch:50ms,batch",
+            "--repeat",
+            "1",
+            "--json",
+            "--out",
+        ];
+        let out_dir = scratch(name);
+        args.push(out_dir.to_str().unwrap());
+        args.extend_from_slice(extra);
+        let out = caudal(&args);
+        assert!(
+            out.status.success(),
+            "{extra:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let own = run(&[], "keys-own");
+    let many = run(
+        &["--keys", "5000", "--skew", "zipf:1.1", "--disorder", "30ms"],
+        "keys-zipf",
+    );
+    let config = &many["config"];
+    assert_eq!(config["keys"], 5000);
+    assert_eq!(config["skew"], "zipf:1.1");
+    assert_eq!(config["disorder_s"], 0.03);
+    assert!(many["command"]
+        .as_str()
+        .unwrap()
+        .contains("--keys 5000 --skew zipf:1.1 --disorder 30ms"));
+    let count = |r: &serde_json::Value| r["modes"][0]["results"]["count"].as_u64().unwrap();
+    // 16 hashtags make at most 16 results a window; thousands of keys make many more.
+    assert!(
+        count(&many) > 4 * count(&own),
+        "{} vs {}",
+        count(&many),
+        count(&own)
+    );
+    let modes = many["modes"].as_array().unwrap();
+    assert!(modes.iter().all(|m| m["results"] == modes[0]["results"]));
+    for (args, expected) in [
+        (&["--skew", "zipf:1.1"][..], "needs --keys"),
+        (&["--keys", "10", "--skew", "zipf:0"][..], "zipf:1.1"),
+        (&["--keys", "0"][..], "at least one key"),
+    ] {
+        let mut all = vec!["compare", "--workload", "tumbling", "--duration", "1s"];
+        all.extend_from_slice(args);
+        let out = caudal(&all);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && stderr.contains(expected),
+            "{args:?}: {stderr}"
+        );
+    }
+}

@@ -72,6 +72,7 @@ public class CaudalFlinkPeer {
         long slideMs = Long.parseLong(a.getOrDefault("slide-ms", "100"));
         int parallelism = Integer.parseInt(a.getOrDefault("parallelism", "1"));
         long watermarkMs = Long.parseLong(a.getOrDefault("watermark-interval-ms", "1"));
+        long outOfOrdernessMs = Long.parseLong(a.getOrDefault("out-of-orderness-ms", "0"));
 
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
         env.setParallelism(parallelism);
@@ -84,7 +85,8 @@ public class CaudalFlinkPeer {
                         .map(Post::parse)
                         .returns(Post.class)
                         .assignTimestampsAndWatermarks(
-                                WatermarkStrategy.<Post>forMonotonousTimestamps()
+                                WatermarkStrategy.<Post>forBoundedOutOfOrderness(
+                                                Duration.ofMillis(outOfOrdernessMs))
                                         .withTimestampAssigner((p, ts) -> p.eventMs));
 
         DataStream<String> results;

@@ -3,9 +3,10 @@
 //!
 //! The Spark peer reports, for each batch, what Spark's own listener measured: its records, its
 //! scheduling delay and its processing time. The calibration runs the peer on the comparison's
-//! workload (once per micro-batch interval in `--modes`, `--repeat` times), keeps the batches from
-//! the end of the warm-up on (including the empty ones after the load, which show the fixed cost),
-//! and fits processing time = fixed + per record × records by least squares. The scheduling delay
+//! workload (once per micro-batch interval in `--modes`, at `--rate` and at a tenth of it, so that
+//! batches of two sizes separate the fixed cost from the cost per record; `--repeat` times), keeps
+//! the batches of the measured part (after the warm-up, before the end of the load), and fits
+//! processing time = fixed + per record × records by least squares. The scheduling delay
 //! is the median over the batches that did not queue behind the one before (delay under half an
 //! interval). The block interval is the peer's (Spark's default, 200 ms).
 
@@ -114,24 +115,32 @@ pub fn calibrate_spark(
     super::peer::check_peers(&config)?;
     let mut batches = Vec::new();
     let mut spark = String::new();
+    let measured = config.warmup.as_secs_f64()..(config.warmup + config.duration).as_secs_f64();
     for repetition in 0..config.repeat.max(1) {
-        for contender in config.contenders() {
-            let Contender::Peer(peer, batch) = contender else {
-                continue;
+        // Two sizes of batch, so that the fit can tell the fixed cost from the cost per record.
+        for rate in [config.rate, config.rate / 10.0] {
+            let config = CompareConfig {
+                rate,
+                ..config.clone()
             };
-            progress(repetition, &contender);
-            let Some(result) = measure_peer(&config, peer, batch, interrupted)? else {
-                return Err(CompareError::Peer("interrupted: nothing saved".into()));
-            };
-            spark = result.version.unwrap_or_default();
-            let interval = batch.unwrap_or(Duration::from_secs(1));
-            batches.extend(
-                result
-                    .spark_batches
-                    .into_iter()
-                    .filter(|b| b.at_s >= config.warmup.as_secs_f64())
-                    .map(|b| (b, interval)),
-            );
+            for contender in config.contenders() {
+                let Contender::Peer(peer, batch) = contender else {
+                    continue;
+                };
+                progress(repetition, &contender);
+                let Some(result) = measure_peer(&config, peer, batch, interrupted)? else {
+                    return Err(CompareError::Peer("interrupted: nothing saved".into()));
+                };
+                spark = result.version.unwrap_or_default();
+                let interval = batch.unwrap_or(Duration::from_secs(1));
+                batches.extend(
+                    result
+                        .spark_batches
+                        .into_iter()
+                        .filter(|b| measured.contains(&b.at_s))
+                        .map(|b| (b, interval)),
+                );
+            }
         }
     }
     let (fixed_ms, per_record_ns, schedule_ms) = fit(&batches).ok_or_else(|| {

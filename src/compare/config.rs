@@ -6,6 +6,7 @@ use caudal_operators::budget::WorkBudget;
 use caudal_operators::WatermarkStrategy;
 use serde::Serialize;
 
+use super::keys::{KeyDraw, Skew};
 use crate::checkpoint::Guarantee;
 use std::fmt;
 use std::time::Duration;
@@ -89,8 +90,9 @@ pub struct CompareConfig {
     pub via: Option<String>,
 }
 
-/// The windows of the windowed workloads and the gap of the session workload.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+/// What a researcher varies in the workload: the windows of the windowed workloads, the gap of the
+/// session workload, the keys and their skew, and the event-time disorder of the generated stream.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct Shape {
     /// The length of the tumbling and sliding windows.
     #[serde(rename = "window_s", serialize_with = "as_secs")]
@@ -101,6 +103,20 @@ pub struct Shape {
     /// How long a session stays open without a post of its user.
     #[serde(rename = "gap_s", serialize_with = "as_secs")]
     pub gap: Duration,
+    /// How many keys the keyed workloads have; `None`: their own (a post's first hashtag, 16 of
+    /// them, or its user for sessions and joins, 10,000).
+    pub keys: Option<u64>,
+    /// How the keys are drawn (with `keys`).
+    #[serde(serialize_with = "as_text")]
+    pub skew: Skew,
+    /// Each record's event time is moved back by up to this much (deterministically); the watermark
+    /// allows as much out-of-orderness (Flink's bounded out-of-orderness).
+    #[serde(rename = "disorder_s", serialize_with = "as_secs")]
+    pub disorder: Duration,
+}
+
+fn as_text<S: serde::Serializer>(v: &Skew, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(v)
 }
 
 impl Default for Shape {
@@ -109,6 +125,9 @@ impl Default for Shape {
             window: Duration::from_secs(1),
             slide: Duration::from_millis(100),
             gap: Duration::from_millis(20),
+            keys: None,
+            skew: Skew::Uniform,
+            disorder: Duration::ZERO,
         }
     }
 }
@@ -129,9 +148,34 @@ impl Shape {
         self.gap.as_millis() as i64
     }
 
+    /// The event-time disorder in ms.
+    pub fn disorder_ms(&self) -> u64 {
+        self.disorder.as_millis() as u64
+    }
+
+    /// The draw of the keyed workloads' keys.
+    pub fn key_draw(&self) -> KeyDraw {
+        KeyDraw::new(self.keys, self.skew)
+    }
+
     /// Checks that the windows can be built: whole milliseconds, a slide no longer than the window
-    /// and dividing it.
+    /// and dividing it; that there is at least one key; that skew comes with keys.
     pub fn check(&self) -> Result<(), String> {
+        if self.keys == Some(0) {
+            return Err("--keys 0: give at least one key".into());
+        }
+        if self.keys.is_none() && self.skew != Skew::Uniform {
+            return Err(format!(
+                "--skew {} needs --keys: say how many keys to draw, such as --keys 100000",
+                self.skew
+            ));
+        }
+        if !self.disorder.subsec_nanos().is_multiple_of(1_000_000) {
+            return Err(format!(
+                "--disorder {} is not a whole number of milliseconds: write it as 100ms",
+                humantime::format_duration(self.disorder)
+            ));
+        }
         for (name, d) in [
             ("--window", self.window),
             ("--slide", self.slide),
@@ -224,6 +268,30 @@ impl Default for CompareConfig {
             peers: Vec::new(),
             via: None,
         }
+    }
+}
+
+impl CompareConfig {
+    /// The watermark the runs use (see [`Shape::watermark`]).
+    pub fn watermark(&self) -> WatermarkStrategy {
+        self.shape.watermark(self.workload)
+    }
+}
+
+impl Shape {
+    /// The watermark `workload` runs with: its own, or bounded out-of-orderness of `--disorder`
+    /// when that is longer.
+    pub fn watermark(&self, workload: LabWorkload) -> WatermarkStrategy {
+        let own = workload.watermark_delay() as u64;
+        match self.disorder_ms() {
+            d if d > own => WatermarkStrategy::BoundedOutOfOrderness { max_delay_ms: d },
+            _ => workload.watermark(),
+        }
+    }
+
+    /// How far that watermark trails the largest event time, in ms.
+    pub fn watermark_delay(&self, workload: LabWorkload) -> i64 {
+        (self.disorder_ms() as i64).max(workload.watermark_delay())
     }
 }
 
@@ -348,6 +416,15 @@ impl CompareConfig {
         }
         if shape.gap != default.gap {
             command.push_str(&format!(" --gap {}", humantime::format_duration(shape.gap)));
+        }
+        if let Some(keys) = shape.keys {
+            command.push_str(&format!(" --keys {keys} --skew {}", shape.skew));
+        }
+        if !shape.disorder.is_zero() {
+            command.push_str(&format!(
+                " --disorder {}",
+                humantime::format_duration(shape.disorder)
+            ));
         }
         if let Some(path) = &self.spark_model {
             command.push_str(&format!(" --spark-model {}", path.display()));

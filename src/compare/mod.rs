@@ -8,7 +8,7 @@
 //! significant digits). Every mode reads the same bounded stream, and the number and an order-independent
 //! checksum of the results must agree across modes; a mismatch is an error.
 //!
-//! * `config`: the workloads and what to run; `pipelines`: the lab's pipelines and their measured
+//! * `config`: the workloads and what to run; `keys`: the keys a researcher sets (`--keys`, `--skew`); `pipelines`: the lab's pipelines and their measured
 //!   results; `sink`: the latency sink; CPU, memory and machine readings come from [`crate::system`];
 //! * `run`: one measured run, and the interleaved comparison; `sweep`: the throughput sweep;
 //! * `report`: percentiles, per-mode summaries, every run, CSV and the terminal table;
@@ -18,6 +18,7 @@
 
 pub mod calibrate;
 mod config;
+pub mod keys;
 pub mod peer;
 mod pipelines;
 mod report;

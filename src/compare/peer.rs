@@ -24,8 +24,8 @@
 //! The two loopback hops are in the peers' latencies and not in Caudal's in-process ones (tens of
 //! microseconds; `--via kafka://` puts a broker in Caudal's path instead).
 
-use super::config::{CompareConfig, LabWorkload, PeerSystem};
-use super::pipelines::{closing_seq, event_ms, Measured};
+use super::config::{CompareConfig, LabWorkload, PeerSystem, Shape};
+use super::pipelines::{closing_seq, closing_seq_disordered, event_ms, Measured};
 use super::report::{CompareError, ModeResult, Percentiles, Throughput, Trend};
 use super::sink::{LatencySink, Recording};
 use crate::sink::{SinkContext, SinkFactory};
@@ -184,6 +184,9 @@ pub fn measure_peer(
             config.workers.to_string(),
             "--watermark-interval-ms".into(),
             "1".into(),
+            // Flink's bounded out-of-orderness, as Caudal's watermark.
+            "--out-of-orderness-ms".into(),
+            shape.watermark_delay(config.workload).to_string(),
         ]),
     }
     let log = std::env::temp_dir().join(format!(
@@ -226,7 +229,8 @@ pub fn measure_peer(
     };
     let reading = Reading {
         rate: config.rate,
-        delay: config.workload.watermark_delay(),
+        delay: shape.watermark_delay(config.workload),
+        disorder: shape.disorder_ms(),
         processing_time_from: peer.micro_batches().then_some(start_epoch_ms),
     };
     let cpu_at_start = process.usage().cpu_s;
@@ -235,7 +239,7 @@ pub fn measure_peer(
     let sent = std::thread::scope(|scope| {
         let (shared, done, sink, output) = (&shared, &done, &sink, &output);
         scope.spawn(move || accept_results(output, sink, reading, shared, done, scope));
-        let sent = feed(stream, schedule, total, interrupted);
+        let sent = feed(stream, schedule, total, shape, interrupted);
         let sent_at = Instant::now();
         // Then wait for the last results: Flink ends with its input; Spark runs on, and is stopped
         // once its results have been quiet for a while.
@@ -352,8 +356,10 @@ fn feed(
     stream: TcpStream,
     schedule: Schedule,
     total: u64,
+    shape: Shape,
     interrupted: &AtomicBool,
 ) -> std::io::Result<u64> {
+    let keys = shape.key_draw();
     let _ = stream.set_nodelay(true);
     let mut out = BufWriter::with_capacity(1 << 16, &stream);
     let posts = Posts::default();
@@ -372,11 +378,11 @@ fn feed(
             std::thread::sleep(due - now);
         }
         let post = posts.record(seq);
-        let key = post.tags().first().map_or(0, |t| t.0);
+        let key = keys.key(seq, post.tags().first().map_or(0, |t| t.0 as u64));
         writeln!(
             out,
             "{seq},{},{key},{},{}",
-            event_ms(seq, rate),
+            event_ms(seq, rate, shape.disorder_ms()),
             post.user,
             u8::from(post.has_tag(Tag::VIU))
         )?;
@@ -394,6 +400,8 @@ struct Reading {
     rate: f64,
     /// How far the watermark trails the largest event time, in ms.
     delay: i64,
+    /// How far event times are moved back, at most, in ms.
+    disorder: u64,
     /// For a peer whose windows are of processing time (Spark): the clock's start in ms since the
     /// epoch, to which its batch times are relative.
     processing_time_from: Option<i64>,
@@ -409,18 +417,22 @@ impl Reading {
             let seq = seq as u64;
             return Some(Measured {
                 seq,
-                event_ms: event_ms(seq, self.rate),
+                event_ms: event_ms(seq, self.rate, self.disorder),
                 value: (key as u64, start, value as u64),
                 burst: false,
             });
         }
-        let (start, end, closing) = match self.processing_time_from {
+        let (start, end, seq) = match self.processing_time_from {
             // The first record due at or after the batch time could not be in its window.
-            Some(from) => (start - from, end - from, end - from),
-            None => (start, end, end + self.delay),
+            Some(from) => (start - from, end - from, closing_seq(end - from, self.rate)),
+            None => (
+                start,
+                end,
+                closing_seq_disordered(end + self.delay, self.rate, self.disorder),
+            ),
         };
         Some(Measured {
-            seq: closing_seq(closing, self.rate),
+            seq,
             event_ms: end,
             value: (key as u64, start, value as u64),
             burst: false,
@@ -707,6 +719,7 @@ mod tests {
         let flink = Reading {
             rate: 1000.0,
             delay: 0,
+            disorder: 0,
             processing_time_from: None,
         };
         // A per-record result: its own record.

@@ -30,22 +30,34 @@ pub const BURST_KEYS: u64 = 1_000_000;
 /// The burst workload's tumbling windows, in ms: a burst of [`BURST_KEYS`] firings this often.
 pub const BURST_WINDOW_MS: i64 = 5000;
 
-/// The event time of generated record `seq` at `rate`, in ms (the generator's own timeline).
-pub fn event_ms(seq: u64, rate: f64) -> i64 {
-    EventTimeline::new(rate).event_time(seq) as i64
+/// The event time of generated record `seq` at `rate`, in ms (the generator's own timeline), moved
+/// back by up to `disorder_ms` as the generator moves it.
+pub fn event_ms(seq: u64, rate: f64, disorder_ms: u64) -> i64 {
+    EventTimeline::new(rate).disordered(seq, disorder_ms) as i64
 }
 
 /// The first record whose event time reaches `end`: with a monotonic watermark, the record whose
 /// arrival moved the watermark past a window ending at `end`, from whose intended send time the window
 /// result's latency is measured. Event times follow the generator's [`EventTimeline`].
 pub fn closing_seq(end: i64, rate: f64) -> u64 {
-    let time = |seq: u64| event_ms(seq, rate);
+    let time = |seq: u64| event_ms(seq, rate, 0);
     let mut seq = (end.max(0) as f64 * rate / 1000.0) as u64;
     while time(seq) < end {
         seq += 1;
     }
     while seq > 0 && time(seq - 1) >= end {
         seq -= 1;
+    }
+    seq
+}
+
+/// [`closing_seq`] in a stream whose event times are moved back by up to `disorder_ms`: the first
+/// record whose (moved) event time reaches `end`, which is the first to move the largest event time
+/// seen, and so the watermark, that far.
+pub fn closing_seq_disordered(end: i64, rate: f64, disorder_ms: u64) -> u64 {
+    let mut seq = closing_seq(end, rate);
+    while event_ms(seq, rate, disorder_ms) < end {
+        seq += 1;
     }
     seq
 }
@@ -59,9 +71,12 @@ pub fn lab_pipeline(
     shape: Shape,
 ) -> EventStream<'_, Measured<(u64, i64, u64)>> {
     // The record that moved the watermark past a window's end: the first at `end + delay`.
-    let delay = workload.watermark_delay();
+    let delay = shape.watermark_delay(workload);
+    let disorder = shape.disorder_ms();
+    let keys = shape.key_draw();
+    let key = move |p: &Post, own: u64| keys.key(p.seq, own);
     let measured = move |r: WindowResult<u64, u64>| Measured {
-        seq: closing_seq(r.window.end + delay, rate),
+        seq: closing_seq_disordered(r.window.end + delay, rate, disorder),
         event_ms: r.window.end,
         value: (r.key, r.window.start, r.value),
         burst: false,
@@ -71,27 +86,29 @@ pub fn lab_pipeline(
             .filter(|p| p.has_tag(Tag::VIU))
             .map(move |p| Measured {
                 seq: p.seq,
-                event_ms: event_ms(p.seq, rate),
+                event_ms: event_ms(p.seq, rate, disorder),
                 value: (Tag::VIU.0 as u64, 0, p.user as u64),
                 burst: false,
             }),
-        LabWorkload::KeyedCount => posts.map(|p| (p.tags()[0].0 as u64, p.seq)).map_with_state(
-            "KeyedCount",
-            || 0u64,
-            move |tag, n, seq| {
-                *n += 1;
-                Some(Measured {
-                    seq,
-                    event_ms: event_ms(seq, rate),
-                    value: (*tag, 0, *n),
-                    burst: false,
-                })
-            },
-        ),
+        LabWorkload::KeyedCount => posts
+            .map(move |p| (key(&p, p.tags()[0].0 as u64), p.seq))
+            .map_with_state(
+                "KeyedCount",
+                || 0u64,
+                move |tag, n, seq| {
+                    *n += 1;
+                    Some(Measured {
+                        seq,
+                        event_ms: event_ms(seq, rate, disorder),
+                        value: (*tag, 0, *n),
+                        burst: false,
+                    })
+                },
+            ),
         LabWorkload::Tumbling => {
             let tumbling = TimeWindows::tumbling(shape.window_ms(), 0).expect("valid windows");
             posts
-                .map(|p| (p.tags()[0].0 as u64, ()))
+                .map(move |p| (key(&p, p.tags()[0].0 as u64), ()))
                 .window(tumbling, 0, Count)
                 .0
                 .map(measured)
@@ -100,28 +117,28 @@ pub fn lab_pipeline(
             let sliding = TimeWindows::sliding(shape.window_ms(), shape.slide_ms(), 0)
                 .expect("valid windows");
             posts
-                .map(|p| (p.tags()[0].0 as u64, 1u64))
+                .map(move |p| (key(&p, p.tags()[0].0 as u64), 1u64))
                 .window(sliding, 0, Sum)
                 .0
                 .map(measured)
         }
         LabWorkload::Session => posts
-            .map(|p| (p.user as u64, ()))
+            .map(move |p| (key(&p, p.user as u64), ()))
             .session_window(shape.gap_ms() as u64, 0, Count)
             .0
             .map(measured),
         LabWorkload::Join => {
-            let even = posts
-                .clone()
-                .filter(|p| p.seq % 2 == 0)
-                .map(|p| (p.user as u64, p.seq));
+            let even = posts.clone().filter(|p| p.seq % 2 == 0).map({
+                let key = key.clone();
+                move |p| (key(&p, p.user as u64), p.seq)
+            });
             let odd = posts
                 .filter(|p| p.seq % 2 == 1)
-                .map(|p| (p.user as u64, p.seq));
+                .map(move |p| (key(&p, p.user as u64), p.seq));
             let tumbling = TimeWindows::tumbling(100, 0).expect("valid windows");
             let (rows, _late) = even.window_join(odd, tumbling, 0, JoinKind::Inner);
             rows.map(move |r| Measured {
-                seq: closing_seq(r.window.end + delay, rate),
+                seq: closing_seq_disordered(r.window.end + delay, rate, disorder),
                 event_ms: r.window.end,
                 value: (
                     r.key,
@@ -140,7 +157,7 @@ pub fn lab_pipeline(
             let fan_out = (BURST_KEYS as f64 / (rate * window_s)).ceil().max(1.0) as u64;
             let steady = posts.clone().map(move |p| Measured {
                 seq: p.seq,
-                event_ms: event_ms(p.seq, rate),
+                event_ms: event_ms(p.seq, rate, disorder),
                 value: (p.tags()[0].0 as u64, 0, p.user as u64),
                 burst: false,
             });

@@ -125,8 +125,9 @@ pub struct Trend {
     pub first_quarter_us: f64,
     /// The same for the last quarter.
     pub last_quarter_us: f64,
-    /// Whether it grew: the last quarter's median is more than twice the first's, and higher by more
-    /// than a tenth of the measured duration.
+    /// Whether it grew: the last quarter's median is more than 1.2 times the first's, and higher by
+    /// more than a tenth of the measured duration (a backlog that grows by more than a tenth of a
+    /// second each second; a micro-batch sawtooth or noise does neither).
     pub unstable: bool,
 }
 
@@ -148,7 +149,7 @@ impl Trend {
         Some(Trend {
             first_quarter_us: first,
             last_quarter_us: last,
-            unstable: last > 2.0 * first && last - first > (to_s - from_s) * 1e6 / 10.0,
+            unstable: last > 1.2 * first && last - first > (to_s - from_s) * 1e6 / 10.0,
         })
     }
 }
@@ -466,5 +467,34 @@ impl fmt::Display for CompareReport {
             writeln!(f, "real Spark Streaming and Flink can run beside these on the same records: scripts/setup-peers.sh once, then --peers spark,flink")?;
         }
         write!(f, "machine: {}", self.machine)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_growing_backlog_is_unstable_and_a_sawtooth_is_not() {
+        // 20 s measured from 10 s on, a sample every 100 ms.
+        let at = |i: usize| 10.0 + i as f64 * 0.1;
+        // A backlog growing 0.5 s a second, already 15 s deep at the start.
+        let growing: Vec<(f64, f64)> = (0..200)
+            .map(|i| (at(i), 15e6 + 0.5e6 * i as f64 * 0.1))
+            .collect();
+        let t = Trend::of(&growing, 10.0, 30.0).unwrap();
+        assert!(t.unstable, "{t:?}");
+        // 1 s micro-batches: a sawtooth from 0 to 1 s, every second.
+        let sawtooth: Vec<(f64, f64)> = (0..200)
+            .map(|i| (at(i), 1e6 - (i % 10) as f64 * 1e5))
+            .collect();
+        let t = Trend::of(&sawtooth, 10.0, 30.0).unwrap();
+        assert!(!t.unstable, "{t:?}");
+        // Microseconds that double are noise, not a backlog.
+        let fast: Vec<(f64, f64)> = (0..200)
+            .map(|i| (at(i), if i < 100 { 1.0 } else { 3.0 }))
+            .collect();
+        assert!(!Trend::of(&fast, 10.0, 30.0).unwrap().unstable);
+        assert!(Trend::of(&fast, 40.0, 50.0).is_none());
     }
 }

@@ -70,6 +70,7 @@ pub fn measure_unless(
         rate: Some(config.rate),
         limit: Some(total),
         start: Some(start),
+        disorder_ms: config.shape.disorder_ms(),
         ..Default::default()
     };
     let source = GeneratorFactory::new(Posts::default(), generator_config);
@@ -88,7 +89,7 @@ pub fn measure_unless(
     let _ = std::fs::remove_dir_all(&scratch);
     let mut run_config = RunConfig::new(mode)
         .workers(config.workers)
-        .watermark(config.workload.watermark())
+        .watermark(config.watermark())
         .work_budget(config.work_budget);
     if guarantee.checkpoints() {
         run_config = run_config.checkpoints(

@@ -136,7 +136,16 @@ impl Leg {
         let finished = AtomicBool::new(false);
         std::thread::scope(|scope| {
             let observer = scope.spawn(|| self.observe(sink, &finished));
-            let feeder = scope.spawn(|| self.feed(schedule, total, rate, interrupted, &finished));
+            let feeder = scope.spawn(|| {
+                self.feed(
+                    schedule,
+                    total,
+                    rate,
+                    shape.disorder_ms(),
+                    interrupted,
+                    &finished,
+                )
+            });
             let report = launch(run_config, move |df| {
                 let records = df.source("kafka", &source);
                 let posts = records.flat_map(|r: KafkaRecord| {
@@ -163,6 +172,7 @@ impl Leg {
         schedule: Schedule,
         total: u64,
         rate: f64,
+        disorder_ms: u64,
         interrupted: &AtomicBool,
         finished: &AtomicBool,
     ) -> Result<(), RunError> {
@@ -180,7 +190,7 @@ impl Leg {
             }
             let due = schedule.start + schedule.intended_offset(seq);
             super::run::wait_until(due);
-            let event = Event::new(event_ms(seq, rate) as u64, posts.record(seq));
+            let event = Event::new(event_ms(seq, rate, disorder_ms) as u64, posts.record(seq));
             payload.clear();
             bincode::serialize_into(&mut payload, &event).expect("a post serializes");
             let record = BaseRecord::<(), [u8]>::to(&self.input)

@@ -76,6 +76,17 @@ impl EventTimeline {
         }
     }
 
+    /// The event time of record `seq`, in ms, moved back by up to `disorder_ms` (deterministically,
+    /// the same for every run): the generator's out-of-order streams.
+    #[inline]
+    pub fn disordered(&self, seq: u64, disorder_ms: u64) -> u64 {
+        let t = self.event_time(seq);
+        match disorder_ms {
+            0 => t,
+            d => t.saturating_sub(mix(0xD150_4DE5, seq) % (d + 1)),
+        }
+    }
+
     /// The event time of record `seq`, in ms.
     #[inline]
     pub fn event_time(&self, seq: u64) -> u64 {
@@ -160,11 +171,7 @@ impl<W: Workload> Generator<W> {
     /// The event time of record `seq`.
     #[inline]
     pub fn event_time(&self, seq: u64) -> u64 {
-        let t = self.timeline.event_time(seq);
-        match self.config.disorder_ms {
-            0 => t,
-            d => t.saturating_sub(mix(0xD150_4DE5, seq) % (d + 1)),
-        }
+        self.timeline.disordered(seq, self.config.disorder_ms)
     }
 }
 
