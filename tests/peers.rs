@@ -128,30 +128,33 @@ fn flink_gives_caudals_results_on_every_workload_it_has() {
     }
 }
 
+/// `workload` with 500 ms micro-batches, beside Spark `peers` (at 500 ms too).
+fn spark_run(workload: &str, peers: &str) -> Vec<Value> {
+    let args = [
+        "--workload",
+        workload,
+        "--modes",
+        "per-record,micro-batch:500ms",
+        "--peers",
+        peers,
+        "--rate",
+        "2000",
+        "--duration",
+        "3s",
+        "--warmup",
+        "1s",
+        "--repeat",
+        "1",
+    ];
+    modes_of(&args, &format!("spark-{workload}"))
+}
+
 #[test]
 fn spark_gives_caudals_per_record_results_and_reports_its_processing_time_windows() {
     let _peers = peers_ready();
     // One updated count per post, through updateStateByKey, on the JVM and in PySpark: the same
     // results as Caudal's.
-    let modes = modes_of(
-        &[
-            "--workload",
-            "keyed-count",
-            "--modes",
-            "per-record,micro-batch:500ms",
-            "--peers",
-            "spark,pyspark",
-            "--rate",
-            "2000",
-            "--duration",
-            "3s",
-            "--warmup",
-            "1s",
-            "--repeat",
-            "1",
-        ],
-        "spark-keyed",
-    );
+    let modes = spark_run("keyed-count", "spark,pyspark");
     let caudal = mode(&modes, "per-record");
     for name in ["spark", "pyspark"] {
         let spark = mode(&modes, name);
@@ -172,25 +175,7 @@ fn spark_gives_caudals_per_record_results_and_reports_its_processing_time_window
     }
 
     // Spark's windows are of processing time: reported, not checked against Caudal's.
-    let modes = modes_of(
-        &[
-            "--workload",
-            "tumbling",
-            "--modes",
-            "per-record,micro-batch:500ms",
-            "--peers",
-            "spark",
-            "--rate",
-            "2000",
-            "--duration",
-            "3s",
-            "--warmup",
-            "1s",
-            "--repeat",
-            "1",
-        ],
-        "spark-tumbling",
-    );
+    let modes = spark_run("tumbling", "spark");
     let spark = mode(&modes, "spark");
     assert_eq!(spark["comparable"], false);
     assert!(spark["results"]["count"].as_u64().unwrap() > 0);

@@ -39,7 +39,7 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 impl PeerSystem {
@@ -220,13 +220,7 @@ pub fn measure_peer(
         start,
         rate: Some(config.rate),
     };
-    let sink = LatencySink {
-        schedule,
-        warmup_seq: (config.warmup.as_secs_f64() * config.rate) as u64,
-        end_seq: total,
-        sample_step_s: (config.warmup + config.duration).as_secs_f64() / 2000.0,
-        merged: Arc::new(Mutex::new(Recording::new())),
-    };
+    let sink = LatencySink::for_run(config, schedule, total);
     let reading = Reading {
         rate: config.rate,
         delay: shape.watermark_delay(config.workload),
@@ -239,6 +233,15 @@ pub fn measure_peer(
     let sent = std::thread::scope(|scope| {
         let (shared, done, sink, output) = (&shared, &done, &sink, &output);
         scope.spawn(move || accept_results(output, sink, reading, shared, done, scope));
+        // The peer's CPU and memory, read while it runs (a peer that ends by itself takes its
+        // figures with it).
+        let group = process.child.id();
+        scope.spawn(move || {
+            while !done.load(Ordering::Acquire) {
+                shared.note(group_usage(group));
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        });
         let sent = feed(stream, schedule, total, shape, interrupted);
         let sent_at = Instant::now();
         // Then wait for the last results: Flink ends with its input; Spark runs on, and is stopped

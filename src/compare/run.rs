@@ -15,7 +15,6 @@ use crate::source::generator::{GeneratorConfig, GeneratorFactory, Schedule};
 use crate::system::{machine_description, peak_rss_bytes, process_cpu_seconds};
 use crate::workload::Posts;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Numbers the scratch checkpoint directories of a process's runs.
@@ -74,14 +73,7 @@ pub fn measure_unless(
         ..Default::default()
     };
     let source = GeneratorFactory::new(Posts::default(), generator_config);
-    let sink = LatencySink {
-        schedule,
-        warmup_seq: (config.warmup.as_secs_f64() * config.rate) as u64,
-        end_seq: total,
-        // About 2,000 points per run for the latency-over-time plot.
-        sample_step_s: (config.warmup + config.duration).as_secs_f64() / 2000.0,
-        merged: Arc::new(Mutex::new(Recording::new())),
-    };
+    let sink = LatencySink::for_run(config, schedule, total);
     let scratch = std::env::temp_dir().join(format!(
         "caudal-lab-checkpoints-{}-{run}",
         std::process::id()

@@ -76,6 +76,24 @@ pub(crate) struct LatencySink {
     pub(crate) merged: Arc<Mutex<Recording>>,
 }
 
+impl LatencySink {
+    /// The sink of one run of `config`, whose `total` records are offered on `schedule`: latencies
+    /// count after the warm-up, and about 2,000 results are sampled for the latency-over-time plot.
+    pub(crate) fn for_run(
+        config: &super::config::CompareConfig,
+        schedule: Schedule,
+        total: u64,
+    ) -> LatencySink {
+        LatencySink {
+            schedule,
+            warmup_seq: (config.warmup.as_secs_f64() * config.rate) as u64,
+            end_seq: total,
+            sample_step_s: (config.warmup + config.duration).as_secs_f64() / 2000.0,
+            merged: Arc::new(Mutex::new(Recording::new())),
+        }
+    }
+}
+
 pub(crate) struct LatencySinkWorker {
     shared: LatencySink,
     recording: Recording,
