@@ -643,7 +643,7 @@ fn run_compare(args: CompareArgs) -> anyhow::Result<()> {
             other => other,
         })
         .collect();
-    let config = CompareConfig {
+    let mut config = CompareConfig {
         workload: args.workload,
         modes,
         rate: args.rate,
@@ -666,7 +666,6 @@ fn run_compare(args: CompareArgs) -> anyhow::Result<()> {
         peers: args.peers,
         via: args.via,
     };
-    let mut config = config;
     if let Some(path) = &args.spark_model {
         let model = caudal::compare::calibrate::Calibration::load(path)
             .map_err(anyhow::Error::msg)?
@@ -766,15 +765,7 @@ fn run_compare(args: CompareArgs) -> anyhow::Result<()> {
             CalibrateTarget::Spark => caudal::compare::PeerSystem::Spark,
             CalibrateTarget::Pyspark => caudal::compare::PeerSystem::Pyspark,
         };
-        let spark_runs = caudal::compare::CompareConfig {
-            peers: vec![peer],
-            ..config.clone()
-        }
-        .contenders()
-        .iter()
-        .filter(|c| matches!(c, caudal::compare::Contender::Peer(..)))
-        .count();
-        let runs = 2 * config.repeat * spark_runs;
+        let runs = caudal::compare::calibrate::planned_runs(&config, peer);
         let calibration = caudal::compare::calibrate::calibrate_spark(
             &config,
             peer,

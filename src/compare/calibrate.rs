@@ -100,6 +100,26 @@ pub fn fit(batches: &[(SparkBatch, Duration)]) -> Option<(f64, f64, f64)> {
     Some((fixed, slope * 1e6, schedule))
 }
 
+/// The rates the calibration runs at: `--rate`, and a tenth of it, so that batches of two sizes let
+/// the fit tell the fixed cost from the cost per record.
+fn rates(config: &CompareConfig) -> [f64; 2] {
+    [config.rate, config.rate / 10.0]
+}
+
+/// How many runs of the peer calibrating `peer` on `config` takes.
+pub fn planned_runs(config: &CompareConfig, peer: PeerSystem) -> usize {
+    let config = CompareConfig {
+        peers: vec![peer],
+        ..config.clone()
+    };
+    let per_rate = config
+        .contenders()
+        .iter()
+        .filter(|c| matches!(c, Contender::Peer(..)))
+        .count();
+    config.repeat.max(1) * rates(&config).len() * per_rate
+}
+
 /// Runs the Spark `peer` (Spark or PySpark) as `config` says and fits the model to its batches;
 /// `progress` hears of each run before it starts.
 pub fn calibrate_spark(
@@ -117,8 +137,7 @@ pub fn calibrate_spark(
     let mut spark = String::new();
     let measured = config.warmup.as_secs_f64()..(config.warmup + config.duration).as_secs_f64();
     for repetition in 0..config.repeat.max(1) {
-        // Two sizes of batch, so that the fit can tell the fixed cost from the cost per record.
-        for rate in [config.rate, config.rate / 10.0] {
+        for rate in rates(&config) {
             let config = CompareConfig {
                 rate,
                 ..config.clone()

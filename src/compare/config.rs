@@ -75,7 +75,7 @@ pub struct CompareConfig {
     /// How often checkpoints are taken under a guarantee.
     #[serde(serialize_with = "as_secs")]
     pub checkpoint_interval: Duration,
-    /// The windows' length and slide, and the session gap.
+    /// What a researcher varies in the workload (see [`Shape`]).
     #[serde(flatten)]
     pub shape: Shape,
     /// The saved calibration the `:spark` modes use (`--spark-model`); `None`: the defaults.
@@ -170,21 +170,19 @@ impl Shape {
                 self.skew
             ));
         }
-        if !self.disorder.subsec_nanos().is_multiple_of(1_000_000) {
-            return Err(format!(
-                "--disorder {} is not a whole number of milliseconds: write it as 100ms",
-                humantime::format_duration(self.disorder)
-            ));
-        }
-        for (name, d) in [
-            ("--window", self.window),
-            ("--slide", self.slide),
-            ("--gap", self.gap),
+        // Whole milliseconds; only the disorder may be zero.
+        for (name, d, example) in [
+            ("--window", self.window, "2s or 500ms"),
+            ("--slide", self.slide, "2s or 500ms"),
+            ("--gap", self.gap, "2s or 500ms"),
+            ("--disorder", self.disorder, "100ms"),
         ] {
-            if d.is_zero() || d.subsec_nanos() % 1_000_000 != 0 {
+            let zero_allowed = name == "--disorder";
+            if (d.is_zero() && !zero_allowed) || !d.subsec_nanos().is_multiple_of(1_000_000) {
                 return Err(format!(
-                    "{name} {} is not a whole positive number of milliseconds: write it as 2s or 500ms",
-                    humantime::format_duration(d)
+                    "{name} {} is not a whole {}number of milliseconds: write it as {example}",
+                    humantime::format_duration(d),
+                    if zero_allowed { "" } else { "positive " }
                 ));
             }
         }

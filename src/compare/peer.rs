@@ -26,8 +26,8 @@
 
 use super::config::{CompareConfig, LabWorkload, PeerSystem, Shape};
 use super::pipelines::{closing_seq, closing_seq_disordered, event_ms, Measured};
-use super::report::{CompareError, ModeResult, Percentiles, Throughput, Trend};
-use super::sink::{LatencySink, Recording};
+use super::report::{CompareError, ModeResult, Throughput};
+use super::sink::LatencySink;
 use crate::sink::{SinkContext, SinkFactory};
 use crate::source::generator::Schedule;
 use crate::source::WorkerInfo;
@@ -251,8 +251,6 @@ pub fn measure_peer(
         });
         loop {
             std::thread::sleep(Duration::from_millis(50));
-            let usage = process.usage();
-            shared.note(usage);
             let exited = process.exited();
             let last = shared.last_result().unwrap_or(sent_at).max(sent_at);
             if interrupted.load(Ordering::Acquire)
@@ -304,46 +302,26 @@ pub fn measure_peer(
     let mut batches =
         std::mem::take(&mut *shared.batches.lock().unwrap_or_else(|e| e.into_inner()));
     batches.sort_by(|a, b| a.at_s.total_cmp(&b.at_s));
-    let Recording {
-        histogram,
-        event_histogram,
-        results,
-        drained,
-        last,
-        mut samples,
-        ..
-    } = std::mem::replace(
-        &mut *sink.merged.lock().unwrap_or_else(|e| e.into_inner()),
-        Recording::new(),
-    );
-    let span = last
-        .map_or(Duration::ZERO, |l| l.saturating_duration_since(start))
-        .as_secs_f64()
-        .max(1e-9);
-    samples.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let measured = sink.take(config);
     Ok(Some(ModeResult {
         mode: peer.to_string(),
         guarantee: "none".into(),
         batch_interval_ms: batch.map(|b| b.as_millis() as u64),
-        latency_us: Percentiles::of(&histogram),
-        event_time_latency_us: Percentiles::of(&event_histogram),
-        burst_window_latency_us: None,
+        latency_us: measured.latency_us,
+        event_time_latency_us: measured.event_time_latency_us,
+        burst_window_latency_us: measured.burst_window_latency_us,
         throughput: Throughput {
             offered: config.rate,
-            achieved: sent as f64 / span,
+            achieved: sent as f64 / measured.span_s,
         },
         cpu_s: (usage.cpu_s - cpu_at_start).max(0.0),
         peak_rss_bytes: usage.peak_rss_bytes,
         capped_batches: 0,
-        results,
-        drained_results: drained,
-        histogram,
-        trend: Trend::of(
-            &samples,
-            config.warmup.as_secs_f64(),
-            (config.warmup + config.duration).as_secs_f64(),
-        ),
-        samples,
+        results: measured.results,
+        drained_results: measured.drained,
+        histogram: measured.histogram,
+        trend: measured.trend,
+        samples: measured.samples,
         version: Some(version),
         spark_batches: batches,
         comparable: reading.processing_time_from.is_none()

@@ -4,9 +4,9 @@ use super::config::{CompareConfig, Contender};
 use super::pipelines::lab_pipeline;
 use super::report::{
     median, range, CompareError, CompareReport, ModeResult, ModeSummary, Percentiles, RunRecord,
-    Spread, Throughput, Trend,
+    Spread, Throughput,
 };
-use super::sink::{LatencySink, Recording};
+use super::sink::LatencySink;
 use crate::checkpoint::{CheckpointConfig, Guarantee};
 use crate::config::RunConfig;
 use crate::mode::ExecutionMode;
@@ -88,7 +88,7 @@ pub fn measure_unless(
             CheckpointConfig::new(guarantee, &scratch, "lab").interval(config.checkpoint_interval),
         );
     }
-    let merged = sink.merged.clone();
+    let recorder = sink.clone();
     let lab = config.workload;
     let rate = config.rate;
     let cpu_before = process_cpu_seconds();
@@ -126,51 +126,30 @@ pub fn measure_unless(
         return Ok(None);
     }
     let cpu_s = process_cpu_seconds() - cpu_before;
-    let Recording {
-        histogram,
-        event_histogram,
-        burst_histogram,
-        results,
-        drained,
-        last,
-        mut samples,
-    } = std::mem::replace(
-        &mut *merged.lock().unwrap_or_else(|e| e.into_inner()),
-        Recording::new(),
-    );
     let read: u64 = report.sources.iter().map(|s| s.records).sum();
-    let span = last
-        .map_or(Duration::ZERO, |l| l.saturating_duration_since(start))
-        .as_secs_f64()
-        .max(1e-9);
-    samples.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let measured = recorder.take(config);
     Ok(Some(ModeResult {
         mode: mode.kind().to_string(),
         guarantee: guarantee.to_string(),
         batch_interval_ms: mode.batch_interval().map(|d| d.as_millis() as u64),
-        latency_us: Percentiles::of(&histogram),
-        event_time_latency_us: Percentiles::of(&event_histogram),
-        burst_window_latency_us: (!burst_histogram.is_empty())
-            .then(|| Percentiles::of(&burst_histogram)),
+        latency_us: measured.latency_us,
+        event_time_latency_us: measured.event_time_latency_us,
+        burst_window_latency_us: measured.burst_window_latency_us,
         throughput: Throughput {
             offered: config.rate,
-            achieved: read as f64 / span,
+            achieved: read as f64 / measured.span_s,
         },
         cpu_s,
         peak_rss_bytes: peak_rss_bytes(),
         capped_batches: report.sources.iter().map(|s| s.capped).sum(),
-        results,
-        drained_results: drained,
-        histogram,
+        results: measured.results,
+        drained_results: measured.drained,
+        histogram: measured.histogram,
         version: None,
         comparable: true,
         spark_batches: Vec::new(),
-        trend: Trend::of(
-            &samples,
-            config.warmup.as_secs_f64(),
-            (config.warmup + config.duration).as_secs_f64(),
-        ),
-        samples,
+        trend: measured.trend,
+        samples: measured.samples,
     }))
 }
 

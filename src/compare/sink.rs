@@ -1,7 +1,7 @@
 //! The latency sink: per-worker HDR histograms from intended send times, merged at the end.
 
 use super::pipelines::Measured;
-use super::report::ResultSummary;
+use super::report::{Percentiles, ResultSummary, Trend};
 use crate::checkpoint::store::PreCommit;
 use crate::sink::{Sink, SinkContext, SinkError, SinkFactory};
 use crate::source::generator::Schedule;
@@ -90,6 +90,63 @@ impl LatencySink {
             end_seq: total,
             sample_step_s: (config.warmup + config.duration).as_secs_f64() / 2000.0,
             merged: Arc::new(Mutex::new(Recording::new())),
+        }
+    }
+}
+
+/// What a run's latency sink recorded, as a [`super::report::ModeResult`] reports it.
+pub(crate) struct Measurements {
+    pub(crate) latency_us: Percentiles,
+    pub(crate) event_time_latency_us: Percentiles,
+    pub(crate) burst_window_latency_us: Option<Percentiles>,
+    pub(crate) results: ResultSummary,
+    pub(crate) drained: u64,
+    pub(crate) histogram: Histogram<u64>,
+    /// The sampled results, by intended send time.
+    pub(crate) samples: Vec<(f64, f64)>,
+    pub(crate) trend: Option<Trend>,
+    /// From the clock's start to the last result, in s (at least 1 ns).
+    pub(crate) span_s: f64,
+}
+
+impl LatencySink {
+    /// Takes what the run recorded (leaving an empty recording) and summarizes it over the
+    /// measured part of `config`'s runs.
+    pub(crate) fn take(&self, config: &super::config::CompareConfig) -> Measurements {
+        let Recording {
+            histogram,
+            event_histogram,
+            burst_histogram,
+            results,
+            drained,
+            last,
+            mut samples,
+        } = std::mem::replace(
+            &mut *self.merged.lock().unwrap_or_else(|e| e.into_inner()),
+            Recording::new(),
+        );
+        samples.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let trend = Trend::of(
+            &samples,
+            config.warmup.as_secs_f64(),
+            (config.warmup + config.duration).as_secs_f64(),
+        );
+        Measurements {
+            latency_us: Percentiles::of(&histogram),
+            event_time_latency_us: Percentiles::of(&event_histogram),
+            burst_window_latency_us: (!burst_histogram.is_empty())
+                .then(|| Percentiles::of(&burst_histogram)),
+            results,
+            drained,
+            histogram,
+            samples,
+            trend,
+            span_s: last
+                .map_or(Duration::ZERO, |l| {
+                    l.saturating_duration_since(self.schedule.start)
+                })
+                .as_secs_f64()
+                .max(1e-9),
         }
     }
 }
