@@ -46,6 +46,7 @@ pub mod stream;
 pub mod time;
 pub mod value;
 pub mod window;
+mod xorshift;
 
 pub use context::{DStreamError, StreamingContext, Streams};
 pub use hash::PartitionKey;

@@ -17,6 +17,11 @@ use indexmap::IndexMap;
 use rustc_hash::FxBuildHasher;
 
 use super::hash::PartitionKey;
+use super::xorshift::XorShiftRandom;
+
+/// How many records PySpark's `repartition` moves together: `coalesce(n, shuffle=True)` re-serializes
+/// with a batch size of `min(10, batchSize or 1024)`, which is 10 under the default `batchSize = 0`.
+pub const REPARTITION_BATCH: usize = 10;
 
 /// What a DStream carries: any `Clone + 'static` type.
 pub trait Data: Clone + 'static {}
@@ -203,8 +208,13 @@ impl<T: Data> Rdd<T> {
         Rdd::new(vec![self.into_records().collect()])
     }
 
-    /// The number of records, as a batch of one partition holding it.
+    /// The number of records, as PySpark's `count()` gives it: a reduce over the partitions' counts,
+    /// so one partition holding the count, or, when the batch has no partition at all, one empty
+    /// partition (a batch of empty partitions counts 0).
     pub fn count(&self) -> Rdd<u64> {
+        if self.parts.is_empty() {
+            return Rdd::empty(1);
+        }
         Rdd::new(vec![vec![self.len() as u64]])
     }
 
@@ -226,17 +236,23 @@ impl<T: Data> Rdd<T> {
         })
     }
 
-    /// The records spread round-robin over `n` partitions (Spark's `repartition`). Spark starts each
-    /// input partition at a random output partition; Caudal starts input partition `i` at `i + 1`, so
-    /// each batch holds the same records as under Spark, placed deterministically.
+    /// The records spread over `n` partitions as PySpark's `repartition(n)` spreads them, so that
+    /// `glom()` after it shows PySpark's partitions.
+    ///
+    /// PySpark's `coalesce(n, shuffle=True)` re-serializes each input partition in batches of up to
+    /// [`REPARTITION_BATCH`] records, and the JVM's `coalesce` deals those batches out round robin:
+    /// input partition `i` starts at `XORShiftRandom(i).nextInt(n)`, and each batch goes to the
+    /// partition after the previous one's. An output partition holds its batches in input order.
     pub fn repartition(self, n: usize) -> Rdd<T> {
         assert!(n > 0, "repartition needs at least one partition");
+        let bound = i32::try_from(n).expect("repartition takes at most i32::MAX partitions");
         let mut out: Vec<Vec<T>> = (0..n).map(|_| Vec::new()).collect();
         for (index, part) in self.into_partitions().enumerate() {
-            let mut position = index;
-            for x in part {
-                position += 1;
-                out[position % n].push(x);
+            let mut position = XorShiftRandom::new(index as i64).next_int(bound) as usize;
+            let mut records = part.into_iter().peekable();
+            while records.peek().is_some() {
+                position = (position + 1) % n;
+                out[position].extend(records.by_ref().take(REPARTITION_BATCH));
             }
         }
         Rdd::new(out)
@@ -572,7 +588,9 @@ mod tests {
             parts(&empty.clone().reduce(|a, b| a + b)),
             vec![Vec::<i64>::new()]
         );
-        assert_eq!(parts(&empty.count()), vec![vec![0]]);
+        assert_eq!(parts(&empty.count()), vec![Vec::<u64>::new()]);
+        let empty_partitions: Rdd<i64> = Rdd::empty(2);
+        assert_eq!(parts(&empty_partitions.count()), vec![vec![0]]);
     }
 
     #[test]

@@ -147,7 +147,9 @@ impl<'s, T: Data> DStream<'s, T> {
         self.transform(move |rdd| rdd.repartition(n))
     }
 
-    /// Each batch's record count, as a batch of one record (0 for an empty batch).
+    /// Each batch's record count, as PySpark counts (see [`Rdd::count`]): one record, 0 for a batch of
+    /// empty partitions, and no record for a batch with no partition at all (a socket or file stream's
+    /// batch in which nothing arrived).
     pub fn count(&self) -> DStream<'s, u64> {
         self.transform(|rdd| rdd.count())
     }
