@@ -169,7 +169,9 @@ fn count_reduce_and_count_by_value_of_full_and_empty_batches() {
     });
     assert_eq!(
         count.batches().into_values().collect::<Vec<_>>(),
-        vec![vec![vec![3]], vec![vec![0]], vec![vec![0]]]
+        vec![vec![vec![3]], vec![vec![]], vec![vec![0]]],
+        "PySpark's count: no record for the batch with no partition, 0 for the empty queue's \
+         batch of one empty partition"
     );
     assert_eq!(reduce.batches()[&0], vec![vec![7]]);
     assert_eq!(

@@ -621,6 +621,92 @@ mod tests {
         assert_eq!(all, vec![1, 2, 3, 4, 5]);
     }
 
+    /// `range(a, b)` as a partition.
+    fn span(a: i64, b: i64) -> Vec<i64> {
+        (a..b).collect()
+    }
+
+    #[test]
+    fn repartition_moves_batches_of_ten_round_robin() {
+        // Worked by hand from the rule: partition 0 of 100 records is 10 batches; XORShiftRandom(0)
+        // .nextInt(7) is 2, so the batches go to partitions 3, 4, 5, 6, 0, 1, 2, 3, 4, 5.
+        let out = Rdd::new(vec![span(0, 100)]).repartition(7);
+        assert_eq!(
+            parts(&out),
+            vec![
+                span(40, 50),
+                span(50, 60),
+                span(60, 70),
+                [span(0, 10), span(70, 80)].concat(),
+                [span(10, 20), span(80, 90)].concat(),
+                [span(20, 30), span(90, 100)].concat(),
+                span(30, 40),
+            ]
+        );
+    }
+
+    #[test]
+    fn repartition_gives_pysparks_partitions() {
+        // `rdd.repartition(n).glom().collect()` of PySpark 3.5.9 (local[2]) on these partitions.
+        let cases: Vec<(Vec<Vec<i64>>, usize, Vec<Vec<i64>>)> = vec![
+            (
+                vec![span(0, 5), span(5, 8)],
+                3,
+                vec![span(0, 5), span(5, 8), vec![]],
+            ),
+            (
+                vec![span(0, 37), span(37, 40), vec![], span(40, 65)],
+                4,
+                vec![
+                    [span(30, 37), span(50, 60)].concat(),
+                    [span(0, 10), span(37, 40), span(60, 65)].concat(),
+                    span(10, 20),
+                    [span(20, 30), span(40, 50)].concat(),
+                ],
+            ),
+            (
+                (0..6).map(|i| span(13 * i, 13 * i + 13)).collect(),
+                2,
+                vec![
+                    [
+                        span(10, 13),
+                        span(23, 36),
+                        span(39, 49),
+                        span(52, 62),
+                        span(65, 75),
+                    ]
+                    .concat(),
+                    [
+                        span(0, 10),
+                        span(13, 23),
+                        span(36, 39),
+                        span(49, 52),
+                        span(62, 65),
+                        span(75, 78),
+                    ]
+                    .concat(),
+                ],
+            ),
+            (
+                vec![span(0, 25), span(25, 50)],
+                5,
+                vec![
+                    [span(10, 20), span(35, 45)].concat(),
+                    [span(20, 25), span(45, 50)].concat(),
+                    vec![],
+                    vec![],
+                    [span(0, 10), span(25, 35)].concat(),
+                ],
+            ),
+            (vec![span(0, 3)], 1, vec![span(0, 3)]),
+            (vec![vec![], vec![1, 2]], 3, vec![vec![], vec![1, 2], vec![]]),
+        ];
+        for (input, n, expected) in cases {
+            let out = Rdd::new(input.clone()).repartition(n);
+            assert_eq!(parts(&out), expected, "{input:?} into {n}");
+        }
+    }
+
     #[test]
     fn shared_partitions_are_cloned_not_stolen() {
         let rdd = Rdd::new(vec![vec![1, 2]]);
