@@ -145,6 +145,9 @@ pub mod defaults {
     /// How many partitions keyed DStream operations shuffle into (Spark's `spark.default.parallelism`
     /// on a two-core machine).
     pub const DSTREAM_PARTITIONS: usize = 2;
+    /// How often a socket stream's receiver cuts a block, each a partition of its batch (Spark's
+    /// `spark.streaming.blockInterval`).
+    pub const DSTREAM_BLOCK_INTERVAL: Duration = Duration::from_millis(200);
     /// The longest wait of `socket_text_stream` between connection attempts (it reconnects, as Spark's
     /// receiver restarts).
     pub const DSTREAM_SOCKET_MAX_BACKOFF: Duration = Duration::from_secs(2);

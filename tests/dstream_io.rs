@@ -70,11 +70,74 @@ fn socket_text_stream_reads_lines_from_a_real_tcp_peer() {
     let expected: Vec<String> = sent.iter().map(|l| l.to_uppercase()).collect();
     assert_eq!(lines(&seen), expected, "every line once, in order");
     let seen = seen.lock().unwrap();
-    // A batch per interval, each with the lines of its interval in one partition (none if none came).
+    // A batch per interval, each with the lines of its interval: 50 ms batches lie within one 200 ms
+    // block, so in one partition (none if none came).
     for (i, (batch, parts)) in seen.iter().enumerate() {
         assert_eq!(*batch, i as u64);
         assert!(parts.len() <= 1 && parts.iter().all(|p| !p.is_empty()));
     }
+}
+
+#[test]
+fn a_socket_streams_batch_has_a_partition_per_block_its_receiver_cut() {
+    // Bursts of lines 450 ms apart: two bursts never share a 200 ms block, and a 1 s batch receives
+    // two or three of them, so it has as many partitions (more where a burst straddles a block's end).
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let bursts: Vec<Vec<String>> = (0..6)
+        .map(|b| (0..20).map(|i| format!("burst {b} line {i}")).collect())
+        .collect();
+    let to_send = bursts.clone();
+    let (hang_up, hung_up) = std::sync::mpsc::channel::<()>();
+    let peer = std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        for burst in &to_send {
+            conn.write_all(format!("{}\n", burst.join("\n")).as_bytes())
+                .unwrap();
+            conn.flush().unwrap();
+            std::thread::sleep(Duration::from_millis(450));
+        }
+        let _ = hung_up.recv();
+    });
+
+    let ssc =
+        StreamingContext::new(Duration::from_secs(1)).block_interval(Duration::from_millis(200));
+    let seen: Seen = Arc::default();
+    let out = seen.clone();
+    ssc.start(move |ssc| {
+        ssc.socket_text_stream("127.0.0.1", port)
+            .foreach_rdd(move |time, rdd| {
+                let parts = rdd.partitions().map(|p| p.to_vec()).collect();
+                out.lock().unwrap().push((time.batch, parts));
+            });
+    })
+    .unwrap();
+    let total: usize = bursts.iter().map(Vec::len).sum();
+    wait_for("every line", || lines(&seen).len() >= total);
+    ssc.stop(true).unwrap();
+    let _ = hang_up.send(());
+    peer.join().unwrap();
+
+    assert_eq!(lines(&seen), bursts.concat(), "every line once, in order");
+    let burst_of = |line: &String| line.split(' ').nth(1).unwrap().to_string();
+    let seen = seen.lock().unwrap();
+    for (batch, parts) in seen.iter() {
+        for part in parts {
+            assert!(
+                !part.is_empty(),
+                "batch {batch}: a block is cut only when lines came"
+            );
+            assert!(
+                part.iter().all(|l| burst_of(l) == burst_of(&part[0])),
+                "batch {batch}: one block holds lines of two bursts 450 ms apart: {part:?}"
+            );
+        }
+    }
+    let most = seen.iter().map(|(_, parts)| parts.len()).max().unwrap();
+    assert!(
+        most >= 2,
+        "a 1 s batch of bursts 450 ms apart has a partition per block: {seen:?}"
+    );
 }
 
 #[test]

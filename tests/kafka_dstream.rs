@@ -76,6 +76,10 @@ fn run(topic: &str, checkpoints: &Path, until: usize) -> (Vec<Batch>, Option<u64
     let deadline = Instant::now() + Duration::from_secs(60);
     let count = |b: &[Batch]| -> usize { b.iter().flat_map(|(_, _, p)| p).map(Vec::len).sum() };
     while count(&seen.lock().unwrap()) < until {
+        // A failed run says why at once, rather than at the deadline.
+        if let Err(e) = ssc.await_termination_or_timeout(Duration::from_millis(1)) {
+            panic!("the direct stream failed: {e}");
+        }
         assert!(
             Instant::now() < deadline,
             "the direct stream gave {} of {until} records in 60 s",

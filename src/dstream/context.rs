@@ -211,6 +211,8 @@ pub(crate) struct Graph {
     pub(crate) control: Arc<Control>,
     pub(crate) utc: bool,
     pub(crate) default_partitions: usize,
+    /// How often socket streams cut a block (a partition), in ms.
+    pub(crate) block_interval_ms: u64,
     pub(crate) dead_letters: DeadLetters,
     pub(crate) probe: ProbeHandle<u64>,
     /// How many batches the input streams have emitted.
@@ -378,6 +380,7 @@ pub struct StreamingContext {
     clock: ClockKind,
     utc: bool,
     default_partitions: usize,
+    block_interval: Duration,
     dead_letters: DeadLetters,
     control: Arc<Control>,
     guards: Mutex<Option<timely::communication::initialize::WorkerGuards<()>>>,
@@ -402,6 +405,7 @@ impl StreamingContext {
             clock: ClockKind::System,
             utc: false,
             default_partitions: defaults::DSTREAM_PARTITIONS,
+            block_interval: defaults::DSTREAM_BLOCK_INTERVAL,
             dead_letters: DeadLetters::default(),
             control: Arc::default(),
             guards: Mutex::new(None),
@@ -494,6 +498,21 @@ impl StreamingContext {
         self
     }
 
+    /// How often a socket stream's receiver cuts a block, each block a partition of its batch (Spark's
+    /// `spark.streaming.blockInterval`; 200 ms by default). Not kept in checkpoints: a context that
+    /// [`StreamingContext::get_or_create`] resumes has the default unless set again.
+    ///
+    /// # Panics
+    /// If the interval is shorter than a millisecond.
+    pub fn block_interval(mut self, interval: Duration) -> Self {
+        assert!(
+            interval.as_millis() >= 1,
+            "the block interval must be at least 1 ms, got {interval:?}"
+        );
+        self.block_interval = interval;
+        self
+    }
+
     /// The batch interval.
     pub fn batch_interval(&self) -> Duration {
         self.interval
@@ -545,6 +564,7 @@ impl StreamingContext {
             self.default_partitions,
             self.dead_letters.clone(),
         );
+        let block_interval_ms = self.block_interval.as_millis() as u64;
         let config = timely::Config {
             communication: timely::CommunicationConfig::Thread,
             worker: WorkerConfig::default(),
@@ -581,6 +601,7 @@ impl StreamingContext {
                 control: control.clone(),
                 utc,
                 default_partitions,
+                block_interval_ms,
                 dead_letters: dead_letters.clone(),
                 probe: ProbeHandle::new(),
                 generated: Cell::new(first),

@@ -17,6 +17,7 @@ use std::time::Duration;
 use caudal_operators::Event;
 use timely::scheduling::SyncActivator;
 
+use super::blocks::{into_blocks, Received};
 use super::context::{Graph, InputOffsets, Recovery, Streams};
 use super::rdd::{Data, Rdd};
 use super::stream::DStream;
@@ -238,9 +239,12 @@ impl<'s> Streams<'s> {
     }
 
     /// Text lines read from a TCP server, one record per line (Spark's `socketTextStream`): each batch
-    /// holds the lines received during its interval, in one partition. The client reconnects when the
-    /// server is not there or closes the connection (as Spark's receiver restarts); malformed (non-UTF-8)
-    /// lines go to the dead letters.
+    /// holds the lines received during its interval, one partition per block the receiver cut (per
+    /// [`block_interval`] in which lines arrived; no partition when nothing came). The client
+    /// reconnects when the server is not there or closes the connection (as Spark's receiver restarts);
+    /// malformed (non-UTF-8) lines go to the dead letters.
+    ///
+    /// [`block_interval`]: super::StreamingContext::block_interval
     pub fn socket_text_stream(&mut self, host: &str, port: u16) -> DStream<'s, String> {
         let options = SocketOptions {
             reconnect: true,
@@ -248,7 +252,14 @@ impl<'s> Streams<'s> {
             ..SocketOptions::default()
         };
         let socket = SocketSource::new(format!("{host}:{port}"), options);
-        source_batches(self, "SocketTextStream", Box::new(socket))
+        let block_ms = self.graph.block_interval_ms;
+        let received = Box::new(Received::new(Box::new(socket)));
+        driven(
+            self,
+            "SocketTextStream",
+            Some(received),
+            move |_batch, events| into_blocks(events, block_ms),
+        )
     }
 
     /// Text lines of the files that appear in `directory` (Spark's `textFileStream`), one record per

@@ -31,6 +31,7 @@
 //! [`spec`] runs DStream pipelines described in JSON (`caudal dstream SPEC.json`), over dynamically
 //! typed records ([`value::Value`]).
 
+mod blocks;
 mod checkpoint;
 pub mod context;
 pub mod hash;

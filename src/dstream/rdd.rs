@@ -699,7 +699,11 @@ mod tests {
                 ],
             ),
             (vec![span(0, 3)], 1, vec![span(0, 3)]),
-            (vec![vec![], vec![1, 2]], 3, vec![vec![], vec![1, 2], vec![]]),
+            (
+                vec![vec![], vec![1, 2]],
+                3,
+                vec![vec![], vec![1, 2], vec![]],
+            ),
         ];
         for (input, n, expected) in cases {
             let out = Rdd::new(input.clone()).repartition(n);

@@ -344,6 +344,23 @@ fn drain<D: 'static>(
     }
 }
 
+/// Polls `source` into `out` until it has nothing more for now or `out` holds `limit` records; returns
+/// whether the source is done.
+fn drain_up_to<D: 'static>(
+    source: &mut dyn Source<Item = D>,
+    out: &mut Vec<Event<D>>,
+    limit: usize,
+) -> bool {
+    while out.len() < limit {
+        match source.poll(out, limit - out.len()) {
+            Poll::Ready => continue,
+            Poll::Pending { .. } => return false,
+            Poll::Done => return true,
+        }
+    }
+    false
+}
+
 /// When the batches of a batch-indexed stream are due, and when it must stop: the DStream layer's clock.
 pub(crate) trait BatchClock: 'static {
     /// How many batches are due now (batches `0..due`).
@@ -378,8 +395,9 @@ pub(crate) struct BatchOptions<C> {
     pub checkpointed: Option<std::rc::Rc<std::cell::Cell<u64>>>,
 }
 
-/// Builds a source operator whose capability is the batch index: when the clock says batch `i` is due,
-/// it reads everything `source` has produced by then (if there is a source) and emits
+/// Builds a source operator whose capability is the batch index: it reads `source` (if there is one)
+/// as records come, up to `opts.budget` ahead of a batch; when the clock says batch `i` is due, it
+/// reads everything `source` has produced by then and emits
 /// `make_batch(i, records)` at time `i`, then moves the capability to `i + 1`. When the clock says stop,
 /// it drops the capability. The DStream layer's input streams are built with it.
 pub(crate) fn batch_stream<'scope, D: 'static, B: 'static, C: BatchClock>(
@@ -430,6 +448,12 @@ pub(crate) fn batch_stream<'scope, D: 'static, B: 'static, C: BatchClock>(
                     told = cell.get();
                     source.checkpointed(told);
                 }
+            }
+            // Read as records come, not only when a batch is due, so that each is received when it
+            // arrives, as Spark's receivers store records as they come (a socket stream's blocks
+            // follow arrival times); past a batch's budget, the source waits and pushes back.
+            if let (false, Some(source)) = (ended, source.as_deref_mut()) {
+                ended = drain_up_to(source, &mut read, opts.budget);
             }
             let due = opts.clock.due();
             while next < due {

@@ -18,7 +18,10 @@
 //! offsets ([`Source::merge_positions`]) and each instance takes its own partitions' from them. The
 //! `start` option only decides where a fresh run begins: `earliest` (the default), `latest`, or
 //! `committed` (the group's committed offsets, `group=` needed; partitions without one start at the
-//! earliest).
+//! earliest). `earliest` asks for offset 0 and lets the consumer's `auto.offset.reset=earliest` move
+//! it up to the log's start where retention has removed records before it: the same place on a
+//! broker whose log start is right, and the right place on one whose `ListOffsets` answer can be stale
+//! (the tansu test broker, under concurrent producers: see `tests/common/kafka.rs`).
 //!
 //! **Watermarks** are per partition (the slowest live partition's largest event time). An instance
 //! that has not yet been told its partitions holds its watermark where it was (a resumed one must not
@@ -624,7 +627,8 @@ impl Reader {
             let offset = match self.resumed.iter().find(|(q, _)| *q == p) {
                 Some(&(_, next)) => Offset::Offset(next),
                 None => match self.spec.start {
-                    Start::Earliest => Offset::Beginning,
+                    // Not `Offset::Beginning` (a `ListOffsets` call): see the module's documentation.
+                    Start::Earliest => Offset::Offset(0),
                     Start::Latest => Offset::End,
                     Start::Committed => Offset::Stored,
                 },
