@@ -648,7 +648,8 @@ mod tests {
     #[test]
     fn repartition_gives_pysparks_partitions() {
         // `rdd.repartition(n).glom().collect()` of PySpark 3.5.9 (local[2]) on these partitions.
-        let cases: Vec<(Vec<Vec<i64>>, usize, Vec<Vec<i64>>)> = vec![
+        type Partitions = Vec<Vec<i64>>;
+        let cases: Vec<(Partitions, usize, Partitions)> = vec![
             (
                 vec![span(0, 5), span(5, 8)],
                 3,
