@@ -169,3 +169,77 @@ fn text_file_stream_reads_the_files_that_appear() {
     std::fs::remove_dir_all(&dir).unwrap();
     assert_eq!(lines(&seen), vec!["a", "b", "c", "d"]);
 }
+
+/// The files of `tests/conformance/pyspark_text_file_splits.json`, by name: an empty one, lines that
+/// start at split boundaries, one just under 1.1 splits, a line across three splits, lines of many
+/// lengths, no final newline, and CRLF ends.
+fn split_files() -> Vec<(&'static str, String)> {
+    let tens: String = (0..25).map(|i| format!("{i:09}\n")).collect();
+    let slop: String = (0..11).map(|i| format!("{i:09}\n")).collect();
+    let odd: String = (0..60usize)
+        .map(|i| format!("{i:0width$}\n", width = 3 + i % 17))
+        .collect();
+    let crlf: String = (0..30).map(|i| format!("line {i}\r\n")).collect();
+    vec![
+        ("a_empty.txt", String::new()),
+        ("b_tens.txt", tens),
+        ("c_slop.txt", slop),
+        ("d_long.txt", format!("short\n{}\nend\n", "L".repeat(300))),
+        ("e_odd.txt", odd),
+        ("f_nonl.txt", "no newline at end".into()),
+        ("g_crlf.txt", crlf),
+    ]
+}
+
+#[test]
+fn a_text_file_streams_batch_has_a_partition_per_input_split_as_pyspark_cuts_them() {
+    let expected: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/conformance/pyspark_text_file_splits.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let split_bytes = expected["split_bytes"].as_u64().unwrap();
+    let dir = std::env::temp_dir().join(format!("caudal-dstream-splits-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let ssc = StreamingContext::new(Duration::from_millis(50)).file_split_bytes(split_bytes);
+    let seen: Seen = Arc::default();
+    let out = seen.clone();
+    let watched = dir.clone();
+    ssc.start(move |ssc| {
+        ssc.text_file_stream(watched).foreach_rdd(move |time, rdd| {
+            let parts = rdd.partitions().map(|p| p.to_vec()).collect();
+            out.lock().unwrap().push((time.batch, parts));
+        });
+    })
+    .unwrap();
+    // Each written under a name the stream skips, then renamed, in name order: whichever batches
+    // they land in, the partitions follow one another in that order.
+    let files = split_files();
+    for (name, text) in &files {
+        let hidden = dir.join(format!(".{name}.tmp"));
+        std::fs::write(&hidden, text).unwrap();
+        std::fs::rename(&hidden, dir.join(name)).unwrap();
+    }
+    let total: usize = files.iter().map(|(_, t)| t.lines().count()).sum();
+    wait_for("every file", || lines(&seen).len() >= total);
+    ssc.stop(true).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+
+    let mut pyspark: Vec<Vec<String>> = Vec::new();
+    for (name, _) in &files {
+        let parts: Vec<Vec<String>> =
+            serde_json::from_value(expected["partitions"][name].clone()).unwrap();
+        pyspark.extend(parts);
+    }
+    let caudal: Vec<Vec<String>> = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .flat_map(|(_, parts)| parts.clone())
+        .collect();
+    assert_eq!(caudal, pyspark, "the files' partitions, as PySpark's");
+}

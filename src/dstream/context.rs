@@ -213,6 +213,8 @@ pub(crate) struct Graph {
     pub(crate) default_partitions: usize,
     /// How often socket streams cut a block (a partition), in ms.
     pub(crate) block_interval_ms: u64,
+    /// The split size of text-file streams' files, in bytes.
+    pub(crate) file_split_bytes: u64,
     pub(crate) dead_letters: DeadLetters,
     pub(crate) probe: ProbeHandle<u64>,
     /// How many batches the input streams have emitted.
@@ -381,6 +383,7 @@ pub struct StreamingContext {
     utc: bool,
     default_partitions: usize,
     block_interval: Duration,
+    file_split_bytes: u64,
     dead_letters: DeadLetters,
     control: Arc<Control>,
     guards: Mutex<Option<timely::communication::initialize::WorkerGuards<()>>>,
@@ -406,6 +409,7 @@ impl StreamingContext {
             utc: false,
             default_partitions: defaults::DSTREAM_PARTITIONS,
             block_interval: defaults::DSTREAM_BLOCK_INTERVAL,
+            file_split_bytes: crate::source::splits::LOCAL_SPLIT_BYTES,
             dead_letters: DeadLetters::default(),
             control: Arc::default(),
             guards: Mutex::new(None),
@@ -513,6 +517,19 @@ impl StreamingContext {
         self
     }
 
+    /// The size of the input splits that a text-file stream cuts each new file into, one partition
+    /// each (Hadoop's `min(mapreduce.input.fileinputformat.split.maxsize, block size)`: 32 MiB, the
+    /// local file system's block size, by default). Not kept in checkpoints, as
+    /// [`StreamingContext::block_interval`].
+    ///
+    /// # Panics
+    /// If `bytes` is 0.
+    pub fn file_split_bytes(mut self, bytes: u64) -> Self {
+        assert!(bytes > 0, "the split size must be at least 1 byte");
+        self.file_split_bytes = bytes;
+        self
+    }
+
     /// The batch interval.
     pub fn batch_interval(&self) -> Duration {
         self.interval
@@ -565,6 +582,7 @@ impl StreamingContext {
             self.dead_letters.clone(),
         );
         let block_interval_ms = self.block_interval.as_millis() as u64;
+        let file_split_bytes = self.file_split_bytes;
         let config = timely::Config {
             communication: timely::CommunicationConfig::Thread,
             worker: WorkerConfig::default(),
@@ -602,6 +620,7 @@ impl StreamingContext {
                 utc,
                 default_partitions,
                 block_interval_ms,
+                file_split_bytes,
                 dead_letters: dead_letters.clone(),
                 probe: ProbeHandle::new(),
                 generated: Cell::new(first),

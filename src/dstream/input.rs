@@ -11,6 +11,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -191,22 +192,6 @@ fn prepare<S: 'static>(
     Ok(())
 }
 
-/// A stream of whatever a [`Source`] has produced by each batch boundary: one partition per batch, or
-/// none when nothing came.
-fn source_batches<'s, T: Data>(
-    streams: &mut Streams<'s>,
-    name: &str,
-    input: Box<dyn Source<Item = T>>,
-) -> DStream<'s, T> {
-    driven(streams, name, Some(input), |_batch, events| {
-        if events.is_empty() {
-            Rdd::new(Vec::new())
-        } else {
-            Rdd::new(vec![events.drain(..).map(|e| e.data).collect()])
-        }
-    })
-}
-
 impl<'s> Streams<'s> {
     /// A stream taking one batch from `queue` per interval; when the queue is empty, a batch of one
     /// empty partition (Spark's `queueStream(rdds, oneAtATime = true)`).
@@ -263,11 +248,41 @@ impl<'s> Streams<'s> {
     }
 
     /// Text lines of the files that appear in `directory` (Spark's `textFileStream`), one record per
-    /// line: each batch holds the lines of the files found during its interval. Files whose names start
-    /// with `.` or `_` or end in `.tmp` are taken to be still being written and wait until renamed.
+    /// line: each batch holds the lines of the files found during its interval, one partition per
+    /// input split of each file, in the order the files are read (name order), as Spark's
+    /// `newAPIHadoopFile` splits them (see [`crate::source::splits`]; the split size is
+    /// [`file_split_bytes`], 32 MiB by default, so that a small file is one partition and an empty
+    /// one none). Files whose names start with `.` or `_` or end in `.tmp` are taken to be still
+    /// being written and wait until renamed.
+    ///
+    /// [`file_split_bytes`]: super::StreamingContext::file_split_bytes
     pub fn text_file_stream(&mut self, directory: impl Into<PathBuf>) -> DStream<'s, String> {
-        let files = FileSource::new(directory, true, WorkerInfo::single());
-        source_batches(self, "TextFileStream", Box::new(files))
+        let made = Arc::new(AtomicU64::new(0));
+        let files = FileSource::new(directory, true, WorkerInfo::single())
+            .tag_splits(self.graph.file_split_bytes, made.clone());
+        let mut next = 0u64;
+        driven(
+            self,
+            "TextFileStream",
+            Some(Box::new(files)),
+            move |_batch, events| {
+                // Every file opened by now has been read to its end (the batch reads all there is).
+                let end = made.load(Ordering::Relaxed).max(next);
+                let mut parts: Vec<Vec<String>> = (next..end).map(|_| Vec::new()).collect();
+                for event in events.drain(..) {
+                    // The split's number (see `FileSource::tag_splits`); a line of a split that is not
+                // this batch's (none should be) goes in a partition of its own.
+                #[allow(clippy::unnecessary_cast)] // event time is signed on the signed-time branch
+                let split = (event.time as u64).clamp(next, end.max(next + 1) - 1);
+                    match parts.get_mut((split - next) as usize) {
+                        Some(part) => part.push(event.data),
+                        None => parts.push(vec![event.data]),
+                    }
+                }
+                next = end;
+                Rdd::new(parts)
+            },
+        )
     }
 
     /// The union of several streams of the same slide: each batch holds the partitions of every

@@ -10,12 +10,16 @@ use std::collections::{HashSet, VecDeque};
 use std::fs::File;
 use std::io::{BufReader, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use caudal_operators::hash::route;
+use caudal_operators::time::EventTime;
 use caudal_operators::Event;
 
 use super::lines::{read_line, sample, Line};
+use super::splits::{split_count, split_of};
 use super::{Poll, Source, SourceContext, WorkerInfo};
 use crate::config::defaults::{FILE_SCAN_INTERVAL, MAX_LINE_BYTES};
 use crate::dead_letter::DeadLetters;
@@ -45,6 +49,27 @@ pub struct FileSource {
     dead_letters: DeadLetters,
     /// The longest line kept (see [`FileSource::max_line_bytes`]).
     max_line_bytes: usize,
+    /// Under [`FileSource::tag_splits`]: how lines are tagged with their split.
+    splits: Option<SplitTags>,
+}
+
+/// What [`FileSource::tag_splits`] keeps: the split size, the splits numbered so far, and the current
+/// file's first split, split count, and the byte its next line starts at.
+struct SplitTags {
+    size: u64,
+    made: Arc<AtomicU64>,
+    first: u64,
+    count: u64,
+    at: u64,
+}
+
+impl SplitTags {
+    /// The number of the split that holds a line of `consumed` bytes starting where the last ended.
+    fn tag(&mut self, consumed: usize) -> u64 {
+        let start = self.at;
+        self.at += consumed as u64;
+        self.first + split_of(start, self.size, self.count)
+    }
 }
 
 impl FileSource {
@@ -67,7 +92,23 @@ impl FileSource {
             skip: 0,
             dead_letters: DeadLetters::default(),
             max_line_bytes: MAX_LINE_BYTES,
+            splits: None,
         }
+    }
+
+    /// Gives each line, as its time, the number of the input split that holds it, as Spark's
+    /// `textFileStream` cuts a file into RDD partitions (Hadoop's splits of `size` bytes; see
+    /// [`super::splits`]). Splits are numbered from 0 over the files in the order they are opened, and
+    /// `made` counts the splits of every file opened so far (a split may hold no line).
+    pub fn tag_splits(mut self, size: u64, made: Arc<AtomicU64>) -> Self {
+        self.splits = Some(SplitTags {
+            size,
+            made,
+            first: 0,
+            count: 0,
+            at: 0,
+        });
+        self
     }
 
     /// Keeps lines of at most `bytes` bytes (default [`MAX_LINE_BYTES`]): a longer one goes to the dead
@@ -122,15 +163,22 @@ impl FileSource {
         while let Some(path) = self.queue.pop_front() {
             match File::open(&path) {
                 Ok(mut file) => {
+                    let len = file.metadata().map_or(0, |m| m.len());
+                    let mut skipped = 0;
                     if self.skip > 0 {
                         // A resumed source: whole files read before, then the rest of the last one.
-                        let len = file.metadata().map_or(0, |m| m.len());
                         let skip = self.skip.min(len);
                         self.skip -= skip;
                         self.bytes += skip;
                         if skip == len || file.seek(SeekFrom::Start(skip)).is_err() {
                             continue;
                         }
+                        skipped = skip;
+                    }
+                    if let Some(tags) = &mut self.splits {
+                        tags.count = split_count(len, tags.size);
+                        tags.first = tags.made.fetch_add(tags.count, Ordering::Relaxed);
+                        tags.at = skipped;
                     }
                     self.current = Some((path, BufReader::new(file)));
                     return true;
@@ -176,6 +224,9 @@ impl Source for FileSource {
             match read_line(reader, &mut self.line, self.max_line_bytes) {
                 Ok(Line::End) => self.current = None,
                 Ok(Line::TooLong { consumed }) => {
+                    if let Some(tags) = &mut self.splits {
+                        tags.tag(consumed);
+                    }
                     self.bytes += consumed as u64;
                     self.lines += 1;
                     let origin = format!("file://{}:{}", path.display(), self.lines);
@@ -190,6 +241,7 @@ impl Source for FileSource {
                     );
                 }
                 Ok(Line::Text { consumed: read }) => {
+                    let split = self.splits.as_mut().map_or(0, |tags| tags.tag(read));
                     self.bytes += read as u64;
                     while self.line.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
                         self.line.pop();
@@ -197,7 +249,7 @@ impl Source for FileSource {
                     self.lines += 1;
                     match std::str::from_utf8(&self.line) {
                         Ok(text) => {
-                            out.push(Event::new(0, text.to_string()));
+                            out.push(Event::new(split as EventTime, text.to_string()));
                             taken += 1;
                         }
                         Err(e) => {

@@ -21,6 +21,7 @@ pub mod queue;
 pub mod socket;
 #[cfg(feature = "cli")]
 pub mod spec;
+pub mod splits;
 pub mod wal;
 #[cfg(feature = "zeromq")]
 pub mod zeromq;
