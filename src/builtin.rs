@@ -17,7 +17,7 @@ use std::sync::Arc;
 use caudal_operators::EventStream;
 use serde::Serialize;
 
-use crate::compare::{lab_pipeline, LabWorkload};
+use crate::compare::{lab_pipeline, LabTime, LabWorkload};
 use crate::config::RunConfig;
 use crate::dead_letter::DeadLetters;
 use crate::mode::ExecutionMode;
@@ -411,7 +411,14 @@ pub fn launch_builtin(
             let sink = output.factory::<Row>();
             launch_with(config, dead_letters, move |df| {
                 let posts = feed.records::<Post>(df, pipeline);
-                let rows = lab_pipeline(workload, posts, event_rate, Default::default()).map(|m| {
+                let rows = lab_pipeline(
+                    workload,
+                    posts,
+                    event_rate,
+                    Default::default(),
+                    LabTime::Event,
+                )
+                .map(|m| {
                     let (key, start, value) = m.value;
                     Row { key, start, value }
                 });

@@ -158,6 +158,21 @@ fn micro_batches_release_records_at_batch_boundaries() {
 }
 
 #[test]
+fn sparks_model_gives_each_record_its_batch_time_as_spark_windows_do() {
+    let deliveries = deliveries("micro-batch:7ms:spark");
+    assert_eq!(deliveries.len(), 20);
+    for (released_at, time) in deliveries {
+        // Whenever it was read, a record is in the windows ending at its batch's time: its time is
+        // that batch time's last millisecond, at or after the frontier it was released at.
+        assert_eq!(time % 7, 6, "{time}");
+        assert!(
+            released_at <= time,
+            "released at {released_at}, time {time}"
+        );
+    }
+}
+
+#[test]
 fn batch_mode_holds_everything_until_the_end() {
     let deliveries = deliveries("batch");
     assert_eq!(deliveries.len(), 20);

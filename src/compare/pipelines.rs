@@ -62,24 +62,53 @@ pub fn closing_seq_disordered(end: i64, rate: f64, disorder_ms: u64) -> u64 {
     seq
 }
 
-/// The lab's pipelines over posts offered at `rate`, with the windows and gap of `shape`. Every result carries the `seq` of the post it is
-/// measured from (the post itself, or the post that closed its window) and `(key, window start, value)`.
+/// What the lab's windows are of.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LabTime {
+    /// Event time: the generator's timeline (every mode but Spark's model).
+    #[default]
+    Event,
+    /// Processing time as Spark's windows have it, under Spark's model (`micro-batch:I:spark`): a
+    /// record's time is its batch's, in Unix ms, and the generator's clock started at this Unix ms.
+    /// A window ending at batch time `T` is measured from the first record due at or after `T`, as
+    /// real Spark's are (see [`super::peer`]).
+    SparkBatches {
+        /// The Unix ms at which the generator's record 0 was due.
+        from_ms: i64,
+    },
+}
+
+/// The lab's pipelines over posts offered at `rate`, with the windows and gap of `shape`, their
+/// windows of `time`. Every result carries the `seq` of the post it is measured from (the post itself,
+/// or the post that closed its window) and `(key, window start, value)`.
 pub fn lab_pipeline(
     workload: LabWorkload,
     posts: EventStream<'_, Post>,
     rate: f64,
     shape: Shape,
+    time: LabTime,
 ) -> EventStream<'_, Measured<(u64, i64, u64)>> {
     // The record that moved the watermark past a window's end: the first at `end + delay`.
     let delay = shape.watermark_delay(workload);
     let disorder = shape.disorder_ms();
     let keys = shape.key_draw();
     let key = move |p: &Post, own: u64| keys.key(p.seq, own);
-    let measured = move |r: WindowResult<u64, u64>| Measured {
-        seq: closing_seq_disordered(r.window.end + delay, rate, disorder),
-        event_ms: r.window.end,
-        value: (r.key, r.window.start, r.value),
-        burst: false,
+    let measured = move |r: WindowResult<u64, u64>| match time {
+        LabTime::Event => Measured {
+            seq: closing_seq_disordered(r.window.end + delay, rate, disorder),
+            event_ms: r.window.end,
+            value: (r.key, r.window.start, r.value),
+            burst: false,
+        },
+        LabTime::SparkBatches { from_ms } => {
+            let (start, end) = (r.window.start - from_ms, r.window.end - from_ms);
+            Measured {
+                seq: closing_seq(end, rate),
+                event_ms: end,
+                value: (r.key, start, r.value),
+                burst: false,
+            }
+        }
     };
     match workload {
         LabWorkload::Filter => posts

@@ -1,7 +1,8 @@
 //! One measured run of a workload in one mode, and the interleaved comparison of modes.
 
+use super::config::LabWorkload;
 use super::config::{CompareConfig, Contender};
-use super::pipelines::lab_pipeline;
+use super::pipelines::{lab_pipeline, LabTime, Measured};
 use super::report::{
     median, range, CompareError, CompareReport, ModeResult, ModeSummary, Percentiles, RunRecord,
     Spread, Throughput,
@@ -13,7 +14,10 @@ use crate::mode::ExecutionMode;
 use crate::pipeline::{launch, RunError};
 use crate::source::generator::{GeneratorConfig, GeneratorFactory, Schedule};
 use crate::system::{machine_description, peak_rss_bytes, process_cpu_seconds};
+use crate::workload::Post;
 use crate::workload::Posts;
+use caudal_operators::EventStream;
+use caudal_operators::WatermarkStrategy;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -65,6 +69,22 @@ pub fn measure_unless(
         start,
         rate: Some(config.rate),
     };
+    // Under Spark's model, windows are Spark's: of processing time, a batch's records in the windows
+    // that end at its batch time. Their results differ from event-time windows', as real Spark's do.
+    let spark_windows = matches!(mode, ExecutionMode::MicroBatch { spark: Some(_), .. })
+        && matches!(
+            config.workload,
+            LabWorkload::Tumbling | LabWorkload::Sliding
+        );
+    let (watermark, time) = match spark_windows {
+        true => (
+            WatermarkStrategy::ProcessingTime,
+            LabTime::SparkBatches {
+                from_ms: unix_ms_at(start),
+            },
+        ),
+        false => (config.watermark(), LabTime::Event),
+    };
     let generator_config = GeneratorConfig {
         rate: Some(config.rate),
         limit: Some(total),
@@ -81,7 +101,7 @@ pub fn measure_unless(
     let _ = std::fs::remove_dir_all(&scratch);
     let mut run_config = RunConfig::new(mode)
         .workers(config.workers)
-        .watermark(config.watermark())
+        .watermark(watermark)
         .work_budget(config.work_budget);
     if guarantee.checkpoints() {
         run_config = run_config.checkpoints(
@@ -110,15 +130,16 @@ pub fn measure_unless(
     let through_broker: Option<Result<crate::report::RunReport, RunError>> = None;
     let report = match through_broker {
         Some(report) => report,
-        None => in_process(
-            run_config,
-            source,
-            sink,
-            lab,
-            config.shape,
-            rate,
-            interrupted,
-        ),
+        None => {
+            let shape = config.shape;
+            in_process(
+                run_config,
+                source,
+                sink,
+                move |posts| lab_pipeline(lab, posts, rate, shape, time),
+                interrupted,
+            )
+        }
     };
     let _ = std::fs::remove_dir_all(&scratch);
     let report = report?;
@@ -146,7 +167,7 @@ pub fn measure_unless(
         drained_results: measured.drained,
         histogram: measured.histogram,
         version: None,
-        comparable: true,
+        comparable: !spark_windows,
         spark_batches: Vec::new(),
         trend: measured.trend,
         samples: measured.samples,
@@ -288,20 +309,21 @@ pub fn compare_unless(
     })
 }
 
-/// Runs the lab's pipeline in this process: the generator `source` feeds it, `sink` measures it.
+/// Runs the lab's `pipeline` in this process: the generator `source` feeds it, `sink` measures it.
 /// The run ends with its input; a raised `interrupted` ends it sooner.
 fn in_process(
     run_config: RunConfig,
     source: GeneratorFactory<Posts>,
     sink: LatencySink,
-    lab: super::config::LabWorkload,
-    shape: super::config::Shape,
-    rate: f64,
+    pipeline: impl for<'s> Fn(EventStream<'s, Post>) -> EventStream<'s, Measured<(u64, i64, u64)>>
+        + Send
+        + Sync
+        + 'static,
     interrupted: &AtomicBool,
 ) -> Result<crate::report::RunReport, RunError> {
     launch(run_config, move |df| {
         let posts = df.source("posts", &source);
-        df.sink("latency", lab_pipeline(lab, posts, rate, shape), &sink);
+        df.sink("latency", pipeline(posts), &sink);
     })
     .and_then(|running| join_unless(running, interrupted))
 }
@@ -340,4 +362,15 @@ pub(crate) fn wait_until(due: Instant) {
     while Instant::now() < due {
         std::hint::spin_loop();
     }
+}
+
+/// The Unix time, in ms, of `instant` (which may be a little in the future).
+fn unix_ms_at(instant: Instant) -> i64 {
+    let now = Instant::now();
+    let at = match instant.checked_duration_since(now) {
+        Some(ahead) => std::time::SystemTime::now() + ahead,
+        None => std::time::SystemTime::now() - now.duration_since(instant),
+    };
+    at.duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }

@@ -26,7 +26,7 @@ use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
 
 use super::config::LabWorkload;
-use super::pipelines::{event_ms, lab_pipeline, Measured};
+use super::pipelines::{event_ms, lab_pipeline, LabTime, Measured};
 use super::sink::LatencySink;
 use crate::config::RunConfig;
 use crate::pipeline::{launch, RunError};
@@ -153,7 +153,11 @@ impl Leg {
                         .ok()
                         .map(|e| e.data)
                 });
-                df.sink("kafka", lab_pipeline(workload, posts, rate, shape), &output);
+                df.sink(
+                    "kafka",
+                    lab_pipeline(workload, posts, rate, shape, LabTime::Event),
+                    &output,
+                );
             })
             .and_then(|running| super::run::join_unless(running, interrupted));
             finished.store(true, Ordering::Release);

@@ -271,9 +271,10 @@ impl<'s> Streams<'s> {
                 let mut parts: Vec<Vec<String>> = (next..end).map(|_| Vec::new()).collect();
                 for event in events.drain(..) {
                     // The split's number (see `FileSource::tag_splits`); a line of a split that is not
-                // this batch's (none should be) goes in a partition of its own.
-                #[allow(clippy::unnecessary_cast)] // event time is signed on the signed-time branch
-                let split = (event.time as u64).clamp(next, end.max(next + 1) - 1);
+                    // this batch's (none should be) goes in a partition of its own.
+                    #[allow(clippy::unnecessary_cast)]
+                    // event time is signed on the signed-time branch
+                    let split = (event.time as u64).clamp(next, end.max(next + 1) - 1);
                     match parts.get_mut((split - next) as usize) {
                         Some(part) => part.push(event.data),
                         None => parts.push(vec![event.data]),

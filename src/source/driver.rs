@@ -747,14 +747,26 @@ impl<D: 'static> Driver<D> {
                 // Only the blocks cut before the boundary are in the batch; the rest of what was read
                 // waits for the next one, and the frontier stays below it.
                 let rest = self.held.split_off(self.spark.cut.min(self.held.len()));
-                let records = std::mem::replace(&mut self.held, rest);
+                let mut records = std::mem::replace(&mut self.held, rest);
                 self.spark.cut = 0;
-                // What is held back keeps the frontier where the blocks in the batch put it, as if
-                // it had not been read yet: a frontier bounded only by its earliest time would let a
-                // session end at that very time, with a record still to come that belongs to it.
-                let frontier = match self.held.is_empty() {
-                    true => frontier,
-                    false => frontier.min(self.spark.cut_frontier),
+                let frontier = if self.opts.watermark == WatermarkStrategy::ProcessingTime {
+                    // Spark's windows: a record's time is its batch's, so it is in the windows that
+                    // end at its batch time (the batch time's last millisecond), whenever it was
+                    // received; what waits for the next batch gets the next batch's time.
+                    let batch_ms = frontier.saturating_sub(1);
+                    for event in &mut records {
+                        event.time = batch_ms;
+                    }
+                    frontier
+                } else {
+                    // What is held back keeps the frontier where the blocks in the batch put it, as
+                    // if it had not been read yet: a frontier bounded only by its earliest time would
+                    // let a session end at that very time, with a record still to come that belongs
+                    // to it.
+                    match self.held.is_empty() {
+                        true => frontier,
+                        false => frontier.min(self.spark.cut_frontier),
+                    }
                 };
                 self.spark.cut_frontier = frontier;
                 let end = model.job_end_us(
@@ -893,6 +905,21 @@ impl<D: 'static> Driver<D> {
     fn finish(&mut self, output: &mut Output<'_, D>) {
         while let Some(batch) = self.sealed.pop_front() {
             self.release(output, batch);
+        }
+        if let (
+            ExecutionMode::MicroBatch { spark: Some(_), .. },
+            WatermarkStrategy::ProcessingTime,
+        ) = (self.opts.mode, self.opts.watermark)
+        {
+            // What is left is the last batch, its time the next boundary's (see `seal`), never
+            // behind the frontier it goes out at.
+            let frontier = self.cap.as_ref().map_or(0, |cap| *cap.time());
+            let batch_ms = (self.next_boundary_us / 1000)
+                .saturating_sub(1)
+                .max(frontier);
+            for event in &mut self.held {
+                event.time = batch_ms;
+            }
         }
         self.read.append(&mut self.held);
         self.emit_read(output);
