@@ -106,7 +106,7 @@ pub enum WatermarkSpec {
 pub enum SpecEvent {
     /// An explicit watermark.
     Watermark {
-        /// "No more events at or before this time".
+        /// "No more events at or before this time" (signed, as event times are).
         watermark: i64,
     },
     /// A record.
@@ -116,7 +116,7 @@ pub enum SpecEvent {
         /// Its value (1 if absent).
         #[serde(default = "one")]
         value: Value,
-        /// Its event time.
+        /// Its event time: signed ms since the Unix epoch, negative before 1970 (Flink's `long`).
         ts_ms: i64,
     },
 }
@@ -252,13 +252,10 @@ impl ReplaySpec {
                     let value = value
                         .as_i64()
                         .ok_or_else(|| format!("event {i}: value {value} is not an integer"))?;
-                    let time = u64::try_from(*ts_ms).map_err(|_| {
-                        format!("event {i}: ts_ms {ts_ms} is negative; event times start at 0")
-                    })?;
                     Ok(LogEntry::Record {
                         key: key.clone(),
                         value,
-                        time,
+                        time: *ts_ms,
                     })
                 }
             })

@@ -26,8 +26,8 @@ fn model(
     }
     let mut state: BTreeMap<(i64, u8, i64), State> = BTreeMap::new(); // (end, key, start)
     let (mut fired, mut late) = (Vec::new(), Vec::new());
-    let mut frontier: i64 = 0; // watermark + 1
-    let mut max_seen: Option<u64> = None;
+    let mut frontier: i64 = i64::MIN; // watermark + 1: nothing complete
+    let mut max_seen: Option<i64> = None;
     let advance = |to: i64,
                    state: &mut BTreeMap<(i64, u8, i64), State>,
                    fired: &mut Vec<Fired>,
@@ -52,7 +52,7 @@ fn model(
             LogEntry::Record { key, value, time } => {
                 let c = frontier;
                 let mut live = false;
-                for w in windows.windows_of(*time as i64) {
+                for w in windows.windows_of(*time) {
                     if w.end + lateness <= c {
                         continue;
                     }

@@ -28,8 +28,8 @@ fn model(
 ) -> (Vec<Fired>, Vec<Late>) {
     let mut sessions: Vec<Session> = Vec::new();
     let (mut fired, mut late) = (Vec::new(), Vec::new());
-    let mut frontier: i64 = 0;
-    let mut max_seen: Option<u64> = None;
+    let mut frontier: i64 = i64::MIN; // watermark + 1: nothing complete
+    let mut max_seen: Option<i64> = None;
     let advance =
         |to: i64, sessions: &mut Vec<Session>, fired: &mut Vec<Fired>, frontier: &mut i64| {
             if to <= *frontier {
@@ -51,7 +51,7 @@ fn model(
         match entry {
             LogEntry::Record { key, value, time } => {
                 let c = frontier;
-                let t = *time as i64;
+                let t = *time;
                 let mut merged = Window::new(t, t + gap);
                 let mut taken: Vec<Session> = Vec::new();
                 loop {
@@ -123,7 +123,7 @@ proptest! {
     }
 }
 
-fn record(key: u8, time: u64) -> LogEntry<u8, i64> {
+fn record(key: u8, time: i64) -> LogEntry<u8, i64> {
     LogEntry::Record {
         key,
         value: 1,

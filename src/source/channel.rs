@@ -438,7 +438,7 @@ mod tests {
         let mut s0 = sources.make(WorkerInfo { index: 0, peers: 2 });
         let mut s1 = sources.make(WorkerInfo { index: 1, peers: 2 });
         for i in 0..5 {
-            pusher.push_at(i as u64, i).unwrap();
+            pusher.push_at(i as EventTime, i).unwrap();
         }
         let (mut a, mut b) = (Vec::new(), Vec::new());
         assert_eq!(s0.poll(&mut a, 100), Poll::Pending { wake_at: None });
