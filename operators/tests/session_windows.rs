@@ -160,3 +160,33 @@ fn a_key_that_disappears_is_forgotten_and_its_late_records_reported() {
     assert_eq!(fired, vec![(2, Window::new(100, 600), 1, 1, 10_000)]);
     assert_eq!(late, vec![(2, 1, 200)]);
 }
+
+#[test]
+fn sessions_before_1970() {
+    // Gap 1000: -2500 opens [-2500, -1500), -1800 extends it to [-2500, -800); -100 is 700 ms after
+    // its end: a session of its own, [-100, 900), straddling 1970.
+    let log = vec![record(1, -2500), record(1, -1800), record(1, -100)];
+    let (fired, late) = operator(log, 1000, 0, ReplayWatermark::Explicit);
+    assert_eq!(
+        fired,
+        vec![
+            (1, Window::new(-2500, -800), 2, 1, END_OF_INPUT),
+            (1, Window::new(-100, 900), 1, 1, END_OF_INPUT)
+        ]
+    );
+    assert!(late.is_empty());
+    // With a watermark 500 ms behind the records, the first session fires when the record at -100
+    // moves the watermark to -601 (its last instant, -801, is behind it).
+    let bounded = ReplayWatermark::Bounded {
+        out_of_orderness_ms: 500,
+    };
+    let log = vec![record(1, -2500), record(1, -1800), record(1, -100)];
+    let (fired, _) = operator(log, 1000, 0, bounded);
+    assert_eq!(
+        fired,
+        vec![
+            (1, Window::new(-2500, -800), 2, 1, -601),
+            (1, Window::new(-100, 900), 1, 1, END_OF_INPUT)
+        ]
+    );
+}

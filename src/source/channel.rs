@@ -69,8 +69,8 @@ impl<D> Clone for Pusher<D> {
 }
 
 impl<D> Pusher<D> {
-    /// Pushes one record with event time `time`; waits while its lane is full (the pipeline is
-    /// behind). Returns it back if the pipeline has stopped.
+    /// Pushes one record with event time `time` (signed ms since the Unix epoch, negative before
+    /// 1970); waits while its lane is full (the pipeline is behind). Returns it back if the pipeline has stopped.
     pub fn push_at(&mut self, time: EventTime, data: D) -> Result<(), D> {
         let (tx, bell) = &self.lanes[self.next];
         self.next = (self.next + 1) % self.lanes.len();
