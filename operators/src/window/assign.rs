@@ -16,10 +16,11 @@
 //! Window bounds are [`EventTime`]s: a window may start before 0 (`[-500, 500)` holds `t = 100` for a
 //! 1000/500 sliding window) or lie wholly before 1970.
 //!
-//! Near the ends of the `i64` range, where Flink's Java arithmetic would wrap around, bounds saturate
-//! instead: a window that would start before `i64::MIN` starts there, and one that would end after
-//! `i64::MAX` ends there. Only event times within a window size of either end (292 million years from
-//! 1970) are affected; nothing overflows or panics.
+//! Near the ends of the `i64` range, where Flink's Java arithmetic would wrap around, an event time is
+//! clamped instead: a time within `2 × (size + slide)` ms of either end (292 million years from 1970)
+//! is assigned to the windows of the nearest time that is not ([`TimeWindows::exact_times`]).
+//! Everywhere else the arithmetic is Flink's, plain: nothing overflows or panics, and assignment costs
+//! what it cost with unsigned times. Windows are at most [`MAX_WINDOW_MS`] long.
 
 use serde::{Deserialize, Serialize};
 
@@ -72,14 +73,21 @@ pub fn window_start_with_offset(timestamp: EventTime, offset: i64, window_size: 
     debug_assert!(window_size > 0, "a window size must be positive");
     let remainder = match timestamp.checked_sub(offset) {
         Some(shifted) => shifted % window_size,
-        // Within |offset| of the ends of the range only: the same remainder, computed wider.
-        None => ((i128::from(timestamp) - i128::from(offset)) % i128::from(window_size)) as i64,
+        None => wide_remainder(timestamp, offset, window_size),
     };
     if remainder < 0 {
         timestamp.saturating_sub(remainder + window_size)
     } else {
         timestamp.saturating_sub(remainder)
     }
+}
+
+/// `(timestamp - offset) % window_size` where the difference overflows `i64` (within `|offset|` of
+/// the ends of the range): the same remainder, computed wider, off the hot path.
+#[cold]
+#[inline(never)]
+fn wide_remainder(timestamp: EventTime, offset: i64, window_size: i64) -> i64 {
+    ((i128::from(timestamp) - i128::from(offset)) % i128::from(window_size)) as i64
 }
 
 fn gcd(a: i64, b: i64) -> i64 {
@@ -89,6 +97,10 @@ fn gcd(a: i64, b: i64) -> i64 {
         gcd(b, a % b)
     }
 }
+
+/// The longest window, in ms (2^60 ms, 36 million years): so that the arithmetic of window bounds
+/// has room in `i64` around every event time but the last few window sizes of the range.
+pub const MAX_WINDOW_MS: i64 = 1 << 60;
 
 /// Event-time windows of a fixed size: tumbling (`slide == size`, [`TimeWindows::tumbling`]) or sliding
 /// (`slide < size`, [`TimeWindows::sliding`]), aligned to `offset` (Kafka Streams calls them the same).
@@ -130,6 +142,12 @@ impl TimeWindows {
                 "a slide ({slide} ms) longer than the window ({size} ms) would leave records in no window"
             )));
         }
+        if size > MAX_WINDOW_MS {
+            return Err(InvalidWindows(format!(
+                "a window of {size} ms is longer than the longest Caudal windows: {MAX_WINDOW_MS} ms \
+                 (2^60 ms, 36 million years)"
+            )));
+        }
         Ok(TimeWindows {
             size,
             slide,
@@ -159,73 +177,146 @@ impl TimeWindows {
         self.offset
     }
 
-    /// The start of the pane holding `t`: [`window_start_with_offset`] with the pane's length.
+    /// The event times whose windows this assignment computes exactly: all but the last
+    /// `2 × (size + slide)` ms at either end of the `i64` range. Within them nothing overflows, so the
+    /// arithmetic stays as plain (and as fast) as Flink's; a time beyond them is clamped to the
+    /// nearest one within them.
+    #[inline]
+    pub fn exact_times(&self) -> std::ops::RangeInclusive<EventTime> {
+        // size and slide are at most MAX_WINDOW_MS (2^60): the margin is at most 2^62.
+        let margin = 2 * (self.size + self.slide);
+        EventTime::MIN + margin..=EventTime::MAX - margin
+    }
+
+    /// `t` clamped into [`TimeWindows::exact_times`].
+    #[inline]
+    fn clamp(&self, t: EventTime) -> EventTime {
+        let exact = self.exact_times();
+        t.clamp(*exact.start(), *exact.end())
+    }
+
+    /// The start of the pane holding `t`: Flink's alignment with the pane's length.
     #[inline]
     pub fn pane_of(&self, t: EventTime) -> EventTime {
-        window_start_with_offset(t, self.offset, self.pane)
+        flink_start(self.clamp(t), self.offset, self.pane)
     }
 
-    /// The start of the last (latest) window holding `t` (Flink's `lastStart`).
+    /// The pane holding `t` with the windows that hold it: what a record at `t` is assigned to.
     #[inline]
-    fn last_start(&self, t: EventTime) -> EventTime {
-        window_start_with_offset(t, self.offset, self.slide)
+    pub fn assign(&self, t: EventTime) -> PaneWindows {
+        self.pane_windows(self.pane_of(t))
     }
 
-    /// The earliest window start whose window holds `t`, given the latest, `last`: the windows of `t`
-    /// start at `first, first + slide, ..., last`.
+    /// The windows holding the pane that starts at `pane_start` (the windows of any instant of it:
+    /// windows and panes are aligned to the same offset).
     #[inline]
-    fn first_start(&self, t: EventTime, last: EventTime) -> EventTime {
-        // Windows start every `slide` from `last` down, while the window still reaches past `t`:
-        // `start > t - size`, so `(last - t + size - 1) / slide` windows before `last`.
-        let before = (last - t + self.size - 1).div_euclid(self.slide);
-        last.saturating_sub(before * self.slide)
+    pub fn pane_windows(&self, pane_start: EventTime) -> PaneWindows {
+        // Pane starts of exact times are at most a pane before them.
+        let exact = self.exact_times();
+        let start = pane_start.clamp(*exact.start() - self.size, *exact.end());
+        // Flink's lastStart, then the earliest start whose window still reaches past the pane:
+        // `first > start - size`, so `(last - start + size - 1) / slide` windows before `last`.
+        let last = flink_start(start, self.offset, self.slide);
+        let first = last - (last - start + self.size - 1).div_euclid(self.slide) * self.slide;
+        PaneWindows {
+            start,
+            first,
+            last,
+            slide: self.slide,
+            size: self.size,
+        }
     }
 
-    /// Every window holding `t`, latest first (Flink's order: `for (start = lastStart; start >
-    /// timestamp - size; start -= slide)`).
+    /// Every window holding `t`, latest first: Flink's `SlidingEventTimeWindows.assignWindows`,
+    /// `for (start = lastStart; start > timestamp - size; start -= slide)`.
     pub fn windows_of(&self, t: EventTime) -> impl Iterator<Item = Window> + '_ {
-        let last = self.last_start(t);
-        let first = self.first_start(t, last);
-        let mut next = Some(last);
-        std::iter::from_fn(move || {
-            let start = next.filter(|s| *s >= first)?;
-            next = start.checked_sub(self.slide);
-            Some(Window::new(start, start.saturating_add(self.size)))
-        })
+        let t = self.clamp(t);
+        let last = flink_start(t, self.offset, self.slide);
+        (0..)
+            .map(move |i| last - i * self.slide)
+            .take_while(move |s| *s > t - self.size)
+            .map(move |s| Window::new(s, s + self.size))
     }
 
     /// The end of the last (latest) window holding the pane that starts at `pane_start`.
     #[inline]
     pub fn last_end_of_pane(&self, pane_start: EventTime) -> EventTime {
-        self.last_start(pane_start).saturating_add(self.size)
+        self.pane_windows(pane_start).last_end()
     }
 
     /// The end of the first (earliest) window holding the pane that starts at `pane_start`.
     #[inline]
     pub fn first_end_of_pane(&self, pane_start: EventTime) -> EventTime {
-        let last = self.last_start(pane_start);
-        self.first_start(pane_start, last).saturating_add(self.size)
+        self.pane_windows(pane_start).first_end()
     }
 
     /// The ends of every window holding the pane that starts at `pane_start`, earliest first.
-    pub fn ends_of_pane(&self, pane_start: EventTime) -> impl Iterator<Item = EventTime> + '_ {
-        // The same windows as for any instant of the pane: take its first. Every window from the
-        // earliest to `last` holds the whole pane, since windows and panes are aligned to the same
-        // offset.
-        let last = self.last_start(pane_start);
-        let first = self.first_start(pane_start, last);
-        let mut next = Some(first);
-        std::iter::from_fn(move || {
-            let start = next.filter(|s| *s <= last)?;
-            next = start.checked_add(self.slide);
-            Some(start.saturating_add(self.size))
-        })
+    pub fn ends_of_pane(&self, pane_start: EventTime) -> impl Iterator<Item = EventTime> {
+        self.pane_windows(pane_start).ends()
     }
 
     /// The starts of the panes of the window ending at `end`, earliest first.
     pub fn panes_of_window(&self, end: EventTime) -> impl Iterator<Item = EventTime> + '_ {
-        let start = end.saturating_sub(self.size);
-        (0..self.size / self.pane).map_while(move |i| start.checked_add(i * self.pane))
+        // Window ends of exact times are at most a window after them.
+        let exact = self.exact_times();
+        let start = end.clamp(*exact.start(), *exact.end() + self.size) - self.size;
+        (0..self.size / self.pane).map(move |i| start + i * self.pane)
+    }
+}
+
+/// Flink's alignment for a time `t` that [`TimeWindows::exact_times`] holds (or a pane start of
+/// one): nothing overflows, so it is Flink's formula as Flink writes it.
+#[inline]
+fn flink_start(t: EventTime, offset: i64, size: i64) -> EventTime {
+    let remainder = (t - offset) % size;
+    if remainder < 0 {
+        t - (remainder + size)
+    } else {
+        t - remainder
+    }
+}
+
+/// A pane and the windows that hold it ([`TimeWindows::assign`]): the windows starting every `slide`
+/// from the earliest to the latest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PaneWindows {
+    /// The pane's start.
+    pub start: EventTime,
+    /// The start of the earliest window holding it.
+    first: EventTime,
+    /// The start of the latest window holding it (Flink's `lastStart`).
+    last: EventTime,
+    slide: i64,
+    size: i64,
+}
+
+impl PaneWindows {
+    /// The end of the earliest window holding the pane: the first to fire.
+    #[inline]
+    pub fn first_end(&self) -> EventTime {
+        self.first + self.size
+    }
+
+    /// The end of the latest window holding the pane: the last to fire.
+    #[inline]
+    pub fn last_end(&self) -> EventTime {
+        self.last + self.size
+    }
+
+    /// The ends of every window holding the pane, earliest first.
+    #[inline]
+    pub fn ends(&self) -> impl Iterator<Item = EventTime> {
+        let PaneWindows {
+            first,
+            last,
+            slide,
+            size,
+            ..
+        } = *self;
+        (0..)
+            .map(move |i| first + i * slide)
+            .take_while(move |s| *s <= last)
+            .map(move |s| s + size)
     }
 }
 
@@ -359,14 +450,16 @@ mod tests {
         assert_eq!(w.last_end_of_pane(w.pane_of(-1)), 1500);
     }
 
-    /// Near the ends of the range bounds saturate: no overflow, and a record still has a window.
+    /// Near the ends of the range a time is clamped: no overflow, and every record has its windows.
     #[test]
-    fn extreme_times_saturate_instead_of_overflowing() {
+    fn extreme_times_are_clamped_instead_of_overflowing() {
         for w in [
             TimeWindows::tumbling(1000, 0).unwrap(),
             TimeWindows::tumbling(1000, 300).unwrap(),
             TimeWindows::sliding(1000, 300, 7).unwrap(),
+            TimeWindows::tumbling(MAX_WINDOW_MS, 0).unwrap(),
         ] {
+            let exact = w.exact_times();
             for t in [
                 i64::MIN,
                 i64::MIN + 1,
@@ -374,18 +467,30 @@ mod tests {
                 i64::MAX - 999,
                 i64::MAX,
             ] {
+                let nearest = t.clamp(*exact.start(), *exact.end());
                 let windows: Vec<Window> = w.windows_of(t).collect();
+                assert_eq!(windows, w.windows_of(nearest).collect::<Vec<_>>());
                 assert!(!windows.is_empty(), "{w:?} t = {t}");
-                assert!(windows.iter().all(|win| win.start <= t), "{w:?} t = {t}");
-                let pane = w.pane_of(t);
-                assert!(pane <= t);
-                assert!(w.ends_of_pane(pane).count() >= 1);
-                assert!(w.first_end_of_pane(pane) <= w.last_end_of_pane(pane));
-                for end in w.ends_of_pane(pane) {
-                    assert!(w.panes_of_window(end).count() >= 1);
+                assert!(
+                    windows
+                        .iter()
+                        .all(|win| win.end - win.start == w.size() && win.start <= nearest),
+                    "{w:?} t = {t}"
+                );
+                let pane = w.assign(t);
+                assert_eq!(pane.start, w.pane_of(t));
+                assert_eq!(pane, w.pane_windows(pane.start));
+                let mut ends: Vec<i64> = windows.iter().map(|w| w.end).collect();
+                ends.sort();
+                assert_eq!(pane.ends().collect::<Vec<_>>(), ends);
+                assert_eq!(pane.first_end(), ends[0]);
+                assert_eq!(pane.last_end(), *ends.last().unwrap());
+                for end in ends {
+                    assert!(w.panes_of_window(end).any(|p| p == pane.start));
                 }
             }
         }
+        // Flink's formula itself, for any time: a start before i64::MIN saturates there.
         assert_eq!(window_start_with_offset(i64::MIN, 0, 1000), i64::MIN);
         assert_eq!(window_start_with_offset(i64::MIN, 999, 1000), i64::MIN);
         assert_eq!(
@@ -393,6 +498,10 @@ mod tests {
             i64::MAX - i64::MAX % 1000
         );
         assert_eq!(Window::new(i64::MIN, i64::MIN).max_timestamp(), i64::MIN);
+        assert!(TimeWindows::tumbling(MAX_WINDOW_MS + 1, 0)
+            .unwrap_err()
+            .0
+            .contains("longest"));
     }
 
     /// Flink's formula, written as floor division.
@@ -408,6 +517,8 @@ mod tests {
             let start = window_start_with_offset(t, offset, size);
             prop_assert_eq!(start, reference_start(t, offset, size));
             prop_assert!(start <= t && t < start + size);
+            prop_assert_eq!(flink_start(t, offset, size), start);
+            prop_assert_eq!(TimeWindows::tumbling(size, offset).unwrap().pane_of(t), start);
         }
 
         /// Every window of a record holds it, and they are exactly the aligned windows that hold it

@@ -190,9 +190,10 @@ impl<V, A: Aggregate<V>> FixedWindowOperator<A, V> {
         let (windows, lateness) = (self.windows, self.lateness);
         state.panes.retain(|(pane, _)| {
             windows
-                .ends_of_pane(*pane)
-                .last()
-                .is_some_and(|e| e.saturating_add(lateness) > limit)
+                .pane_windows(*pane)
+                .last_end()
+                .saturating_add(lateness)
+                > limit
         });
         state
             .fired
@@ -212,9 +213,9 @@ where
     /// Takes one record read at message time `read_at` (the watermark then plus one).
     #[inline]
     fn on_record(&mut self, key: K, value: V, time: EventTime, ctx: &mut Ctx<'_, K, V, A>) {
-        let (t, c) = (time, ctx.read_at());
-        let pane = self.windows.pane_of(t);
-        let last_end = self.windows.last_end_of_pane(pane);
+        let c = ctx.read_at();
+        let assigned = self.windows.assign(time);
+        let (pane, last_end) = (assigned.start, assigned.last_end());
         if last_end.saturating_add(self.lateness) <= c {
             // Every window of the record is past its cleanup time.
             ctx.output.late(key, value, time);
@@ -222,7 +223,7 @@ where
         }
         // Fast path: the pane exists and all its windows are still open, so they are registered already
         // (at the pane's creation, by a record no later than this one): only the pane changes.
-        if self.windows.first_end_of_pane(pane) > c {
+        if assigned.first_end() > c {
             if let Some(state) = ctx.states.get_mut(&key) {
                 if let Ok(i) = state.panes.binary_search_by_key(&pane, |p| p.0) {
                     self.agg.add(&mut state.panes[i].1, value);
@@ -236,7 +237,7 @@ where
             .get_or_insert_with(key.clone(), FixedWindowState::default);
         // Windows the watermark has passed but that have not fired yet fire first, without the record,
         // as they would have when the watermark passed them.
-        for end in self.windows.ends_of_pane(pane) {
+        for end in assigned.ends() {
             if end.saturating_add(self.lateness) > c
                 && end <= c
                 && remove_sorted(&mut state.pending, end)
@@ -254,7 +255,7 @@ where
                 at_frontier(last_end.saturating_add(self.lateness)),
             );
         }
-        for end in self.windows.ends_of_pane(pane) {
+        for end in assigned.ends() {
             if end.saturating_add(self.lateness) <= c {
                 continue;
             }

@@ -34,7 +34,7 @@ use crate::time::EventTime;
 
 pub use crate::shell::LateRecord;
 pub use aggregate::Aggregate;
-pub use assign::{TimeWindows, Window};
+pub use assign::{PaneWindows, TimeWindows, Window};
 
 pub use crate::time::END_OF_INPUT;
 
