@@ -29,7 +29,7 @@ fn caudal_sliding(epochs: u64) -> std::time::Duration {
     timely::execute_directly(move |worker| {
         let mut input: EventInput<(u64, ())> = EventInput::new();
         let probe = ProbeHandle::new();
-        worker.dataflow::<u64, _, _>(|scope| {
+        worker.dataflow::<EventTime, _, _>(|scope| {
             let windows = TimeWindows::sliding(WINDOW_MS as i64, 2_000, 0).unwrap();
             EventStream::new(scope.input_from(&mut input))
                 .window(windows, 0, Count)
@@ -41,10 +41,10 @@ fn caudal_sliding(epochs: u64) -> std::time::Duration {
         let mut seq = 0u64;
         for _ in 0..epochs {
             for _ in 0..EPOCH {
-                input.send(Event::new(seq / 100, (key_of(seq), ())));
+                input.send(Event::new((seq / 100) as EventTime, (key_of(seq), ())));
                 seq += 1;
             }
-            input.advance_to((seq / 100).max(*input.time()));
+            input.advance_to(((seq / 100) as EventTime).max(*input.time()));
             worker.step_while(|| probe.less_than(input.time()));
         }
         black_box(seq);

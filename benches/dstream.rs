@@ -40,7 +40,7 @@ fn per_record(n: usize, iters: u64) -> Duration {
     timely::execute_directly(move |worker| {
         let mut input: EventInput<String> = EventInput::new();
         let probe = ProbeHandle::new();
-        worker.dataflow::<u64, _, _>(|scope| {
+        worker.dataflow::<EventTime, _, _>(|scope| {
             EventStream::new(scope.input_from(&mut input))
                 .flat_map(|line: String| {
                     line.split(' ')
@@ -56,9 +56,9 @@ fn per_record(n: usize, iters: u64) -> Duration {
             let batch = lines(n, t as usize);
             let started = Instant::now();
             for line in batch {
-                input.send(Event::new(t, line));
+                input.send(Event::new(t as EventTime, line));
             }
-            input.advance_to(t + 1);
+            input.advance_to(t as EventTime + 1);
             worker.step_while(|| probe.less_than(input.time()));
             total += started.elapsed();
         }

@@ -29,7 +29,7 @@ fn hop(c: &mut Criterion) {
                 timely::execute_directly(move |worker| {
                     let mut input: EventInput<u64> = EventInput::new();
                     let probe = ProbeHandle::new();
-                    worker.dataflow::<u64, _, _>(|scope| {
+                    worker.dataflow::<EventTime, _, _>(|scope| {
                         let mut s = EventStream::new(scope.input_from(&mut input));
                         for _ in 0..n {
                             s = s.map(|x| x.wrapping_add(1));
@@ -37,8 +37,8 @@ fn hop(c: &mut Criterion) {
                         s.inner.probe_with(&probe);
                     });
                     let started = Instant::now();
-                    for t in 0..iters {
-                        input.send(Event::new(t, black_box(t)));
+                    for t in 0..iters as EventTime {
+                        input.send(Event::new(t, black_box(t as u64)));
                         input.advance_to(t + 1);
                         worker.step_while(|| probe.less_than(input.time()));
                     }
@@ -59,7 +59,7 @@ fn keyed_count(c: &mut Criterion) {
             timely::execute_directly(move |worker| {
                 let mut input: EventInput<(u64, ())> = EventInput::new();
                 let probe = ProbeHandle::new();
-                worker.dataflow::<u64, _, _>(|scope| {
+                worker.dataflow::<EventTime, _, _>(|scope| {
                     EventStream::new(scope.input_from(&mut input))
                         .running_count()
                         .inner
@@ -67,7 +67,7 @@ fn keyed_count(c: &mut Criterion) {
                 });
                 let mut key = 0u64;
                 let started = Instant::now();
-                for t in 0..iters {
+                for t in 0..iters as EventTime {
                     for _ in 0..BATCH {
                         key = (key + 7919) % 10_000;
                         input.send(Event::new(t, (key, ())));
@@ -131,7 +131,7 @@ fn idle_step(c: &mut Criterion) {
             timely::execute_directly(move |worker| {
                 let mut input: EventInput<u64> = EventInput::new();
                 let probe = ProbeHandle::new();
-                worker.dataflow::<u64, _, _>(|scope| {
+                worker.dataflow::<EventTime, _, _>(|scope| {
                     let s = EventStream::new(scope.input_from(&mut input))
                         .map(|x| x + 1)
                         .filter(|x| x % 2 == 0);

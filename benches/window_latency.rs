@@ -50,8 +50,8 @@ const KEYS: u64 = 100_000;
 /// step to `until`, and steps until one result per key has come (a budgeted burst takes several
 /// activations); returns the latency histogram (ns) of every result.
 fn latency<O: 'static>(
-    records: Vec<(u64, u64)>,
-    steps: Vec<u64>,
+    records: Vec<(u64, EventTime)>,
+    steps: Vec<EventTime>,
     budget: WorkBudget,
     build: impl for<'s> Fn(EventStream<'s, (u64, u64)>) -> EventStream<'s, O> + Send + Sync + 'static,
 ) -> Histogram<u64> {
@@ -69,7 +69,7 @@ fn latency<O: 'static>(
             Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).unwrap(),
         ));
         let (at, h) = (advanced_at.clone(), histogram.clone());
-        worker.dataflow::<u64, _, _>(|scope| {
+        worker.dataflow::<EventTime, _, _>(|scope| {
             let results = build(EventStream::new(scope.input_from(&mut input)));
             results
                 .inspect(move |_| {
@@ -101,7 +101,7 @@ fn latency<O: 'static>(
 
 /// Live heap bytes per key once `records` have been processed by the operator `build` makes.
 fn memory_per_key<O: 'static>(
-    records: Vec<(u64, u64)>,
+    records: Vec<(u64, EventTime)>,
     build: impl for<'s> FnOnce(EventStream<'s, (u64, u64)>) -> EventStream<'s, O>
         + Send
         + Sync
@@ -110,7 +110,7 @@ fn memory_per_key<O: 'static>(
     timely::execute_directly(move |worker| {
         let mut input: EventInput<(u64, u64)> = EventInput::new();
         let probe = ProbeHandle::new();
-        worker.dataflow::<u64, _, _>(|scope| {
+        worker.dataflow::<EventTime, _, _>(|scope| {
             build(EventStream::new(scope.input_from(&mut input)))
                 .inner
                 .probe_with(&probe);
@@ -135,10 +135,11 @@ fn us(h: &Histogram<u64>, q: f64) -> f64 {
 
 fn main() {
     // Staggered: key k's session (gap 1 s) starts at k / 10 ms, so ten sessions end per millisecond.
-    let staggered: Vec<(u64, u64)> = (0..KEYS).map(|k| (k, 2 + k / 10)).collect();
+    let staggered: Vec<(u64, EventTime)> =
+        (0..KEYS).map(|k| (k, 2 + (k / 10) as EventTime)).collect();
     let h = latency(
         staggered,
-        (1002..1002 + KEYS / 10).collect(),
+        (1002..1002 + KEYS as EventTime / 10).collect(),
         WorkBudget::DEFAULT,
         |s| s.session_window(1000, 0, Count).0,
     );
@@ -146,7 +147,8 @@ fn main() {
     println!("  staggered sessions (about 10 fire per 1 ms watermark step): p50 {:.1}  p99 {:.1}  p99.9 {:.1}  max {:.1}  ({} results)", us(&h, 0.5), us(&h, 0.99), us(&h, 0.999), h.max() as f64 / 1e3, h.len());
 
     // Aligned: every key's tumbling window [0, 1000) ends at once.
-    let aligned: Vec<(u64, u64)> = (0..KEYS).map(|k| (k, 2 + k % 900)).collect();
+    let aligned: Vec<(u64, EventTime)> =
+        (0..KEYS).map(|k| (k, 2 + (k % 900) as EventTime)).collect();
     for budget in [WorkBudget::DEFAULT, WorkBudget::unbounded()] {
         let h = latency(aligned.clone(), vec![1000], budget, |s| {
             s.window(TimeWindows::tumbling(1000, 0).unwrap(), 0, Count)
@@ -156,12 +158,12 @@ fn main() {
     }
 
     println!("state memory per open key (live heap bytes, 100,000 keys)");
-    let one_each: Vec<(u64, u64)> = (0..KEYS).map(|k| (k, 10)).collect();
+    let one_each: Vec<(u64, EventTime)> = (0..KEYS).map(|k| (k, 10)).collect();
     let tumbling = memory_per_key(one_each.clone(), |s| {
         s.window(TimeWindows::tumbling(1000, 0).unwrap(), 0, Count)
             .0
     });
-    let five_panes: Vec<(u64, u64)> = (0..KEYS)
+    let five_panes: Vec<(u64, EventTime)> = (0..KEYS)
         .flat_map(|k| (0..5).map(move |p| (k, 10 + p * 2000)))
         .collect();
     let sliding = memory_per_key(five_panes, |s| {

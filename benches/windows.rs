@@ -30,7 +30,7 @@ fn drive<O: 'static>(
     timely::execute_directly(move |worker| {
         let mut input: EventInput<(u64, u64)> = EventInput::new();
         let probe = ProbeHandle::new();
-        worker.dataflow::<u64, _, _>(|scope| {
+        worker.dataflow::<EventTime, _, _>(|scope| {
             build(EventStream::new(
                 timely::dataflow::operators::Input::input_from(&scope, &mut input),
             ))
@@ -41,18 +41,14 @@ fn drive<O: 'static>(
         let mut seq = 0u64;
         for _ in 0..epochs {
             for _ in 0..EPOCH {
-                let now = seq / 100;
+                let now = (seq / 100) as EventTime;
                 // Spread keys over the key space; every 100th record is 1 s late.
                 let key = seq.wrapping_mul(0x9E37_79B9_7F4A_7C15) % KEYS;
-                let time = if seq % 100 == 99 {
-                    now.saturating_sub(1000)
-                } else {
-                    now
-                };
+                let time = if seq % 100 == 99 { now - 1000 } else { now };
                 input.send(Event::new(time, (key, seq)));
                 seq += 1;
             }
-            input.advance_to((seq / 100).max(*input.time()));
+            input.advance_to(((seq / 100) as EventTime).max(*input.time()));
             worker.step_while(|| probe.less_than(input.time()));
         }
         black_box(seq);

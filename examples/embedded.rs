@@ -28,7 +28,7 @@ fn try_strategy(name: &str, idle: IdleStrategy) {
     for i in 0..25u32 {
         let sent = Instant::now();
         app.input
-            .push_at(i as u64, (i, 31.5 + i as f64))
+            .push_at(i as EventTime, (i, 31.5 + i as f64))
             .expect("the pipeline is running");
         let alert = app.output.recv().expect("an alert comes back");
         round_trips.push(sent.elapsed());

@@ -6,7 +6,7 @@
 
 use caudal::prelude::*;
 
-const MIN: u64 = 60_000;
+const MIN: EventTime = 60_000;
 
 fn main() {
     // (class, event, minute): "start" and "end" open and close a class, anything else is a comment.
@@ -39,13 +39,13 @@ fn main() {
     caudal::run(RunConfig::new(ExecutionMode::PerRecord), move |df| {
         let (classes, outside) = df
             .source("comments", &source)
-            .marker_session(120 * MIN, Count);
+            .marker_session(120 * MIN as u64, Count);
         let lines = classes.map(|r| {
             format!(
                 "{:<10} from minute {:>3} to {:>3}: {} comments",
                 r.key,
-                r.window.start / MIN as i64,
-                r.window.end / MIN as i64,
+                r.window.start / MIN,
+                r.window.end / MIN,
                 r.value
             )
         });

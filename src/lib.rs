@@ -21,8 +21,8 @@
 //! Caudal turns it off (`default-features = false`) and compiles the runtime alone, without clap or
 //! plotters.
 //!
-//! Time: every record has an event time in ms; the watermark is timely's frontier (see
-//! [`operators::time`]).
+//! Time: every record has an event time, signed ms since the Unix epoch (negative before 1970, as
+//! Flink's); the watermark is timely's frontier (see [`operators::time`]).
 //!
 //! Most programs need only the [`prelude`].
 

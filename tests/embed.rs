@@ -128,7 +128,7 @@ fn a_pusher_that_runs_ahead_of_the_pipeline_waits_for_it() {
     .unwrap();
     let mut furthest = 0;
     for i in 0..RECORDS {
-        pusher.push_at(i, i).unwrap();
+        pusher.push_at(i as EventTime, i).unwrap();
         furthest = furthest.max(i + 1 - taken.load(Ordering::Relaxed));
     }
     drop(pusher);

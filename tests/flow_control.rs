@@ -213,7 +213,7 @@ impl caudal::source::Source for Uneven {
             budget as u64
         };
         let upto = (self.next + n).min(self.end);
-        out.extend((self.next..upto).map(|i| Event::new(i, i)));
+        out.extend((self.next..upto).map(|i| Event::new(i as EventTime, i)));
         self.next = upto;
         match (self.next == self.end, self.worker) {
             (true, _) => caudal::source::Poll::Done,
@@ -231,7 +231,7 @@ impl caudal::source::Source for Uneven {
 
 #[test]
 fn a_fast_source_instance_waits_for_a_slow_one_in_event_time() {
-    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::atomic::{AtomicI64, Ordering};
     use std::sync::Arc;
     use std::time::Duration;
 
@@ -242,8 +242,8 @@ fn a_fast_source_instance_waits_for_a_slow_one_in_event_time() {
         .max_watermark_drift(Some(drift));
     config.source_budget = 50;
     // The latest event time each worker has read, and the most worker 0 was ever ahead of worker 1.
-    let latest: Arc<[AtomicU64; 2]> = Arc::new(Default::default());
-    let widest = Arc::new(AtomicU64::new(0));
+    let latest: Arc<[AtomicI64; 2]> = Arc::new(Default::default());
+    let widest = Arc::new(AtomicI64::new(0));
     let out = Collect::new();
     let (sink, seen, gap) = (out.clone(), latest.clone(), widest.clone());
     let report = caudal::run(config, move |df| {
@@ -271,7 +271,7 @@ fn a_fast_source_instance_waits_for_a_slow_one_in_event_time() {
     expected.sort();
     assert_eq!(out.sorted_data(), expected);
     // Worker 0 looks before it reads: at most one activation's read past the allowed drift.
-    let bound = drift.as_millis() as u64 + 2 * 50;
+    let bound = drift.as_millis() as i64 + 2 * 50;
     let widest = widest.load(Ordering::Relaxed);
     assert!(
         widest <= bound,

@@ -786,7 +786,7 @@ fn the_library_gets_keys_headers_and_event_times_from_an_extractor() {
         df.sink("seen", readings, &sink);
     })
     .unwrap();
-    type Seen = (u64, i64, Option<Vec<u8>>, Vec<(String, Vec<u8>)>);
+    type Seen = (EventTime, i64, Option<Vec<u8>>, Vec<(String, Vec<u8>)>);
     let got: Vec<Seen> = seen
         .take()
         .into_iter()

@@ -6,7 +6,7 @@ use std::time::Duration;
 use caudal::prelude::*;
 use timely::dataflow::operators::Inspect;
 
-/// Worker 0 reads events at 0..100 ms and then waits forever; the other workers never read anything.
+/// Worker 0 reads its events and then waits forever; the other workers never read anything.
 struct SilentAfter {
     events: Vec<Event<u64>>,
 }
@@ -22,11 +22,22 @@ impl Source for SilentAfter {
     }
 }
 
-/// The highest frontier the stream reached in 400 ms, before the run was stopped.
-fn highest_frontier(idle_timeout: Option<Duration>, watermark: WatermarkStrategy) -> u64 {
-    let source = |w: WorkerInfo| -> Box<dyn Source<Item = u64>> {
+/// The highest frontier the stream reached in 400 ms, before the run was stopped, when worker 0 reads
+/// events at 0..100 ms.
+fn highest_frontier(idle_timeout: Option<Duration>, watermark: WatermarkStrategy) -> EventTime {
+    highest_frontier_of(0..100, idle_timeout, watermark)
+}
+
+/// The highest frontier the stream reached in 400 ms when worker 0 reads events at `times`
+/// (`EventTime::MIN`, timely's minimum, if it never moved).
+fn highest_frontier_of(
+    times: std::ops::Range<EventTime>,
+    idle_timeout: Option<Duration>,
+    watermark: WatermarkStrategy,
+) -> EventTime {
+    let source = move |w: WorkerInfo| -> Box<dyn Source<Item = u64>> {
         let events = if w.index == 0 {
-            (0..100).map(|t| Event::new(t, t)).collect()
+            times.clone().map(|t| Event::new(t, t as u64)).collect()
         } else {
             Vec::new()
         };
@@ -55,7 +66,13 @@ fn highest_frontier(idle_timeout: Option<Duration>, watermark: WatermarkStrategy
     .unwrap();
     std::thread::sleep(Duration::from_millis(400));
     // Read before stopping: when the sources end, the frontier passes through whatever they held.
-    let highest = frontiers.lock().unwrap().iter().copied().max().unwrap_or(0);
+    let highest = frontiers
+        .lock()
+        .unwrap()
+        .iter()
+        .copied()
+        .max()
+        .unwrap_or(EventTime::MIN);
     running.stop_flag().stop();
     running.join().unwrap();
     highest
@@ -63,7 +80,11 @@ fn highest_frontier(idle_timeout: Option<Duration>, watermark: WatermarkStrategy
 
 #[test]
 fn a_silent_worker_holds_the_watermark_back() {
-    assert_eq!(highest_frontier(None, WatermarkStrategy::Monotonic), 0);
+    // At timely's minimum: nothing is complete, so a record at any time, before 1970 too, is on time.
+    assert_eq!(
+        highest_frontier(None, WatermarkStrategy::Monotonic),
+        EventTime::MIN
+    );
 }
 
 #[test]
@@ -85,5 +106,29 @@ fn bounded_out_of_orderness_keeps_the_frontier_behind_the_records() {
     assert_eq!(
         highest_frontier(Some(Duration::from_millis(20)), strategy),
         89
+    );
+}
+
+#[test]
+fn the_watermark_follows_records_before_1970() {
+    // Events at -1000..-900: monotonic, the frontier is the highest event time seen (-901).
+    assert_eq!(
+        highest_frontier_of(
+            -1000..-900,
+            Some(Duration::from_millis(20)),
+            WatermarkStrategy::Monotonic
+        ),
+        -901
+    );
+    // Bounded by 10 ms: watermark = -901 - 10 - 1 = -912, frontier -911.
+    let strategy = WatermarkStrategy::BoundedOutOfOrderness { max_delay_ms: 10 };
+    assert_eq!(
+        highest_frontier_of(-1000..-900, Some(Duration::from_millis(20)), strategy),
+        -911
+    );
+    // Across 1970: events at -50..50 put the frontier at 49 - 10 = 39.
+    assert_eq!(
+        highest_frontier_of(-50..50, Some(Duration::from_millis(20)), strategy),
+        39
     );
 }

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use caudal::operators::window::WindowResult;
 use caudal::prelude::*;
 use caudal::workload::{Post, Posts, Tag};
 
@@ -137,4 +138,101 @@ fn an_idle_input_does_not_hold_windows_open() {
     running.stop_flag().stop();
     running.join().unwrap();
     assert_eq!(before_stop, vec![(1, Window::new(0, 1000), 2)]);
+}
+
+/// A windowed count of key 1's records.
+type Counting = fn(EventStream<'_, (u8, ())>) -> EventStream<'_, WindowResult<u8, u64>>;
+
+/// Runs `window` over `times` (all of key 1, from worker 0, out of order as given) in `mode` on
+/// `workers` workers, with a watermark 5 s behind the records so that none is late; returns the
+/// firings as `(window, count)`, sorted.
+fn counts_before_1970(
+    times: &[EventTime],
+    mode: &str,
+    workers: usize,
+    window: Counting,
+) -> Vec<(Window, u64)> {
+    let events: Vec<Event<(u8, ())>> = times.iter().map(|t| Event::new(*t, (1, ()))).collect();
+    let source = caudal::source::from_events(events);
+    let results = Collect::new();
+    let sink = results.clone();
+    let config = RunConfig::new(mode.parse().unwrap())
+        .workers(workers)
+        .watermark(WatermarkStrategy::BoundedOutOfOrderness {
+            max_delay_ms: 5_000,
+        });
+    caudal::run(config, move |df| {
+        let fired = window(df.source("events", &source));
+        df.sink("results", fired.map(|r| (r.window, r.value)), &sink);
+    })
+    .unwrap();
+    results.sorted_data()
+}
+
+/// Tumbling, sliding and session windows before 1970 and across it, worked by hand from Flink's
+/// formulas (`TimeWindow.getWindowStartWithOffset`: floor alignment; sessions `[t, t + gap)` merged
+/// when they touch), through the whole runtime in every mode.
+#[test]
+fn windows_before_1970_are_flinks_in_every_mode() {
+    fn tumbling(s: EventStream<'_, (u8, ())>) -> EventStream<'_, WindowResult<u8, u64>> {
+        s.window(TimeWindows::tumbling(1000, 0).unwrap(), 0, Count)
+            .0
+    }
+    fn straddling(s: EventStream<'_, (u8, ())>) -> EventStream<'_, WindowResult<u8, u64>> {
+        s.window(TimeWindows::tumbling(1000, 500).unwrap(), 0, Count)
+            .0
+    }
+    fn sliding(s: EventStream<'_, (u8, ())>) -> EventStream<'_, WindowResult<u8, u64>> {
+        s.window(TimeWindows::sliding(2000, 500, 0).unwrap(), 0, Count)
+            .0
+    }
+    fn sessions(s: EventStream<'_, (u8, ())>) -> EventStream<'_, WindowResult<u8, u64>> {
+        s.session_window(1000, 0, Count).0
+    }
+    let w = Window::new;
+    for mode in MODES {
+        for workers in [1, 2] {
+            let at = format!("{mode}, {workers} workers");
+            // -1 and -1000 in [-1000, 0), -1001 in [-2000, -1000), -2001 in [-3000, -2000).
+            assert_eq!(
+                counts_before_1970(
+                    &[-1, -1000, -1001, 0, 999, 1000, -2001],
+                    mode,
+                    workers,
+                    tumbling
+                ),
+                vec![
+                    (w(-3000, -2000), 1),
+                    (w(-2000, -1000), 1),
+                    (w(-1000, 0), 2),
+                    (w(0, 1000), 2),
+                    (w(1000, 2000), 1)
+                ],
+                "{at}"
+            );
+            // Offset 500: [-500, 500) straddles 1970.
+            assert_eq!(
+                counts_before_1970(&[-500, -1, 0, 499, 500, -501], mode, workers, straddling),
+                vec![(w(-1500, -500), 1), (w(-500, 500), 4), (w(500, 1500), 1)],
+                "{at}"
+            );
+            // -1 is in the four windows of 2 s starting at -500, -1000, -1500 and -2000.
+            assert_eq!(
+                counts_before_1970(&[-1], mode, workers, sliding),
+                vec![
+                    (w(-2000, 0), 1),
+                    (w(-1500, 500), 1),
+                    (w(-1000, 1000), 1),
+                    (w(-500, 1500), 1)
+                ],
+                "{at}"
+            );
+            // Gap 1000: -2500 and -1800 make [-2500, -800); -100 starts [-100, 900).
+            assert_eq!(
+                counts_before_1970(&[-1800, -100, -2500], mode, workers, sessions),
+                vec![(w(-2500, -800), 2), (w(-100, 900), 1)],
+                "{at}"
+            );
+        }
+    }
 }

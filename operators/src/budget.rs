@@ -15,7 +15,7 @@
 //! let mut config = timely::Config::thread();
 //! WorkBudget::timers(500).install(&mut config);
 //! timely::execute(config, |worker| {
-//!     worker.dataflow::<u64, _, _>(|scope| {
+//!     worker.dataflow::<caudal_operators::EventTime, _, _>(|scope| {
 //!         assert_eq!(WorkBudget::of(scope), WorkBudget::timers(500));
 //!     });
 //! })

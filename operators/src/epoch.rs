@@ -18,7 +18,7 @@
 //! use caudal_operators::epoch::EpochOps;
 //! use timely::dataflow::operators::{vec::ToStream, Inspect};
 //!
-//! timely::example(|scope| {
+//! caudal_operators::example(|scope| {
 //!     (0..6u64)
 //!         .to_stream(scope)
 //!         .per_epoch("Sum", 0u64, |total, _time, values: Vec<u64>| {
@@ -43,33 +43,34 @@ use timely::ExchangeData;
 
 use crate::shell::{Context, KeyedOperator, Timer};
 use crate::stream::EventStream;
-use crate::time::Event;
+use crate::time::{Event, EventTime};
 
-/// Epoch-at-a-time operators on a stream of `D` whose timestamps are `u64`.
+/// Epoch-at-a-time operators on a stream of `D` whose timestamps are [`EventTime`]s (signed; a
+/// micro-batch layer numbers its batches from 0).
 pub trait EpochOps<'scope, D: 'static> {
     /// Calls `f(&mut state, time, data)` once for every time at which the stream carried data, in
     /// increasing time order, once the frontier has passed that time; what `f` returns is emitted at
     /// that time. `state` starts as `init` and is kept from one epoch to the next (and in checkpoints).
-    fn per_epoch<S, O, F>(self, name: &str, init: S, f: F) -> StreamVec<'scope, u64, O>
+    fn per_epoch<S, O, F>(self, name: &str, init: S, f: F) -> StreamVec<'scope, EventTime, O>
     where
         D: ExchangeData,
         S: Serialize + DeserializeOwned + 'static,
         O: Clone + 'static,
-        F: FnMut(&mut S, u64, Vec<D>) -> Option<O> + 'static;
+        F: FnMut(&mut S, EventTime, Vec<D>) -> Option<O> + 'static;
 
     /// Calls `f(time, data, other_data)` once for every time at which either stream carried data, in
     /// increasing time order, once both frontiers have passed that time; what `f` returns is emitted at
     /// that time.
     fn pair_epochs<E, O, F>(
         self,
-        other: StreamVec<'scope, u64, E>,
+        other: StreamVec<'scope, EventTime, E>,
         name: &str,
         f: F,
-    ) -> StreamVec<'scope, u64, O>
+    ) -> StreamVec<'scope, EventTime, O>
     where
         E: 'static,
         O: Clone + 'static,
-        F: FnMut(u64, Vec<D>, Vec<E>) -> Option<O> + 'static;
+        F: FnMut(EventTime, Vec<D>, Vec<E>) -> Option<O> + 'static;
 }
 
 /// One epoch operator's state: the caller's, and the data of the epochs not complete yet.
@@ -77,7 +78,7 @@ pub trait EpochOps<'scope, D: 'static> {
 #[serde(bound = "S: Serialize + DeserializeOwned, D: Serialize + DeserializeOwned")]
 pub struct EpochState<S, D> {
     state: Option<S>,
-    pending: BTreeMap<u64, Vec<D>>,
+    pending: BTreeMap<EventTime, Vec<D>>,
 }
 
 /// [`EpochOps::per_epoch`] as a keyed operator with one key.
@@ -91,7 +92,7 @@ where
     D: Serialize + DeserializeOwned + 'static,
     S: Serialize + DeserializeOwned + 'static,
     O: 'static,
-    F: FnMut(&mut S, u64, Vec<D>) -> Option<O> + 'static,
+    F: FnMut(&mut S, EventTime, Vec<D>) -> Option<O> + 'static,
 {
     type State = EpochState<S, D>;
     type Out = O;
@@ -99,7 +100,7 @@ where
         &mut self,
         _: (),
         data: D,
-        time: u64,
+        time: EventTime,
         ctx: &mut Context<'_, (), D, Self::State, O>,
     ) {
         let epochs = ctx.states.get_or_insert_with((), || EpochState {
@@ -131,13 +132,13 @@ where
     }
 }
 
-impl<'scope, D: 'static> EpochOps<'scope, D> for StreamVec<'scope, u64, D> {
-    fn per_epoch<S, O, F>(self, name: &str, init: S, f: F) -> StreamVec<'scope, u64, O>
+impl<'scope, D: 'static> EpochOps<'scope, D> for StreamVec<'scope, EventTime, D> {
+    fn per_epoch<S, O, F>(self, name: &str, init: S, f: F) -> StreamVec<'scope, EventTime, O>
     where
         D: ExchangeData,
         S: Serialize + DeserializeOwned + 'static,
         O: Clone + 'static,
-        F: FnMut(&mut S, u64, Vec<D>) -> Option<O> + 'static,
+        F: FnMut(&mut S, EventTime, Vec<D>) -> Option<O> + 'static,
     {
         // Each record with its epoch as its event time, under the one key.
         let keyed = self.unary::<CapacityContainerBuilder<Vec<Event<((), D)>>>, _, _, _>(
@@ -166,23 +167,23 @@ impl<'scope, D: 'static> EpochOps<'scope, D> for StreamVec<'scope, u64, D> {
 
     fn pair_epochs<E, O, F>(
         self,
-        other: StreamVec<'scope, u64, E>,
+        other: StreamVec<'scope, EventTime, E>,
         name: &str,
         mut f: F,
-    ) -> StreamVec<'scope, u64, O>
+    ) -> StreamVec<'scope, EventTime, O>
     where
         E: 'static,
         O: Clone + 'static,
-        F: FnMut(u64, Vec<D>, Vec<E>) -> Option<O> + 'static,
+        F: FnMut(EventTime, Vec<D>, Vec<E>) -> Option<O> + 'static,
     {
-        type Slot<D, E> = (Capability<u64>, Vec<D>, Vec<E>);
+        type Slot<D, E> = (Capability<EventTime>, Vec<D>, Vec<E>);
         self.binary_frontier::<_, CapacityContainerBuilder<Vec<O>>, _, _, _, _>(
             other,
             Pipeline,
             Pipeline,
             name,
             move |_cap, _info| {
-                let mut stash: BTreeMap<u64, Slot<D, E>> = BTreeMap::new();
+                let mut stash: BTreeMap<EventTime, Slot<D, E>> = BTreeMap::new();
                 move |(left, left_frontier), (right, right_frontier), output| {
                     let port = output.output_index();
                     left.for_each(|cap, data| {
@@ -226,13 +227,16 @@ mod tests {
     /// `pair_epochs` saw, in the order they saw it.
     #[allow(clippy::type_complexity)]
     fn run(
-        records: Vec<(u64, u32)>,
-    ) -> (Vec<(u64, Vec<u32>, usize)>, Vec<(u64, Vec<u32>, Vec<u32>)>) {
+        records: Vec<(EventTime, u32)>,
+    ) -> (
+        Vec<(EventTime, Vec<u32>, usize)>,
+        Vec<(EventTime, Vec<u32>, Vec<u32>)>,
+    ) {
         let single = Arc::new(Mutex::new(Vec::new()));
         let paired = Arc::new(Mutex::new(Vec::new()));
         let (s, p) = (single.clone(), paired.clone());
         timely::execute_directly(move |worker| {
-            let (mut input, cap) = worker.dataflow::<u64, _, _>(|scope| {
+            let (mut input, cap) = worker.dataflow::<EventTime, _, _>(|scope| {
                 let ((input, cap), stream) = scope.new_unordered_input::<u32>();
                 let s = s.clone();
                 stream
@@ -293,15 +297,34 @@ mod tests {
         );
     }
 
+    #[test]
+    fn epochs_before_zero_come_first_and_in_order() {
+        let records = vec![(3, 1), (-2, 2), (0, 3), (-1000, 4), (-2, 5)];
+        let (single, paired) = run(records);
+        assert_eq!(
+            single,
+            vec![
+                (-1000, vec![4], 1),
+                (-2, vec![2, 5], 3),
+                (0, vec![3], 4),
+                (3, vec![1], 5)
+            ]
+        );
+        assert_eq!(
+            paired.iter().map(|p| p.0).collect::<Vec<_>>(),
+            vec![-1000, -2, 0, 3]
+        );
+    }
+
     proptest::proptest! {
         #[test]
-        fn per_epoch_groups_every_time_once_in_order(records in proptest::collection::vec((0u64..20, 0u32..1000), 0..60)) {
-            let mut expected: BTreeMap<u64, Vec<u32>> = BTreeMap::new();
+        fn per_epoch_groups_every_time_once_in_order(records in proptest::collection::vec((-20i64..20, 0u32..1000), 0..60)) {
+            let mut expected: BTreeMap<EventTime, Vec<u32>> = BTreeMap::new();
             for &(t, v) in &records {
                 expected.entry(t).or_default().push(v);
             }
             let mut seen = 0;
-            let expected: Vec<(u64, Vec<u32>, usize)> = expected.into_iter().map(|(t, mut v)| { v.sort(); seen += v.len(); (t, v, seen) }).collect();
+            let expected: Vec<(EventTime, Vec<u32>, usize)> = expected.into_iter().map(|(t, mut v)| { v.sort(); seen += v.len(); (t, v, seen) }).collect();
             let (single, _) = run(records);
             proptest::prop_assert_eq!(single, expected);
         }

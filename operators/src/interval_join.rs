@@ -79,7 +79,8 @@ where
         // a.time - before <= b.time <= a.time + after  <=>  b.time - after <= a.time <= b.time + before
         let last_match = match value {
             Side::Left(a) => {
-                let span = time.saturating_sub(before)..=time.saturating_add(after);
+                let span =
+                    time.saturating_sub_unsigned(before)..=time.saturating_add_unsigned(after);
                 for (tb, b) in state.right.iter().filter(|(tb, _)| span.contains(tb)) {
                     let joined = IntervalJoined {
                         key: key.clone(),
@@ -92,7 +93,8 @@ where
                 *span.end()
             }
             Side::Right(b) => {
-                let span = time.saturating_sub(after)..=time.saturating_add(before);
+                let span =
+                    time.saturating_sub_unsigned(after)..=time.saturating_add_unsigned(before);
                 for (ta, a) in state.left.iter().filter(|(ta, _)| span.contains(ta)) {
                     let joined = IntervalJoined {
                         key: key.clone(),
@@ -123,10 +125,10 @@ where
         if let Some(state) = ctx.states.get_mut(&key) {
             state
                 .left
-                .retain(|(ta, _)| ta.saturating_add(after) >= watermark);
+                .retain(|(ta, _)| ta.saturating_add_unsigned(after) >= watermark);
             state
                 .right
-                .retain(|(tb, _)| tb.saturating_add(before) >= watermark);
+                .retain(|(tb, _)| tb.saturating_add_unsigned(before) >= watermark);
             if state.left.is_empty() && state.right.is_empty() {
                 ctx.states.remove(&key);
             }

@@ -56,7 +56,7 @@ where
     /// ```
     /// use caudal_operators::{Event, EventStream};
     /// use timely::dataflow::operators::{ToStream, Capture, capture::Extract};
-    /// let out = timely::example(|scope| {
+    /// let out = caudal_operators::example(|scope| {
     ///     let input = vec![Event::new(1, ('a', 3u64)), Event::new(2, ('a', 4)), Event::new(3, ('b', 1))];
     ///     let s = EventStream::new(input.to_stream(scope));
     ///     s.map_with_state("Sum", || 0u64, |k, sum, v| { *sum += v; Some((*k, *sum)) }).inner.capture()
@@ -133,7 +133,7 @@ mod tests {
         input: Vec<Event<(u32, i64)>>,
         body: impl FnOnce(EventStream<'_, (u32, i64)>) -> EventStream<'_, O> + Send + Sync + 'static,
     ) -> Vec<O> {
-        let out = timely::example(move |scope| {
+        let out = crate::example(move |scope| {
             body(EventStream::new(input.to_stream(scope)))
                 .inner
                 .capture()

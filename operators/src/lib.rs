@@ -2,7 +2,7 @@
 //!
 //! The timely dataflow operators Caudal's runtime is built from. This crate knows timely and nothing of
 //! the runtime: it can be used on its own in any timely 0.32 dataflow whose timestamp is
-//! [`EventTime`] (milliseconds).
+//! [`EventTime`] (signed ms since the Unix epoch, negative before 1970, as Flink's).
 //!
 //! The layers, lowest first:
 //! * [`time`]: event time, the watermark, and how they map onto timely's frontier;
@@ -37,6 +37,6 @@ pub mod watermark;
 pub mod window;
 
 pub use stateless::Partitioning;
-pub use stream::EventStream;
+pub use stream::{example, EventStream};
 pub use time::{Event, EventTime};
 pub use watermark::{WatermarkStrategy, WatermarkTracker};

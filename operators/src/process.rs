@@ -67,7 +67,7 @@ impl<K: Clone, S, O> KeyContext<'_, K, S, O> {
         self.time
     }
 
-    /// The watermark of the operator (`-1` before any).
+    /// The watermark of the operator (`i64::MIN` before any, as Flink's).
     pub fn watermark(&self) -> i64 {
         self.shell.watermark()
     }
@@ -257,7 +257,7 @@ where
     fn on_record(&mut self, value: V, ctx: &mut KeyContext<'_, K, Self::State, O>) {
         let expiry = match self.ttl {
             Ttl::EventTime(ms) => {
-                let at = ctx.time().saturating_add(ms);
+                let at = ctx.time().saturating_add_unsigned(ms);
                 ctx.set_event_timer(at);
                 Expiry::EventTime(at)
             }
@@ -266,7 +266,7 @@ where
         let key = ctx.key;
         let (state, old_expiry) = ctx
             .state
-            .get_or_insert_with(|| ((self.init)(), Expiry::EventTime(0)));
+            .get_or_insert_with(|| ((self.init)(), Expiry::EventTime(EventTime::MIN)));
         let out = (self.logic)(key, state, value);
         // An out-of-order record does not shorten the state's life.
         *old_expiry = match (*old_expiry, expiry) {

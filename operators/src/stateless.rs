@@ -11,7 +11,7 @@ use timely::ExchangeData;
 use crate::exchange::{ExchangeGauge, Metered};
 use crate::hash::route;
 use crate::stream::EventStream;
-use crate::time::Event;
+use crate::time::{Event, EventTime};
 
 /// How [`EventStream::repartition`] spreads records over the workers.
 pub enum Partitioning<D> {
@@ -34,7 +34,7 @@ impl<'scope, D: 'static> EventStream<'scope, D> {
     /// ```
     /// use caudal_operators::{Event, EventStream};
     /// use timely::dataflow::operators::{ToStream, Capture, capture::Extract};
-    /// let out = timely::example(|scope| {
+    /// let out = caudal_operators::example(|scope| {
     ///     let s = EventStream::new(vec![Event::new(5, 2u64)].to_stream(scope));
     ///     s.map(|x| x * 10).inner.capture()
     /// });
@@ -79,8 +79,9 @@ impl<'scope, D: 'static> EventStream<'scope, D> {
         self.map(move |d| (key(&d), d))
     }
 
-    /// Changes every record's event time to `time(&data)` (a timestamp extractor).
-    pub fn assign_event_time(self, mut time: impl FnMut(&D) -> u64 + 'static) -> Self {
+    /// Changes every record's event time to `time(&data)` (a timestamp extractor, Flink's
+    /// `TimestampAssigner`): signed ms since the Unix epoch, negative before 1970.
+    pub fn assign_event_time(self, mut time: impl FnMut(&D) -> EventTime + 'static) -> Self {
         EventStream::new(self.inner.map(move |e| Event {
             time: time(&e.data),
             data: e.data,

@@ -32,6 +32,26 @@ impl<'scope, D: 'static> EventStream<'scope, D> {
     }
 }
 
+/// Runs `func` as a one-worker dataflow whose timestamps are [`EventTime`]s, on this thread, until it
+/// is complete, and returns what `func` returned: timely's `example`, whose timestamps are `u64`, for
+/// examples and tests of Caudal's operators.
+///
+/// ```
+/// use caudal_operators::{Event, EventStream};
+/// use timely::dataflow::operators::{ToStream, Capture, capture::Extract};
+/// let out = caudal_operators::example(|scope| {
+///     EventStream::new(vec![Event::new(-5, 'a')].to_stream(scope)).inner.capture()
+/// });
+/// assert_eq!(out.extract()[0].1, vec![Event::new(-5, 'a')]);
+/// ```
+pub fn example<T, F>(func: F) -> T
+where
+    T: Send + 'static,
+    F: FnOnce(Scope<'_, EventTime>) -> T + Send + Sync + 'static,
+{
+    timely::execute_directly(|worker| worker.dataflow::<EventTime, _, _>(func))
+}
+
 impl<D: Clone + 'static> Clone for EventStream<'_, D> {
     fn clone(&self) -> Self {
         EventStream {

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::time::EventTime;
+use crate::time::{EventTime, MIN_FRONTIER};
 
 /// How a source derives its watermark from the records it reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -28,13 +28,14 @@ pub enum WatermarkStrategy {
 
 impl WatermarkStrategy {
     /// The frontier (watermark + 1) after seeing records up to `max_seen`, for the event-time strategies.
-    /// `None` for [`WatermarkStrategy::ProcessingTime`], whose frontier is the clock.
+    /// `None` for [`WatermarkStrategy::ProcessingTime`], whose frontier is the clock. Event times are
+    /// signed: near `i64::MIN` the frontier saturates there (nothing complete) instead of wrapping.
     pub fn frontier_for_max_seen(&self, max_seen: EventTime) -> Option<EventTime> {
         match *self {
             WatermarkStrategy::Monotonic => Some(max_seen),
             // watermark = max_seen - B - 1, frontier = watermark + 1 = max_seen - B.
             WatermarkStrategy::BoundedOutOfOrderness { max_delay_ms } => {
-                Some(max_seen.saturating_sub(max_delay_ms))
+                Some(max_seen.saturating_sub_unsigned(max_delay_ms))
             }
             WatermarkStrategy::ProcessingTime => None,
         }
@@ -52,13 +53,14 @@ pub struct WatermarkTracker {
 }
 
 impl WatermarkTracker {
-    /// A tracker at frontier 0 that has seen nothing yet; `idle_timeout` of `None` never goes idle.
+    /// A tracker that has seen nothing yet, at [`MIN_FRONTIER`] (watermark `i64::MIN`, so a record at
+    /// any event time, before 1970 too, is on time); `idle_timeout` of `None` never goes idle.
     pub fn new(strategy: WatermarkStrategy, idle_timeout: Option<Duration>, now: Instant) -> Self {
         WatermarkTracker {
             strategy,
             idle_timeout,
             max_seen: None,
-            frontier: 0,
+            frontier: MIN_FRONTIER,
             last_record: now,
         }
     }
@@ -91,7 +93,7 @@ impl WatermarkTracker {
         let candidate = self
             .max_seen
             .and_then(|m| self.strategy.frontier_for_max_seen(m))
-            .unwrap_or(0);
+            .unwrap_or(MIN_FRONTIER);
         candidate.max(self.frontier)
     }
 
@@ -104,7 +106,7 @@ impl WatermarkTracker {
             .max_seen
             .map(|m| m.min(cap))
             .and_then(|m| self.strategy.frontier_for_max_seen(m))
-            .unwrap_or(0);
+            .unwrap_or(MIN_FRONTIER);
         candidate.max(self.frontier)
     }
 
@@ -153,7 +155,8 @@ mod tests {
             None,
             now,
         );
-        assert_eq!(t.frontier_from_records(), 0);
+        assert_eq!(t.frontier_from_records(), i64::MIN);
+        assert_eq!(t.watermark(), None);
         t.observe(1000, now);
         // watermark = 1000 - 100 - 1 = 899, frontier = 900.
         assert_eq!(t.frontier_from_records(), 900);
@@ -161,6 +164,68 @@ mod tests {
         t.observe(500, now); // out of order: the watermark does not go back
         assert_eq!(t.frontier_from_records(), 900);
         assert_eq!(t.watermark(), Some(899));
+    }
+
+    #[test]
+    fn bounded_out_of_orderness_before_1970() {
+        let now = Instant::now();
+        let mut t = WatermarkTracker::new(
+            WatermarkStrategy::BoundedOutOfOrderness { max_delay_ms: 100 },
+            None,
+            now,
+        );
+        // Nothing seen: a record at any time is on time.
+        assert!(!crate::time::is_late(
+            &crate::time::Event::new(i64::MIN, ()),
+            t.frontier()
+        ));
+        t.observe(-1000, now);
+        // watermark = -1000 - 100 - 1 = -1101, frontier = -1100.
+        assert_eq!(t.advance_to(t.frontier_from_records()), -1100);
+        assert_eq!(t.watermark(), Some(-1101));
+        assert!(crate::time::is_late(
+            &crate::time::Event::new(-1101, ()),
+            t.frontier()
+        ));
+        assert!(!crate::time::is_late(
+            &crate::time::Event::new(-1100, ()),
+            t.frontier()
+        ));
+        // Across zero.
+        t.observe(50, now);
+        assert_eq!(t.advance_to(t.frontier_from_records()), -50);
+        assert_eq!(t.watermark(), Some(-51));
+    }
+
+    #[test]
+    fn the_watermark_saturates_near_the_ends_of_time() {
+        let now = Instant::now();
+        let bounded = WatermarkStrategy::BoundedOutOfOrderness {
+            max_delay_ms: u64::MAX,
+        };
+        assert_eq!(bounded.frontier_for_max_seen(0), Some(i64::MIN));
+        assert_eq!(bounded.frontier_for_max_seen(i64::MAX), Some(i64::MIN));
+        let near_min = WatermarkStrategy::BoundedOutOfOrderness { max_delay_ms: 10 };
+        assert_eq!(near_min.frontier_for_max_seen(i64::MIN + 5), Some(i64::MIN));
+        let mut t = WatermarkTracker::new(near_min, None, now);
+        t.observe(i64::MIN, now);
+        assert_eq!(t.frontier_from_records(), i64::MIN);
+        assert_eq!(t.watermark(), None);
+        t.observe(i64::MAX, now);
+        assert_eq!(t.advance_to(t.frontier_from_records()), i64::MAX - 10);
+        assert_eq!(
+            WatermarkStrategy::Monotonic.frontier_for_max_seen(i64::MAX),
+            Some(i64::MAX)
+        );
+    }
+
+    #[test]
+    fn per_split_watermarks_follow_the_slowest_split_before_1970() {
+        let now = Instant::now();
+        let mut t = WatermarkTracker::new(WatermarkStrategy::Monotonic, None, now);
+        t.observe(-10, now);
+        assert_eq!(t.frontier_from_records_up_to(-500), -500);
+        assert_eq!(t.frontier_from_records_up_to(0), -10);
     }
 
     #[test]

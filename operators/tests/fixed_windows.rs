@@ -26,8 +26,8 @@ fn model(
     }
     let mut state: BTreeMap<(i64, u8, i64), State> = BTreeMap::new(); // (end, key, start)
     let (mut fired, mut late) = (Vec::new(), Vec::new());
-    let mut frontier: i64 = 0; // watermark + 1
-    let mut max_seen: Option<u64> = None;
+    let mut frontier: i64 = i64::MIN; // watermark + 1: nothing complete
+    let mut max_seen: Option<i64> = None;
     let advance = |to: i64,
                    state: &mut BTreeMap<(i64, u8, i64), State>,
                    fired: &mut Vec<Fired>,
@@ -52,7 +52,7 @@ fn model(
             LogEntry::Record { key, value, time } => {
                 let c = frontier;
                 let mut live = false;
-                for w in windows.windows_of(*time as i64) {
+                for w in windows.windows_of(*time) {
                     if w.end + lateness <= c {
                         continue;
                     }
@@ -169,4 +169,69 @@ fn window_boundaries_at_exact_multiples_and_re_firings() {
         ]
     );
     assert_eq!(late, vec![(1, 7, 20)]);
+}
+
+#[test]
+fn lateness_and_re_firings_before_1970() {
+    let record = |value, time| LogEntry::Record {
+        key: 1,
+        value,
+        time,
+    };
+    let log = vec![
+        record(1, -1001),
+        record(1, -1000),
+        // The watermark passes [-2000, -1000): it fires.
+        LogEntry::Watermark(-1001),
+        // Late for [-2000, -1000) but within 500 ms of lateness: it re-fires, updated.
+        record(5, -1990),
+        LogEntry::Watermark(-501),
+        // Past cleanup now (-1000 + 500 <= -500): a late record.
+        record(7, -1980),
+        // On time for [-1000, 0).
+        record(2, -1),
+    ];
+    let tumbling = TimeWindows::tumbling(1000, 0).unwrap();
+    let (fired, late) = operator(log, tumbling, 500, ReplayWatermark::Explicit);
+    assert_eq!(
+        fired,
+        vec![
+            (1, Window::new(-2000, -1000), 1, 1, -1001),
+            (1, Window::new(-2000, -1000), 6, 2, -1001),
+            (1, Window::new(-1000, 0), 3, 1, END_OF_INPUT)
+        ]
+    );
+    assert_eq!(late, vec![(1, 7, -1980)]);
+}
+
+#[test]
+fn bounded_out_of_orderness_before_1970() {
+    // Watermark = max - 100 - 1 after each record: -1600, -1151, then -102 after the record at -1,
+    // which fires [-2000, -1000) (its last instant, -1001, is behind the watermark); -1150 is then
+    // late for it, and -150 is on time for [-1000, 0), which fires at the end.
+    let record = |time| LogEntry::Record {
+        key: 2,
+        value: 1,
+        time,
+    };
+    let log = vec![
+        record(-1500),
+        record(-1050),
+        record(-1),
+        record(-1150),
+        record(-150),
+    ];
+    let tumbling = TimeWindows::tumbling(1000, 0).unwrap();
+    let bounded = ReplayWatermark::Bounded {
+        out_of_orderness_ms: 100,
+    };
+    let (fired, late) = operator(log, tumbling, 0, bounded);
+    assert_eq!(
+        fired,
+        vec![
+            (2, Window::new(-2000, -1000), 2, 1, -102),
+            (2, Window::new(-1000, 0), 2, 1, END_OF_INPUT)
+        ]
+    );
+    assert_eq!(late, vec![(2, 1, -1150)]);
 }

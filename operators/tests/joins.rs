@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use caudal_operators::window::join::{join_rows, JoinKind};
 use caudal_operators::window::{TimeWindows, Window};
-use caudal_operators::{Event, EventStream};
+use caudal_operators::{Event, EventStream, EventTime};
 use proptest::prelude::*;
 use timely::dataflow::operators::capture::Extract;
 use timely::dataflow::operators::{Capture, ToStream};
@@ -13,20 +13,20 @@ use timely::dataflow::operators::{Capture, ToStream};
 type Row = (u8, Window, Option<i32>, Option<i32>);
 
 fn model(
-    left: &[(u8, i32, u64)],
-    right: &[(u8, i32, u64)],
+    left: &[(u8, i32, EventTime)],
+    right: &[(u8, i32, EventTime)],
     windows: TimeWindows,
     kind: JoinKind,
 ) -> Vec<Row> {
     let mut groups: BTreeSet<(u8, Window)> = BTreeSet::new();
     for &(k, _, t) in left.iter().chain(right) {
-        groups.extend(windows.windows_of(t as i64).map(|w| (k, w)));
+        groups.extend(windows.windows_of(t).map(|w| (k, w)));
     }
     let mut rows = Vec::new();
     for (k, w) in groups {
-        let inside = |side: &[(u8, i32, u64)]| -> Vec<i32> {
+        let inside = |side: &[(u8, i32, EventTime)]| -> Vec<i32> {
             side.iter()
-                .filter(|(key, _, t)| *key == k && w.start <= *t as i64 && (*t as i64) < w.end)
+                .filter(|(key, _, t)| *key == k && w.start <= *t && *t < w.end)
                 .map(|r| r.1)
                 .collect()
         };
@@ -39,12 +39,12 @@ fn model(
 }
 
 fn operator(
-    left: Vec<(u8, i32, u64)>,
-    right: Vec<(u8, i32, u64)>,
+    left: Vec<(u8, i32, EventTime)>,
+    right: Vec<(u8, i32, EventTime)>,
     windows: TimeWindows,
     kind: JoinKind,
 ) -> Vec<Row> {
-    let out = timely::example(move |scope| {
+    let out = caudal_operators::example(move |scope| {
         let l = EventStream::new(
             left.into_iter()
                 .map(|(k, v, t)| Event::new(t, (k, v)))
@@ -69,8 +69,8 @@ fn operator(
     rows
 }
 
-fn side() -> impl Strategy<Value = Vec<(u8, i32, u64)>> {
-    prop::collection::vec((0u8..3, -50i32..50, 0u64..3000), 0..25)
+fn side() -> impl Strategy<Value = Vec<(u8, i32, EventTime)>> {
+    prop::collection::vec((0u8..3, -50i32..50, -1500i64..1500), 0..25)
 }
 
 fn kind() -> impl Strategy<Value = JoinKind> {

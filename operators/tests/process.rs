@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use caudal_operators::process::{KeyContext, KeyedProcess, Timer, Ttl};
 use caudal_operators::window::replay::{replay, LogEntry, ReplayWatermark};
+use caudal_operators::EventTime;
 use proptest::prelude::*;
 
 mod common;
@@ -15,9 +16,9 @@ struct CountForASecond;
 
 impl KeyedProcess<u8, i64> for CountForASecond {
     type State = u64;
-    type Out = (u8, u64, u64);
+    type Out = (u8, EventTime, u64);
 
-    fn on_record(&mut self, _value: i64, ctx: &mut KeyContext<'_, u8, u64, (u8, u64, u64)>) {
+    fn on_record(&mut self, _value: i64, ctx: &mut KeyContext<'_, u8, u64, Self::Out>) {
         let time = ctx.time();
         if ctx.state().is_none() {
             ctx.set_event_timer(time + 1000);
@@ -25,7 +26,7 @@ impl KeyedProcess<u8, i64> for CountForASecond {
         *ctx.state().get_or_insert(0) += 1;
     }
 
-    fn on_timer(&mut self, timer: Timer, ctx: &mut KeyContext<'_, u8, u64, (u8, u64, u64)>) {
+    fn on_timer(&mut self, timer: Timer, ctx: &mut KeyContext<'_, u8, u64, Self::Out>) {
         let Timer::EventTime(at) = timer else { return };
         if let Some(count) = ctx.state().take() {
             let key = *ctx.key();
@@ -34,7 +35,7 @@ impl KeyedProcess<u8, i64> for CountForASecond {
     }
 }
 
-fn record(key: u8, time: u64) -> LogEntry<u8, i64> {
+fn record(key: u8, time: EventTime) -> LogEntry<u8, i64> {
     LogEntry::Record {
         key,
         value: 0,
@@ -60,13 +61,31 @@ fn event_timers_fire_when_the_watermark_reaches_them() {
     assert_eq!(out, vec![(1, 1100, 2), (2, 1950, 1), (1, 2200, 1)]);
 }
 
+#[test]
+fn event_timers_before_1970_fire_when_the_watermark_reaches_them() {
+    let log = vec![
+        record(1, -3000),
+        record(1, -2100),
+        record(2, -2050),
+        LogEntry::Watermark(-2000),
+        record(1, -1800),
+        LogEntry::Watermark(-1051),
+    ];
+    let out = replay(log, ReplayWatermark::Explicit, |s| {
+        s.process_by_key("CountForASecond", CountForASecond)
+    });
+    // Key 1's timer at -2000 fires at watermark -2000 with 2 records; key 2's at -1050 has not fired
+    // by watermark -1051, nor key 1's second at -800: both fire at the end of the input.
+    assert_eq!(out, vec![(1, -2000, 2), (2, -1050, 1), (1, -800, 1)]);
+}
+
 /// A running count per key whose state expires `ttl` ms of event time after the key's latest record.
 fn model(log: &[LogEntry<u8, i64>], ttl: u64, watermark: ReplayWatermark) -> Vec<(u8, u64)> {
-    let mut states: HashMap<u8, (u64, u64)> = HashMap::new();
+    let mut states: HashMap<u8, (u64, EventTime)> = HashMap::new();
     let mut out = Vec::new();
-    let mut frontier = 0u64;
-    let mut max_seen: Option<u64> = None;
-    let mut advance = |to: u64, states: &mut HashMap<u8, (u64, u64)>| {
+    let mut frontier = EventTime::MIN; // watermark + 1: nothing complete
+    let mut max_seen: Option<EventTime> = None;
+    let mut advance = |to: EventTime, states: &mut HashMap<u8, (u64, EventTime)>| {
         if to > frontier {
             frontier = to;
             states.retain(|_, (_, expiry)| *expiry >= to);
@@ -75,16 +94,16 @@ fn model(log: &[LogEntry<u8, i64>], ttl: u64, watermark: ReplayWatermark) -> Vec
     for entry in log {
         match entry {
             LogEntry::Record { key, time, .. } => {
-                let state = states.entry(*key).or_insert((0, 0));
+                let state = states.entry(*key).or_insert((0, EventTime::MIN));
                 state.0 += 1;
-                state.1 = state.1.max(time + ttl);
+                state.1 = state.1.max(time + ttl as EventTime);
                 out.push((*key, state.0));
                 max_seen = Some(max_seen.map_or(*time, |m| m.max(*time)));
                 if let Some(to) = frontier_after_record(watermark, max_seen.unwrap()) {
-                    advance(to as u64, &mut states);
+                    advance(to, &mut states);
                 }
             }
-            LogEntry::Watermark(w) => advance((w + 1).max(0) as u64, &mut states),
+            LogEntry::Watermark(w) => advance(w + 1, &mut states),
         }
     }
     out
@@ -142,7 +161,7 @@ fn map_state_keeps_a_map_per_key() {
     .map(|(t, (key, value))| LogEntry::Record {
         key,
         value,
-        time: t as u64,
+        time: t as EventTime,
     })
     .collect();
     let out = replay(log, ReplayWatermark::Explicit, |s| {

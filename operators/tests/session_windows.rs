@@ -28,8 +28,8 @@ fn model(
 ) -> (Vec<Fired>, Vec<Late>) {
     let mut sessions: Vec<Session> = Vec::new();
     let (mut fired, mut late) = (Vec::new(), Vec::new());
-    let mut frontier: i64 = 0;
-    let mut max_seen: Option<u64> = None;
+    let mut frontier: i64 = i64::MIN; // watermark + 1: nothing complete
+    let mut max_seen: Option<i64> = None;
     let advance =
         |to: i64, sessions: &mut Vec<Session>, fired: &mut Vec<Fired>, frontier: &mut i64| {
             if to <= *frontier {
@@ -51,7 +51,7 @@ fn model(
         match entry {
             LogEntry::Record { key, value, time } => {
                 let c = frontier;
-                let t = *time as i64;
+                let t = *time;
                 let mut merged = Window::new(t, t + gap);
                 let mut taken: Vec<Session> = Vec::new();
                 loop {
@@ -123,7 +123,7 @@ proptest! {
     }
 }
 
-fn record(key: u8, time: u64) -> LogEntry<u8, i64> {
+fn record(key: u8, time: i64) -> LogEntry<u8, i64> {
     LogEntry::Record {
         key,
         value: 1,
@@ -159,4 +159,34 @@ fn a_key_that_disappears_is_forgotten_and_its_late_records_reported() {
     let (fired, late) = operator(log, 500, 0, ReplayWatermark::Explicit);
     assert_eq!(fired, vec![(2, Window::new(100, 600), 1, 1, 10_000)]);
     assert_eq!(late, vec![(2, 1, 200)]);
+}
+
+#[test]
+fn sessions_before_1970() {
+    // Gap 1000: -2500 opens [-2500, -1500), -1800 extends it to [-2500, -800); -100 is 700 ms after
+    // its end: a session of its own, [-100, 900), straddling 1970.
+    let log = vec![record(1, -2500), record(1, -1800), record(1, -100)];
+    let (fired, late) = operator(log, 1000, 0, ReplayWatermark::Explicit);
+    assert_eq!(
+        fired,
+        vec![
+            (1, Window::new(-2500, -800), 2, 1, END_OF_INPUT),
+            (1, Window::new(-100, 900), 1, 1, END_OF_INPUT)
+        ]
+    );
+    assert!(late.is_empty());
+    // With a watermark 500 ms behind the records, the first session fires when the record at -100
+    // moves the watermark to -601 (its last instant, -801, is behind it).
+    let bounded = ReplayWatermark::Bounded {
+        out_of_orderness_ms: 500,
+    };
+    let log = vec![record(1, -2500), record(1, -1800), record(1, -100)];
+    let (fired, _) = operator(log, 1000, 0, bounded);
+    assert_eq!(
+        fired,
+        vec![
+            (1, Window::new(-2500, -800), 2, 1, -601),
+            (1, Window::new(-100, 900), 1, 1, END_OF_INPUT)
+        ]
+    );
 }

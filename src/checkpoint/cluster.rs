@@ -263,7 +263,13 @@ impl Tally {
             } if epoch == self.epoch => {
                 self.seen[process] = Some(cut);
                 if self.seen.iter().all(Option::is_some) {
-                    let cut = self.seen.iter().flatten().copied().max().unwrap_or(0);
+                    let cut = self
+                        .seen
+                        .iter()
+                        .flatten()
+                        .copied()
+                        .max()
+                        .unwrap_or(EventTime::MIN);
                     return Next::Broadcast(Control::Cut { epoch, cut });
                 }
             }

@@ -5,7 +5,8 @@
 //! Every worker builds it (timely wants the same dataflows on every worker, in the same order); the
 //! first worker of each process sends the messages its coordinator queues and receives the ones
 //! addressed to its process. The channel's time means nothing but a batch of messages: it advances
-//! after each, which sends them on, and the dataflow ends once every worker has closed its end.
+//! after each, which sends them on, and the dataflow ends once every worker has closed its end. It is
+//! an [`EventTime`] all the same, as in every dataflow of Caudal's (from `i64::MIN` on).
 
 use std::sync::Arc;
 
@@ -15,12 +16,14 @@ use timely::dataflow::operators::vec::Input;
 use timely::dataflow::InputHandleVec;
 use timely::worker::Worker;
 
+use caudal_operators::EventTime;
+
 use super::cluster::Control;
 use super::Coordinator;
 
 /// One worker's end of the control channel.
 pub(crate) struct ControlChannel {
-    input: Option<InputHandleVec<u64, (usize, Control)>>,
+    input: Option<InputHandleVec<EventTime, (usize, Control)>>,
     /// Whether this worker carries its process's messages (the process's first worker).
     carries: bool,
     coord: Arc<Coordinator>,
@@ -33,7 +36,7 @@ impl ControlChannel {
         let processes = coord.cluster()?.processes;
         let per_process = worker.peers() / processes;
         let receiver = coord.clone();
-        let input = worker.dataflow::<u64, _, _>(|scope| {
+        let input = worker.dataflow::<EventTime, _, _>(|scope| {
             let (input, stream) = scope.new_input::<(usize, Control)>();
             stream.sink(
                 Exchange::new(move |(process, _): &(usize, Control)| {

@@ -11,12 +11,13 @@
 //! The fence is kept ahead of the output by a thread of its own, which moves it to the highest time
 //! asked for plus [`defaults::FENCE_SPAN_MS`](crate::config::defaults::FENCE_SPAN_MS) and syncs it; the
 //! sink waits only when its output outruns the thread (one `fdatasync` per span, off the worker).
-//! The file holds the bound and its CRC-32.
+//! The file holds the bound (a signed event time, little-endian: a file written when event times were
+//! unsigned reads the same for every bound below `i64::MAX`) and its CRC-32.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 
@@ -26,8 +27,8 @@ use super::CheckpointError;
 
 /// What the sink and the fence's thread share.
 struct Shared {
-    /// The bound that is on disk.
-    durable: AtomicU64,
+    /// The bound that is on disk (`EventTime::MIN`: none yet, so output before 1970 waits for it too).
+    durable: AtomicI64,
     /// The highest bound asked for, and whether the fence is closing.
     wanted: Mutex<(EventTime, bool)>,
     changed: Condvar,
@@ -66,9 +67,9 @@ impl OutputFence {
                 path: path.clone(),
                 source,
             })?;
-        let start = earlier.unwrap_or(0);
+        let start = earlier.unwrap_or(EventTime::MIN);
         let shared = Arc::new(Shared {
-            durable: AtomicU64::new(start),
+            durable: AtomicI64::new(start),
             wanted: Mutex::new((start, false)),
             changed: Condvar::new(),
             failed: Mutex::new(None),
@@ -101,7 +102,7 @@ impl OutputFence {
     #[inline]
     pub fn cover(&self, time: EventTime) -> Result<(), String> {
         let durable = self.shared.durable.load(Ordering::Acquire);
-        if time.saturating_add(self.span / 2) <= durable {
+        if time.saturating_add_unsigned(self.span / 2) <= durable {
             return Ok(());
         }
         self.advance(time)
@@ -109,7 +110,7 @@ impl OutputFence {
 
     #[cold]
     fn advance(&self, time: EventTime) -> Result<(), String> {
-        let target = time.saturating_add(self.span);
+        let target = time.saturating_add_unsigned(self.span);
         let mut wanted = self.shared.wanted.lock().unwrap_or_else(|e| e.into_inner());
         if target > wanted.0 {
             wanted.0 = target;
@@ -218,7 +219,7 @@ fn read(path: &Path) -> Result<Option<EventTime>, CheckpointError> {
     }
     let bound = bytes
         .get(..8)
-        .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")));
+        .map(|b| EventTime::from_le_bytes(b.try_into().expect("8 bytes")));
     let crc = bytes
         .get(8..12)
         .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")));
@@ -245,7 +246,7 @@ mod tests {
         let _ = fs::remove_file(&path);
         let fence = OutputFence::open(path.clone(), 100).unwrap();
         assert!(!fence.suppressed(0));
-        for t in [5, 80, 250, 251] {
+        for t in [-500, 5, 80, 250, 251] {
             fence.cover(t).unwrap();
             assert!(fence.shared.durable.load(Ordering::Acquire) >= t);
         }
@@ -266,6 +267,25 @@ mod tests {
             err.contains("out-w0.fence") && err.contains("damaged"),
             "{err}"
         );
+        let _ = fs::remove_dir_all(path.parent().unwrap());
+    }
+
+    #[test]
+    fn output_before_1970_is_fenced_too() {
+        let path = std::env::temp_dir()
+            .join(format!("caudal-fence-neg-{}", std::process::id()))
+            .join("out-w0.fence");
+        let _ = fs::remove_file(&path);
+        let fence = OutputFence::open(path.clone(), 100).unwrap();
+        // Nothing is on disk yet: output at -5000 waits for a fence that covers it.
+        fence.cover(-5000).unwrap();
+        assert!(fence.shared.durable.load(Ordering::Acquire) >= -5000);
+        drop(fence);
+        let again = OutputFence::open(path.clone(), 100).unwrap();
+        let bound = again.suppress_through.unwrap();
+        assert!((-5000..=-4900).contains(&bound), "{bound}");
+        assert!(again.suppressed(-6000) && again.suppressed(-5000) && !again.suppressed(0));
+        drop(again);
         let _ = fs::remove_dir_all(path.parent().unwrap());
     }
 }

@@ -26,6 +26,7 @@ use std::time::Duration;
 
 use bincode::Options;
 use caudal_operators::shell::WorkerSnapshot;
+use caudal_operators::time::MIN_FRONTIER;
 use caudal_operators::EventTime;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -35,7 +36,10 @@ use super::in_flight::InFlight;
 /// The format of checkpoint files (runtime and DStream checkpoints). Bump it when a stored type
 /// changes. 3: DStream checkpoints keep input positions (Kafka direct streams). 4: a keyed operator is
 /// known by its name and ordinal, not by its timely address (which moves with the number of workers).
-pub const FORMAT: u32 = 4;
+/// 5: event times are signed (`i64`, negative before 1970): a source's frontier and largest event
+/// time, and every time in operator state and timers; a source that has ended keeps `i64::MAX` (it
+/// was `u64::MAX`, which would read as -1), and "nothing complete" is `i64::MIN` (it was 0).
+pub const FORMAT: u32 = 5;
 
 const MAGIC: &[u8; 8] = b"CAUDALCK";
 const HEADER: usize = 8 + 4 + 8 + 4;
@@ -108,7 +112,8 @@ pub enum CheckpointError {
 pub struct SourcePart {
     /// Its offset ([`crate::source::Source::offset`]): where a restart reads on.
     pub offset: u64,
-    /// Its capability (the watermark plus one), where a restart puts it back.
+    /// Its capability (the watermark plus one, signed: `i64::MIN` before anything is complete,
+    /// `i64::MAX` once its input has ended), where a restart puts it back.
     pub frontier: EventTime,
     /// The largest event time it had seen, so that its watermark goes on from there.
     pub max_seen: Option<EventTime>,
@@ -125,7 +130,7 @@ impl SourcePart {
         match self.done {
             false => self,
             true => SourcePart {
-                frontier: self.max_seen.map_or(0, |t| t.saturating_add(1)),
+                frontier: self.max_seen.map_or(MIN_FRONTIER, |t| t.saturating_add(1)),
                 done: false,
                 ..self
             },
@@ -139,7 +144,11 @@ impl SourcePart {
     pub fn merged(parts: &[SourcePart], position: Vec<u8>) -> SourcePart {
         SourcePart {
             offset: 0,
-            frontier: parts.iter().map(|p| p.frontier).min().unwrap_or(0),
+            frontier: parts
+                .iter()
+                .map(|p| p.frontier)
+                .min()
+                .unwrap_or(MIN_FRONTIER),
             max_seen: parts.iter().filter_map(|p| p.max_seen).min(),
             done: !parts.is_empty() && parts.iter().all(|p| p.done),
             position,
@@ -668,8 +677,8 @@ mod tests {
             "input".into(),
             SourcePart {
                 offset,
-                frontier: offset + 1,
-                max_seen: Some(offset),
+                frontier: offset as EventTime + 1,
+                max_seen: Some(offset as EventTime),
                 done: false,
                 position: Vec::new(),
             },

@@ -20,7 +20,8 @@ pub(crate) trait Stage {
 struct SinkEntry {
     name: String,
     stage: Rc<RefCell<dyn Stage>>,
-    /// The frontier the sink has processed its input up to (`u64::MAX` once it has ended).
+    /// The frontier the sink has processed its input up to (`EventTime::MIN` before anything,
+    /// `EventTime::MAX` once it has ended).
     frontier: Rc<Cell<EventTime>>,
 }
 
@@ -80,7 +81,7 @@ impl WorkerRecovery {
         name: &str,
         stage: Rc<RefCell<dyn Stage>>,
     ) -> Rc<Cell<EventTime>> {
-        let frontier = Rc::new(Cell::new(0));
+        let frontier = Rc::new(Cell::new(EventTime::MIN));
         self.sinks.borrow_mut().push(SinkEntry {
             name: name.to_string(),
             stage,

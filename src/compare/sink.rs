@@ -6,7 +6,7 @@ use crate::checkpoint::store::PreCommit;
 use crate::sink::{Sink, SinkContext, SinkError, SinkFactory};
 use crate::source::generator::Schedule;
 use crate::source::WorkerInfo;
-use caudal_operators::Event;
+use caudal_operators::{Event, EventTime};
 use hdrhistogram::Histogram;
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex};
@@ -246,7 +246,7 @@ impl<T: Hash + 'static> Sink<Measured<T>> for LatencySinkWorker {
         Ok(())
     }
 
-    fn progress(&mut self, frontier: Option<u64>) -> Result<(), SinkError> {
+    fn progress(&mut self, frontier: Option<EventTime>) -> Result<(), SinkError> {
         if frontier.is_none() {
             // The end of the input: the final checkpoint commits what is held.
             self.release_held(Instant::now());

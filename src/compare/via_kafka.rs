@@ -15,7 +15,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use caudal_operators::Event;
+use caudal_operators::{Event, EventTime};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
@@ -129,7 +129,9 @@ impl Leg {
         };
         let source = crate::source::kafka::source(spec).event_time(|r: &KafkaRecord| {
             // The record starts with its event time (bincode of `Event<Post>`).
-            Some(u64::from_le_bytes(r.payload.get(..8)?.try_into().ok()?))
+            Some(EventTime::from_le_bytes(
+                r.payload.get(..8)?.try_into().ok()?,
+            ))
         });
         let output = KafkaSink::<Result3>::new(&self.brokers, &self.output, Format::json())
             .staged_in(staging);
@@ -194,7 +196,7 @@ impl Leg {
             }
             let due = schedule.start + schedule.intended_offset(seq);
             super::run::wait_until(due);
-            let event = Event::new(event_ms(seq, rate, disorder_ms) as u64, posts.record(seq));
+            let event = Event::new(event_ms(seq, rate, disorder_ms), posts.record(seq));
             payload.clear();
             bincode::serialize_into(&mut payload, &event).expect("a post serializes");
             let record = BaseRecord::<(), [u8]>::to(&self.input)

@@ -18,13 +18,14 @@ use std::time::{Duration, Instant};
 
 use caudal_operators::shell::StateRegistry;
 use caudal_operators::time::wall_clock_ms;
+use caudal_operators::EventTime;
 use timely::dataflow::operators::probe::Handle as ProbeHandle;
 use timely::dataflow::Scope;
 use timely::scheduling::SyncActivator;
 use timely::WorkerConfig;
 
 use super::checkpoint::{DStreamCheckpoint, DStreamCheckpoints};
-use super::time::BatchTime;
+use super::time::{batch_of, BatchTime};
 use crate::config::defaults;
 use crate::dead_letter::DeadLetters;
 
@@ -216,7 +217,7 @@ pub(crate) struct Graph {
     /// The split size of text-file streams' files, in bytes.
     pub(crate) file_split_bytes: u64,
     pub(crate) dead_letters: DeadLetters,
-    pub(crate) probe: ProbeHandle<u64>,
+    pub(crate) probe: ProbeHandle<EventTime>,
     /// How many batches the input streams have emitted.
     pub(crate) generated: Cell<u64>,
     /// The first batch of this run.
@@ -289,7 +290,10 @@ impl Graph {
     /// Runs (or, when stopping at once, drops) the output work of every batch the probe has passed;
     /// returns how many batches are complete.
     fn run_jobs(&self) -> u64 {
-        let frontier = self.probe.with_frontier(|f| f.first().copied());
+        let frontier = self
+            .probe
+            .with_frontier(|f| f.first().copied())
+            .map(batch_of);
         let passed = frontier.unwrap_or(u64::MAX);
         loop {
             let next = {
@@ -336,7 +340,7 @@ pub(crate) struct InputOffsets {
 
 /// What a DStream program gets to create its input streams with (Spark's `ssc` inside the program).
 pub struct Streams<'s> {
-    pub(crate) scope: Scope<'s, u64>,
+    pub(crate) scope: Scope<'s, EventTime>,
     pub(crate) graph: Rc<Graph>,
 }
 
@@ -649,7 +653,7 @@ impl StreamingContext {
             if let Some((_, cp)) = &restored {
                 StateRegistry::current().restore_from(cp.state.clone());
             }
-            worker.dataflow::<u64, _, _>(|scope| {
+            worker.dataflow::<EventTime, _, _>(|scope| {
                 let mut streams = Streams {
                     scope,
                     graph: graph.clone(),

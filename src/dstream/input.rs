@@ -270,10 +270,8 @@ impl<'s> Streams<'s> {
                 let end = made.load(Ordering::Relaxed).max(next);
                 let mut parts: Vec<Vec<String>> = (next..end).map(|_| Vec::new()).collect();
                 for event in events.drain(..) {
-                    // The split's number (see `FileSource::tag_splits`); a line of a split that is not
-                    // this batch's (none should be) goes in a partition of its own.
-                    #[allow(clippy::unnecessary_cast)]
-                    // event time is signed on the signed-time branch
+                    // The split's number (see `FileSource::tag_splits`): one of the splits of the
+                    // files opened since the last batch, which this batch read to their ends.
                     let split = (event.time as u64).clamp(next, end.max(next + 1) - 1);
                     match parts.get_mut((split - next) as usize) {
                         Some(part) => part.push(event.data),

@@ -19,7 +19,7 @@ use timely::dataflow::operators::Probe;
 use super::pyfmt::PyFormat;
 use super::rdd::{Data, Rdd};
 use super::stream::DStream;
-use super::time::BatchTime;
+use super::time::{batch_of, BatchTime};
 
 /// The separator line `pprint` prints around the time.
 const RULE: &str = "-------------------------------------------";
@@ -56,7 +56,7 @@ impl<'s, T: Data> DStream<'s, T> {
                 move |_cap, _info| {
                     move |input, _output| {
                         input.for_each(|cap, data| {
-                            let batch = *cap.least().expect("a message has a time");
+                            let batch = batch_of(*cap.least().expect("a message has a time"));
                             let time = queue.clock.time(batch);
                             for rdd in data.drain(..) {
                                 let f = f.clone();

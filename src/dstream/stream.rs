@@ -10,6 +10,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use caudal_operators::epoch::EpochOps;
+use caudal_operators::EventTime;
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::channels::pact::Pipeline;
 use timely::dataflow::operators::generic::Operator;
@@ -17,11 +18,11 @@ use timely::dataflow::StreamVec;
 
 use super::context::Graph;
 use super::rdd::{Data, Key, Rdd};
-use super::time::BatchTime;
+use super::time::{batch_of, BatchTime};
 
 /// A discretized stream: a batch per batch interval (or per slide, for windowed streams).
 pub struct DStream<'s, T: 'static> {
-    pub(crate) stream: StreamVec<'s, u64, Rdd<T>>,
+    pub(crate) stream: StreamVec<'s, EventTime, Rdd<T>>,
     pub(crate) graph: Rc<Graph>,
     /// How many batch intervals apart this stream's batches are.
     pub(crate) slide: u64,
@@ -41,7 +42,11 @@ impl<T: 'static> Clone for DStream<'_, T> {
 }
 
 impl<'s, T: Data> DStream<'s, T> {
-    pub(crate) fn new(stream: StreamVec<'s, u64, Rdd<T>>, graph: Rc<Graph>, slide: u64) -> Self {
+    pub(crate) fn new(
+        stream: StreamVec<'s, EventTime, Rdd<T>>,
+        graph: Rc<Graph>,
+        slide: u64,
+    ) -> Self {
         let partitions = graph.default_partitions;
         DStream {
             stream,
@@ -52,7 +57,10 @@ impl<'s, T: Data> DStream<'s, T> {
     }
 
     /// A stream derived from this one, with the same slide and partitioning.
-    pub(crate) fn derive<U: Data>(&self, stream: StreamVec<'s, u64, Rdd<U>>) -> DStream<'s, U> {
+    pub(crate) fn derive<U: Data>(
+        &self,
+        stream: StreamVec<'s, EventTime, Rdd<U>>,
+    ) -> DStream<'s, U> {
         DStream {
             stream,
             graph: self.graph.clone(),
@@ -92,7 +100,7 @@ impl<'s, T: Data> DStream<'s, T> {
                 move |_cap, _info| {
                     move |input, output| {
                         input.for_each(|cap, data| {
-                            let batch = *cap.least().expect("a message has a time");
+                            let batch = batch_of(*cap.least().expect("a message has a time"));
                             let time = graph.clock.time(batch);
                             let mut session = output.session(&cap);
                             for rdd in data.drain(..) {

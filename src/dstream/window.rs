@@ -15,6 +15,7 @@ use caudal_operators::epoch::EpochOps;
 
 use super::rdd::{place, Data, Key, OrderedMap, Rdd, StateData};
 use super::stream::DStream;
+use super::time::batch_of;
 
 /// A record filter for [`DStream::reduce_by_key_and_window_inverse`].
 pub type KeyFilter<K, V> = Box<dyn Fn(&(K, V)) -> bool>;
@@ -49,12 +50,13 @@ impl<'s, T: StateData> DStream<'s, T> {
         let stream =
             self.stream
                 .clone()
-                .per_epoch(name, held, move |held, batch, rdds: Vec<Rdd<T>>| {
+                .per_epoch(name, held, move |held, epoch, rdds: Vec<Rdd<T>>| {
+                    let batch = batch_of(epoch);
                     held.push_back((batch, prepare(Rdd::union_all(rdds))));
                     while held.front().is_some_and(|(b, _)| b + length <= batch) {
                         held.pop_front();
                     }
-                    ((batch + 1) % slide == 0).then(|| fire(batch, held))
+                    (batch + 1).is_multiple_of(slide).then(|| fire(batch, held))
                 });
         let mut out = self.derive(stream);
         out.slide = slide;
@@ -168,7 +170,8 @@ impl<'s, K: Key + StateData, V: StateData> DStream<'s, (K, V)> {
         let stream = self.stream.clone().per_epoch(
             "ReduceByKeyAndWindow",
             InverseWindow::<K, V>::default(),
-            move |window, batch, rdds: Vec<Rdd<(K, V)>>| {
+            move |window, epoch, rdds: Vec<Rdd<(K, V)>>| {
+                let batch = batch_of(epoch);
                 let InverseWindow {
                     pending,
                     included,
@@ -179,7 +182,7 @@ impl<'s, K: Key + StateData, V: StateData> DStream<'s, (K, V)> {
                     merge(&mut reduced, k, v, &f);
                 }
                 pending.push_back((batch, reduced));
-                if (batch + 1) % slide != 0 {
+                if !(batch + 1).is_multiple_of(slide) {
                     return None;
                 }
                 let in_window = |b: u64| b + length > batch;

@@ -6,7 +6,7 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use caudal_operators::EventStream;
+use caudal_operators::{EventStream, EventTime};
 use timely::dataflow::channels::pact::Pipeline;
 use timely::dataflow::operators::generic::Operator;
 
@@ -96,7 +96,7 @@ pub(crate) fn sink_stream<D: 'static>(
     let processed = recovery
         .as_ref()
         .map(|r| r.register_sink(&name, sink.clone() as Rc<RefCell<dyn Stage>>));
-    let mut last_frontier = Some(0);
+    let mut last_frontier = Some(EventTime::MIN);
     stream
         .inner
         .sink(Pipeline, &name.clone(), move |(input, frontier)| {
@@ -149,7 +149,7 @@ pub(crate) fn sink_stream<D: 'static>(
                 }
             }
             if let Some(processed) = &processed {
-                processed.set(now.unwrap_or(u64::MAX));
+                processed.set(now.unwrap_or(EventTime::MAX));
             }
         });
 }

@@ -69,8 +69,8 @@ impl<D> Clone for Pusher<D> {
 }
 
 impl<D> Pusher<D> {
-    /// Pushes one record with event time `time`; waits while its lane is full (the pipeline is
-    /// behind). Returns it back if the pipeline has stopped.
+    /// Pushes one record with event time `time` (signed ms since the Unix epoch, negative before
+    /// 1970); waits while its lane is full (the pipeline is behind). Returns it back if the pipeline has stopped.
     pub fn push_at(&mut self, time: EventTime, data: D) -> Result<(), D> {
         let (tx, bell) = &self.lanes[self.next];
         self.next = (self.next + 1) % self.lanes.len();
@@ -438,7 +438,7 @@ mod tests {
         let mut s0 = sources.make(WorkerInfo { index: 0, peers: 2 });
         let mut s1 = sources.make(WorkerInfo { index: 1, peers: 2 });
         for i in 0..5 {
-            pusher.push_at(i as u64, i).unwrap();
+            pusher.push_at(i as EventTime, i).unwrap();
         }
         let (mut a, mut b) = (Vec::new(), Vec::new());
         assert_eq!(s0.poll(&mut a, 100), Poll::Pending { wake_at: None });

@@ -21,12 +21,12 @@
 //! and arm their activations with the same code ([`start_source`], [`Wakeup`]).
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use caudal_operators::exchange::ExchangeGauge;
-use caudal_operators::time::wall_clock_us;
+use caudal_operators::time::{wall_clock_us, MIN_FRONTIER};
 use caudal_operators::{Event, EventStream, EventTime, WatermarkStrategy, WatermarkTracker};
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::operators::generic::operator::source as timely_source;
@@ -38,6 +38,7 @@ use super::{Failure, Poll, Source, SourceContext, Waker, WorkerInfo};
 use crate::checkpoint::{SourceCheckpoint, SourcePart};
 use crate::config::defaults::{CHECKPOINT_PAUSE_POLL, FLOW_POLL, PROCESSING_TIME_TICK, STOP_CHECK};
 use crate::dead_letter::DeadLetters;
+use crate::dstream::time::epoch_of;
 use crate::mode::ExecutionMode;
 use crate::spark_model::SparkModel;
 
@@ -58,9 +59,16 @@ impl StopFlag {
 }
 
 /// The highest frontier any instance of a source has reached in this process. An idle instance moves
-/// up to it, so that it does not hold back the watermark of the whole stream.
-#[derive(Clone, Default)]
-pub struct SharedWatermark(Arc<AtomicU64>);
+/// up to it, so that it does not hold back the watermark of the whole stream. It starts at
+/// [`MIN_FRONTIER`] (nothing complete), as every instance's capability does.
+#[derive(Clone)]
+pub struct SharedWatermark(Arc<AtomicI64>);
+
+impl Default for SharedWatermark {
+    fn default() -> Self {
+        SharedWatermark(Arc::new(AtomicI64::new(MIN_FRONTIER)))
+    }
+}
 
 impl SharedWatermark {
     fn publish(&self, frontier: EventTime) {
@@ -134,7 +142,6 @@ struct SealedBatch<D> {
 }
 
 /// Where a source instance is in Spark's model ([`SparkModel`]).
-#[derive(Default)]
 struct SparkState {
     /// How many of the held records are in blocks already cut.
     cut: usize,
@@ -144,6 +151,18 @@ struct SparkState {
     job_end_us: u64,
     /// The frontier when the last block was cut: what the records of the blocks cut so far allow.
     cut_frontier: EventTime,
+}
+
+impl Default for SparkState {
+    fn default() -> Self {
+        SparkState {
+            cut: 0,
+            next_block_us: 0,
+            job_end_us: 0,
+            // No block cut yet: nothing complete.
+            cut_frontier: MIN_FRONTIER,
+        }
+    }
 }
 
 /// The state of one source operator.
@@ -245,10 +264,10 @@ pub fn source_stream<'scope, D: 'static>(
             // mode, at the current millisecond per-record (batch mode holds everything to the end).
             if driver.opts.watermark == WatermarkStrategy::ProcessingTime {
                 match driver.opts.mode {
-                    ExecutionMode::MicroBatch { interval, .. } => {
-                        driver.advance((next_boundary_us - interval.as_micros() as u64) / 1000)
-                    }
-                    ExecutionMode::PerRecord => driver.advance(wall_clock_us() / 1000),
+                    ExecutionMode::MicroBatch { interval, .. } => driver.advance(processing_ms(
+                        next_boundary_us - interval.as_micros() as u64,
+                    )),
+                    ExecutionMode::PerRecord => driver.advance(processing_ms(wall_clock_us())),
                     ExecutionMode::Batch => {}
                 }
             }
@@ -431,7 +450,7 @@ pub(crate) fn batch_stream<'scope, D: 'static, B: 'static, C: BatchClock>(
         opts.clock.register(sync);
         let mut wakeup = Wakeup::new(activator, Duration::ZERO);
         let mut cap = cap;
-        cap.downgrade(&opts.first);
+        cap.downgrade(&epoch_of(opts.first));
         let mut cap = Some(cap);
         let mut next = opts.first;
         let mut told = 0u64;
@@ -468,7 +487,7 @@ pub(crate) fn batch_stream<'scope, D: 'static, B: 'static, C: BatchClock>(
                     *cell.borrow_mut() = source.position();
                 }
                 next += 1;
-                c.downgrade(&next);
+                c.downgrade(&epoch_of(next));
             }
             opts.clock.emitted(next);
             if let Some(wait) = opts.clock.until(next) {
@@ -476,6 +495,12 @@ pub(crate) fn batch_stream<'scope, D: 'static, B: 'static, C: BatchClock>(
             }
         }
     })
+}
+
+/// The processing time (ms since the Unix epoch) of wall-clock microsecond `us`, as an event time: a
+/// processing-time watermark and processing-time stamps follow the clock.
+fn processing_ms(us: u64) -> EventTime {
+    EventTime::try_from(us / 1000).unwrap_or(EventTime::MAX)
 }
 
 /// The first multiple of `step` strictly after `now`.
@@ -734,7 +759,7 @@ impl<D: 'static> Driver<D> {
             // Every record read before the boundary is in the batch, stamped before it. If the worker
             // was late and several boundaries have passed, the batches between were empty: the
             // frontier jumps to the latest boundary, where the next batch starts.
-            WatermarkStrategy::ProcessingTime => (now_us / interval_us * interval_us) / 1000,
+            WatermarkStrategy::ProcessingTime => processing_ms(now_us / interval_us * interval_us),
             _ => self.frontier_now(now, now_us),
         };
         let (records, frontier, release_at_us) = match spark {
@@ -793,13 +818,13 @@ impl<D: 'static> Driver<D> {
             return;
         }
         if self.opts.watermark == WatermarkStrategy::ProcessingTime {
-            let ms = now_us / 1000;
+            let ms = processing_ms(now_us);
             for event in self.read.iter_mut() {
                 event.time = ms;
             }
         }
         let frontier = self.tracker.frontier();
-        let (mut max, mut late) = (0, 0u64);
+        let (mut max, mut late) = (EventTime::MIN, 0u64);
         for event in &self.read {
             max = max.max(event.time);
             late += (event.time < frontier) as u64;
@@ -817,7 +842,7 @@ impl<D: 'static> Driver<D> {
     /// The frontier the records, the clock and idleness allow now.
     fn frontier_now(&self, now: Instant, now_us: u64) -> EventTime {
         let frontier = match self.opts.watermark {
-            WatermarkStrategy::ProcessingTime => now_us / 1000,
+            WatermarkStrategy::ProcessingTime => processing_ms(now_us),
             _ => match self.split_low {
                 // Per-split watermarks: the slowest live split's largest event time.
                 Some(low) => self.tracker.frontier_from_records_up_to(low),
@@ -887,7 +912,7 @@ impl<D: 'static> Driver<D> {
     fn advance(&mut self, frontier: EventTime) {
         let frontier = match self.checkpoint.as_ref() {
             Some(checkpoint) if checkpoint.round_pending() && frontier > checkpoint.cut() => {
-                self.held_back = Some(self.held_back.unwrap_or(0).max(frontier));
+                self.held_back = Some(self.held_back.map_or(frontier, |held| held.max(frontier)));
                 checkpoint.cut()
             }
             _ => frontier,
@@ -914,7 +939,7 @@ impl<D: 'static> Driver<D> {
             // What is left is the last batch, its time the next boundary's (see `seal`), never
             // behind the frontier it goes out at.
             let frontier = self.cap.as_ref().map_or(0, |cap| *cap.time());
-            let batch_ms = (self.next_boundary_us / 1000)
+            let batch_ms = ((self.next_boundary_us / 1000) as EventTime)
                 .saturating_sub(1)
                 .max(frontier);
             for event in &mut self.held {

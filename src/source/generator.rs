@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use caudal_operators::Event;
+use caudal_operators::{Event, EventTime};
 
 use super::{Poll, Source, SourceFactory, WorkerInfo};
 use crate::workload::{mix, Workload};
@@ -61,8 +61,9 @@ pub struct GeneratorConfig {
 }
 
 /// Where generated records fall in event time: record `seq` at `seq * 1000 / event_rate` ms (before
-/// any disorder). The one place this formula is written: the generator stamps its records with it, and
-/// the lab's latency measurement finds the record that closed a window with it.
+/// any disorder), from the epoch on (a generated stream never goes before 1970, so its times are
+/// counted unsigned here). The one place this formula is written: the generator stamps its records
+/// with it, and the lab's latency measurement finds the record that closed a window with it.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct EventTimeline {
     ms_per_record: f64,
@@ -168,10 +169,11 @@ impl<W: Workload> Generator<W> {
         }
     }
 
-    /// The event time of record `seq`.
+    /// The event time of record `seq` (ms since the Unix epoch, never before it).
     #[inline]
-    pub fn event_time(&self, seq: u64) -> u64 {
-        self.timeline.disordered(seq, self.config.disorder_ms)
+    pub fn event_time(&self, seq: u64) -> EventTime {
+        let ms = self.timeline.disordered(seq, self.config.disorder_ms);
+        EventTime::try_from(ms).unwrap_or(EventTime::MAX)
     }
 }
 
@@ -277,7 +279,7 @@ mod tests {
         };
         let events = drain(Generator::new(w, config, WorkerInfo::single()));
         for e in &events {
-            let ideal = e.data.seq * 10;
+            let ideal = e.data.seq as EventTime * 10;
             assert!(e.time <= ideal && ideal - e.time <= 25, "{e:?}");
         }
         assert!(

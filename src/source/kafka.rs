@@ -29,8 +29,9 @@
 //! ([`Source::caught_up`]) only when every partition has reached its end as of the last fetch: an
 //! instance whose first fetch is slow is not taken for a quiet one by a checkpoint round.
 //!
-//! **Event time** is the record's Kafka timestamp (its create time, in ms); a record without one takes
-//! the wall clock when read. [`KafkaSourceFactory::event_time`] takes it from the record instead.
+//! **Event time** is the record's Kafka timestamp (its create time, in ms since the Unix epoch, signed
+//! as Caudal's event times are); a record without one (Kafka's -1) takes the wall clock when read.
+//! [`KafkaSourceFactory::event_time`] takes it from the record instead, before 1970 too.
 //!
 //! **Limited reads**: with `limit=N`, each source instance ends its input after `N` records (the
 //! lab's runs through the broker read a known number of records from a one-partition topic).
@@ -204,8 +205,8 @@ impl FromStr for KafkaSpec {
     }
 }
 
-/// A user's event time for a record (in ms), instead of its Kafka timestamp; `None` keeps the
-/// timestamp.
+/// A user's event time for a record (signed ms since the Unix epoch, negative before 1970), instead of
+/// its Kafka timestamp; `None` keeps the timestamp.
 pub type EventTimeFn = Arc<dyn Fn(&KafkaRecord) -> Option<EventTime> + Send + Sync>;
 
 /// Makes each worker's [`KafkaSource`].
@@ -224,7 +225,8 @@ pub fn source(spec: KafkaSpec) -> KafkaSourceFactory {
 }
 
 impl KafkaSourceFactory {
-    /// Takes each record's event time (ms) from `extract` (from its value, key or headers), as
+    /// Takes each record's event time (signed ms since the Unix epoch) from `extract` (from its value,
+    /// key or headers), as
     /// Flink's `TimestampAssigner`; where it gives `None`, the Kafka timestamp stays. It runs on the
     /// reader thread, before the record is handed to the dataflow.
     pub fn event_time(
@@ -797,12 +799,11 @@ fn fail_run(failure: &Failure, spec: &KafkaSpec, message: String) {
     failure.fail(format!("{spec}: {message}"));
 }
 
-/// The record of `message`, at its timestamp (or the wall clock).
+/// The record of `message`, at its timestamp, signed as Kafka's (a Java `long`, ms since the Unix
+/// epoch); a record without one (Kafka's -1, "no timestamp") is at the wall clock.
 fn event<M: Message>(message: &M) -> Event<KafkaRecord> {
     let timestamp = message.timestamp().to_millis();
-    let time = timestamp
-        .filter(|t| *t >= 0)
-        .map_or(wall_clock_us() / 1000, |t| t as u64);
+    let time = timestamp.unwrap_or_else(|| (wall_clock_us() / 1000) as EventTime);
     let headers = message.headers().map_or_else(Vec::new, |hs| {
         hs.iter()
             .map(|h| {

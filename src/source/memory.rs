@@ -1,6 +1,6 @@
 //! Bounded in-memory sources: a vector of records per worker.
 
-use caudal_operators::Event;
+use caudal_operators::{Event, EventTime};
 
 use super::{Poll, Source, SourceFactory, WorkerInfo};
 
@@ -76,7 +76,7 @@ pub fn from_fn<D: 'static>(
         make(w)
             .into_iter()
             .enumerate()
-            .map(|(i, d)| Event::new(i as u64, d))
+            .map(|(i, d)| Event::new(i as EventTime, d))
             .collect()
     })
 }

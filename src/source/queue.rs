@@ -7,7 +7,7 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use caudal_operators::Event;
+use caudal_operators::{Event, EventTime};
 
 use super::{Poll, Source, WorkerInfo};
 
@@ -18,7 +18,7 @@ pub struct QueueSource<D> {
     interval: Duration,
     paced: bool,
     start: Option<Instant>,
-    current: Option<(u64, std::vec::IntoIter<D>)>,
+    current: Option<(EventTime, std::vec::IntoIter<D>)>,
     read: u64,
 }
 
@@ -83,7 +83,7 @@ impl<D: 'static> Source for QueueSource<D> {
                 };
             }
             let (index, records) = self.batches.pop_front().expect("front checked");
-            let time = index as u64 * self.interval.as_millis() as u64;
+            let time = index as EventTime * self.interval.as_millis() as EventTime;
             self.current = Some((time, records.into_iter()));
         }
         self.read += taken as u64;

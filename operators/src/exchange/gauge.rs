@@ -22,7 +22,7 @@ use timely::progress::Timestamp;
 /// let mut config = timely::Config::process(2);
 /// gauge.install(&mut config);
 /// timely::execute(config, |worker| {
-///     worker.dataflow::<u64, _, _>(|scope| {
+///     worker.dataflow::<caudal_operators::EventTime, _, _>(|scope| {
 ///         assert!(ExchangeGauge::of(scope).is_some());
 ///     });
 /// })

@@ -47,8 +47,8 @@ impl<'a, K, V, S, O> Context<'a, K, V, S, O> {
         self.read_at
     }
 
-    /// The operator's watermark now: its input frontier minus one, `-1` before anything is complete,
-    /// and [`crate::time::END_OF_INPUT`] once the input has ended.
+    /// The operator's watermark now: its input frontier minus one, `i64::MIN` before anything is
+    /// complete (Flink's initial watermark), and [`crate::time::END_OF_INPUT`] once the input has ended.
     #[inline]
     pub fn watermark(&self) -> i64 {
         self.watermark

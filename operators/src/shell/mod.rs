@@ -8,9 +8,10 @@
 //! * **state**: a [`KeyedState`], one value of the operator's state type per key, owned by the shell,
 //!   handed to the operator on every call, and registered with the worker's [`StateRegistry`], which
 //!   snapshots it (with the timers, versioned) for checkpoints and restores it at start;
-//! * **timers**: one [`Timer`] type, in milliseconds of event time or of the processing clock, at most
-//!   one per key and time; event-time timers fire when the frontier passes them, processing-time timers
-//!   through an activation when the clock reaches them, and every timer fires at the end of the input;
+//! * **timers**: one [`Timer`] type, in milliseconds of event time (signed) or of the processing
+//!   clock, at most one per key and time; event-time timers fire when the frontier passes them,
+//!   processing-time timers through an activation when the clock reaches them, and every timer fires
+//!   at the end of the input;
 //! * **capabilities**: the shell holds one capability at the earliest output a pending timer can make,
 //!   and moves it up as timers fire, so downstream frontiers advance as soon as nothing can come before
 //!   them;
@@ -58,7 +59,7 @@ pub struct LateRecord<K, V> {
     pub key: K,
     /// The record's value.
     pub value: V,
-    /// The record's event time.
+    /// The record's event time (signed ms since the Unix epoch, negative before 1970).
     pub time: EventTime,
 }
 

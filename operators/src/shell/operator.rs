@@ -24,7 +24,7 @@ use crate::budget::WorkBudget;
 use crate::exchange::{ExchangeGauge, Metered};
 use crate::hash::route;
 use crate::stream::EventStream;
-use crate::time::{wall_clock_ms, Event, EventTime, END_OF_INPUT};
+use crate::time::{wall_clock_ms, watermark_at, Event, EventTime};
 
 /// What the shell keeps of an operator, and what its snapshot holds.
 #[derive(Serialize, Deserialize)]
@@ -274,7 +274,7 @@ where
         let mut out_buf: Vec<Event<Op::Out>> = Vec::new();
         let mut late_buf: Vec<Event<LateRecord<K, V>>> = Vec::new();
         // The watermark of the pass in progress, and the earliest processing-time activation asked for.
-        let mut pass_watermark = -1;
+        let mut pass_watermark = i64::MIN;
         let mut armed: Option<u64> = None;
 
         move |frontiers| {
@@ -285,7 +285,7 @@ where
             let mut out = out.activate();
             let mut late = late.activate();
             let frontier = frontiers[0].frontier().first().copied();
-            let watermark = frontier.map_or(END_OF_INPUT, |f| f as i64 - 1);
+            let watermark = watermark_at(frontier);
 
             // One message's records, then its results at its time.
             macro_rules! handle {

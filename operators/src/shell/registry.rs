@@ -32,8 +32,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::hash::route;
 
-/// The format of a snapshot's envelope. Bump it when the envelope changes.
-pub const SNAPSHOT_FORMAT: u32 = 1;
+/// The format of a snapshot's envelope. Bump it when the envelope changes. 2: event times are signed
+/// (`i64`): the shell's timers, and the times in every operator's state, are negative before 1970.
+pub const SNAPSHOT_FORMAT: u32 = 2;
 
 /// Which keyed operator of a dataflow: its name, and how many keyed operators of that name the
 /// dataflow had built before it. A rebuilt dataflow finds its operators again by it, on any number of

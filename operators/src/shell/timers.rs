@@ -23,7 +23,8 @@ use crate::time::EventTime;
 /// When a timer fires.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Timer {
-    /// Once the watermark reaches this event time (ms): the operator's input frontier has passed it.
+    /// Once the watermark reaches this event time (signed ms since the Unix epoch, negative before
+    /// 1970): the operator's input frontier has passed it.
     EventTime(EventTime),
     /// Once the processing clock ([`crate::time::wall_clock_ms`]) reaches this time (ms since the
     /// Unix epoch). At the end of the input every pending processing-time timer fires at once.
@@ -226,11 +227,10 @@ impl<K: Serialize> Serialize for TimerQueue<K> {
             .map(|(t, keys)| (*t, keys.iter().collect()))
             .collect();
         if let Some((timer, keys)) = &self.firing {
-            let (times, t) = match *timer {
-                Timer::EventTime(t) => (&mut event, t),
-                Timer::ProcessingTime(t) => (&mut processing, t),
+            let set = match *timer {
+                Timer::EventTime(t) => event.entry(t).or_default(),
+                Timer::ProcessingTime(t) => processing.entry(t).or_default(),
             };
-            let set = times.entry(t).or_default();
             // The firing keys were set before any key set for the same time since.
             set.splice(0..0, keys.as_slice().iter());
         }

@@ -18,7 +18,7 @@ use super::assign::{TimeWindows, Window};
 use super::{at_frontier, result_time, WindowResult, Windowed};
 use crate::shell::{Context, KeyedOperator, Timer};
 use crate::stream::EventStream;
-use crate::time::EventTime;
+use crate::time::{span_ms, EventTime};
 
 /// One key's windows: the operator's state per key.
 #[derive(Debug, PartialEq, Serialize, Deserialize)]
@@ -57,11 +57,9 @@ impl<Acc> FixedWindowState<Acc> {
     /// the panes instead).
     fn invalidate_carry(&mut self, pane: i64, windows: &TimeWindows) {
         let (size, slide) = (windows.size(), windows.slide());
-        if self
-            .carry
-            .as_ref()
-            .is_some_and(|(end, _)| (end - size..end - slide).contains(&pane))
-        {
+        if self.carry.as_ref().is_some_and(|(end, _)| {
+            (end.saturating_sub(size)..end.saturating_sub(slide)).contains(&pane)
+        }) {
             self.carry = None;
         }
     }
@@ -121,7 +119,7 @@ impl<V, A: Aggregate<V>> FixedWindowOperator<A, V> {
     fn window_acc(&self, state: &mut FixedWindowState<A::Acc>, end: i64) -> Option<A::Acc> {
         let (size, slide) = (self.windows.size(), self.windows.slide());
         let agg = &self.agg;
-        let start = end - size;
+        let start = end.saturating_sub(size);
         let from = state.panes.partition_point(|p| p.0 < start);
         // Empty windows emit nothing.
         if state.panes[from..].first().is_none_or(|p| p.0 >= end) {
@@ -136,7 +134,7 @@ impl<V, A: Aggregate<V>> FixedWindowOperator<A, V> {
         };
         let acc = match state.carry.take() {
             Some((carry_end, mut acc)) if self.inverse.is_some() && carry_end == end => {
-                merge_from(&state.panes, &mut acc, end - slide);
+                merge_from(&state.panes, &mut acc, end.saturating_sub(slide));
                 acc
             }
             _ => {
@@ -149,9 +147,9 @@ impl<V, A: Aggregate<V>> FixedWindowOperator<A, V> {
             let mut carry = acc.clone();
             state.panes[from..]
                 .iter()
-                .take_while(|p| p.0 < start + slide)
+                .take_while(|p| p.0 < start.saturating_add(slide))
                 .for_each(|(_, pane)| inverse(&mut carry, pane));
-            state.carry = Some((end + slide, carry));
+            state.carry = Some((end.saturating_add(slide), carry));
         }
         Some(acc)
     }
@@ -176,7 +174,7 @@ impl<V, A: Aggregate<V>> FixedWindowOperator<A, V> {
                 Err(i) => state.fired.insert(i, (end, firing)),
             }
         }
-        let window = Window::new(end - self.windows.size(), end);
+        let window = Window::new(end.saturating_sub(self.windows.size()), end);
         let result = WindowResult {
             key: key.clone(),
             window,
@@ -192,11 +190,14 @@ impl<V, A: Aggregate<V>> FixedWindowOperator<A, V> {
         let (windows, lateness) = (self.windows, self.lateness);
         state.panes.retain(|(pane, _)| {
             windows
-                .ends_of_pane(*pane)
-                .last()
-                .is_some_and(|e| e + lateness > limit)
+                .pane_windows(*pane)
+                .last_end()
+                .saturating_add(lateness)
+                > limit
         });
-        state.fired.retain(|(end, _)| end + lateness > limit);
+        state
+            .fired
+            .retain(|(end, _)| end.saturating_add(lateness) > limit);
     }
 }
 
@@ -212,17 +213,17 @@ where
     /// Takes one record read at message time `read_at` (the watermark then plus one).
     #[inline]
     fn on_record(&mut self, key: K, value: V, time: EventTime, ctx: &mut Ctx<'_, K, V, A>) {
-        let (t, c) = (time as i64, ctx.read_at() as i64);
-        let pane = self.windows.pane_of(t);
-        let last_end = self.windows.last_end_of_pane(pane);
-        if last_end + self.lateness <= c {
+        let c = ctx.read_at();
+        let assigned = self.windows.assign(time);
+        let (pane, last_end) = (assigned.start, assigned.last_end());
+        if last_end.saturating_add(self.lateness) <= c {
             // Every window of the record is past its cleanup time.
             ctx.output.late(key, value, time);
             return;
         }
         // Fast path: the pane exists and all its windows are still open, so they are registered already
         // (at the pane's creation, by a record no later than this one): only the pane changes.
-        if self.windows.first_end_of_pane(pane) > c {
+        if assigned.first_end() > c {
             if let Some(state) = ctx.states.get_mut(&key) {
                 if let Ok(i) = state.panes.binary_search_by_key(&pane, |p| p.0) {
                     self.agg.add(&mut state.panes[i].1, value);
@@ -236,9 +237,12 @@ where
             .get_or_insert_with(key.clone(), FixedWindowState::default);
         // Windows the watermark has passed but that have not fired yet fire first, without the record,
         // as they would have when the watermark passed them.
-        for end in self.windows.ends_of_pane(pane) {
-            if end + self.lateness > c && end <= c && remove_sorted(&mut state.pending, end) {
-                self.fire(&key, state, end, c - 1, &mut ctx.output);
+        for end in assigned.ends() {
+            if end.saturating_add(self.lateness) > c
+                && end <= c
+                && remove_sorted(&mut state.pending, end)
+            {
+                self.fire(&key, state, end, c.saturating_sub(1), &mut ctx.output);
             }
         }
         // Add the record to its pane.
@@ -246,16 +250,18 @@ where
         // Without allowed lateness a new pane's cleanup is its last window's firing, whose timer (set
         // below) cleans up too.
         if add_to_pane(&self.agg, &mut state.panes, pane, value) && self.lateness > 0 {
-            ctx.timers
-                .set(key.clone(), at_frontier(last_end + self.lateness));
+            ctx.timers.set(
+                key.clone(),
+                at_frontier(last_end.saturating_add(self.lateness)),
+            );
         }
-        for end in self.windows.ends_of_pane(pane) {
-            if end + self.lateness <= c {
+        for end in assigned.ends() {
+            if end.saturating_add(self.lateness) <= c {
                 continue;
             }
             if end <= c {
                 // Fired already from this record's point of view: fire again at once, updated.
-                self.fire(&key, state, end, c - 1, &mut ctx.output);
+                self.fire(&key, state, end, c.saturating_sub(1), &mut ctx.output);
             } else if insert_sorted(&mut state.pending, end) {
                 ctx.timers.set(key.clone(), at_frontier(end));
             }
@@ -267,7 +273,7 @@ where
         let Timer::EventTime(t) = timer else {
             return;
         };
-        let limit = t as i64 + 1;
+        let limit = t.saturating_add(1);
         let watermark = ctx.watermark();
         let Some(state) = ctx.states.get_mut(&key) else {
             return;
@@ -298,7 +304,7 @@ where
     /// use caudal_operators::{Event, EventStream};
     /// use caudal_operators::window::{aggregate::Count, TimeWindows, Window};
     /// use timely::dataflow::operators::{ToStream, Capture, capture::Extract};
-    /// let out = timely::example(|scope| {
+    /// let out = caudal_operators::example(|scope| {
     ///     let input = vec![Event::new(100, ('a', ())), Event::new(300, ('a', ())), Event::new(1200, ('a', ()))];
     ///     let tumbling = TimeWindows::tumbling(1000, 0).unwrap();
     ///     let (fired, _late) = EventStream::new(input.to_stream(scope)).window(tumbling, 0, Count);
@@ -330,8 +336,8 @@ where
     /// use caudal_operators::{Event, EventStream};
     /// use caudal_operators::window::{aggregate::Sum, TimeWindows};
     /// use timely::dataflow::operators::{ToStream, Capture, capture::Extract};
-    /// let out = timely::example(|scope| {
-    ///     let input = (0..10u64).map(|t| Event::new(t * 100, ('k', 1i64))).collect::<Vec<_>>();
+    /// let out = caudal_operators::example(|scope| {
+    ///     let input = (-5..5i64).map(|t| Event::new(t * 100, ('k', 1i64))).collect::<Vec<_>>();
     ///     let every_100ms = TimeWindows::sliding(300, 100, 0).unwrap();
     ///     let sums = EventStream::new(input.to_stream(scope)).window_with_inverse(every_100ms, 0, Sum, |acc: &mut i64, pane: &i64| *acc -= pane);
     ///     sums.0.inner.capture()
@@ -371,7 +377,7 @@ where
             name,
             FixedWindowOperator {
                 windows,
-                lateness: allowed_lateness_ms as i64,
+                lateness: span_ms(allowed_lateness_ms),
                 agg,
                 inverse,
                 _value: std::marker::PhantomData,

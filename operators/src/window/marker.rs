@@ -26,7 +26,7 @@ use super::assign::Window;
 use super::{at_frontier, result_time, WindowResult, Windowed};
 use crate::shell::{Context, KeyedOperator, Timer};
 use crate::stream::EventStream;
-use crate::time::EventTime;
+use crate::time::{span_ms, EventTime};
 
 /// A record of a marker-session stream.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -114,7 +114,7 @@ where
             open: None,
             stash: Vec::new(),
         });
-        let t = time as i64;
+        let t = time;
         // After the records of the same time already stashed: ties keep their arrival order.
         let at = state.stash.partition_point(|(s, _)| *s <= t);
         state.stash.insert(at, (t, marker));
@@ -125,7 +125,7 @@ where
         let Timer::EventTime(now) = timer else {
             return;
         };
-        let limit = now as i64 + 1;
+        let limit = now.saturating_add(1);
         let gap = self.gap;
         let Some(mut state) = ctx.states.remove(&key) else {
             return;
@@ -134,8 +134,8 @@ where
         let ready = state.stash.partition_point(|(t, _)| *t < limit);
         for (t, marker) in state.stash.drain(..ready) {
             if let Some(session) = state.open.take() {
-                if t >= session.last + gap {
-                    let end = session.last + gap;
+                if t >= session.last.saturating_add(gap) {
+                    let end = session.last.saturating_add(gap);
                     self.close(key.clone(), session, end, ctx);
                 } else {
                     state.open = Some(session);
@@ -151,27 +151,27 @@ where
                         last: t,
                         acc: self.agg.create(),
                     });
-                    ctx.timers.set(key.clone(), at_frontier(t + gap));
+                    ctx.timers
+                        .set(key.clone(), at_frontier(t.saturating_add(gap)));
                 }
                 Marker::Record(value) => match state.open.as_mut() {
                     Some(session) => {
                         self.agg.add(&mut session.acc, value);
                         session.last = t;
-                        ctx.timers.set(key.clone(), at_frontier(t + gap));
+                        ctx.timers
+                            .set(key.clone(), at_frontier(t.saturating_add(gap)));
                     }
-                    None => ctx
-                        .output
-                        .late(key.clone(), Marker::Record(value), t as EventTime),
+                    None => ctx.output.late(key.clone(), Marker::Record(value), t),
                 },
                 Marker::End => match state.open.take() {
-                    Some(session) => self.close(key.clone(), session, t + 1, ctx),
-                    None => ctx.output.late(key.clone(), Marker::End, t as EventTime),
+                    Some(session) => self.close(key.clone(), session, t.saturating_add(1), ctx),
+                    None => ctx.output.late(key.clone(), Marker::End, t),
                 },
             }
         }
         // The session's gap has passed with no record.
         if let Some(session) = state.open.take() {
-            let end = session.last + gap;
+            let end = session.last.saturating_add(gap);
             if end <= limit {
                 self.close(key.clone(), session, end, ctx);
             } else {
@@ -199,7 +199,7 @@ where
         self.keyed_operator(
             "MarkerSession",
             MarkerSessionOperator {
-                gap: gap_ms as i64,
+                gap: span_ms(gap_ms),
                 agg,
             },
         )

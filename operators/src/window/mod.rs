@@ -34,7 +34,7 @@ use crate::time::EventTime;
 
 pub use crate::shell::LateRecord;
 pub use aggregate::Aggregate;
-pub use assign::{TimeWindows, Window};
+pub use assign::{PaneWindows, TimeWindows, Window};
 
 pub use crate::time::END_OF_INPUT;
 
@@ -53,15 +53,16 @@ pub struct WindowResult<K, O> {
     pub watermark: i64,
 }
 
-/// The event time given to a firing: the window's last instant (0 for windows that end before 1).
+/// The event time given to a firing: the window's last instant, [`Window::max_timestamp`] (Flink's
+/// `window.maxTimestamp()`), negative for a window that ends at or before 0.
 pub(crate) fn result_time(window: &Window) -> EventTime {
-    window.max_timestamp().max(0) as EventTime
+    window.max_timestamp()
 }
 
 /// The shell timer that fires at the watermark `at - 1` (the frontier reaching `at`): window ends and
 /// cleanup times are such frontiers.
-pub(crate) fn at_frontier(at: i64) -> crate::shell::Timer {
-    crate::shell::Timer::EventTime((at - 1).max(0) as EventTime)
+pub(crate) fn at_frontier(at: EventTime) -> crate::shell::Timer {
+    crate::shell::Timer::EventTime(at.saturating_sub(1))
 }
 
 /// What a window operator returns: its firings, and the records that came too late for every window

@@ -52,7 +52,8 @@ where
     type Out = WindowResult<K, A::Out>;
 
     fn on_record(&mut self, key: K, value: V, _time: EventTime, ctx: &mut Ctx<'_, K, V, A>) {
-        let pane = self.windows.pane_of(wall_clock_ms() as i64);
+        let assigned = self.windows.assign(wall_clock_ms() as EventTime);
+        let pane = assigned.start;
         let state = ctx
             .states
             .get_or_insert_with(key.clone(), || ProcessingWindowState {
@@ -60,7 +61,7 @@ where
                 pending: Vec::new(),
             });
         add_to_pane(&self.agg, &mut state.panes, pane, value);
-        for end in self.windows.ends_of_pane(pane) {
+        for end in assigned.ends() {
             if let Err(i) = state.pending.binary_search(&end) {
                 state.pending.insert(i, end);
                 ctx.timers
@@ -101,12 +102,9 @@ where
             ctx.output.emit(result_time(&window), result);
             // Panes whose windows have all fired are done.
             let windows = self.windows;
-            state.panes.retain(|(pane, _)| {
-                windows
-                    .ends_of_pane(*pane)
-                    .last()
-                    .is_some_and(|last| last > end)
-            });
+            state
+                .panes
+                .retain(|(pane, _)| windows.pane_windows(*pane).last_end() > end);
         }
         if state.panes.is_empty() && state.pending.is_empty() {
             ctx.states.remove(&key);

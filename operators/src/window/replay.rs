@@ -10,7 +10,7 @@ use timely::dataflow::operators::{Capture, Input, Probe};
 use timely::dataflow::ProbeHandle;
 
 use crate::stream::{EventInput, EventStream};
-use crate::time::{Event, EventTime};
+use crate::time::{frontier_of_watermark, Event, EventTime};
 
 /// One entry of a recorded log.
 #[derive(Clone, Debug, PartialEq)]
@@ -21,11 +21,11 @@ pub enum LogEntry<K, V> {
         key: K,
         /// Its value.
         value: V,
-        /// Its event time, in ms.
+        /// Its event time: signed ms since the Unix epoch, negative before 1970.
         time: EventTime,
     },
-    /// An explicit watermark: no more records at or before it.
-    Watermark(i64),
+    /// An explicit watermark: no more records at or before it (any event time, before 1970 too).
+    Watermark(EventTime),
 }
 
 /// How the replay's watermark follows the records.
@@ -104,12 +104,12 @@ where
                             out_of_orderness_ms,
                         } => {
                             // frontier = watermark + 1 = max - B (never below the current one).
-                            max_seen.map(|m| m.saturating_sub(out_of_orderness_ms))
+                            max_seen.map(|m| m.saturating_sub_unsigned(out_of_orderness_ms))
                         }
                         ReplayWatermark::Explicit => None,
                     }
                 }
-                LogEntry::Watermark(w) => (w >= 0).then(|| w as EventTime + 1),
+                LogEntry::Watermark(w) => Some(frontier_of_watermark(w)),
             };
             if let Some(frontier) = frontier.filter(|f| *f > *input.time()) {
                 input.advance_to(frontier);

@@ -26,7 +26,7 @@ use super::assign::Window;
 use super::{at_frontier, result_time, WindowResult, Windowed};
 use crate::shell::{Context, KeyedOperator, Output, Timer};
 use crate::stream::EventStream;
-use crate::time::EventTime;
+use crate::time::{span_ms, EventTime};
 
 /// One session of a key.
 #[derive(Debug, PartialEq, Serialize, Deserialize)]
@@ -86,8 +86,8 @@ where
     type Out = WindowResult<K, A::Out>;
 
     fn on_record(&mut self, key: K, value: V, time: EventTime, ctx: &mut Ctx<'_, K, V, A>) {
-        let (t, c) = (time as i64, ctx.read_at() as i64);
-        let new = Window::new(t, t + self.gap);
+        let (t, c) = (time, ctx.read_at());
+        let new = Window::new(t, t.saturating_add(self.gap));
         let sessions = ctx.states.get_or_insert_with(key.clone(), Vec::new);
         // The sessions `new` intersects or touches are contiguous in the sorted list.
         let lo = sessions.partition_point(|s| s.window.end < new.start);
@@ -95,7 +95,7 @@ where
         let merged = sessions[lo..hi].iter().fold(new, |m, s| {
             Window::new(m.start.min(s.window.start), m.end.max(s.window.end))
         });
-        if merged.end + self.lateness <= c {
+        if merged.end.saturating_add(self.lateness) <= c {
             if sessions.is_empty() {
                 ctx.states.remove(&key);
             }
@@ -107,7 +107,13 @@ where
         for mut old in sessions.drain(lo..hi) {
             if old.pending && old.window.end <= c {
                 // The watermark passed it before this record came: it fires first, as it was.
-                fire(&self.agg, &key, &mut old, c - 1, &mut ctx.output);
+                fire(
+                    &self.agg,
+                    &key,
+                    &mut old,
+                    c.saturating_sub(1),
+                    &mut ctx.output,
+                );
             }
             if old.window == merged {
                 unchanged = Some((old.firings, old.pending));
@@ -123,14 +129,22 @@ where
             pending: was_pending,
         };
         if merged.end <= c {
-            fire(&self.agg, &key, &mut session, c - 1, &mut ctx.output);
+            fire(
+                &self.agg,
+                &key,
+                &mut session,
+                c.saturating_sub(1),
+                &mut ctx.output,
+            );
         } else if !was_pending {
             session.pending = true;
             ctx.timers.set(key.clone(), at_frontier(merged.end));
         }
         if unchanged.is_none() {
-            ctx.timers
-                .set(key.clone(), at_frontier(merged.end + self.lateness));
+            ctx.timers.set(
+                key.clone(),
+                at_frontier(merged.end.saturating_add(self.lateness)),
+            );
         }
         sessions.insert(lo, session);
     }
@@ -139,7 +153,7 @@ where
         let Timer::EventTime(t) = timer else {
             return;
         };
-        let limit = t as i64 + 1;
+        let limit = t.saturating_add(1);
         let watermark = ctx.watermark();
         let Some(sessions) = ctx.states.get_mut(&key) else {
             return;
@@ -151,7 +165,7 @@ where
         {
             fire(&self.agg, &key, session, watermark, &mut ctx.output);
         }
-        sessions.retain(|s| s.pending || s.window.end + self.lateness > limit);
+        sessions.retain(|s| s.pending || s.window.end.saturating_add(self.lateness) > limit);
         if sessions.is_empty() {
             ctx.states.remove(&key);
         }
@@ -180,8 +194,8 @@ where
         self.keyed_operator(
             "SessionWindow",
             SessionWindowOperator {
-                gap: gap_ms as i64,
-                lateness: allowed_lateness_ms as i64,
+                gap: span_ms(gap_ms),
+                lateness: span_ms(allowed_lateness_ms),
                 agg,
                 _value: std::marker::PhantomData,
             },

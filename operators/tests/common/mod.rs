@@ -5,19 +5,20 @@
 
 use caudal_operators::window::replay::{LogEntry, ReplayWatermark, Replayed};
 use caudal_operators::window::Window;
+use caudal_operators::EventTime;
 use proptest::prelude::*;
 
 /// A firing as `(key, window, result, firing, watermark)`.
 pub type Fired = (u8, Window, i64, u32, i64);
 /// A late record as `(key, value, time)`.
-pub type Late = (u8, i64, u64);
+pub type Late = (u8, i64, EventTime);
 
-/// Random logs: records of 3 keys with values -5..5 at times 0..4000, in any order, and explicit
-/// watermarks that sometimes go backwards.
+/// Random logs: records of 3 keys with values -5..5 at times -2000..2000 (before and after 1970), in
+/// any order, and explicit watermarks that sometimes go backwards.
 pub fn log() -> impl Strategy<Value = Vec<LogEntry<u8, i64>>> {
     let entry = prop_oneof![
-        4 => (0u8..3, -5i64..6, 0u64..4000).prop_map(|(key, value, time)| LogEntry::Record { key, value, time }),
-        1 => (-10i64..4500).prop_map(LogEntry::Watermark),
+        4 => (0u8..3, -5i64..6, -2000i64..2000).prop_map(|(key, value, time)| LogEntry::Record { key, value, time }),
+        1 => (-2500i64..2500).prop_map(LogEntry::Watermark),
     ];
     prop::collection::vec(entry, 0..60)
 }
@@ -49,11 +50,11 @@ pub fn outputs((results, late): Replayed<u8, i64, i64>) -> (Vec<Fired>, Vec<Late
 }
 
 /// The frontier after a record, under `watermark`, given the largest time seen.
-pub fn frontier_after_record(watermark: ReplayWatermark, max_seen: u64) -> Option<i64> {
+pub fn frontier_after_record(watermark: ReplayWatermark, max_seen: EventTime) -> Option<EventTime> {
     match watermark {
         ReplayWatermark::Bounded {
             out_of_orderness_ms,
-        } => Some(max_seen.saturating_sub(out_of_orderness_ms) as i64),
+        } => Some(max_seen.saturating_sub_unsigned(out_of_orderness_ms)),
         ReplayWatermark::Explicit => None,
     }
 }

@@ -5,7 +5,7 @@
 //! activation. The lock is taken a few times per round and instance (when it first sees a round, when
 //! it pauses or resumes) and by workers while a round is aligned.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex, MutexGuard};
 use std::thread::{JoinHandle, Thread};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -88,8 +88,9 @@ pub struct Coordinator {
     restored: Option<Restored>,
     /// The round sources take part in (0: none yet).
     requested: AtomicU64,
-    /// The cut time of the requested round.
-    cut: AtomicU64,
+    /// The cut time of the requested round: the highest of its source instances' capabilities plus one
+    /// (`EventTime::MIN` until one has seen it: sources may stand before 1970).
+    cut: AtomicI64,
     /// The last round every source instance has paused for.
     aligned: AtomicU64,
     /// The last round every worker has handed its part to: its sources go on.
@@ -157,7 +158,7 @@ impl Coordinator {
             cluster: (processes > 1).then(|| Link::new(process, processes)),
             restored,
             requested: AtomicU64::new(last),
-            cut: AtomicU64::new(0),
+            cut: AtomicI64::new(EventTime::MIN),
             aligned: AtomicU64::new(last),
             resumed: AtomicU64::new(last),
             persisted: AtomicU64::new(last),
@@ -332,7 +333,7 @@ impl Coordinator {
                 exit: stopping,
             });
         }
-        self.cut.store(0, Ordering::Release);
+        self.cut.store(EventTime::MIN, Ordering::Release);
         self.requested.store(epoch, Ordering::Release);
         self.check_aligned(&mut round, epoch);
         drop(round);
@@ -643,7 +644,8 @@ impl Coordinator {
     /// A source instance sees round `epoch` for the first time, at capability `frontier`: the cut
     /// rises above it.
     pub(crate) fn source_sees(&self, slot: usize, epoch: u64, frontier: EventTime) {
-        self.cut.fetch_max(frontier + 1, Ordering::AcqRel);
+        self.cut
+            .fetch_max(frontier.saturating_add(1), Ordering::AcqRel);
         let mut round = self.lock();
         round.slots[slot].seen = epoch;
         self.check_aligned(&mut round, epoch);

@@ -5,6 +5,8 @@
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
+use caudal_operators::EventTime;
+
 use super::{Coordinator, Job, Persist};
 use crate::checkpoint::cluster::{Control, FinalState, Link, Next};
 use crate::checkpoint::stats::micros;
@@ -29,7 +31,7 @@ impl Coordinator {
                 if exit {
                     self.exit_after.store(epoch, Ordering::Release);
                 }
-                self.cut.store(0, Ordering::Release);
+                self.cut.store(EventTime::MIN, Ordering::Release);
                 self.requested.store(epoch, Ordering::Release);
                 self.check_aligned(&mut round, epoch);
             }
