@@ -2,19 +2,7 @@
 
 use std::fmt::Write;
 
-use caudal_operators::EventTime;
-
-/// The timely time of batch `batch`: batch `i` is epoch `i` of the program's dataflow. Its timestamps
-/// are [`EventTime`]s, signed, as in every Caudal dataflow; batch indices are counters from 0.
-pub(crate) fn epoch_of(batch: u64) -> EventTime {
-    EventTime::try_from(batch).unwrap_or(EventTime::MAX)
-}
-
-/// The batch whose epoch is `time`; a time before batch 0 (where the inputs' capabilities start) is
-/// batch 0.
-pub(crate) fn batch_of(time: EventTime) -> u64 {
-    u64::try_from(time).unwrap_or(0)
-}
+pub(crate) use crate::source::driver::batch_of;
 
 /// When a batch runs: its index (0-based) and its time, `zero + (index + 1) × interval` in ms since
 /// the Unix epoch (the manual clock's zero is 0, so batch `i` is at `(i + 1) × interval`).

@@ -38,7 +38,6 @@ use super::{Failure, Poll, Source, SourceContext, Waker, WorkerInfo};
 use crate::checkpoint::{SourceCheckpoint, SourcePart};
 use crate::config::defaults::{CHECKPOINT_PAUSE_POLL, FLOW_POLL, PROCESSING_TIME_TICK, STOP_CHECK};
 use crate::dead_letter::DeadLetters;
-use crate::dstream::time::epoch_of;
 use crate::mode::ExecutionMode;
 use crate::spark_model::SparkModel;
 
@@ -361,6 +360,19 @@ fn drain<D: 'static>(
             Poll::Done => return true,
         }
     }
+}
+
+/// The timely time of batch `batch` of a batch-indexed stream ([`batch_stream`]): batch `i` is
+/// epoch `i`. Its timestamps are [`EventTime`]s, signed, as in every Caudal dataflow; batch indices
+/// are counters from 0.
+pub(crate) fn epoch_of(batch: u64) -> EventTime {
+    EventTime::try_from(batch).unwrap_or(EventTime::MAX)
+}
+
+/// The batch whose epoch is `time`; a time before batch 0 (where the inputs' capabilities start) is
+/// batch 0.
+pub(crate) fn batch_of(time: EventTime) -> u64 {
+    u64::try_from(time).unwrap_or(0)
 }
 
 /// Polls `source` into `out` until it has nothing more for now or `out` holds `limit` records; returns
