@@ -443,12 +443,21 @@ fn windowed_workloads_give_the_same_results_in_every_mode() {
         let modes = report["modes"].as_array().unwrap();
         assert_eq!(modes.len(), 4);
         // Spark's model holds some records to the next batch (their block was still open), and
-        // still every mode gives the same results.
+        // still gives the same results as every mode, except on tumbling and sliding windows, which
+        // under it are Spark's (of processing time): reported, not checked.
         assert_eq!(modes[2]["mode"], "micro-batch-spark");
+        let spark_windows = matches!(workload, "tumbling" | "sliding");
+        assert_eq!(modes[2]["comparable"], !spark_windows, "{workload}");
+        if spark_windows {
+            assert!(modes[2]["results"]["count"].as_u64().unwrap() > 0);
+        }
+        let checked: Vec<&serde_json::Value> =
+            modes.iter().filter(|m| m["comparable"] == true).collect();
+        assert_eq!(checked.len(), if spark_windows { 3 } else { 4 });
         let count = modes[0]["results"]["count"].as_u64().unwrap();
         assert!(count > 0, "{workload} produced no window results");
         assert!(
-            modes.iter().all(|m| m["results"] == modes[0]["results"]),
+            checked.iter().all(|m| m["results"] == modes[0]["results"]),
             "{workload}"
         );
         // The last windows close only because the input ends (no offered record is late enough to
@@ -456,7 +465,7 @@ fn windowed_workloads_give_the_same_results_in_every_mode() {
         let drained = modes[0]["drained_results"].as_u64().unwrap();
         assert!(drained > 0 && drained <= count, "{workload}: {drained}");
         assert!(
-            modes.iter().all(|m| m["drained_results"] == drained),
+            checked.iter().all(|m| m["drained_results"] == drained),
             "{workload}: {modes:?}"
         );
     }

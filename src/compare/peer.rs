@@ -245,16 +245,22 @@ pub fn measure_peer(
         let sent = feed(stream, schedule, total, shape, interrupted);
         let sent_at = Instant::now();
         // Then wait for the last results: Flink ends with its input; Spark runs on, and is stopped
-        // once its results have been quiet for a while.
+        // once its batches have taken in every record sent and their results have come, or once
+        // nothing has come (no result, no batch with records) for a while. A Spark that fell behind
+        // (a loaded machine, PySpark's slow first batches) works its backlog off first.
         let quiet = batch.map_or(Duration::from_secs(5), |b| {
             (b * 4).max(Duration::from_secs(3))
         });
+        let settle = batch.map_or(Duration::ZERO, |b| b + Duration::from_millis(500));
+        let expected = sent.as_ref().map_or(u64::MAX, |sent| *sent);
         loop {
             std::thread::sleep(Duration::from_millis(50));
             let exited = process.exited();
             let last = shared.last_result().unwrap_or(sent_at).max(sent_at);
+            let all_in = batch.is_some() && shared.processed.load(Ordering::Acquire) >= expected;
             if interrupted.load(Ordering::Acquire)
                 || (exited && shared.open.load(Ordering::Acquire) == 0)
+                || (all_in && last.elapsed() >= settle)
                 || last.elapsed() >= quiet
                 || sent_at.elapsed() >= END_TIMEOUT
             {
@@ -430,8 +436,10 @@ struct Shared {
     bad: AtomicU64,
     /// Result connections still open.
     open: AtomicU64,
-    /// When the last result came, as ns after `epoch`.
+    /// When the last result (or batch with records) came, as ns after `epoch`.
     last_ns: AtomicU64,
+    /// The records of the batches Spark reported done.
+    processed: AtomicU64,
     epoch: std::sync::OnceLock<Instant>,
     /// The peer's largest CPU time and memory seen.
     usage: Mutex<Usage>,
@@ -498,11 +506,17 @@ fn read_results(stream: TcpStream, sink: &LatencySink, reading: Reading, shared:
         let Ok(line) = line else { break };
         if let Some(batch) = line.strip_prefix("# batch ") {
             match SparkBatch::parse(batch, reading.processing_time_from.unwrap_or(0)) {
-                Some(b) => shared
-                    .batches
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .push(b),
+                Some(b) => {
+                    if b.records > 0 {
+                        shared.processed.fetch_add(b.records, Ordering::AcqRel);
+                        shared.touch();
+                    }
+                    shared
+                        .batches
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push(b)
+                }
                 None => {
                     shared.bad.fetch_add(1, Ordering::AcqRel);
                 }
