@@ -40,7 +40,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 impl PeerSystem {
     /// Whether it is Spark (JVM or PySpark): micro-batches at a batch interval, windows of
@@ -213,9 +213,7 @@ pub fn measure_peer(
     drop(input);
     let total = ((config.warmup + config.duration).as_secs_f64() * config.rate) as u64;
     let start = Instant::now() + Duration::from_millis(500);
-    let start_epoch_ms = (SystemTime::now() + Duration::from_millis(500))
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64);
+    let start_epoch_ms = super::run::unix_ms_at(start);
     let schedule = Schedule {
         start,
         rate: Some(config.rate),

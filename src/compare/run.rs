@@ -1,7 +1,6 @@
 //! One measured run of a workload in one mode, and the interleaved comparison of modes.
 
-use super::config::LabWorkload;
-use super::config::{CompareConfig, Contender};
+use super::config::{CompareConfig, Contender, LabWorkload};
 use super::pipelines::{lab_pipeline, LabTime, Measured};
 use super::report::{
     median, range, CompareError, CompareReport, ModeResult, ModeSummary, Percentiles, RunRecord,
@@ -14,10 +13,8 @@ use crate::mode::ExecutionMode;
 use crate::pipeline::{launch, RunError};
 use crate::source::generator::{GeneratorConfig, GeneratorFactory, Schedule};
 use crate::system::{machine_description, peak_rss_bytes, process_cpu_seconds};
-use crate::workload::Post;
-use crate::workload::Posts;
-use caudal_operators::EventStream;
-use caudal_operators::WatermarkStrategy;
+use crate::workload::{Post, Posts};
+use caudal_operators::{EventStream, WatermarkStrategy};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -364,8 +361,9 @@ pub(crate) fn wait_until(due: Instant) {
     }
 }
 
-/// The Unix time, in ms, of `instant` (which may be a little in the future).
-fn unix_ms_at(instant: Instant) -> i64 {
+/// The Unix time, in ms, of `instant` (which may be a little in the future): where a run's clock
+/// starts, for those who read the wall clock.
+pub(crate) fn unix_ms_at(instant: Instant) -> i64 {
     let now = Instant::now();
     let at = match instant.checked_duration_since(now) {
         Some(ahead) => std::time::SystemTime::now() + ahead,

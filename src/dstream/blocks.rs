@@ -7,9 +7,7 @@
 //! which it was received ([`Received`]) and, when the batch is due, cuts the batch's records into a
 //! partition per block interval they arrived in ([`into_blocks`]), in arrival order.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
-use caudal_operators::time::EventTime;
+use caudal_operators::time::{wall_clock_ms, EventTime};
 use caudal_operators::Event;
 
 use super::rdd::Rdd;
@@ -25,13 +23,6 @@ impl<S: 'static> Received<S> {
     pub(crate) fn new(inner: Box<dyn Source<Item = S>>) -> Self {
         Received { inner }
     }
-}
-
-/// Milliseconds since the Unix epoch, now.
-fn wall_clock_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }
 
 impl<S: 'static> Source for Received<S> {
