@@ -260,8 +260,9 @@ struct CompareArgs {
     peers: Vec<caudal::compare::PeerSystem>,
     /// Instead of comparing, measure the parameters of Spark's model (the :spark modes) on the real
     /// Spark peer, at each micro-batch interval in --modes, at --rate and a tenth of it, and save
-    /// them to DIR/spark-model.json for --spark-model. Use the workload and rate you will compare at, and a warm-up of 20 s or
-    /// more (Spark's first batches are slow).
+    /// them to DIR/spark-model.json for --spark-model: the costs of a job (fixed, per block, per
+    /// record), Spark's warm-up, its first job and the spread of its job times, fitted to every
+    /// batch from Spark's start to the end of the load. Use the workload and rate you will compare at.
     #[arg(long, value_enum, value_name = "PEER")]
     calibrate: Option<CalibrateTarget>,
     /// The :spark modes' parameters, from a spark-model.json that --calibrate spark wrote (default:
@@ -666,16 +667,15 @@ fn run_compare(args: CompareArgs) -> anyhow::Result<()> {
         peers: args.peers,
         via: args.via,
     };
-    if let Some(path) = &args.spark_model {
-        let model = caudal::compare::calibrate::Calibration::load(path)
-            .map_err(anyhow::Error::msg)?
-            .model();
-        for mode in &mut config.modes {
-            if let ExecutionMode::MicroBatch { spark: Some(m), .. } = mode {
-                *m = model;
-            }
-        }
-    }
+    let model = match &args.spark_model {
+        Some(path) => Some(
+            caudal::compare::calibrate::Calibration::load(path)
+                .map_err(anyhow::Error::msg)?
+                .model(),
+        ),
+        None => None,
+    };
+    config.set_spark_model(model);
     if let Err(e) = config.shape.check() {
         anyhow::bail!(e);
     }
@@ -786,10 +786,10 @@ fn run_compare(args: CompareArgs) -> anyhow::Result<()> {
         std::fs::write(&path, serde_json::to_string_pretty(&calibration)?)
             .with_context(|| format!("cannot write {}", path.display()))?;
         println!(
-            "{} on {}: from {} batches after the warm-up\n{}",
+            "{} on {}: from {} batches\n{}",
             calibration.spark,
             calibration.machine,
-            calibration.batches,
+            calibration.fit.batches,
             calibration.model()
         );
         eprintln!(

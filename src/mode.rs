@@ -22,6 +22,9 @@ use crate::spark_model::SparkModel;
 /// line writes it: `per-record`, `micro-batch:10ms`, `micro-batch:1s+50ms`, `micro-batch:500ms:spark`,
 /// `batch`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+// Spark's model makes the micro-batch variant large, but a mode is made once per run and copied
+// a handful of times, never per record: boxing it would cost `Copy` for nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum ExecutionMode {
     /// Records are released as they are read; the watermark moves once per worker-loop iteration.
     PerRecord,
@@ -56,6 +59,22 @@ impl ExecutionMode {
             interval,
             overhead: Duration::ZERO,
             spark: Some(SparkModel::DEFAULT),
+        }
+    }
+
+    /// The same mode, with Spark's model (if it has one) drawing its job times from `seed`.
+    pub fn with_spark_seed(self, seed: u64) -> Self {
+        match self {
+            ExecutionMode::MicroBatch {
+                interval,
+                overhead,
+                spark: Some(model),
+            } => ExecutionMode::MicroBatch {
+                interval,
+                overhead,
+                spark: Some(SparkModel { seed, ..model }),
+            },
+            other => other,
         }
     }
 

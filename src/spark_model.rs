@@ -8,17 +8,42 @@
 //!   the block still open at `T` (and of a block cut exactly at `T`, reported just after it) wait for
 //!   the next batch;
 //! * **schedules** the batch's job a little after `T`;
-//! * **processes** it, in a time that grows with its size (a fixed part for the job's stages and
-//!   tasks, and a part per record);
+//! * **processes** it, in a time that grows with its size: a fixed part for the job's stages, a part
+//!   per block (each block is a task of the first stage) and a part per record;
+//! * is slow at first and speeds up over tens of seconds (class loading, the JIT compiling the hot
+//!   paths): its first job costs more again, and every job's time is multiplied by a **warm-up**
+//!   factor that decays with the context's age;
+//! * takes a different time for jobs of the same size (garbage collection, the JIT, the other
+//!   threads): the model draws each job's time from a log-normal **spread** around its median, from
+//!   a fixed seed, so that runs of the model repeat;
 //! * runs one job at a time (`spark.streaming.concurrentJobs` = 1): a batch whose predecessor is still
 //!   running **queues**, so that an interval shorter than the processing time makes the delay grow
 //!   without bound (Spark's "scheduling delay"), which is how a too short interval shows in Spark.
 //!
-//! The records of a batch are released when its emulated job ends. The model only decides *when*;
+//! The records of a batch are released when its emulated job ends and its results are out (a
+//! little later: collecting and writing them is not in Spark's processing time). The model only decides *when*;
 //! the pipeline computes the same results as in every other mode.
 
 use std::fmt;
 use std::time::Duration;
+
+/// One term of Spark's warm-up: the job's time is multiplied by `1 + extra_pct / 100 *
+/// exp(-age / decay)` (summed over the terms), `age` from the start of the context.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Warmup {
+    /// How much longer than warm a job takes at age 0, in percent.
+    pub extra_pct: u32,
+    /// The time constant of its decay.
+    pub decay: Duration,
+}
+
+impl Warmup {
+    /// No warm-up.
+    pub const NONE: Warmup = Warmup {
+        extra_pct: 0,
+        decay: Duration::from_secs(1),
+    };
+}
 
 /// The parameters of Spark's micro-batch latency (see the module's documentation).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,26 +55,111 @@ pub struct SparkModel {
     pub block: Duration,
     /// From the batch time to the start of its job.
     pub schedule: Duration,
-    /// The fixed part of a batch's processing time.
+    /// The fixed part of a warm batch's processing time.
     pub fixed: Duration,
-    /// The part of a batch's processing time per record, in nanoseconds.
+    /// The part of a warm batch's processing time per record, in nanoseconds.
     pub per_record_ns: u64,
+    /// The part of a warm batch's processing time per block (non-empty blocks: Spark makes none of
+    /// an empty one).
+    pub per_block: Duration,
+    /// The warm-up: a fast and a slow term.
+    pub warmup: [Warmup; 2],
+    /// From a job's end to its results' arrival (collecting them to the driver and writing them
+    /// out, beyond what Spark's listener counts as processing).
+    pub output: Duration,
+    /// How long the context had run when the source started: the age of the model's Spark at the
+    /// source's first activation (a real Spark is started, and runs its first batches, before the
+    /// load it is given).
+    pub head_start: Duration,
+    /// What the context's first job costs on top (its stages' classes are loaded).
+    pub first_job: Duration,
+    /// The spread of job times: the standard deviation of their logarithm, in percent (`0`: every
+    /// job of a size takes the same time).
+    pub spread_pct: u32,
+    /// The seed of the spread's draws: the same seed, the same job times (the lab gives each
+    /// repetition its own, as each run of a real Spark has its own).
+    pub seed: u64,
+}
+
+/// What the model needs to know of a batch's job.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Job {
+    /// The records in the batch.
+    pub records: usize,
+    /// The non-empty blocks in the batch.
+    pub blocks: usize,
+    /// From the start of the source to the batch time (the model adds
+    /// [`SparkModel::head_start`] for the context's age).
+    pub age: Duration,
+    /// The job's number, from 0: the first job pays [`SparkModel::first_job`], and the spread is
+    /// drawn from it.
+    pub index: u64,
 }
 
 impl SparkModel {
-    /// The parameters that ship, calibrated (`caudal compare --calibrate spark --workload
-    /// keyed-count --modes micro-batch:500ms,micro-batch:1s --rate 100000 --duration 15s --warmup
-    /// 15s`) against real Spark 3.5.9 (the DStream API on the JVM, Java 17, local[2], a socket
-    /// receiver) on this project's 2-core machine: Spark's default block interval, the job 2 ms after
-    /// the batch time, 97 ms plus 2.36 µs a record of processing (Spark's own listener, 90 batches
-    /// of 5,000 to 100,000 records). Other workloads and machines differ: calibrate for them and pass
+    /// The parameters that ship for per-record results (`keyed-count`, `filter`), calibrated
+    /// (`caudal compare --calibrate spark --workload keyed-count --modes
+    /// micro-batch:500ms,micro-batch:1s --rate 100000 --duration 15s --warmup 15s`) against real
+    /// Spark 3.5.9 (the DStream API on the JVM, Java 17, local[2], a socket receiver) on this
+    /// project's 2-core machine: Spark's default block interval, the job 2 ms after the batch time,
+    /// 97 ms plus 2.36 µs a record of processing (Spark's own listener, 90 batches of 5,000 to
+    /// 100,000 records, from 15 s to 30 s after the start, so that the warm-up left by then is in
+    /// these figures). Other workloads and machines differ: calibrate for them and pass
     /// `--spark-model`.
     pub const DEFAULT: SparkModel = SparkModel {
         block: Duration::from_millis(200),
         schedule: Duration::from_millis(2),
         fixed: Duration::from_millis(97),
         per_record_ns: 2_360,
+        per_block: Duration::ZERO,
+        warmup: [Warmup::NONE; 2],
+        head_start: Duration::ZERO,
+        output: Duration::ZERO,
+        first_job: Duration::ZERO,
+        spread_pct: 0,
+        seed: 0,
     };
+
+    /// The parameters that ship for Spark's windows (`tumbling`, `sliding`: `reduceByKeyAndWindow`),
+    /// `--calibrate`'s fit of real Spark 3.5.9's batches (Java 17, local[2], a socket receiver, this
+    /// project's 2-core machine, nothing else running) in fifteen runs of a 2 s window sliding
+    /// every batch, three at each of 100 ms, 500 ms and 1 s batches at 10,000 records/s and 500 ms
+    /// and 1 s at 100,000, from the start of the context to the end of the load
+    /// (`tests/conformance/spark_sliding_batches.json`, 1,012 batches): 21 ms + 12.6 ms a block +
+    /// 0.34 µs a record warm; at the start 7 times as long (4 times more decaying over 2 s, 2 times
+    /// more over 8 s, so 1.6 times as long 10 s in); the first job 275 ms more; a spread of 25%;
+    /// results 7.9 ms after the job; Spark up 1.4 s before the load.
+    pub const WINDOWED: SparkModel = SparkModel {
+        block: Duration::from_millis(200),
+        schedule: Duration::from_millis(1),
+        fixed: Duration::from_micros(21_393),
+        per_record_ns: 337,
+        per_block: Duration::from_micros(12_551),
+        warmup: [
+            Warmup {
+                extra_pct: 400,
+                decay: Duration::from_secs(2),
+            },
+            Warmup {
+                extra_pct: 200,
+                decay: Duration::from_secs(8),
+            },
+        ],
+        output: Duration::from_micros(7_877),
+        head_start: Duration::from_millis(1_440),
+        first_job: Duration::from_micros(274_957),
+        spread_pct: 25,
+        seed: 0,
+    };
+
+    /// The defaults for a workload: [`SparkModel::WINDOWED`] for Spark's windows, else
+    /// [`SparkModel::DEFAULT`].
+    pub fn default_for(windowed: bool) -> SparkModel {
+        match windowed {
+            true => Self::WINDOWED,
+            false => Self::DEFAULT,
+        }
+    }
 
     /// The first block cut after `now_us` (wall-clock microseconds since the epoch).
     pub fn next_block_cut_us(&self, now_us: u64) -> u64 {
@@ -57,34 +167,127 @@ impl SparkModel {
         (now_us / block + 1) * block
     }
 
-    /// How long the job of a batch of `records` runs.
-    pub fn processing(&self, records: usize) -> Duration {
-        self.fixed + Duration::from_nanos(self.per_record_ns.saturating_mul(records as u64))
+    /// How long a warm job of `records` records in `blocks` blocks runs, without the spread.
+    pub fn warm_processing(&self, records: usize, blocks: usize) -> Duration {
+        self.fixed
+            + Duration::from_nanos(self.per_record_ns.saturating_mul(records as u64))
+            + self
+                .per_block
+                .saturating_mul(blocks.min(u32::MAX as usize) as u32)
     }
 
-    /// When the job of the batch at `batch_us` with `records` records ends, if the job before it ended
-    /// at `previous_end_us` (jobs run one at a time).
-    pub fn job_end_us(&self, batch_us: u64, previous_end_us: u64, records: usize) -> u64 {
-        let start = (batch_us + self.schedule.as_micros() as u64).max(previous_end_us);
-        start + self.processing(records).as_micros() as u64
+    /// The warm-up factor at `age`: 1 once warm.
+    pub fn warmup_factor(&self, age: Duration) -> f64 {
+        1.0 + self
+            .warmup
+            .iter()
+            .map(|w| {
+                w.extra_pct as f64 / 100.0 * (-age.as_secs_f64() / w.decay.as_secs_f64()).exp()
+            })
+            .sum::<f64>()
     }
+
+    /// The spread factor of job `index`: `exp(σZ)` for a standard normal `Z` drawn from the job's
+    /// number and the seed, so that its median is 1 and the model's median job time is the fitted one (the fit
+    /// is of logarithms).
+    pub fn spread_factor(&self, index: u64) -> f64 {
+        if self.spread_pct == 0 {
+            return 1.0;
+        }
+        (self.spread_pct as f64 / 100.0 * standard_normal(self.seed, index)).exp()
+    }
+
+    /// How long `job` runs.
+    pub fn processing(&self, job: &Job) -> Duration {
+        let warm = self.warm_processing(job.records, job.blocks).as_secs_f64();
+        let age = job.age + self.head_start;
+        let mut seconds = warm * self.warmup_factor(age) * self.spread_factor(job.index);
+        if job.index == 0 {
+            seconds += self.first_job.as_secs_f64();
+        }
+        Duration::from_secs_f64(seconds)
+    }
+
+    /// When `job`, of the batch at `batch_us`, ends, if the job before it ended at
+    /// `previous_end_us` (jobs run one at a time).
+    pub fn job_end_us(&self, batch_us: u64, previous_end_us: u64, job: &Job) -> u64 {
+        let start = (batch_us + self.schedule.as_micros() as u64).max(previous_end_us);
+        start + self.processing(job).as_micros() as u64
+    }
+
+    /// When the results of a job that ended at `job_end_us` are out.
+    pub fn results_us(&self, job_end_us: u64) -> u64 {
+        job_end_us + self.output.as_micros() as u64
+    }
+}
+
+/// A standard normal number drawn from `seed` and `index` (SplitMix64 for two uniforms, then
+/// Box–Muller).
+fn standard_normal(seed: u64, index: u64) -> f64 {
+    let mut state = index
+        .wrapping_mul(2)
+        .wrapping_add(0x5eed)
+        .wrapping_add(seed.wrapping_mul(0xd1b5_4a32_d192_ed03));
+    let mut uniform = || {
+        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^= z >> 31;
+        // In (0, 1]: the logarithm below stays finite.
+        ((z >> 11) + 1) as f64 / (1u64 << 53) as f64
+    };
+    let (u1, u2) = (uniform(), uniform());
+    (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
 }
 
 impl fmt::Display for SparkModel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ms =
+            |d: Duration| humantime::format_duration(Duration::from_millis(d.as_millis() as u64));
         write!(
             f,
-            "Spark's model: blocks of {}, the job {} after the batch time, processing {} + {} ns a record, one job at a time{}",
-            humantime::format_duration(self.block),
-            humantime::format_duration(self.schedule),
+            "Spark's model: blocks of {}, the job {} after the batch time, processing {} + {} ns a record",
+            ms(self.block),
+            ms(self.schedule),
             humantime::format_duration(self.fixed),
             self.per_record_ns,
-            if *self == Self::DEFAULT {
-                " (the defaults, calibrated against real Spark 3.5.9 on a 2-core machine: keyed-count)"
-            } else {
-                ""
-            }
-        )
+        )?;
+        if !self.per_block.is_zero() {
+            write!(
+                f,
+                " + {} a block",
+                humantime::format_duration(self.per_block)
+            )?;
+        }
+        for w in self.warmup.iter().filter(|w| w.extra_pct > 0) {
+            write!(
+                f,
+                ", +{}% at start decaying over {}",
+                w.extra_pct,
+                humantime::format_duration(w.decay)
+            )?;
+        }
+        if !self.first_job.is_zero() {
+            write!(f, ", the first job {} more", ms(self.first_job))?;
+        }
+        if !self.output.is_zero() {
+            write!(f, ", results {} after the job", ms(self.output))?;
+        }
+        if !self.head_start.is_zero() {
+            write!(f, ", Spark up {} before the load", ms(self.head_start))?;
+        }
+        if self.spread_pct > 0 {
+            write!(f, ", spread {}% (log-normal)", self.spread_pct)?;
+        }
+        write!(f, ", one job at a time")?;
+        let unseeded = SparkModel { seed: 0, ..*self };
+        if unseeded == Self::DEFAULT {
+            write!(f, " (the defaults, calibrated against real Spark 3.5.9 on a 2-core machine: keyed-count)")?;
+        } else if unseeded == Self::WINDOWED {
+            write!(f, " (the defaults for windows, fitted to real Spark 3.5.9 on a 2-core machine: sliding)")?;
+        }
+        Ok(())
     }
 }
 
@@ -100,6 +303,15 @@ mod tests {
 
     const MS: u64 = 1_000;
 
+    fn job(records: usize) -> Job {
+        Job {
+            records,
+            blocks: 0,
+            age: Duration::from_secs(3_600),
+            index: 1,
+        }
+    }
+
     #[test]
     fn blocks_are_cut_at_multiples_of_the_block_interval_as_batches_are_of_theirs() {
         let model = SparkModel::DEFAULT;
@@ -114,31 +326,108 @@ mod tests {
     #[test]
     fn a_job_starts_after_the_batch_time_or_after_the_job_before_it() {
         let model = SparkModel {
-            block: Duration::from_millis(200),
             schedule: Duration::from_millis(5),
             fixed: Duration::from_millis(60),
             per_record_ns: 1_000,
+            ..SparkModel::DEFAULT
         };
         // 10,000 records: 60 ms + 10 ms, from 5 ms after the batch time.
-        assert_eq!(model.job_end_us(1_000 * MS, 0, 10_000), 1_075 * MS);
+        assert_eq!(model.job_end_us(1_000 * MS, 0, &job(10_000)), 1_075 * MS);
         // The job before still runs: this one waits for it.
-        assert_eq!(model.job_end_us(1_000 * MS, 1_200 * MS, 10_000), 1_270 * MS);
+        assert_eq!(
+            model.job_end_us(1_000 * MS, 1_200 * MS, &job(10_000)),
+            1_270 * MS
+        );
+    }
+
+    #[test]
+    fn blocks_the_first_job_and_the_warm_up_add_to_the_processing_time() {
+        let model = SparkModel {
+            fixed: Duration::from_millis(50),
+            per_record_ns: 1_000,
+            per_block: Duration::from_millis(10),
+            warmup: [
+                Warmup {
+                    extra_pct: 300,
+                    decay: Duration::from_secs(2),
+                },
+                Warmup {
+                    extra_pct: 100,
+                    decay: Duration::from_secs(10),
+                },
+            ],
+            first_job: Duration::from_millis(400),
+            ..SparkModel::DEFAULT
+        };
+        let at = |records, blocks, age_s, index| {
+            model.processing(&Job {
+                records,
+                blocks,
+                age: Duration::from_secs(age_s),
+                index,
+            })
+        };
+        // Warm (an hour in): 50 ms + 3 blocks of 10 ms + 20,000 records of 1 µs.
+        assert_eq!(at(20_000, 3, 3_600, 7), Duration::from_millis(100));
+        // At age 0 the factor is 1 + 3 + 1 = 5; the first job pays 400 ms more.
+        assert_eq!(at(0, 0, 0, 1), Duration::from_millis(250));
+        assert_eq!(at(0, 0, 0, 0), Duration::from_millis(650));
+        // At 10 s: 1 + 3 e^-5 + e^-1 = 1.38809...
+        let ten = at(0, 0, 10, 1).as_secs_f64();
+        let expected = 0.050 * (1.0 + 3.0 * (-5.0f64).exp() + (-1.0f64).exp());
+        assert!((ten - expected).abs() < 1e-9, "{ten} {expected}");
+        // A context up for 4 s before the source started is 4 s older at each batch.
+        let earlier = SparkModel {
+            head_start: Duration::from_secs(4),
+            ..model
+        };
+        let job = Job {
+            records: 0,
+            blocks: 0,
+            age: Duration::from_secs(6),
+            index: 1,
+        };
+        assert_eq!(earlier.processing(&job), at(0, 0, 10, 1));
+    }
+
+    #[test]
+    fn the_spread_keeps_the_median_and_has_the_asked_for_deviation_and_repeats() {
+        let model = SparkModel {
+            spread_pct: 30,
+            ..SparkModel::DEFAULT
+        };
+        let mut logs: Vec<f64> = (0..20_000).map(|i| model.spread_factor(i).ln()).collect();
+        let n = logs.len() as f64;
+        let mean_log = logs.iter().sum::<f64>() / n;
+        let sd = (logs.iter().map(|l| (l - mean_log).powi(2)).sum::<f64>() / n).sqrt();
+        logs.sort_by(f64::total_cmp);
+        let median_factor = logs[logs.len() / 2].exp();
+        assert!((median_factor - 1.0).abs() < 0.01, "{median_factor}");
+        assert!(mean_log.abs() < 0.01, "{mean_log}");
+        assert!((sd - 0.30).abs() < 0.01, "{sd}");
+        // The same job number, the same draw: runs of the model repeat.
+        assert_eq!(model.spread_factor(17), model.spread_factor(17));
+        assert_ne!(model.spread_factor(17), model.spread_factor(18));
+        // Another seed, other draws.
+        let reseeded = SparkModel { seed: 1, ..model };
+        assert_ne!(model.spread_factor(17), reseeded.spread_factor(17));
+        assert_eq!(SparkModel::DEFAULT.spread_factor(17), 1.0);
     }
 
     #[test]
     fn an_interval_shorter_than_the_processing_time_makes_the_delay_grow() {
         let model = SparkModel {
-            block: Duration::from_millis(200),
             schedule: Duration::from_millis(5),
             fixed: Duration::from_millis(100),
             per_record_ns: 1_000,
+            ..SparkModel::DEFAULT
         };
         let delays = |interval_ms: u64, records: usize| -> Vec<u64> {
             let mut end = 0;
             (1..=20)
                 .map(|k| {
                     let batch = k * interval_ms * MS;
-                    end = model.job_end_us(batch, end, records);
+                    end = model.job_end_us(batch, end, &job(records));
                     end - batch
                 })
                 .collect()

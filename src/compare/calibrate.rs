@@ -4,16 +4,16 @@
 //! The Spark peer reports, for each batch, what Spark's own listener measured: its records, its
 //! scheduling delay and its processing time. The calibration runs the peer on the comparison's
 //! workload (once per micro-batch interval in `--modes`, at `--rate` and at a tenth of it, so that
-//! batches of two sizes separate the fixed cost from the cost per record; `--repeat` times), keeps
-//! the batches of the measured part (after the warm-up, before the end of the load), and fits
-//! processing time = fixed + per record × records by least squares. The scheduling delay
-//! is the median over the batches that did not queue behind the one before (delay under half an
-//! interval). The block interval is the peer's (Spark's default, 200 ms).
+//! batches of two sizes separate the fixed cost from the costs per record and per block; `--repeat`
+//! times), keeps its batches from the first to the end of the load, and fits the model to them
+//! ([`super::spark_fit`]: the costs, the warm-up, the first job, the spread, the scheduling delay).
+//! The block interval is the peer's (Spark's default, 200 ms).
 
-use super::config::{CompareConfig, Contender, PeerSystem};
-use super::peer::{measure_peer, SparkBatch};
-use super::report::{median, CompareError};
-use crate::spark_model::SparkModel;
+use super::config::{CompareConfig, Contender, LabWorkload, PeerSystem};
+use super::peer::measure_peer;
+use super::report::CompareError;
+use super::spark_fit::{fit, CalibrationRun, Fit};
+use crate::spark_model::{SparkModel, Warmup};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
@@ -24,31 +24,22 @@ use std::time::Duration;
 pub struct Calibration {
     /// The receiver's block interval, in ms.
     pub block_ms: u64,
-    /// From the batch time to the start of its job, in ms.
-    pub schedule_ms: f64,
-    /// The fixed part of a batch's processing time, in ms.
-    pub fixed_ms: f64,
-    /// The part per record, in ns.
-    pub per_record_ns: f64,
+    /// The fitted parameters (a file from before the warm-up, block and spread terms has none of
+    /// them, and gets a model without them).
+    #[serde(flatten)]
+    pub fit: Fit,
     /// The Spark (and Java) the figures are of.
     pub spark: String,
     /// The machine they were measured on.
     pub machine: String,
     /// The command that measured them.
     pub command: String,
-    /// How many batches the fit used.
-    pub batches: usize,
 }
 
 impl Calibration {
     /// The model with these parameters.
     pub fn model(&self) -> SparkModel {
-        SparkModel {
-            block: Duration::from_millis(self.block_ms),
-            schedule: Duration::from_micros((self.schedule_ms * 1e3).round() as u64),
-            fixed: Duration::from_micros((self.fixed_ms * 1e3).round() as u64),
-            per_record_ns: self.per_record_ns.round() as u64,
-        }
+        model_of(&self.fit, self.block_ms)
     }
 
     /// Reads a saved calibration; the error names the file and what is wrong.
@@ -64,40 +55,29 @@ impl Calibration {
     }
 }
 
-/// Fits the model to Spark's batches: `(fixed ms, per-record ns)` by least squares of processing
-/// time on records, and the median scheduling delay of the batches that did not queue.
-/// `None` without batches.
-pub fn fit(batches: &[(SparkBatch, Duration)]) -> Option<(f64, f64, f64)> {
-    if batches.is_empty() {
-        return None;
+/// The model of a fit, with blocks of `block_ms` (durations to the µs, percentages to the unit).
+pub fn model_of(fit: &Fit, block_ms: u64) -> SparkModel {
+    let us = |ms: f64| Duration::from_micros((ms.max(0.0) * 1e3).round() as u64);
+    let warmup = fit.warmup.map(|w| match w.extra > 0.0 && w.decay_s > 0.0 {
+        true => Warmup {
+            extra_pct: (w.extra * 100.0).round() as u32,
+            decay: Duration::from_secs_f64(w.decay_s),
+        },
+        false => Warmup::NONE,
+    });
+    SparkModel {
+        block: Duration::from_millis(block_ms),
+        schedule: us(fit.schedule_ms),
+        fixed: us(fit.fixed_ms),
+        per_record_ns: fit.per_record_ns.max(0.0).round() as u64,
+        per_block: us(fit.per_block_ms),
+        warmup,
+        head_start: us(fit.head_start_ms),
+        output: us(fit.output_ms),
+        first_job: us(fit.first_job_ms),
+        spread_pct: (fit.spread * 100.0).round() as u32,
+        seed: 0,
     }
-    let n = batches.len() as f64;
-    let (sx, sy) = batches.iter().fold((0.0, 0.0), |(sx, sy), (b, _)| {
-        (sx + b.records as f64, sy + b.processing_ms as f64)
-    });
-    let (mx, my) = (sx / n, sy / n);
-    let (sxx, sxy) = batches.iter().fold((0.0, 0.0), |(sxx, sxy), (b, _)| {
-        let dx = b.records as f64 - mx;
-        (sxx + dx * dx, sxy + dx * (b.processing_ms as f64 - my))
-    });
-    // One batch size only: no slope to fit, all of it is per record.
-    let slope = if sxx > 0.0 {
-        (sxy / sxx).max(0.0)
-    } else {
-        my / mx.max(1.0)
-    };
-    let fixed = (my - slope * mx).max(0.0);
-    let unqueued: Vec<f64> = batches
-        .iter()
-        .filter(|(b, interval)| (b.scheduling_ms as f64) < interval.as_secs_f64() * 500.0)
-        .map(|(b, _)| b.scheduling_ms as f64)
-        .collect();
-    let schedule = if unqueued.is_empty() {
-        SparkModel::DEFAULT.schedule.as_secs_f64() * 1e3
-    } else {
-        median(unqueued)
-    };
-    Some((fixed, slope * 1e6, schedule))
 }
 
 /// The rates the calibration runs at: `--rate`, and a tenth of it, so that batches of two sizes let
@@ -133,9 +113,9 @@ pub fn calibrate_spark(
         ..config.clone()
     };
     super::peer::check_peers(&config)?;
-    let mut batches = Vec::new();
+    let mut runs = Vec::new();
     let mut spark = String::new();
-    let measured = config.warmup.as_secs_f64()..(config.warmup + config.duration).as_secs_f64();
+    let end_s = (config.warmup + config.duration).as_secs_f64();
     for repetition in 0..config.repeat.max(1) {
         for rate in rates(&config) {
             let config = CompareConfig {
@@ -152,81 +132,76 @@ pub fn calibrate_spark(
                 };
                 spark = result.version.unwrap_or_default();
                 let interval = batch.unwrap_or(Duration::from_secs(1));
-                batches.extend(
-                    result
+                let windows = matches!(
+                    config.workload,
+                    LabWorkload::Tumbling | LabWorkload::Sliding
+                );
+                runs.push(CalibrationRun {
+                    interval_ms: interval.as_millis() as u64,
+                    rate,
+                    measured_from_s: config.warmup.as_secs_f64(),
+                    latency_p50_ms: windows.then(|| result.latency_us.p50 / 1e3),
+                    batches: result
                         .spark_batches
                         .into_iter()
-                        .filter(|b| measured.contains(&b.at_s))
-                        .map(|b| (b, interval)),
-                );
+                        .filter(|b| b.at_s <= end_s)
+                        .collect(),
+                });
             }
         }
     }
-    let (fixed_ms, per_record_ns, schedule_ms) = fit(&batches).ok_or_else(|| {
-        CompareError::Peer(
-            "Spark reported no batch after the warm-up: run longer (--duration)".into(),
-        )
+    let block_ms = 200;
+    let fit = fit(&runs, Duration::from_millis(block_ms)).ok_or_else(|| {
+        CompareError::Peer("Spark reported too few batches: run longer (--duration)".into())
     })?;
     Ok(Calibration {
-        block_ms: 200,
-        schedule_ms,
-        fixed_ms,
-        per_record_ns,
+        block_ms,
+        fit,
         spark,
         machine: crate::system::machine_description(),
         command: format!("{} --calibrate {peer}", config.command())
             .replace(&format!(" --peers {peer}"), ""),
-        batches: batches.len(),
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::compare::spark_fit::FittedWarmup;
 
-    fn batch(records: u64, scheduling_ms: u64, processing_ms: u64) -> (SparkBatch, Duration) {
-        (
-            SparkBatch {
-                at_s: 0.0,
-                records,
-                scheduling_ms,
-                processing_ms,
+    fn calibration() -> Calibration {
+        Calibration {
+            block_ms: 200,
+            fit: Fit {
+                fixed_ms: 310.2,
+                per_record_ns: 45_123.4,
+                per_block_ms: 12.5,
+                warmup: [
+                    FittedWarmup {
+                        extra: 8.0,
+                        decay_s: 2.0,
+                    },
+                    FittedWarmup {
+                        extra: 0.0,
+                        decay_s: 15.0,
+                    },
+                ],
+                first_job_ms: 455.0,
+                head_start_ms: 1_800.0,
+                output_ms: 7.5,
+                spread: 0.294,
+                schedule_ms: 1.5,
+                batches: 40,
             },
-            Duration::from_secs(1),
-        )
-    }
-
-    #[test]
-    fn the_fit_recovers_a_fixed_cost_and_a_cost_per_record() {
-        // 300 ms + 40 µs a record, with ±5 ms of noise; one batch queued (1,200 ms late).
-        let batches = [
-            batch(0, 2, 305),
-            batch(0, 1, 295),
-            batch(5_000, 2, 500),
-            batch(5_000, 3, 500),
-            batch(10_000, 1_200, 705),
-            batch(10_000, 2, 695),
-        ];
-        let (fixed, per_record_ns, schedule) = fit(&batches).unwrap();
-        assert!((fixed - 300.0).abs() < 1.0, "{fixed}");
-        assert!((per_record_ns - 40_000.0).abs() < 200.0, "{per_record_ns}");
-        // The queued batch's delay is not the scheduler's.
-        assert_eq!(schedule, 2.0);
-        assert!(fit(&[]).is_none());
+            spark: "spark 3.5.9 java 17".into(),
+            machine: "here".into(),
+            command: "caudal compare --calibrate spark".into(),
+        }
     }
 
     #[test]
     fn a_saved_calibration_gives_its_model_back() {
-        let c = Calibration {
-            block_ms: 200,
-            schedule_ms: 1.5,
-            fixed_ms: 310.2,
-            per_record_ns: 45_123.4,
-            spark: "spark 3.5.9 java 17".into(),
-            machine: "here".into(),
-            command: "caudal compare --calibrate spark".into(),
-            batches: 40,
-        };
+        let c = calibration();
         let dir = std::env::temp_dir().join(format!("caudal-calibration-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("spark-model.json");
@@ -237,10 +212,41 @@ mod tests {
         assert_eq!(model.fixed, Duration::from_micros(310_200));
         assert_eq!(model.schedule, Duration::from_micros(1_500));
         assert_eq!(model.per_record_ns, 45_123);
+        assert_eq!(model.per_block, Duration::from_micros(12_500));
+        assert_eq!(
+            model.warmup,
+            [
+                Warmup {
+                    extra_pct: 800,
+                    decay: Duration::from_secs(2)
+                },
+                Warmup::NONE
+            ]
+        );
+        assert_eq!(model.first_job, Duration::from_millis(455));
+        assert_eq!(model.head_start, Duration::from_millis(1_800));
+        assert_eq!(model.output, Duration::from_micros(7_500));
+        assert_eq!(model.spread_pct, 29);
         std::fs::write(&path, "{}").unwrap();
         assert!(Calibration::load(&path)
             .unwrap_err()
             .contains("not a Spark model"));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_calibration_saved_before_the_warm_up_terms_loads_as_the_model_it_was() {
+        let old = r#"{"block_ms":200,"schedule_ms":2.0,"fixed_ms":97.0,"per_record_ns":2360.0,
+            "spark":"spark 3.5.9","machine":"here","command":"caudal compare","batches":90}"#;
+        let dir =
+            std::env::temp_dir().join(format!("caudal-old-calibration-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("spark-model.json");
+        std::fs::write(&path, old).unwrap();
+        assert_eq!(
+            Calibration::load(&path).unwrap().model(),
+            SparkModel::DEFAULT
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -2,6 +2,7 @@
 
 use crate::config::defaults::lab;
 use crate::mode::ExecutionMode;
+use crate::spark_model::SparkModel;
 use caudal_operators::budget::WorkBudget;
 use caudal_operators::WatermarkStrategy;
 use serde::Serialize;
@@ -273,6 +274,19 @@ impl CompareConfig {
     /// The watermark the runs use (see [`Shape::watermark`]).
     pub fn watermark(&self) -> WatermarkStrategy {
         self.shape.watermark(self.workload)
+    }
+
+    /// Gives the `:spark` modes `model` (a calibration's), or with `None` the defaults for the
+    /// workload: [`SparkModel::WINDOWED`] for Spark's windows (`tumbling`, `sliding`), else
+    /// [`SparkModel::DEFAULT`].
+    pub fn set_spark_model(&mut self, model: Option<SparkModel>) {
+        let windowed = matches!(self.workload, LabWorkload::Tumbling | LabWorkload::Sliding);
+        let model = model.unwrap_or(SparkModel::default_for(windowed));
+        for mode in &mut self.modes {
+            if let ExecutionMode::MicroBatch { spark: Some(m), .. } = mode {
+                *m = model;
+            }
+        }
     }
 }
 

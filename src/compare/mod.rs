@@ -12,7 +12,8 @@
 //!   results; `sink`: the latency sink; CPU, memory and machine readings come from [`crate::system`];
 //! * `run`: one measured run, and the interleaved comparison; `sweep`: the throughput sweep;
 //! * `report`: percentiles, per-mode summaries, every run, CSV and the terminal table;
-//! * `calibrate`: Spark's model fitted to the real Spark peer (`--calibrate spark`);
+//! * `calibrate`: Spark's model measured on the real Spark peer (`--calibrate spark`), by
+//!   `spark_fit`'s fit of its batches;
 //! * `peer`: real Spark Streaming and Flink run beside Caudal on the same records (`--peers`);
 //! * `via_kafka` (feature `kafka`): the same runs with a Kafka broker in the measured path.
 
@@ -24,6 +25,7 @@ mod pipelines;
 mod report;
 mod run;
 mod sink;
+pub mod spark_fit;
 mod sweep;
 #[cfg(feature = "kafka")]
 pub mod via_kafka;

@@ -541,7 +541,7 @@ fn read_results(stream: TcpStream, sink: &LatencySink, reading: Reading, shared:
 }
 
 /// What Spark's listener measured of one batch (`# batch TIME_MS RECORDS SCHEDULING_MS PROCESSING_MS`).
-#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SparkBatch {
     /// The batch time, in s from the start of the lab's clock.
     pub at_s: f64,

@@ -198,9 +198,13 @@ pub fn compare_unless(
             }
             progress(repetition, contender);
             let measured = match *contender {
-                Contender::Caudal(mode, guarantee) => {
-                    measure_unless(config, mode, guarantee, interrupted)?
-                }
+                // Each repetition of Spark's model draws its own job times.
+                Contender::Caudal(mode, guarantee) => measure_unless(
+                    config,
+                    mode.with_spark_seed(repetition as u64),
+                    guarantee,
+                    interrupted,
+                )?,
                 Contender::Peer(peer, batch) => {
                     super::peer::measure_peer(config, peer, batch, interrupted)?
                 }

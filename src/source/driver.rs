@@ -39,7 +39,7 @@ use crate::checkpoint::{SourceCheckpoint, SourcePart};
 use crate::config::defaults::{CHECKPOINT_PAUSE_POLL, FLOW_POLL, PROCESSING_TIME_TICK, STOP_CHECK};
 use crate::dead_letter::DeadLetters;
 use crate::mode::ExecutionMode;
-use crate::spark_model::SparkModel;
+use crate::spark_model::{Job, SparkModel};
 
 /// Asks every source of a run to finish: they release what they hold and end their input.
 #[derive(Clone, Debug, Default)]
@@ -150,6 +150,12 @@ struct SparkState {
     job_end_us: u64,
     /// The frontier when the last block was cut: what the records of the blocks cut so far allow.
     cut_frontier: EventTime,
+    /// How many of the blocks cut since the last batch have records.
+    blocks: usize,
+    /// When the emulated context started (the source's first activation), in wall-clock µs.
+    started_us: Option<u64>,
+    /// How many jobs have been emulated.
+    jobs: u64,
 }
 
 impl Default for SparkState {
@@ -160,6 +166,9 @@ impl Default for SparkState {
             job_end_us: 0,
             // No block cut yet: nothing complete.
             cut_frontier: MIN_FRONTIER,
+            blocks: 0,
+            started_us: None,
+            jobs: 0,
         }
     }
 }
@@ -573,6 +582,7 @@ impl<D: 'static> Driver<D> {
                         self.pausing = true;
                         batch.records.append(&mut self.held);
                         self.spark.cut = 0;
+                        self.spark.blocks = 0;
                     }
                 }
             }
@@ -580,6 +590,9 @@ impl<D: 'static> Driver<D> {
             // reported just after it, as in Spark.
             if let Some(model) = spark {
                 if now_us >= self.spark.next_block_us {
+                    self.spark.started_us.get_or_insert(now_us);
+                    // Spark makes no block of an empty buffer.
+                    self.spark.blocks += (self.held.len() > self.spark.cut) as usize;
                     self.spark.cut = self.held.len();
                     self.spark.cut_frontier = self.frontier_now(now, now_us);
                     self.spark.next_block_us = model.next_block_cut_us(now_us);
@@ -786,6 +799,7 @@ impl<D: 'static> Driver<D> {
                 let rest = self.held.split_off(self.spark.cut.min(self.held.len()));
                 let mut records = std::mem::replace(&mut self.held, rest);
                 self.spark.cut = 0;
+                let blocks = std::mem::take(&mut self.spark.blocks);
                 let frontier = if self.opts.watermark == WatermarkStrategy::ProcessingTime {
                     // Spark's windows: a record's time is its batch's, so it is in the windows that
                     // end at its batch time (the batch time's last millisecond), whenever it was
@@ -806,13 +820,19 @@ impl<D: 'static> Driver<D> {
                     }
                 };
                 self.spark.cut_frontier = frontier;
-                let end = model.job_end_us(
-                    boundary + overhead.as_micros() as u64,
-                    self.spark.job_end_us,
-                    records.len(),
-                );
+                let batch_us = boundary + overhead.as_micros() as u64;
+                let job = Job {
+                    records: records.len(),
+                    blocks,
+                    age: Duration::from_micros(
+                        batch_us.saturating_sub(self.spark.started_us.unwrap_or(batch_us)),
+                    ),
+                    index: self.spark.jobs,
+                };
+                self.spark.jobs += 1;
+                let end = model.job_end_us(batch_us, self.spark.job_end_us, &job);
                 self.spark.job_end_us = end;
-                (records, frontier, end)
+                (records, frontier, model.results_us(end))
             }
         };
         self.capped = false;
