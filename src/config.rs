@@ -282,6 +282,9 @@ pub struct RunConfig {
     pub work_budget: WorkBudget,
     /// Checkpoints and the delivery guarantee; `None`: nothing is kept (a crash loses everything).
     pub checkpoints: Option<CheckpointConfig>,
+    /// Count what timely's progress tracking sends (see [`crate::progress_traffic`]), for the run's
+    /// report. Off by default: timely then builds a log event for every progress broadcast.
+    pub count_progress: bool,
 }
 
 impl Default for RunConfig {
@@ -299,6 +302,7 @@ impl Default for RunConfig {
             cluster: None,
             work_budget: defaults::WORK_BUDGET,
             checkpoints: None,
+            count_progress: false,
         }
     }
 }
@@ -321,6 +325,13 @@ impl RunConfig {
     /// The same configuration with `watermark` as the default strategy.
     pub fn watermark(mut self, watermark: WatermarkStrategy) -> Self {
         self.watermark = watermark;
+        self
+    }
+
+    /// The same configuration, counting its progress traffic or not (see
+    /// [`RunConfig::count_progress`]).
+    pub fn count_progress(mut self, count: bool) -> Self {
+        self.count_progress = count;
         self
     }
 

@@ -43,6 +43,7 @@ pub mod parse;
 pub mod pipeline;
 #[cfg(feature = "cli")]
 pub mod plots;
+pub mod progress_traffic;
 #[cfg(feature = "cli")]
 pub mod replay;
 pub mod report;

@@ -134,6 +134,10 @@ struct RunArgs {
     /// or `off`: without it, a fast instance fills the windows with state the slow one keeps open.
     #[arg(long, default_value = "10s", value_parser = parse_drift)]
     max_watermark_drift: Drift,
+    /// Count what timely's progress tracking sends (broadcasts, updates, an estimate of the bytes to
+    /// each other process), printed with the report: the coordination cost of several processes.
+    #[arg(long)]
+    count_progress: bool,
     /// After how long without records an input stops holding the watermark back, such as 5s: a
     /// source instance with nothing to read, or one Kafka partition that has gone quiet while the
     /// others go on (by default an input holds the watermark until it has read to its end).
@@ -416,7 +420,8 @@ fn run_pipeline(args: RunArgs) -> anyhow::Result<()> {
         .watermark(watermark)
         .hold_budget(args.hold_budget)
         .exchange_budget(args.exchange_budget)
-        .max_watermark_drift(args.max_watermark_drift.0);
+        .max_watermark_drift(args.max_watermark_drift.0)
+        .count_progress(args.count_progress);
     config.idle_timeout = args.idle_timeout;
     if args.processes > 1 {
         anyhow::ensure!(

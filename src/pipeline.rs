@@ -29,6 +29,7 @@ use std::time::{Duration, Instant};
 use caudal_operators::{EventStream, EventTime, WatermarkStrategy};
 use timely::dataflow::Scope;
 
+use crate::progress_traffic::ProgressCounter;
 use caudal_operators::exchange::ExchangeGauge;
 
 use crate::checkpoint::{
@@ -89,6 +90,8 @@ struct Shared {
     sources: Mutex<BTreeMap<String, (Arc<SourceMetrics>, SharedWatermark)>>,
     sinks: Mutex<BTreeMap<String, Arc<SinkMetrics>>>,
     setup_errors: Mutex<Vec<RunError>>,
+    /// What the progress tracking sent, if counted.
+    progress: Option<Arc<ProgressCounter>>,
 }
 
 impl Shared {
@@ -425,6 +428,7 @@ impl Running {
             dead_letters: self.shared.dead_letters.count(),
             dead_letter_samples: self.shared.dead_letters.samples(),
             checkpoints: self.shared.coord.as_ref().map(|c| c.stats_now()),
+            progress: self.shared.progress.as_ref().map(|p| p.report(elapsed)),
         })
     }
 }
@@ -473,7 +477,11 @@ where
         Some(_) => StopFlag::default(),
         None => stop.clone(),
     };
+    let progress = config
+        .count_progress
+        .then(|| Arc::new(ProgressCounter::default()));
     let shared = Arc::new(Shared {
+        progress,
         config,
         stop,
         drain,
@@ -501,6 +509,9 @@ where
             // their sources would start as far apart in event time, and every checkpoint round would
             // wait for the late ones to catch up. Every worker starts together instead.
             timely::synchronization::Barrier::new(worker).wait();
+        }
+        if let Some(progress) = &shared.progress {
+            progress.install(worker);
         }
         let recovery = shared
             .coord

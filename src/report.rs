@@ -66,6 +66,9 @@ pub struct RunReport {
     pub dead_letter_samples: Vec<DeadLetter>,
     /// What checkpoints cost, under a guarantee.
     pub checkpoints: Option<crate::checkpoint::CheckpointStats>,
+    /// What this process's progress tracking sent, if counted
+    /// ([`crate::config::RunConfig::count_progress`]).
+    pub progress: Option<crate::progress_traffic::ProgressReport>,
 }
 
 fn seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -136,6 +139,16 @@ impl fmt::Display for RunReport {
         }
         if let Some(checkpoints) = &self.checkpoints {
             write!(f, "{checkpoints}")?;
+        }
+        if let Some(p) = &self.progress {
+            writeln!(
+                f,
+                "  progress: {} broadcasts of {} updates sent by this process's workers ({:.0}/s; about {:.1} KB/s to each other process)",
+                p.messages,
+                p.updates,
+                p.messages_per_s,
+                p.bytes_per_s / 1e3
+            )?;
         }
         if self.dead_letters > 0 {
             writeln!(
