@@ -183,6 +183,79 @@ fn spark_gives_caudals_per_record_results_and_reports_its_processing_time_window
 }
 
 #[test]
+fn calibrating_against_real_spark_writes_a_model_that_compare_reads() {
+    let _peers = peers_ready();
+    let out = scratch("calibrate");
+    // Spark on windows at 500 ms, at 4,000/s and 400/s: a fit of its batches from its start.
+    let run = Command::new(env!("CARGO_BIN_EXE_caudal"))
+        .args(["compare", "--calibrate", "spark", "--workload", "sliding"])
+        .args([
+            "--window",
+            "1s",
+            "--slide",
+            "500ms",
+            "--modes",
+            "micro-batch:500ms",
+        ])
+        .args([
+            "--rate",
+            "4000",
+            "--duration",
+            "4s",
+            "--warmup",
+            "2s",
+            "--repeat",
+            "1",
+            "--out",
+        ])
+        .arg(&out)
+        .output()
+        .expect("caudal runs");
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let saved: Value =
+        serde_json::from_slice(&std::fs::read(out.join("spark-model.json")).unwrap()).unwrap();
+    // Two runs of about 15 batches each (from Spark's start to the end of the load), all kept.
+    let batches = saved["batches"].as_u64().unwrap();
+    assert!((16..=60).contains(&batches), "{saved}");
+    assert_eq!(saved["block_ms"], 200);
+    // Spark's jobs take time, and its windows' results come after them: both are measured.
+    assert!(saved["fixed_ms"].as_f64().unwrap() + saved["per_block_ms"].as_f64().unwrap() > 1.0);
+    assert!(saved["output_ms"].as_f64().is_some(), "{saved}");
+    assert!(saved["spark"].as_str().unwrap().starts_with("spark 3.5"));
+    // The comparison runs the model it describes, and says so under the table.
+    let modes = modes_of(
+        &[
+            "--workload",
+            "sliding",
+            "--window",
+            "1s",
+            "--slide",
+            "500ms",
+            "--modes",
+            "micro-batch:500ms:spark",
+            "--rate",
+            "2000",
+            "--duration",
+            "2s",
+            "--warmup",
+            "1s",
+            "--repeat",
+            "1",
+            "--spark-model",
+            out.join("spark-model.json").to_str().unwrap(),
+        ],
+        "calibrated",
+    );
+    let model = mode(&modes, "micro-batch-spark");
+    assert!(model["results"]["count"].as_u64().unwrap() > 0, "{model}");
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
 fn peers_that_cannot_run_the_comparison_say_why_before_anything_runs() {
     let none = scratch("none");
     let cases: [(&[&str], &str); 4] = [
