@@ -131,6 +131,21 @@ pub struct Derived {
     epoch_period: f32,
     /// Microseconds between events (one entry per rate step), in `f32` as the reference has them.
     inter_event_delays: Vec<f32>,
+    /// How many events an auction's expected length spans (the reference computes it per auction).
+    pub events_for_auctions: u64,
+}
+
+/// `x.round() as u64` for a non-negative `x`, exactly (half away from zero), without the call to
+/// `roundf` that `f32::round` makes where the CPU has no rounding instruction: the integer part and
+/// the fraction of an `f32` are both exact.
+#[inline]
+pub fn round_to_u64(x: f32) -> u64 {
+    let whole = x as u64;
+    if x - whole as f32 >= 0.5 {
+        whole + 1
+    } else {
+        whole
+    }
 }
 
 impl From<NexmarkConfig> for Derived {
@@ -174,7 +189,10 @@ impl From<NexmarkConfig> for Derived {
                 epoch_period += (events * delay) / 1000.0;
             }
         }
+        let events_for_auctions =
+            (cfg.in_flight_auctions * proportion_denominator) / cfg.auction_proportion;
         Derived {
+            events_for_auctions,
             config: cfg,
             proportion_denominator,
             step_length,
@@ -192,7 +210,7 @@ impl Derived {
     pub fn event_timestamp(&self, n: u64) -> u64 {
         let base = self.config.base_time;
         if self.inter_event_delays.len() == 1 {
-            return base + ((n as f32 * self.inter_event_delays[0]) / 1000.0).round() as u64;
+            return base + round_to_u64((n as f32 * self.inter_event_delays[0]) / 1000.0);
         }
         let epoch = n / self.events_per_epoch;
         let mut event_i = n % self.events_per_epoch;
@@ -220,6 +238,9 @@ impl Derived {
     pub fn event_number(&self, seq: u64) -> u64 {
         let n = self.config.out_of_order_group_size;
         let number = self.config.first_event_number + seq;
+        if n == 1 {
+            return number;
+        }
         (number / n) * n + (number * 953) % n
     }
 
@@ -263,5 +284,33 @@ impl Derived {
         epoch
             .wrapping_mul(c.auction_proportion)
             .wrapping_add(offset)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rounding_is_f32_round() {
+        let mut x = 0.0f32;
+        let mut checked = 0;
+        // Halves, their neighbours, and values spread over 0 to 2^30.
+        for i in 0..200_000u32 {
+            let half = i as f32 + 0.5;
+            for v in [
+                half,
+                f32::from_bits(half.to_bits() - 1),
+                f32::from_bits(half.to_bits() + 1),
+            ] {
+                assert_eq!(round_to_u64(v), v.round() as u64, "{v}");
+            }
+            x = x * 1.0001 + 0.37;
+            assert_eq!(round_to_u64(x), x.round() as u64, "{x}");
+            checked += 1;
+        }
+        assert_eq!(checked, 200_000);
+        assert_eq!(round_to_u64(2.5), 3);
+        assert_eq!(round_to_u64(0.49999997), 0);
     }
 }

@@ -71,9 +71,7 @@ fn auction(cfg: &Derived, n: u64, id: u64, time: u64) -> Auction {
     rng.skip_letters(120);
     let initial_bid = rng.price();
     let reserve = initial_bid + rng.price();
-    let events_for_auctions =
-        (c.in_flight_auctions * cfg.proportion_denominator) / c.auction_proportion;
-    let horizon = cfg.event_timestamp(n + events_for_auctions) - time;
+    let horizon = cfg.event_timestamp(n + cfg.events_for_auctions) - time;
     let expires = time + 1 + rng.below_u64((horizon * 2).max(1));
     let seller = if rng.below_u64(c.hot_seller_ratio) > 0 {
         (cfg.last_person(id) / HOT_RATIO) * HOT_RATIO

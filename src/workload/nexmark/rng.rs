@@ -130,7 +130,7 @@ impl SmallRng {
     /// The reference's `gen_price`: `10^(6·u) · 100` cents, rounded.
     #[inline]
     pub fn price(&mut self) -> u64 {
-        (10.0_f32.powf(self.gen_f32() * 6.0) * 100.0).round() as u64
+        super::config::round_to_u64(10.0_f32.powf(self.gen_f32() * 6.0) * 100.0)
     }
 }
 
