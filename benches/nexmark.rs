@@ -8,8 +8,13 @@
 //! waits for each epoch to leave the dataflow before the next (closed loop). Before the benchmarks,
 //! the in-memory size of each stateful query's per-key state is printed (the struct only: vectors it
 //! holds add their heap, and the keyed state's hash map adds its entry).
+//!
+//! `nexmark_replayed` measures the queries that join nothing on ids without the generator's cost:
+//! their events are copied from a block of 2^20 pre-generated events, pass after pass, each pass
+//! moved later in event time by the block's span.
 
 use std::hint::black_box;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use caudal::nexmark::in_order::Ordered;
@@ -27,8 +32,47 @@ use timely::dataflow::ProbeHandle;
 
 const EPOCH: u64 = 1024;
 
+/// How many events the replayed block holds (64 MB).
+const BLOCK: u64 = 1 << 20;
+
+/// A block of pre-generated events, and how far each pass over it moves event time (the block's span
+/// rounded up to whole 10 s windows).
+struct Block {
+    events: Vec<Event<NexmarkEvent>>,
+    span: EventTime,
+}
+
+impl Block {
+    fn new() -> Self {
+        let stream = Nexmark::default();
+        let events: Vec<_> = (0..BLOCK)
+            .map(|seq| {
+                Event::new(
+                    stream.event_time(seq).unwrap_or(0) as EventTime,
+                    stream.record(seq),
+                )
+            })
+            .collect();
+        let last = events.last().map_or(0, |e| e.time);
+        Block {
+            events,
+            span: (last / 10_000 + 1) * 10_000,
+        }
+    }
+}
+
+/// Where a benchmark's events come from.
+#[derive(Clone)]
+enum Feed {
+    /// Made by the generator in the measured loop.
+    Generate,
+    /// Copied from a pre-generated block, pass after pass, each pass later in event time by the
+    /// block's span (ids repeat from pass to pass, so only queries without joins on ids use it).
+    Replay(Arc<Block>),
+}
+
 /// Feeds `epochs` epochs of NEXMark events through `query`; returns the time taken.
-fn drive(epochs: u64, query: Query) -> Duration {
+fn drive(epochs: u64, query: Query, feed: Feed) -> Duration {
     timely::execute_directly(move |worker| {
         let stream = Nexmark::default();
         let mut input: EventInput<NexmarkEvent> = EventInput::new();
@@ -44,9 +88,18 @@ fn drive(epochs: u64, query: Query) -> Duration {
         for _ in 0..epochs {
             let mut last = 0;
             for _ in 0..EPOCH {
-                let time = stream.event_time(seq).unwrap_or(0) as EventTime;
-                input.send(Event::new(time, stream.record(seq)));
-                last = time;
+                let event = match &feed {
+                    Feed::Generate => Event::new(
+                        stream.event_time(seq).unwrap_or(0) as EventTime,
+                        stream.record(seq),
+                    ),
+                    Feed::Replay(block) => {
+                        let e = block.events[(seq % BLOCK) as usize];
+                        Event::new(e.time + (seq / BLOCK) as EventTime * block.span, e.data)
+                    }
+                };
+                last = event.time;
+                input.send(event);
                 seq += 1;
             }
             input.advance_to(last.max(*input.time()));
@@ -80,7 +133,34 @@ fn queries(c: &mut Criterion) {
     group.sample_size(20);
     group.measurement_time(Duration::from_secs(4));
     for query in Query::ALL {
-        group.bench_function(query.name(), |b| b.iter_custom(|iters| drive(iters, query)));
+        group.bench_function(query.name(), |b| {
+            b.iter_custom(|iters| drive(iters, query, Feed::Generate))
+        });
+    }
+    group.finish();
+}
+
+/// The queries that join nothing on ids, fed from a pre-generated block: the query's cost without
+/// the generator's.
+fn replayed(c: &mut Criterion) {
+    let block = Arc::new(Block::new());
+    let mut group = c.benchmark_group("nexmark_replayed");
+    group.throughput(Throughput::Elements(EPOCH));
+    group.sample_size(20);
+    group.measurement_time(Duration::from_secs(4));
+    for query in [
+        Query::Q0,
+        Query::Q1,
+        Query::Q2,
+        Query::Q5,
+        Query::Q7,
+        Query::Q11,
+        Query::Q12,
+    ] {
+        let feed = Feed::Replay(block.clone());
+        group.bench_function(query.name(), |b| {
+            b.iter_custom(|iters| drive(iters, query, feed.clone()))
+        });
     }
     group.finish();
 }
@@ -105,5 +185,6 @@ fn main() {
     let mut c = Criterion::default().configure_from_args();
     generator(&mut c);
     queries(&mut c);
+    replayed(&mut c);
     c.final_summary();
 }
