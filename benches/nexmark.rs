@@ -23,6 +23,8 @@ use caudal::nexmark::q6::LastPrices;
 use caudal::nexmark::winning::AuctionState;
 use caudal::nexmark::{NexmarkEvent, Query};
 use caudal::operators::stream::EventInput;
+use caudal::operators::window::fixed::FixedWindowState;
+use caudal::operators::window::session::Session;
 use caudal::prelude::*;
 use caudal::workload::nexmark::Nexmark;
 use caudal::workload::Workload;
@@ -178,6 +180,14 @@ fn state_sizes() {
     );
     println!("  q4 per category: {}", size_of::<Ordered<(u64, u64)>>());
     println!("  q6 per seller: {}", size_of::<Ordered<LastPrices>>());
+    println!(
+        "  q5 stage 1 (sliding count) per auction: {} (+ 16 per open pane, 8 per pending window)",
+        size_of::<FixedWindowState<u64>>()
+    );
+    println!(
+        "  q11 per session (in the key's vector of sessions): {}",
+        size_of::<Session<u64>>()
+    );
 }
 
 fn main() {

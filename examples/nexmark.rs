@@ -5,7 +5,8 @@
 //! cargo run --release --example nexmark -- [QUERY] [EVENTS] [WORKERS] [MODE]
 //!
 //! Defaults: `q5`, 10,000,000 events, 1 worker, `per-record`. The stream is NEXMark's default
-//! configuration (10,000 events per second of event time).
+//! configuration (10,000 events per second of event time). Batch mode holds its whole input, so keep
+//! it under about 7M events (the default hold budget, 512 MiB).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -48,7 +49,12 @@ fn main() {
         let results = query.build(events);
         df.sink("results", results, &sink);
     })
-    .expect("the run ends");
+    .unwrap_or_else(|e| {
+        // Batch mode holds the whole input: past its hold budget (512 MiB, about 7M events) it
+        // stops and says so.
+        eprintln!("{e}");
+        std::process::exit(1)
+    });
     let elapsed = started.elapsed().as_secs_f64();
     println!(
         "{query} {mode} on {workers} worker(s): {events} events in {elapsed:.2} s = {:.2}M events/s, {} results",
