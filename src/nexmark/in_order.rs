@@ -6,6 +6,8 @@
 //! is held until the watermark reaches its close time, then folded with the others of that time in the
 //! order `(close time, auction id)`. Every mode and every number of workers then gives the same results.
 
+use std::collections::VecDeque;
+
 use caudal_operators::process::{KeyContext, KeyedProcess, Timer};
 use caudal_operators::EventTime;
 use serde::de::DeserializeOwned;
@@ -28,8 +30,8 @@ pub trait Fold: 'static {
 pub struct Ordered<A> {
     /// The aggregate so far.
     pub acc: A,
-    /// Winning bids not folded yet.
-    pub pending: Vec<(EventTime, WinningBid)>,
+    /// Winning bids not folded yet, in the order `(close time, auction id)`.
+    pub pending: VecDeque<(EventTime, WinningBid)>,
 }
 
 /// A [`Fold`] as a keyed process that folds in event-time order.
@@ -41,10 +43,12 @@ impl<F: Fold> KeyedProcess<u64, WinningBid> for InOrder<F> {
 
     fn on_record(&mut self, bid: WinningBid, ctx: &mut KeyContext<'_, u64, Self::State, F::Out>) {
         let time = ctx.time();
-        ctx.state()
-            .get_or_insert_with(Ordered::default)
-            .pending
-            .push((time, bid));
+        let pending = &mut ctx.state().get_or_insert_with(Ordered::default).pending;
+        // Kept sorted as it fills (closes come nearly in order, so this is nearly always the end),
+        // so that a timer takes only what is due, however much waits behind it.
+        let order = (time, bid.auction.id);
+        let at = pending.partition_point(|(t, b)| (*t, b.auction.id) <= order);
+        pending.insert(at, (time, bid));
         ctx.set_event_timer(time);
     }
 
@@ -56,11 +60,11 @@ impl<F: Fold> KeyedProcess<u64, WinningBid> for InOrder<F> {
         let Some(mut state) = ctx.state().take() else {
             return;
         };
-        state
-            .pending
-            .sort_unstable_by_key(|(time, bid)| (*time, bid.auction.id));
-        let due = state.pending.partition_point(|(time, _)| *time <= now);
-        for (_, bid) in state.pending.drain(..due) {
+        while let Some(&(time, bid)) = state.pending.front() {
+            if time > now {
+                break;
+            }
+            state.pending.pop_front();
             let out = self.0.fold(key, &mut state.acc, &bid);
             ctx.emit(out);
         }
