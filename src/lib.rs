@@ -11,7 +11,8 @@
 //!   [`parse`]: text lines to records; [`dead_letter`]: input that could not be read;
 //! * [`embed`]: run a pipeline inside an application and push records into it;
 //! * [`dstream`]: Spark Streaming's DStream API on Caudal's micro-batches;
-//! * [`workload`]: the built-in workloads the generators make; [`report`] and [`system`]: what a run
+//! * [`workload`]: the built-in workloads the generators make (NEXMark's among them), and [`nexmark`]:
+//!   the NEXMark queries as pipelines; [`report`] and [`system`]: what a run
 //!   did and what it cost;
 //! * `caudal_operators` (re-exported as [`operators`]): the timely operators themselves.
 //!
@@ -39,6 +40,7 @@ pub mod guarantee;
 #[cfg(feature = "kafka")]
 pub mod kafka;
 pub mod mode;
+pub mod nexmark;
 pub mod parse;
 pub mod pipeline;
 #[cfg(feature = "cli")]

@@ -1,7 +1,8 @@
 //! A deterministic, rate-controlled generator of a [`Workload`]'s records.
 //!
 //! Record `seq` is due at `start + seq / rate` (its *intended* send time) and has event time
-//! `seq * 1000 / event_rate` ms, minus an optional deterministic disorder. The generator is open loop: it
+//! `seq * 1000 / event_rate` ms (or the workload's own, [`Workload::event_time`], as NEXMark's), minus
+//! an optional deterministic disorder. The generator is open loop: it
 //! emits every record that is due, however late the pipeline is, so a stalled pipeline cannot slow the
 //! offered load down and hide its stall (no coordinated omission). Worker `w` of `n` makes the records with
 //! `seq % n == w`, so the stream is the same whatever the number of workers.
@@ -81,7 +82,13 @@ impl EventTimeline {
     /// the same for every run): the generator's out-of-order streams.
     #[inline]
     pub fn disordered(&self, seq: u64, disorder_ms: u64) -> u64 {
-        let t = self.event_time(seq);
+        Self::disorder(self.event_time(seq), seq, disorder_ms)
+    }
+
+    /// Event time `t` of record `seq` moved back by up to `disorder_ms` (deterministically): how
+    /// [`EventTimeline::disordered`] moves the timeline's times, and the generator a workload's own.
+    #[inline]
+    pub fn disorder(t: u64, seq: u64, disorder_ms: u64) -> u64 {
         match disorder_ms {
             0 => t,
             d => t.saturating_sub(mix(0xD150_4DE5, seq) % (d + 1)),
@@ -169,10 +176,14 @@ impl<W: Workload> Generator<W> {
         }
     }
 
-    /// The event time of record `seq` (ms since the Unix epoch, never before it).
+    /// The event time of record `seq` (ms since the Unix epoch, never before it): the workload's own
+    /// if it has one, else the timeline's; moved back by the configured disorder.
     #[inline]
     pub fn event_time(&self, seq: u64) -> EventTime {
-        let ms = self.timeline.disordered(seq, self.config.disorder_ms);
+        let ms = match self.workload.event_time(seq) {
+            Some(t) => EventTimeline::disorder(t, seq, self.config.disorder_ms),
+            None => self.timeline.disordered(seq, self.config.disorder_ms),
+        };
         EventTime::try_from(ms).unwrap_or(EventTime::MAX)
     }
 }

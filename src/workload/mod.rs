@@ -5,6 +5,7 @@
 //! Each record type also reads from and prints to one line of text ([`crate::parse::FromLine`],
 //! `Display`), so the same pipelines run on sockets and files.
 
+pub mod nexmark;
 pub mod posts;
 pub mod purchases;
 pub mod temperature;
@@ -22,6 +23,14 @@ pub trait Workload: Send + Sync + 'static {
 
     /// Record number `seq` of the stream.
     fn record(&self, seq: u64) -> Self::Record;
+
+    /// The event time of record `seq` in ms, if the workload has its own (NEXMark's generator does);
+    /// `None` (the default): the generator source's timeline gives it (`seq` over the event rate).
+    #[inline]
+    fn event_time(&self, seq: u64) -> Option<u64> {
+        let _ = seq;
+        None
+    }
 }
 
 /// The names of the built-in workloads, as the CLI knows them.

@@ -1,0 +1,64 @@
+//! One NEXMark query through the whole runtime (generator source, execution mode, sink), closed loop:
+//! the events go in as fast as the pipeline takes them, and it prints the events per second and how
+//! many results came out.
+//!
+//! cargo run --release --example nexmark -- [QUERY] [EVENTS] [WORKERS] [MODE]
+//!
+//! Defaults: `q5`, 10,000,000 events, 1 worker, `per-record`. The stream is NEXMark's default
+//! configuration (10,000 events per second of event time). Batch mode holds its whole input, so keep
+//! it under about 7M events (the default hold budget, 512 MiB).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use caudal::nexmark::Query;
+use caudal::prelude::*;
+use caudal::workload::nexmark::Nexmark;
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let query: Query = args
+        .next()
+        .map_or(Ok(Query::Q5), |q| q.parse())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let events: u64 = args
+        .next()
+        .map_or(10_000_000, |n| n.parse().expect("EVENTS"));
+    let workers: usize = args.next().map_or(1, |n| n.parse().expect("WORKERS"));
+    let mode: ExecutionMode = args
+        .next()
+        .map_or(Ok(ExecutionMode::PerRecord), |m| m.parse())
+        .expect("MODE");
+
+    let source = GeneratorFactory::new(
+        Nexmark::default(),
+        GeneratorConfig {
+            limit: Some(events),
+            ..Default::default()
+        },
+    );
+    let results = Arc::new(AtomicU64::new(0));
+    let counted = results.clone();
+    let sink = MessageCallback::new(move |_, records| {
+        counted.fetch_add(records.len() as u64, Ordering::Relaxed);
+    });
+    let started = Instant::now();
+    caudal::run(RunConfig::new(mode).workers(workers), move |df| {
+        let events = df.source("nexmark", &source);
+        let results = query.build(events);
+        df.sink("results", results, &sink);
+    })
+    .unwrap_or_else(|e| {
+        // Batch mode holds the whole input: past its hold budget (512 MiB, about 7M events) it
+        // stops and says so.
+        eprintln!("{e}");
+        std::process::exit(1)
+    });
+    let elapsed = started.elapsed().as_secs_f64();
+    println!(
+        "{query} {mode} on {workers} worker(s): {events} events in {elapsed:.2} s = {:.2}M events/s, {} results",
+        events as f64 / elapsed / 1e6,
+        results.load(Ordering::Relaxed)
+    );
+}
