@@ -16,20 +16,30 @@ use caudal::nexmark::Query;
 use caudal::prelude::*;
 use caudal::workload::nexmark::Nexmark;
 
+/// Says what is wrong with the arguments and how to call the example, and exits.
+fn usage(problem: &str) -> ! {
+    eprintln!("{problem}\nusage: cargo run --release --example nexmark -- [QUERY] [EVENTS] [WORKERS] [MODE]\n  QUERY q0 to q8, q11 or q12 (default q5); EVENTS a count (10000000); WORKERS 1 or more (1);\n  MODE per-record, micro-batch:INTERVAL or batch (per-record)");
+    std::process::exit(2)
+}
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let query: Query = args
         .next()
         .map_or(Ok(Query::Q5), |q| q.parse())
-        .unwrap_or_else(|e| panic!("{e}"));
-    let events: u64 = args
-        .next()
-        .map_or(10_000_000, |n| n.parse().expect("EVENTS"));
-    let workers: usize = args.next().map_or(1, |n| n.parse().expect("WORKERS"));
+        .unwrap_or_else(|e| usage(&e.to_string()));
+    let events: u64 = args.next().map_or(10_000_000, |n| {
+        n.parse()
+            .unwrap_or_else(|_| usage(&format!("EVENTS must be a count, not `{n}`")))
+    });
+    let workers: usize = args.next().map_or(1, |n| match n.parse() {
+        Ok(w) if w > 0 => w,
+        _ => usage(&format!("WORKERS must be 1 or more, not `{n}`")),
+    });
     let mode: ExecutionMode = args
         .next()
         .map_or(Ok(ExecutionMode::PerRecord), |m| m.parse())
-        .expect("MODE");
+        .unwrap_or_else(|e| usage(&e.to_string()));
 
     let source = GeneratorFactory::new(
         Nexmark::default(),
