@@ -178,13 +178,12 @@ impl SparkModel {
 
     /// The warm-up factor at `age`: 1 once warm.
     pub fn warmup_factor(&self, age: Duration) -> f64 {
-        1.0 + self
-            .warmup
-            .iter()
-            .map(|w| {
-                w.extra_pct as f64 / 100.0 * (-age.as_secs_f64() / w.decay.as_secs_f64()).exp()
-            })
-            .sum::<f64>()
+        warmup_factor(
+            self.warmup
+                .iter()
+                .map(|w| (w.extra_pct as f64 / 100.0, w.decay.as_secs_f64())),
+            age.as_secs_f64(),
+        )
     }
 
     /// The spread factor of job `index`: `exp(σZ)` for a standard normal `Z` drawn from the job's
@@ -219,6 +218,15 @@ impl SparkModel {
     pub fn results_us(&self, job_end_us: u64) -> u64 {
         job_end_us + self.output.as_micros() as u64
     }
+}
+
+/// The warm-up factor at `age_s` of the terms `(extra, decay_s)`: `1 + Σ extra · exp(-age / decay)`
+/// (the model's, and its fit's over candidate terms).
+pub fn warmup_factor(terms: impl IntoIterator<Item = (f64, f64)>, age_s: f64) -> f64 {
+    1.0 + terms
+        .into_iter()
+        .map(|(extra, decay_s)| extra * (-age_s / decay_s).exp())
+        .sum::<f64>()
 }
 
 /// A standard normal number drawn from `seed` and `index` (SplitMix64 for two uniforms, then

@@ -9,7 +9,7 @@
 //! ([`super::spark_fit`]: the costs, the warm-up, the first job, the spread, the scheduling delay).
 //! The block interval is the peer's (Spark's default, 200 ms).
 
-use super::config::{CompareConfig, Contender, LabWorkload, PeerSystem};
+use super::config::{CompareConfig, Contender, PeerSystem};
 use super::peer::measure_peer;
 use super::report::CompareError;
 use super::spark_fit::{fit, CalibrationRun, Fit};
@@ -132,15 +132,14 @@ pub fn calibrate_spark(
                 };
                 spark = result.version.unwrap_or_default();
                 let interval = batch.unwrap_or(Duration::from_secs(1));
-                let windows = matches!(
-                    config.workload,
-                    LabWorkload::Tumbling | LabWorkload::Sliding
-                );
                 runs.push(CalibrationRun {
                     interval_ms: interval.as_millis() as u64,
                     rate,
                     measured_from_s: config.warmup.as_secs_f64(),
-                    latency_p50_ms: windows.then(|| result.latency_us.p50 / 1e3),
+                    latency_p50_ms: config
+                        .workload
+                        .spark_windows()
+                        .then(|| result.latency_us.p50 / 1e3),
                     batches: result
                         .spark_batches
                         .into_iter()

@@ -280,8 +280,7 @@ impl CompareConfig {
     /// workload: [`SparkModel::WINDOWED`] for Spark's windows (`tumbling`, `sliding`), else
     /// [`SparkModel::DEFAULT`].
     pub fn set_spark_model(&mut self, model: Option<SparkModel>) {
-        let windowed = matches!(self.workload, LabWorkload::Tumbling | LabWorkload::Sliding);
-        let model = model.unwrap_or(SparkModel::default_for(windowed));
+        let model = model.unwrap_or(SparkModel::default_for(self.workload.spark_windows()));
         for mode in &mut self.modes {
             if let ExecutionMode::MicroBatch { spark: Some(m), .. } = mode {
                 *m = model;
@@ -308,6 +307,13 @@ impl Shape {
 }
 
 impl LabWorkload {
+    /// Whether Spark runs it as its own windows, of processing time (`reduceByKeyAndWindow`):
+    /// `tumbling` and `sliding`. Such results are reported, not checked against Caudal's event-time
+    /// windows, and Spark's model runs them with its windowed defaults.
+    pub fn spark_windows(&self) -> bool {
+        matches!(self, LabWorkload::Tumbling | LabWorkload::Sliding)
+    }
+
     /// The watermark the workload runs with. Sessions get 1 ms of out-of-orderness: with a monotonic
     /// watermark a session ending at `e` fires as soon as a record at `e` is read, and whether another
     /// record at exactly `e` still merges into it would depend on how records are grouped into

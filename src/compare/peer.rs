@@ -88,12 +88,7 @@ fn check_peers_in(config: &CompareConfig, dir: &Path) -> Result<(), CompareError
             )));
         }
     }
-    if config.peers.iter().any(|p| p.micro_batches())
-        && matches!(
-            config.workload,
-            LabWorkload::Tumbling | LabWorkload::Sliding
-        )
-    {
+    if config.peers.iter().any(|p| p.micro_batches()) && config.workload.spark_windows() {
         for contender in config.contenders() {
             if let super::config::Contender::Peer(_, Some(batch)) = contender {
                 let batch_ms = batch.as_millis() as i64;
@@ -328,11 +323,7 @@ pub fn measure_peer(
         samples: measured.samples,
         version: Some(version),
         spark_batches: batches,
-        comparable: reading.processing_time_from.is_none()
-            || !matches!(
-                config.workload,
-                LabWorkload::Tumbling | LabWorkload::Sliding
-            ),
+        comparable: reading.processing_time_from.is_none() || !config.workload.spark_windows(),
     }))
 }
 

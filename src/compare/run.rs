@@ -1,6 +1,6 @@
 //! One measured run of a workload in one mode, and the interleaved comparison of modes.
 
-use super::config::{CompareConfig, Contender, LabWorkload};
+use super::config::{CompareConfig, Contender};
 use super::pipelines::{lab_pipeline, LabTime, Measured};
 use super::report::{
     median, range, CompareError, CompareReport, ModeResult, ModeSummary, Percentiles, RunRecord,
@@ -69,10 +69,7 @@ pub fn measure_unless(
     // Under Spark's model, windows are Spark's: of processing time, a batch's records in the windows
     // that end at its batch time. Their results differ from event-time windows', as real Spark's do.
     let spark_windows = matches!(mode, ExecutionMode::MicroBatch { spark: Some(_), .. })
-        && matches!(
-            config.workload,
-            LabWorkload::Tumbling | LabWorkload::Sliding
-        );
+        && config.workload.spark_windows();
     let (watermark, time) = match spark_windows {
         true => (
             WatermarkStrategy::ProcessingTime,

@@ -20,7 +20,7 @@
 
 use super::peer::SparkBatch;
 use super::report::median;
-use crate::spark_model::SparkModel;
+use crate::spark_model::{warmup_factor, SparkModel};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -177,11 +177,10 @@ pub fn fit(runs: &[CalibrationRun], block: Duration) -> Option<Fit> {
         .iter()
         .filter_map(|run| {
             let latency = run.latency_p50_ms?;
-            let end_s = run.batches.last()?.at_s;
             let jobs: Vec<f64> = run
                 .batches
                 .iter()
-                .filter(|b| b.at_s >= run.measured_from_s && b.at_s <= end_s)
+                .filter(|b| b.at_s >= run.measured_from_s)
                 .map(|b| (b.scheduling_ms + b.processing_ms) as f64)
                 .collect();
             (!jobs.is_empty()).then(|| latency - median(jobs))
@@ -220,10 +219,7 @@ fn warm(costs: &[f64; 3], r: &Row) -> f64 {
 
 /// The warm-up factor at `age_s`.
 fn factor(warmup: &[FittedWarmup; 2], age_s: f64) -> f64 {
-    1.0 + warmup
-        .iter()
-        .map(|w| w.extra * (-age_s / w.decay_s).exp())
-        .sum::<f64>()
+    warmup_factor(warmup.iter().map(|w| (w.extra, w.decay_s)), age_s)
 }
 
 /// The costs that fit `rows` best under `warmup`, none negative, and their logarithmic error:
