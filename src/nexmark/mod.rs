@@ -23,6 +23,7 @@
 //! Time is the events' own (`date_time`, the generator's timestamps), as the sources stamp them.
 
 pub mod in_order;
+pub mod most;
 pub mod q0;
 pub mod q1;
 pub mod q11;

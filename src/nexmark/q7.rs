@@ -10,12 +10,12 @@
 //! Two tumbling stages, so that no single worker sees every bid: the highest bids per auction and
 //! window, then, keyed by the window, the highest of those.
 
-use caudal_operators::window::aggregate::Aggregate;
 use caudal_operators::window::{TimeWindows, Window};
 use caudal_operators::EventStream;
 use serde::{Deserialize, Serialize};
 
 use super::bids;
+use super::most::Most;
 use crate::workload::nexmark::{Bid, NexmarkEvent};
 
 /// The window's size, in ms.
@@ -30,55 +30,19 @@ pub struct HighestBid {
     pub bid: Bid,
 }
 
-/// Keeps the highest price and every bid that has it.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct HighestBids;
-
-impl Aggregate<Bid> for HighestBids {
-    /// The bids with the highest price (all with the same price).
-    type Acc = Vec<Bid>;
-    type Out = Vec<Bid>;
-
-    fn create(&self) -> Vec<Bid> {
-        Vec::new()
-    }
-
-    #[inline]
-    fn add(&self, acc: &mut Vec<Bid>, bid: Bid) {
-        match acc.first().map(|best| best.price) {
-            Some(best) if bid.price < best => {}
-            Some(best) if bid.price == best => acc.push(bid),
-            _ => {
-                acc.clear();
-                acc.push(bid);
-            }
-        }
-    }
-
-    fn merge(&self, acc: &mut Vec<Bid>, other: &Vec<Bid>) {
-        for bid in other {
-            self.add(acc, *bid);
-        }
-    }
-
-    fn result(&self, acc: &Vec<Bid>) -> Vec<Bid> {
-        acc.clone()
-    }
-}
-
 /// The highest bids of each 10 s window.
 pub fn q7(events: EventStream<'_, NexmarkEvent>) -> EventStream<'_, HighestBid> {
     let tumbling = TimeWindows::tumbling(SIZE_MS, 0).expect("valid windows");
     let (per_auction, _late) =
         bids(events)
             .map(|b| (b.auction, b))
-            .window(tumbling, 0, HighestBids);
+            .window(tumbling, 0, Most(|b: &Bid| b.price));
     let (per_window, _late) = per_auction
         .flat_map(|r| {
             let end = r.window.end;
             r.value.into_iter().map(move |bid| (end, bid))
         })
-        .window(tumbling, 0, HighestBids);
+        .window(tumbling, 0, Most(|b: &Bid| b.price));
     per_window.flat_map(|r| {
         let window = r.window;
         r.value
@@ -91,6 +55,7 @@ pub fn q7(events: EventStream<'_, NexmarkEvent>) -> EventStream<'_, HighestBid> 
 mod tests {
     use super::*;
     use crate::workload::nexmark::Channel;
+    use caudal_operators::window::aggregate::Aggregate;
 
     fn bid(auction: u64, price: u64) -> Bid {
         Bid {
@@ -103,8 +68,8 @@ mod tests {
     }
 
     #[test]
-    fn highest_bids_keeps_the_ties_of_the_highest_price() {
-        let agg = HighestBids;
+    fn most_by_price_keeps_the_ties_of_the_highest_price() {
+        let agg = Most(|b: &Bid| b.price);
         let mut acc = agg.create();
         for b in [bid(1, 10), bid(2, 30), bid(3, 20), bid(4, 30)] {
             agg.add(&mut acc, b);
