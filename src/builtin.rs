@@ -54,16 +54,25 @@ impl FromStr for Builtin {
             "uppercase" => Ok(Builtin::Uppercase),
             "viu-count" => Ok(Builtin::ViuCount),
             "max-temp" => Ok(Builtin::MaxTemp),
-            _ => <LabWorkload as clap::ValueEnum>::from_str(s, false)
-                .map(Builtin::Lab)
-                .map_err(|_| {
+            _ => match <LabWorkload as clap::ValueEnum>::from_str(s, false) {
+                Ok(w) if w.nexmark().is_none() => Ok(Builtin::Lab(w)),
+                Ok(_) => Err(format!(
+                    "`{s}` is not a pipeline over posts: run NEXMark's queries with `caudal compare \
+                     --workload {s}` or `cargo run --release --example nexmark`"
+                )),
+                Err(_) => {
                     let lab = <LabWorkload as clap::ValueEnum>::value_variants()
                         .iter()
+                        .filter(|w| w.nexmark().is_none())
                         .map(|w| w.to_string());
                     let names: Vec<String> =
                         BUILTINS.iter().map(|n| n.to_string()).chain(lab).collect();
-                    format!("unknown pipeline `{s}`: choose one of {}", names.join(", "))
-                }),
+                    Err(format!(
+                        "unknown pipeline `{s}`: choose one of {}",
+                        names.join(", ")
+                    ))
+                }
+            },
         }
     }
 }

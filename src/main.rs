@@ -681,7 +681,7 @@ fn run_compare(args: CompareArgs) -> anyhow::Result<()> {
         None => None,
     };
     config.set_spark_model(model);
-    if let Err(e) = config.shape.check() {
+    if let Err(e) = config.check() {
         anyhow::bail!(e);
     }
     if !config.peers.is_empty() && (args.sweep || config.via.is_some()) {
@@ -693,7 +693,9 @@ fn run_compare(args: CompareArgs) -> anyhow::Result<()> {
             let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
                 .to_string()
                 .replace(':', "-");
-            PathBuf::from("caudal-results").join(format!("{stamp}-{}", config.workload))
+            // `nexmark:q5` as `nexmark-q5`.
+            let workload = config.workload.to_string().replace(':', "-");
+            PathBuf::from("caudal-results").join(format!("{stamp}-{workload}"))
         }
     };
     std::fs::create_dir_all(&out)

@@ -234,6 +234,17 @@ fn wrong_flags_say_what_is_wrong_and_how_to_write_them() {
             "rate `inf` must be",
         ),
         (vec!["compare", "--duration", "0s"], "no time at all"),
+        // NEXMark's queries: a query that does not exist, flags of the posts' workloads, and a
+        // query asked of `run`, which runs pipelines over posts.
+        (vec!["compare", "--workload", "nexmark:q9"], "nexmark:q11"),
+        (
+            vec!["compare", "--workload", "nexmark:q5", "--window", "2s"],
+            "leave out --window",
+        ),
+        (
+            vec!["run", "nexmark:q5", "--source", "generator:posts"],
+            "--workload nexmark:q5",
+        ),
         (
             vec![
                 "run",

@@ -9,12 +9,13 @@ use serde::Serialize;
 
 use super::keys::{KeyDraw, Skew};
 use crate::checkpoint::Guarantee;
+use crate::nexmark::Query;
 use std::fmt;
 use std::time::Duration;
 
-/// The workloads `caudal compare` knows.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
+/// The workloads `caudal compare` knows: the lab's own, over generated posts, and the NEXMark queries,
+/// over NEXMark's events (`nexmark:q5`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LabWorkload {
     /// Stateless: keep the posts tagged #VIU.
     Filter,
@@ -34,11 +35,125 @@ pub enum LabWorkload {
     /// table shows; the window results' own latency is reported beside it. Compare `--fire-budget`
     /// settings to see what bounding the work of one activation does to the other records.
     Burst,
+    /// A NEXMark query over NEXMark's events (people, auctions, bids), offered at the run's rate; see
+    /// [`super::nexmark`].
+    Nexmark(Query),
+}
+
+impl LabWorkload {
+    /// Every workload, as `--workload` lists them.
+    pub const ALL: [LabWorkload; 18] = [
+        LabWorkload::Filter,
+        LabWorkload::KeyedCount,
+        LabWorkload::Tumbling,
+        LabWorkload::Sliding,
+        LabWorkload::Session,
+        LabWorkload::Join,
+        LabWorkload::Burst,
+        LabWorkload::Nexmark(Query::Q0),
+        LabWorkload::Nexmark(Query::Q1),
+        LabWorkload::Nexmark(Query::Q2),
+        LabWorkload::Nexmark(Query::Q3),
+        LabWorkload::Nexmark(Query::Q4),
+        LabWorkload::Nexmark(Query::Q5),
+        LabWorkload::Nexmark(Query::Q6),
+        LabWorkload::Nexmark(Query::Q7),
+        LabWorkload::Nexmark(Query::Q8),
+        LabWorkload::Nexmark(Query::Q11),
+        LabWorkload::Nexmark(Query::Q12),
+    ];
+
+    /// The NEXMark query, if the workload is one.
+    pub fn nexmark(&self) -> Option<Query> {
+        match self {
+            LabWorkload::Nexmark(q) => Some(*q),
+            _ => None,
+        }
+    }
+
+    /// What the workload is, in a line, for `--help`.
+    fn help(&self) -> &'static str {
+        match self {
+            LabWorkload::Filter => "Stateless: keep the posts tagged #VIU",
+            LabWorkload::KeyedCount => {
+                "A running count per hashtag: one updated count out per post in"
+            }
+            LabWorkload::Tumbling => "Posts per hashtag in tumbling windows (1 s; --window)",
+            LabWorkload::Sliding => {
+                "Every 100 ms, the posts per hashtag over the last second (--window, --slide)"
+            }
+            LabWorkload::Session => {
+                "Posts per user session, closing after 20 ms without a post of the user (--gap)"
+            }
+            LabWorkload::Join => {
+                "Each user's even and odd posts paired within 100 ms tumbling windows"
+            }
+            LabWorkload::Burst => {
+                "1,000,000 keys' 5 s windows closing at once, beside a steady per-record stream \
+                 (compare --fire-budget settings)"
+            }
+            LabWorkload::Nexmark(q) => match q {
+                Query::Q0 => "NEXMark q0: pass-through of the bids",
+                Query::Q1 => "NEXMark q1: bids with prices in euros",
+                Query::Q2 => "NEXMark q2: bids on every 123rd auction",
+                Query::Q3 => "NEXMark q3: sellers in OR, ID or CA of category-10 auctions (join)",
+                Query::Q4 => "NEXMark q4: average winning price per category",
+                Query::Q5 => "NEXMark q5: auctions with the most bids, 10 s windows every 2 s",
+                Query::Q6 => "NEXMark q6: average winning price of each seller's last 10 auctions",
+                Query::Q7 => "NEXMark q7: highest bids of each 10 s window",
+                Query::Q8 => {
+                    "NEXMark q8: people who opened an auction in the 10 s window they joined"
+                }
+                Query::Q11 => "NEXMark q11: bids per bidder session, gap 10 s",
+                Query::Q12 => {
+                    "NEXMark q12: bids per bidder per 10 s of processing time (results not checked)"
+                }
+            },
+        }
+    }
+}
+
+impl clap::ValueEnum for LabWorkload {
+    fn value_variants<'a>() -> &'a [Self] {
+        &LabWorkload::ALL
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(self.name()).help(self.help()))
+    }
+}
+
+/// `nexmark:` and each query's name, in the order of [`Query::ALL`] (clap wants `'static` names).
+const NEXMARK_NAMES: [&str; 11] = [
+    "nexmark:q0",
+    "nexmark:q1",
+    "nexmark:q2",
+    "nexmark:q3",
+    "nexmark:q4",
+    "nexmark:q5",
+    "nexmark:q6",
+    "nexmark:q7",
+    "nexmark:q8",
+    "nexmark:q11",
+    "nexmark:q12",
+];
+
+impl Serialize for LabWorkload {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
 }
 
 impl fmt::Display for LabWorkload {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+        f.write_str(self.name())
+    }
+}
+
+impl LabWorkload {
+    /// The workload's name, as `--workload` takes it.
+    pub fn name(&self) -> &'static str {
+        match self {
             LabWorkload::Filter => "filter",
             LabWorkload::KeyedCount => "keyed-count",
             LabWorkload::Tumbling => "tumbling",
@@ -46,7 +161,11 @@ impl fmt::Display for LabWorkload {
             LabWorkload::Session => "session",
             LabWorkload::Join => "join",
             LabWorkload::Burst => "burst",
-        })
+            LabWorkload::Nexmark(q) => {
+                let at = Query::ALL.iter().position(|x| x == q);
+                NEXMARK_NAMES[at.expect("every query is in Query::ALL")]
+            }
+        }
     }
 }
 
@@ -318,9 +437,12 @@ impl LabWorkload {
     /// watermark a session ending at `e` fires as soon as a record at `e` is read, and whether another
     /// record at exactly `e` still merges into it would depend on how records are grouped into
     /// activations or batches, so results would differ between modes.
+    /// NEXMark's q11 (sessions too) gets the same.
     pub fn watermark(&self) -> WatermarkStrategy {
         match self {
-            LabWorkload::Session => WatermarkStrategy::BoundedOutOfOrderness { max_delay_ms: 1 },
+            LabWorkload::Session | LabWorkload::Nexmark(Query::Q11) => {
+                WatermarkStrategy::BoundedOutOfOrderness { max_delay_ms: 1 }
+            }
             _ => WatermarkStrategy::Monotonic,
         }
     }
@@ -335,6 +457,26 @@ impl LabWorkload {
 }
 
 impl CompareConfig {
+    /// Checks the configuration before anything runs ([`Shape::check`]); NEXMark's queries have their
+    /// own windows, keys and event times, and run in process.
+    pub fn check(&self) -> Result<(), String> {
+        self.shape.check()?;
+        if let Some(query) = self.workload.nexmark() {
+            if self.shape != Shape::default() {
+                return Err(format!(
+                    "nexmark:{query} has NEXMark's own windows, keys and event times: leave out \
+                     --window, --slide, --gap, --keys, --skew and --disorder"
+                ));
+            }
+            if self.via.is_some() {
+                return Err(format!(
+                    "nexmark:{query} runs in process: --via carries the lab's posts only; leave it out"
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// What runs, in order: every mode under every guarantee.
     pub fn variants(&self) -> Vec<(ExecutionMode, Guarantee)> {
         self.modes

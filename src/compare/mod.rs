@@ -10,6 +10,8 @@
 //!
 //! * `config`: the workloads and what to run; `keys`: the keys a researcher sets (`--keys`, `--skew`); `pipelines`: the lab's pipelines and their measured
 //!   results; `sink`: the latency sink; CPU, memory and machine readings come from [`crate::system`];
+//! * `nexmark`: NEXMark's queries as lab workloads (`--workload nexmark:q5`), measured from the event
+//!   that made each result due;
 //! * `run`: one measured run, and the interleaved comparison; `sweep`: the throughput sweep;
 //! * `report`: percentiles, per-mode summaries, every run, CSV and the terminal table;
 //! * `calibrate`: Spark's model measured on the real Spark peer (`--calibrate spark`), by
@@ -20,6 +22,7 @@
 pub mod calibrate;
 mod config;
 pub mod keys;
+pub mod nexmark;
 pub mod peer;
 mod pipelines;
 mod report;

@@ -1,6 +1,7 @@
 //! One measured run of a workload in one mode, and the interleaved comparison of modes.
 
 use super::config::{CompareConfig, Contender};
+use super::nexmark::NumberedNexmark;
 use super::pipelines::{lab_pipeline, LabTime, Measured};
 use super::report::{
     median, range, CompareError, CompareReport, ModeResult, ModeSummary, Percentiles, RunRecord,
@@ -13,8 +14,9 @@ use crate::mode::ExecutionMode;
 use crate::pipeline::{launch, RunError};
 use crate::source::generator::{GeneratorConfig, GeneratorFactory, Schedule};
 use crate::system::{machine_description, peak_rss_bytes, process_cpu_seconds};
-use crate::workload::{Post, Posts};
+use crate::workload::{Posts, Workload};
 use caudal_operators::{EventStream, WatermarkStrategy};
+use std::hash::Hash;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -86,7 +88,6 @@ pub fn measure_unless(
         disorder_ms: config.shape.disorder_ms(),
         ..Default::default()
     };
-    let source = GeneratorFactory::new(Posts::default(), generator_config);
     let sink = LatencySink::for_run(config, schedule, total);
     let scratch = std::env::temp_dir().join(format!(
         "caudal-lab-checkpoints-{}-{run}",
@@ -124,16 +125,34 @@ pub fn measure_unless(
     let through_broker: Option<Result<crate::report::RunReport, RunError>> = None;
     let report = match through_broker {
         Some(report) => report,
-        None => {
-            let shape = config.shape;
-            in_process(
-                run_config,
-                source,
-                sink,
-                move |posts| lab_pipeline(lab, posts, rate, shape, time),
-                interrupted,
-            )
-        }
+        None => match lab.nexmark() {
+            None => {
+                let shape = config.shape;
+                in_process(
+                    run_config,
+                    (
+                        "posts",
+                        GeneratorFactory::new(Posts::default(), generator_config),
+                    ),
+                    sink,
+                    move |posts| lab_pipeline(lab, posts, rate, shape, time),
+                    interrupted,
+                )
+            }
+            Some(query) => {
+                let from_ms = unix_ms_at(start);
+                in_process(
+                    run_config,
+                    (
+                        "nexmark",
+                        GeneratorFactory::new(NumberedNexmark::at_rate(rate), generator_config),
+                    ),
+                    sink,
+                    move |events| super::nexmark::lab_query(query, events, rate, from_ms),
+                    interrupted,
+                )
+            }
+        },
     };
     let _ = std::fs::remove_dir_all(&scratch);
     let report = report?;
@@ -161,7 +180,7 @@ pub fn measure_unless(
         drained_results: measured.drained,
         histogram: measured.histogram,
         version: None,
-        comparable: !spark_windows,
+        comparable: !spark_windows && lab.nexmark().is_none_or(super::nexmark::comparable),
         spark_batches: Vec::new(),
         trend: measured.trend,
         samples: measured.samples,
@@ -309,19 +328,23 @@ pub fn compare_unless(
 
 /// Runs the lab's `pipeline` in this process: the generator `source` feeds it, `sink` measures it.
 /// The run ends with its input; a raised `interrupted` ends it sooner.
-fn in_process(
+fn in_process<W, T>(
     run_config: RunConfig,
-    source: GeneratorFactory<Posts>,
+    (name, source): (&'static str, GeneratorFactory<W>),
     sink: LatencySink,
-    pipeline: impl for<'s> Fn(EventStream<'s, Post>) -> EventStream<'s, Measured<(u64, i64, u64)>>
+    pipeline: impl for<'s> Fn(EventStream<'s, W::Record>) -> EventStream<'s, Measured<T>>
         + Send
         + Sync
         + 'static,
     interrupted: &AtomicBool,
-) -> Result<crate::report::RunReport, RunError> {
+) -> Result<crate::report::RunReport, RunError>
+where
+    W: Workload,
+    T: Hash + 'static,
+{
     launch(run_config, move |df| {
-        let posts = df.source("posts", &source);
-        df.sink("latency", pipeline(posts), &sink);
+        let records = df.source(name, &source);
+        df.sink("latency", pipeline(records), &sink);
     })
     .and_then(|running| join_unless(running, interrupted))
 }

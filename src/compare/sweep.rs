@@ -24,7 +24,8 @@ pub struct SweepPoint {
     pub p50_us: f64,
     /// 99th percentile latency, µs.
     pub p99_us: f64,
-    /// Whether the mode kept up: achieved within 5 % of offered and p99 under the bound.
+    /// Whether the mode kept up: achieved within 5 % of offered and p99 under the bound (a run with
+    /// no result due in its measured part does not count).
     pub sustainable: bool,
 }
 
@@ -62,7 +63,10 @@ pub fn sweep(
             }
             progress(rate, mode);
             let r = measure(&at_rate, *mode, Guarantee::None)?;
-            let sustainable = r.throughput.achieved >= 0.95 * rate && r.latency_us.p99 <= bound_us;
+            // A run in which no result was due (windows longer than the run) shows nothing either way.
+            let sustainable = r.throughput.achieved >= 0.95 * rate
+                && !r.histogram.is_empty()
+                && r.latency_us.p99 <= bound_us;
             if sustainable {
                 best[i] = Some(rate);
             } else {

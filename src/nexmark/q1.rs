@@ -9,7 +9,7 @@ use caudal_operators::EventStream;
 use serde::{Deserialize, Serialize};
 
 use super::bids;
-use crate::workload::nexmark::NexmarkEvent;
+use crate::workload::nexmark::{Bid, NexmarkEvent};
 
 /// A bid with its price in euros.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -33,10 +33,16 @@ impl EuroBid {
 
 /// Every bid, its price converted from dollars to euros at 0.908.
 pub fn q1(events: EventStream<'_, NexmarkEvent>) -> EventStream<'_, EuroBid> {
-    bids(events).map(|b| EuroBid {
+    bids(events).map(to_euros)
+}
+
+/// One bid, its price converted (the query's work on each bid).
+#[inline]
+pub fn to_euros(b: Bid) -> EuroBid {
+    EuroBid {
         auction: b.auction,
         bidder: b.bidder,
         price_thousandths: b.price * 908,
         date_time: b.date_time,
-    })
+    }
 }

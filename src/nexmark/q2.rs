@@ -23,11 +23,17 @@ pub struct AuctionPrice {
 
 /// The bids on auctions whose id is a multiple of 123.
 pub fn q2(events: EventStream<'_, NexmarkEvent>) -> EventStream<'_, AuctionPrice> {
-    events.flat_map(|e| match e {
+    events.flat_map(select)
+}
+
+/// The query's work on each event: a bid on a selected auction, as its auction and price.
+#[inline]
+pub fn select(e: NexmarkEvent) -> Option<AuctionPrice> {
+    match e {
         NexmarkEvent::Bid(b) if b.auction % AUCTION_MODULUS == 0 => Some(AuctionPrice {
             auction: b.auction,
             price: b.price,
         }),
         _ => None,
-    })
+    }
 }

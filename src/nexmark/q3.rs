@@ -61,12 +61,12 @@ fn item(p: &Person, auction: u64) -> LocalItem {
 
 impl KeyedProcess<u64, Side<Person, u64>> for LocalItems {
     type State = SellerState;
-    type Out = LocalItem;
+    type Out = (u64, LocalItem);
 
     fn on_record(
         &mut self,
         value: Side<Person, u64>,
-        ctx: &mut KeyContext<'_, u64, SellerState, LocalItem>,
+        ctx: &mut KeyContext<'_, u64, SellerState, (u64, LocalItem)>,
     ) {
         let state = ctx.state().get_or_insert_with(SellerState::default);
         match value {
@@ -74,13 +74,13 @@ impl KeyedProcess<u64, Side<Person, u64>> for LocalItems {
                 state.person = Some(person);
                 let waiting = std::mem::take(&mut state.waiting);
                 for auction in waiting {
-                    ctx.emit(item(&person, auction));
+                    ctx.emit((person.id, item(&person, auction)));
                 }
             }
             Side::Right(auction) => {
                 let person = state.person;
                 match person {
-                    Some(person) => ctx.emit(item(&person, auction)),
+                    Some(person) => ctx.emit((person.id, item(&person, auction))),
                     None => state.waiting.push(auction),
                 }
             }
@@ -90,6 +90,11 @@ impl KeyedProcess<u64, Side<Person, u64>> for LocalItems {
 
 /// The people in OR, ID or CA joined with their auctions in category 10.
 pub fn q3(events: EventStream<'_, NexmarkEvent>) -> EventStream<'_, LocalItem> {
+    by_seller(events).map(|(_, item)| item)
+}
+
+/// [`q3()`]'s results, each with the seller's person id (which the query's output leaves out).
+pub fn by_seller(events: EventStream<'_, NexmarkEvent>) -> EventStream<'_, (u64, LocalItem)> {
     events
         .flat_map(|e| match e {
             NexmarkEvent::Person(p) if in_states(&p) => Some((p.id, Side::Left(p))),
