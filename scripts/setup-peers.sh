@@ -11,7 +11,9 @@
 # * the peers' jobs, kept in this repository under peers/: the Spark one (a DStream program in Java)
 #   compiled against Spark's jars, its PySpark twin copied, the Flink one (a Java DataStream job)
 #   compiled against Flink's jars;
-# * a launcher per peer, `spark/run`, `pyspark/run` and `flink/run`, which `caudal compare` starts.
+# * a launcher per peer, `spark/run`, `pyspark/run` and `flink/run`, which `caudal compare` starts;
+# * Flink's own NEXMark suite (its generator, connector and SQL, kept under peers/flink/nexmark) and
+#   `flink/nexmark`, which runs one of its queries, for scripts/nexmark-vs-flink.sh.
 #
 # Everything goes under $CAUDAL_PEERS (default ~/.cache/caudal-peers), which `caudal compare` reads
 # too. Running it again re-copies and recompiles the jobs, and installs the packages only if their
@@ -101,5 +103,23 @@ cat >"$DIR/flink/run" <<EOF
 # Written by scripts/setup-peers.sh: Flink $FLINK_VERSION running the lab's job in a local mini-cluster.
 exec java -Xmx2g$OPENS -cp "$DIR/flink/classes:$FLINK_LIB/*" CaudalFlinkPeer "\$@"
 EOF
-chmod +x "$DIR/spark/run" "$DIR/pyspark/run" "$DIR/flink/run"
+
+# Flink's own NEXMark benchmark (for scripts/nexmark-vs-flink.sh): the nexmark-flink suite's generator,
+# table connector and SQL, kept in peers/flink/nexmark, with a driver that runs one query and reports
+# its wall and CPU time.
+rm -rf "$DIR/flink/nexmark-classes" "$DIR/flink/nexmark-queries"
+mkdir -p "$DIR/flink/nexmark-classes"
+javac -nowarn -d "$DIR/flink/nexmark-classes" -cp "$FLINK_LIB/*" \
+    $(find "$REPO/peers/flink/nexmark/java" -name '*.java') "$REPO/peers/flink/CaudalNexmark.java" 2>&1 |
+    grep -v '^Note:' >&2 || true
+[ -f "$DIR/flink/nexmark-classes/CaudalNexmark.class" ] || { say "Flink's NEXMark did not compile"; exit 1; }
+cp -r "$REPO/peers/flink/nexmark/META-INF" "$DIR/flink/nexmark-classes/"
+cp -r "$REPO/peers/flink/nexmark/queries" "$DIR/flink/nexmark-queries"
+cat >"$DIR/flink/nexmark" <<EOF
+#!/usr/bin/env bash
+# Written by scripts/setup-peers.sh: Flink $FLINK_VERSION running one query of its NEXMark suite:
+#   nexmark QUERY EVENTS TPS
+exec java -Xmx2g$OPENS -cp "$DIR/flink/nexmark-classes:$FLINK_LIB/*" CaudalNexmark "$DIR/flink/nexmark-queries" "\$@"
+EOF
+chmod +x "$DIR/spark/run" "$DIR/pyspark/run" "$DIR/flink/run" "$DIR/flink/nexmark"
 say "ready in $DIR: caudal compare --peers spark,pyspark,flink"

@@ -11,10 +11,10 @@ use caudal::nexmark::{Output, Query};
 use caudal::prelude::*;
 use caudal::workload::{mix, Workload};
 
-/// Offered rate (events/s) and length of the lab's runs: 30,000 events, 1.5 s of event time.
+/// Offered rate (events/s) and length of the lab's runs: 20,000 events, 1 s of event time.
 const RATE: f64 = 20_000.0;
-const WARMUP_MS: u64 = 500;
-const DURATION_MS: u64 = 1000;
+const WARMUP_MS: u64 = 250;
+const DURATION_MS: u64 = 750;
 
 fn events() -> u64 {
     (RATE * (WARMUP_MS + DURATION_MS) as f64 / 1000.0) as u64

@@ -313,3 +313,35 @@ fn peers_that_cannot_run_the_comparison_say_why_before_anything_runs() {
     }
     let _ = std::fs::remove_dir_all(&none);
 }
+
+#[test]
+fn flinks_own_nexmark_suite_runs_a_query_and_reports_its_time() {
+    // The harness of scripts/nexmark-vs-flink.sh: the nexmark-flink suite's generator, connector
+    // and SQL (peers/flink/nexmark) compiled against the installed Flink, one query run to its end.
+    let _one = peers_ready();
+    let launcher = caudal::compare::peer::peers_dir().join("flink/nexmark");
+    let run = Command::new(&launcher)
+        .args(["q7", "100000", "10000000"])
+        .output()
+        .expect("the launcher runs");
+    assert!(
+        run.status.success(),
+        "Flink's NEXMark q7 failed:\n{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    let line = stdout.lines().last().expect("a report line");
+    let report: Value = serde_json::from_str(line).expect("the report is JSON");
+    assert_eq!(report["query"], "q7");
+    assert_eq!(report["events"], 100_000);
+    assert_eq!(report["flink"], "1.20.5");
+    assert!(report["wall_s"].as_f64().unwrap() > 0.0);
+    assert!(report["cpu_s"].as_f64().unwrap() > 0.0);
+    // q6 is not valid Flink SQL, as the suite says: the driver fails and says why.
+    let q6 = Command::new(&launcher)
+        .args(["q6", "1000", "10000000"])
+        .output()
+        .expect("the launcher runs");
+    assert!(!q6.status.success());
+    assert!(String::from_utf8_lossy(&q6.stderr).contains("ValidationException"));
+}

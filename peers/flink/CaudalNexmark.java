@@ -1,0 +1,98 @@
+// Flink's own NEXMark benchmark, one query at a time, for `scripts/nexmark-vs-flink.sh`.
+//
+//   java ... CaudalNexmark QUERIES_DIR QUERY EVENTS TPS
+//
+// Runs the nexmark-flink suite's SQL (kept in peers/flink/nexmark/queries: its `datagen` table over the
+// suite's `nexmark` connector, the person/auction/bid views, and the query's INSERT into a blackhole
+// table) in a local mini-cluster at parallelism 1, on EVENTS events generated at TPS events per second
+// of event time (the generator runs as fast as Flink takes its events when TPS is above that). Prints
+// one JSON line: the query, the events, the job's wall time and the JVM's CPU time over it (every
+// thread: the task, the generator, timers, the JIT and GC), and Flink's version.
+
+import java.lang.management.ManagementFactory;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.util.ArrayList;
+import java.util.List;
+
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.runtime.util.EnvironmentInformation;
+import org.apache.flink.table.api.EnvironmentSettings;
+import org.apache.flink.table.api.TableEnvironment;
+import org.apache.flink.table.api.TableResult;
+
+public class CaudalNexmark {
+    public static void main(String[] args) throws Exception {
+        if (args.length != 4) {
+            System.err.println("usage: CaudalNexmark QUERIES_DIR QUERY EVENTS TPS");
+            System.exit(2);
+        }
+        Path dir = Paths.get(args[0]);
+        String query = args[1];
+        long events = Long.parseLong(args[2]);
+        long tps = Long.parseLong(args[3]);
+
+        Configuration conf = new Configuration();
+        conf.setString("parallelism.default", "1");
+        conf.setString("table.exec.source.idle-timeout", "0");
+        TableEnvironment env = TableEnvironment.create(
+                EnvironmentSettings.newInstance().inStreamingMode().withConfiguration(conf).build());
+
+        List<String> statements = new ArrayList<>();
+        statements.addAll(statements(dir.resolve("ddl_gen.sql"), tps, events));
+        statements.addAll(statements(dir.resolve("ddl_views.sql"), tps, events));
+        statements.addAll(statements(dir.resolve(query + ".sql"), tps, events));
+
+        com.sun.management.OperatingSystemMXBean os =
+                (com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
+        long cpuBefore = 0;
+        long wallBefore = 0;
+        TableResult insert = null;
+        for (String statement : statements) {
+            if (statement.toUpperCase().startsWith("INSERT")) {
+                cpuBefore = os.getProcessCpuTime();
+                wallBefore = System.nanoTime();
+                insert = env.executeSql(statement);
+            } else {
+                env.executeSql(statement);
+            }
+        }
+        if (insert == null) {
+            System.err.println(query + ".sql has no INSERT statement");
+            System.exit(1);
+        }
+        insert.await();
+        double wall = (System.nanoTime() - wallBefore) / 1e9;
+        double cpu = (os.getProcessCpuTime() - cpuBefore) / 1e9;
+        System.out.printf(
+                "{\"query\":\"%s\",\"events\":%d,\"wall_s\":%.3f,\"cpu_s\":%.3f,\"flink\":\"%s\"}%n",
+                query, events, wall, cpu, EnvironmentInformation.getVersion());
+        System.exit(0);
+    }
+
+    /// The statements of a suite file, its placeholders filled in, comments dropped.
+    static List<String> statements(Path file, long tps, long events) throws Exception {
+        StringBuilder text = new StringBuilder();
+        for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
+            if (!line.trim().startsWith("--")) {
+                text.append(line).append('\n');
+            }
+        }
+        String filled = text.toString()
+                .replace("${TPS}", Long.toString(tps))
+                .replace("${EVENTS_NUM}", Long.toString(events))
+                .replace("${PERSON_PROPORTION}", "1")
+                .replace("${AUCTION_PROPORTION}", "3")
+                .replace("${BID_PROPORTION}", "46")
+                .replace("${NEXMARK_TABLE}", "datagen");
+        List<String> out = new ArrayList<>();
+        for (String s : filled.split(";")) {
+            if (!s.trim().isEmpty()) {
+                out.add(s.trim());
+            }
+        }
+        return out;
+    }
+}
