@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Throughput of the keyed tumbling count (`caudal run tumbling`, posts per hashtag per second) on
-# 1 worker, on 2 workers in one process, and on 2 processes of 1 worker on loopback (timely's
-# cluster mode), closed loop (the generator as fast as the pipeline takes it): the median of
-# REPEAT runs of each, the results checked identical across the three, and the progress traffic of
-# the 2-process runs (`--count-progress`).
+# Throughput of a pipeline of `caudal run` (by default the keyed tumbling count, posts per hashtag
+# per second) on 1 worker, on 2 workers in one process, and on 2 processes of 1 worker on loopback
+# (timely's cluster mode), closed loop (the generator as fast as the pipeline takes it): the median
+# of REPEAT runs of each, the results checked identical across the three, and the progress traffic
+# of the 2-process runs (`--count-progress`).
 #
-#   scripts/scale-out.sh [RECORDS [REPEAT]]      (defaults: 50000000 records, 3 runs)
+#   scripts/scale-out.sh [RECORDS [REPEAT [PIPELINE]]]   (defaults: 50000000 records, 3 runs, tumbling)
+#   scripts/scale-out.sh 10000000 3 nexmark:q5           # a NEXMark query, on generator:nexmark
 #
 # Measure on a quiet machine: the 2 processes and their exchange share its cores. A run's time is
 # from its start to its end as its report gives it, which for 2 processes includes finding each
@@ -19,7 +20,11 @@ LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
 B=$PWD/target/release/caudal
 DIR=$(mktemp -d /tmp/caudal-scale-out.XXXXXX)
 trap 'rm -rf "$DIR"' EXIT
-SOURCE="generator:posts?limit=$RECORDS"
+PIPELINE=${3:-tumbling}
+case "$PIPELINE" in
+  nexmark:*) SOURCE="generator:nexmark?limit=$RECORDS"; WHAT="$PIPELINE (NEXMark), $RECORDS events" ;;
+  *) SOURCE="generator:posts?limit=$RECORDS"; WHAT="$PIPELINE, $RECORDS records" ;;
+esac
 PORT=$((24000 + RANDOM % 2000))
 printf '127.0.0.1:%d\n127.0.0.1:%d\n' "$PORT" "$((PORT + 1))" > "$DIR/hosts.txt"
 
@@ -32,13 +37,13 @@ for run in $(seq "$REPEAT"); do
   for workers in 1 2; do
     out="$DIR/w$workers/$run"
     mkdir -p "$out"
-    "$B" run tumbling --source "$SOURCE" --workers "$workers" --out "$out/o" 2> "$out/log"
+    "$B" run "$PIPELINE" --source "$SOURCE" --workers "$workers" --out "$out/o" 2> "$out/log"
     took "$out/log" >> "$DIR/w$workers.s"
   done
   out="$DIR/p2/$run"
   mkdir -p "$out"
   for p in 0 1; do
-    "$B" run tumbling --source "$SOURCE" --processes 2 --process "$p" --hostfile "$DIR/hosts.txt" \
+    "$B" run "$PIPELINE" --source "$SOURCE" --processes 2 --process "$p" --hostfile "$DIR/hosts.txt" \
       --out "$out/o$p" --count-progress > /dev/null 2> "$out/$p.log" &
   done
   wait
@@ -48,7 +53,7 @@ for run in $(seq "$REPEAT"); do
     "$out/0.log" >> "$DIR/progress"
 done
 
-echo "keyed tumbling count, $RECORDS records, median of $REPEAT runs; load average before: $LOAD"
+echo "$WHAT, median of $REPEAT runs; load average before: $LOAD"
 echo "| layout | seconds | records/s | vs 1 worker |"
 echo "|---|---|---|---|"
 base=$(median < "$DIR/w1.s")

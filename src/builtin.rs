@@ -7,8 +7,10 @@
 //!   `join`, `burst`: see `caudal compare --help`), one registry with the lab's, so that what the lab
 //!   measures is also what runs (and is crash-tested) here. Each result is `(key, window start, value)`.
 //!
+//! * NEXMark's queries (`nexmark:q0` to `nexmark:q12`), over `generator:nexmark`, each result as JSON.
+//!
 //! Each reads text lines from sockets and files (bad lines go to the dead letters), or the matching
-//! built-in workload from a generator.
+//! built-in workload from a generator (NEXMark's queries read only their generator).
 
 use std::fmt;
 use std::str::FromStr;
@@ -21,6 +23,7 @@ use crate::compare::{lab_pipeline, LabTime, LabWorkload};
 use crate::config::RunConfig;
 use crate::dead_letter::DeadLetters;
 use crate::mode::ExecutionMode;
+use crate::nexmark::Query;
 use crate::parse::{FromLine, ParseLines};
 use crate::pipeline::{launch_with, Dataflow, RunError, Running};
 use crate::sink::{FileSink, Format, Print, SinkFactory};
@@ -29,6 +32,7 @@ use crate::source::generator::{GeneratorConfig, GeneratorFactory};
 use crate::source::socket::{SocketOptions, SocketSource};
 use crate::source::spec::SourceSpec;
 use crate::source::{Empty, Source, SourceFactory, WorkerInfo};
+use crate::workload::nexmark::{Nexmark, NexmarkEvent};
 use crate::workload::{Post, Posts, Purchases, Reading, Tag, Temperature, Wifi, Workload};
 
 /// A built-in pipeline.
@@ -40,8 +44,10 @@ pub enum Builtin {
     ViuCount,
     /// Keeps each sensor's maximum temperature.
     MaxTemp,
-    /// One of the latency lab's workloads.
+    /// One of the latency lab's workloads over posts.
     Lab(LabWorkload),
+    /// A NEXMark query, over NEXMark's generated events.
+    Nexmark(Query),
 }
 
 /// The built-in pipelines' names (besides the lab's workloads).
@@ -55,15 +61,10 @@ impl FromStr for Builtin {
             "viu-count" => Ok(Builtin::ViuCount),
             "max-temp" => Ok(Builtin::MaxTemp),
             _ => match <LabWorkload as clap::ValueEnum>::from_str(s, false) {
-                Ok(w) if w.nexmark().is_none() => Ok(Builtin::Lab(w)),
-                Ok(_) => Err(format!(
-                    "`{s}` is not a pipeline over posts: run NEXMark's queries with `caudal compare \
-                     --workload {s}` or `cargo run --release --example nexmark`"
-                )),
+                Ok(w) => Ok(w.nexmark().map_or(Builtin::Lab(w), Builtin::Nexmark)),
                 Err(_) => {
                     let lab = <LabWorkload as clap::ValueEnum>::value_variants()
                         .iter()
-                        .filter(|w| w.nexmark().is_none())
                         .map(|w| w.to_string());
                     let names: Vec<String> =
                         BUILTINS.iter().map(|n| n.to_string()).chain(lab).collect();
@@ -84,6 +85,7 @@ impl fmt::Display for Builtin {
             Builtin::ViuCount => f.write_str("viu-count"),
             Builtin::MaxTemp => f.write_str("max-temp"),
             Builtin::Lab(workload) => write!(f, "{workload}"),
+            Builtin::Nexmark(query) => write!(f, "nexmark:{query}"),
         }
     }
 }
@@ -127,6 +129,9 @@ pub enum Feed {
     Readings(Arc<dyn SourceFactory<Reading>>),
     /// Generated records of another workload, as text lines.
     Text(Arc<dyn SourceFactory<String>>),
+    /// Generated NEXMark events (NEXMark's default configuration: 10,000 events per second of event
+    /// time).
+    Nexmark(Arc<dyn SourceFactory<NexmarkEvent>>),
 }
 
 fn per_worker<D: 'static>(
@@ -265,6 +270,7 @@ impl Feed {
                     "temperature" => Feed::Readings(generator(Temperature::default(), config)),
                     "purchases" => Feed::Text(generator_text(Purchases::default(), config)),
                     "wifi" => Feed::Text(generator_text(Wifi::default(), config)),
+                    "nexmark" => Feed::Nexmark(generator(Nexmark::default(), config)),
                     other => return Err(format!("unknown workload `{other}`")),
                 }
             }
@@ -277,6 +283,9 @@ impl Feed {
             Feed::Lines(f) | Feed::Text(f) => df.source("input", &**f),
             Feed::Posts(f) => df.source("input", &**f).map(|p| p.to_string()),
             Feed::Readings(f) => df.source("input", &**f).map(|r| r.to_string()),
+            Feed::Nexmark(f) => df
+                .source("input", &**f)
+                .map(|e| serde_json::to_string(&e).expect("NEXMark events serialize to JSON")),
         }
     }
 
@@ -432,6 +441,18 @@ pub fn launch_builtin(
                     Row { key, start, value }
                 });
                 df.sink("output", rows, &*sink);
+            })
+        }
+        Builtin::Nexmark(query) => {
+            let Feed::Nexmark(events) = feed else {
+                return Err(RunError::Start(format!(
+                    "pipeline `{pipeline}` reads NEXMark's events: give it `generator:nexmark` (such as generator:nexmark?limit=1000000)"
+                )));
+            };
+            let sink = output.factory::<crate::nexmark::Output>();
+            launch_with(config, dead_letters, move |df| {
+                let results = query.build(df.source("input", &*events));
+                df.sink("output", results, &*sink);
             })
         }
         Builtin::Uppercase => {

@@ -235,7 +235,7 @@ fn wrong_flags_say_what_is_wrong_and_how_to_write_them() {
         ),
         (vec!["compare", "--duration", "0s"], "no time at all"),
         // NEXMark's queries: a query that does not exist, flags of the posts' workloads, and a
-        // query asked of `run`, which runs pipelines over posts.
+        // query given posts.
         (vec!["compare", "--workload", "nexmark:q9"], "nexmark:q11"),
         (
             vec!["compare", "--workload", "nexmark:q5", "--window", "2s"],
@@ -243,7 +243,7 @@ fn wrong_flags_say_what_is_wrong_and_how_to_write_them() {
         ),
         (
             vec!["run", "nexmark:q5", "--source", "generator:posts"],
-            "--workload nexmark:q5",
+            "give it `generator:nexmark`",
         ),
         (
             vec![

@@ -185,6 +185,26 @@ pub enum Output {
     Q12(BidderCount),
 }
 
+/// A result as one line of JSON, the query's own fields (`caudal run nexmark:q5` prints it so).
+impl fmt::Display for Output {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let json = match self {
+            Output::Q0(r) => serde_json::to_string(r),
+            Output::Q1(r) => serde_json::to_string(r),
+            Output::Q2(r) => serde_json::to_string(r),
+            Output::Q3(r) => serde_json::to_string(r),
+            Output::Q4(r) => serde_json::to_string(r),
+            Output::Q5(r) => serde_json::to_string(r),
+            Output::Q6(r) => serde_json::to_string(r),
+            Output::Q7(r) => serde_json::to_string(r),
+            Output::Q8(r) => serde_json::to_string(r),
+            Output::Q11(r) => serde_json::to_string(r),
+            Output::Q12(r) => serde_json::to_string(r),
+        };
+        f.write_str(&json.map_err(|_| fmt::Error)?)
+    }
+}
+
 /// The bids of a NEXMark stream: the input of most queries.
 pub fn bids(events: EventStream<'_, NexmarkEvent>) -> EventStream<'_, Bid> {
     events.flat_map(NexmarkEvent::bid)

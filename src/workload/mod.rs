@@ -34,7 +34,7 @@ pub trait Workload: Send + Sync + 'static {
 }
 
 /// The names of the built-in workloads, as the CLI knows them.
-pub const NAMES: [&str; 4] = ["temperature", "posts", "purchases", "wifi"];
+pub const NAMES: [&str; 5] = ["temperature", "posts", "purchases", "wifi", "nexmark"];
 
 /// A well-mixed 64-bit value for `(seed, seq)` (SplitMix64's finalizer).
 #[inline]
