@@ -43,7 +43,7 @@ use timely::ExchangeData;
 
 pub use context::{Context, Output, Timers};
 pub use registry::{
-    OperatorId, OperatorSnapshot, Placement, RestoreError, StateRegistry, WorkerSnapshot,
+    Footprint, OperatorId, OperatorSnapshot, Placement, RestoreError, StateRegistry, WorkerSnapshot,
 };
 pub use state::KeyedState;
 pub use timers::Timer;

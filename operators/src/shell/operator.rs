@@ -15,7 +15,7 @@ use timely::ExchangeData;
 
 use super::context::Context;
 use super::registry::{
-    OperatorSnapshot, Restore, Retiring, Snapshotting, StateRegistry, SNAPSHOT_FORMAT,
+    Footprint, OperatorSnapshot, Restore, Retiring, Snapshotting, StateRegistry, SNAPSHOT_FORMAT,
 };
 use super::state::KeyedState;
 use super::timers::{Timer, TimerQueue};
@@ -51,6 +51,15 @@ impl<K: Serialize + Hash + Eq, S: Serialize> Snapshotting for Registered<K, S> {
             state_version: self.state_version,
             operator_type: self.operator_type.to_string(),
             bytes: bincode::serialize(&self.state).expect("operator state serializes"),
+        }
+    }
+
+    fn footprint(&self) -> Footprint {
+        let states = &self.state.states;
+        Footprint {
+            keys: states.len() as u64,
+            serialized_bytes: bincode::serialized_size(states).expect("operator state serializes"),
+            table_bytes: (states.capacity() * (std::mem::size_of::<(K, S)>() + 1)) as u64,
         }
     }
 }

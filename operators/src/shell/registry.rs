@@ -120,6 +120,34 @@ impl std::error::Error for RestoreError {}
 pub(crate) trait Snapshotting {
     /// The operator's state in its envelope.
     fn snapshot(&self) -> OperatorSnapshot;
+    /// What its per-key state holds now.
+    fn footprint(&self) -> Footprint;
+}
+
+/// What a keyed operator's per-key state holds on one worker, at one moment
+/// ([`StateRegistry::footprint`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Footprint {
+    /// Keys with state.
+    pub keys: u64,
+    /// The per-key state serialized as a checkpoint stores it (bincode; keys included, timers not):
+    /// what each key's state holds, its heap parts (vectors, queues) included.
+    pub serialized_bytes: u64,
+    /// The hash table's own allocation: its capacity times a slot (key and inline state) and a
+    /// control byte; heap parts of the states are not in it.
+    pub table_bytes: u64,
+}
+
+impl Footprint {
+    /// Serialized bytes per key (0 without keys).
+    pub fn serialized_per_key(&self) -> f64 {
+        self.serialized_bytes as f64 / self.keys.max(1) as f64
+    }
+
+    /// Table bytes per key (0 without keys).
+    pub fn table_per_key(&self) -> f64 {
+        self.table_bytes as f64 / self.keys.max(1) as f64
+    }
 }
 
 /// Held by an operator's logic beside its state: when the logic is dropped (its dataflow ended), the
@@ -181,6 +209,18 @@ impl StateRegistry {
                 .filter_map(|(id, op)| Some((id.clone(), op.upgrade()?.borrow().snapshot()))),
         );
         WorkerSnapshot { operators }
+    }
+
+    /// What every live keyed operator of this worker holds now (serializing each one's state: a
+    /// measurement, not for a hot path).
+    pub fn footprint(&self) -> Vec<(OperatorId, Footprint)> {
+        let mut register = self.inner.borrow_mut();
+        register.live.retain(|(_, op)| op.strong_count() > 0);
+        register
+            .live
+            .iter()
+            .filter_map(|(id, op)| Some((id.clone(), op.upgrade()?.borrow().footprint())))
+            .collect()
     }
 
     /// Makes operators leave their last state behind when they are dropped (their dataflow ended),

@@ -86,6 +86,11 @@ impl<K: Eq + Hash, S> KeyedState<K, S> {
         self.states.len()
     }
 
+    /// How many keys the table has room for without growing.
+    pub fn capacity(&self) -> usize {
+        self.states.capacity()
+    }
+
     /// Whether no key has state.
     pub fn is_empty(&self) -> bool {
         self.states.is_empty()
