@@ -18,18 +18,6 @@ use caudal::operators::shell::{Footprint, StateRegistry};
 use caudal::prelude::*;
 use caudal::workload::nexmark::Nexmark;
 
-/// The queries that keep state.
-const STATEFUL: [Query; 8] = [
-    Query::Q3,
-    Query::Q4,
-    Query::Q5,
-    Query::Q6,
-    Query::Q7,
-    Query::Q8,
-    Query::Q11,
-    Query::Q12,
-];
-
 /// Events between two samples.
 const EVERY: u64 = 50_000;
 
@@ -47,7 +35,7 @@ fn main() {
     println!();
     println!("| query | operator | keys | serialized bytes per key | table bytes per key |");
     println!("|---|---|---|---|---|");
-    for query in STATEFUL {
+    for query in Query::ALL.into_iter().filter(|q| q.keeps_state()) {
         // Each operator's sample with the most keys.
         let largest: Arc<Mutex<BTreeMap<String, Footprint>>> = Default::default();
         let record = largest.clone();

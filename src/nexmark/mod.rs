@@ -100,6 +100,11 @@ impl Query {
         Query::Q12,
     ];
 
+    /// Whether the query keeps state between events (all but the per-bid q0, q1 and q2).
+    pub fn keeps_state(self) -> bool {
+        !matches!(self, Query::Q0 | Query::Q1 | Query::Q2)
+    }
+
     /// The query's name: `q0` to `q12`.
     pub fn name(self) -> &'static str {
         match self {
