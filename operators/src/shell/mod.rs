@@ -20,7 +20,8 @@
 //!   rest wait for the next activation, which the shell asks for at once, with the frontier held, so a
 //!   burst of firings no longer stalls every other operator of the worker. Records that arrive while a
 //!   firing pass is under way wait until it is done, so results, and their times, are exactly those of
-//!   an unbounded pass.
+//!   an unbounded pass; an activation that holds records back may do that much more work (what they
+//!   would have cost on arrival), so that a backlog shrinks however much input each activation brings.
 //!
 //! Results of a record leave with the record's message; results of a timer at event time `t` leave at
 //! `t` itself, in one container per time and activation: the shell holds its capability at `t` while

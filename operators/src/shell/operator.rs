@@ -327,9 +327,13 @@ where
                 }};
             }
 
+            // Records held back in this activation: without a pass under way they would have been
+            // handled as they came.
+            let mut held_back = 0usize;
             input.for_each(|cap, data| {
                 let read_at = *cap.least().expect("a message has a time");
                 if timers.in_pass() || !stash.is_empty() {
+                    held_back += data.len();
                     stash.push_back(Stashed {
                         caps: [cap.delayed(&read_at, 0), cap.delayed(&read_at, 1)],
                         data: std::mem::take(data),
@@ -339,8 +343,13 @@ where
                 handle!(data, read_at, &cap, &cap, &cap);
             });
 
-            // Firing passes, within the budget.
-            let mut work = budget;
+            // Firing passes, within the budget, plus as much work as the records held back in this
+            // activation would have cost on arrival: the budget bounds the work an activation adds to
+            // what its input brings. Within the budget alone, a backlog could only grow while the
+            // input brings more than the budget per activation (as a closed-loop source's does):
+            // what comes during a pass waits behind it, no new pass begins before it is handled, and
+            // the timers, so the frontier downstream, would wait for the end of the input.
+            let mut work = budget.saturating_add(held_back);
             let mut at: Option<EventTime> = None;
             loop {
                 if !timers.in_pass() {
