@@ -75,7 +75,7 @@ pub fn comparable(query: Query) -> bool {
 /// The first event (its `seq`) whose event time is at least `at` ms, in `config`'s stream.
 pub fn first_at(config: &Derived, at: i64) -> u64 {
     let time = |seq: u64| config.event_timestamp(config.event_number(seq)) as i64;
-    // Event times are non-decreasing in seq: search from the rate's estimate.
+    // Event times are non-decreasing in seq: double up to a bound, then bisect.
     let (mut lo, mut hi) = (0u64, 1u64);
     while time(hi) < at {
         lo = hi;
