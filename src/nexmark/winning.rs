@@ -92,7 +92,13 @@ impl KeyedProcess<u64, Side<Auction, BidAt>> for Closing {
                     return;
                 }
                 None => {
+                    // One timer, at the earliest early bid, drops them: a later one would fire
+                    // with the auction still missing only after it, and it sets the next.
+                    let earliest = state.early.iter().all(|(t, _)| bid.0 < *t);
                     state.early.push(bid);
+                    if !earliest {
+                        return;
+                    }
                     bid.0
                 }
             },
@@ -122,10 +128,12 @@ impl KeyedProcess<u64, Side<Auction, BidAt>> for Closing {
             }
             Some(_) => *ctx.state() = Some(state),
             None => {
-                // Bids before any auction: those the watermark has passed can no longer count.
+                // Bids before any auction: those the watermark has passed can no longer count; a
+                // timer at the earliest of the others drops them in turn.
                 state.early.retain(|(time, _)| *time > now);
-                if !state.early.is_empty() {
+                if let Some(next) = state.early.iter().map(|(time, _)| *time).min() {
                     *ctx.state() = Some(state);
+                    ctx.set_event_timer(next as EventTime);
                 }
             }
         }
