@@ -109,3 +109,13 @@ fn q12_of_processing_time_is_reported_but_not_checked() {
         assert!(mode.results.count > 0, "{}", mode.mode);
     }
 }
+
+#[test]
+fn a_query_through_a_broker_is_refused_before_anything_runs() {
+    let config = CompareConfig {
+        via: Some("127.0.0.1:1".into()),
+        ..lab_config(Query::Q5, "per-record")
+    };
+    let err = compare(&config, |_, _| {}).unwrap_err().to_string();
+    assert!(err.contains("--via carries the lab's posts only"), "{err}");
+}

@@ -43,6 +43,8 @@ pub fn measure_unless(
     guarantee: Guarantee,
     interrupted: &AtomicBool,
 ) -> Result<Option<ModeResult>, RunError> {
+    // The checks of the command line, for callers of the library too (NEXMark through a broker).
+    config.check().map_err(RunError::Input)?;
     let total = ((config.warmup + config.duration).as_secs_f64() * config.rate) as u64;
     let run = SCRATCH.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     // Through a broker: the run's topics are made before the clock starts.
