@@ -10,16 +10,18 @@ use caudal::dstream::{RddQueue, StreamingContext};
 fn main() {
     let ssc = StreamingContext::manual(Duration::from_secs(1));
     // (user, page) views and (user, country) profiles arriving in the same batches.
-    let views: RddQueue<(i64, &'static str)> = [
-        vec![vec![(1, "home"), (2, "cart"), (1, "shop")]],
-        vec![vec![(3, "home")]],
+    // Records are owned (`String`, not `&str`): a DStream's records can go to another worker.
+    let owned =
+        |batch: &[(i64, &str)]| vec![batch.iter().map(|&(k, v)| (k, v.to_string())).collect()];
+    let views: RddQueue<(i64, String)> = [
+        owned(&[(1, "home"), (2, "cart"), (1, "shop")]),
+        owned(&[(3, "home")]),
     ]
     .into_iter()
     .collect();
-    let users: RddQueue<(i64, &'static str)> =
-        [vec![vec![(1, "PT"), (4, "FR")]], vec![vec![(3, "DE")]]]
-            .into_iter()
-            .collect();
+    let users: RddQueue<(i64, String)> = [owned(&[(1, "PT"), (4, "FR")]), owned(&[(3, "DE")])]
+        .into_iter()
+        .collect();
     ssc.start(move |ssc| {
         let views = ssc.queue_stream(&views);
         let users = ssc.queue_stream(&users);

@@ -63,6 +63,52 @@ struct DstreamArgs {
     /// of printing it; fails on the first difference.
     #[arg(long)]
     check: bool,
+    /// Worker threads (per process) that run each spec's partitions, as Spark's `local[N]`; the
+    /// output is the same on any number.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+    workers: u16,
+    #[command(flatten)]
+    cluster: ClusterArgs,
+}
+
+/// How a run spreads over several processes.
+#[derive(clap::Args)]
+struct ClusterArgs {
+    /// Processes in a cluster run (timely's -n).
+    #[arg(long, default_value_t = defaults::run::PROCESSES)]
+    processes: usize,
+    /// This process's index in a cluster run (timely's -p).
+    #[arg(long, default_value_t = defaults::run::PROCESS)]
+    process: usize,
+    /// One host:port line per process (timely's -h).
+    #[arg(long)]
+    hostfile: Option<PathBuf>,
+    /// How long the processes of a cluster run may take to connect to each other, such as 30s: a
+    /// process that died or was never started otherwise keeps the others waiting.
+    #[arg(long, default_value = duration_text(defaults::CONNECT_TIMEOUT), value_parser = parse_positive_duration)]
+    connect_timeout: Duration,
+}
+
+impl ClusterArgs {
+    /// The cluster, if the run has more than one process.
+    fn cluster(&self) -> anyhow::Result<Option<Cluster>> {
+        if self.processes <= 1 {
+            return Ok(None);
+        }
+        anyhow::ensure!(
+            self.process < self.processes,
+            "--process {} is out of range: with --processes {} it must be 0 to {}",
+            self.process,
+            self.processes,
+            self.processes - 1
+        );
+        Ok(Some(Cluster {
+            processes: self.processes,
+            process: self.process,
+            hostfile: self.hostfile.clone(),
+            connect_timeout: self.connect_timeout,
+        }))
+    }
 }
 
 #[derive(clap::Args)]
@@ -146,19 +192,8 @@ struct RunArgs {
     /// Stop after this long (like Ctrl-C: held records are released and files committed).
     #[arg(long, value_parser = parse_positive_duration)]
     duration: Option<Duration>,
-    /// Processes in a cluster run (timely's -n).
-    #[arg(long, default_value_t = defaults::run::PROCESSES)]
-    processes: usize,
-    /// This process's index in a cluster run (timely's -p).
-    #[arg(long, default_value_t = defaults::run::PROCESS)]
-    process: usize,
-    /// One host:port line per process (timely's -h).
-    #[arg(long)]
-    hostfile: Option<PathBuf>,
-    /// How long the processes of a cluster run may take to connect to each other, such as 30s: a
-    /// process that died or was never started otherwise keeps the others waiting.
-    #[arg(long, default_value = duration_text(defaults::CONNECT_TIMEOUT), value_parser = parse_positive_duration)]
-    connect_timeout: Duration,
+    #[command(flatten)]
+    cluster: ClusterArgs,
     /// What a crash may lose: none (nothing is kept), at-most-once (resume from the last checkpoint;
     /// results in flight may be missing, none appears twice), at-least-once (resume from the last
     /// checkpoint; output after it may appear twice) or exactly-once (output committed with each checkpoint: a
@@ -423,21 +458,7 @@ fn run_pipeline(args: RunArgs) -> anyhow::Result<()> {
         .max_watermark_drift(args.max_watermark_drift.0)
         .count_progress(args.count_progress);
     config.idle_timeout = args.idle_timeout;
-    if args.processes > 1 {
-        anyhow::ensure!(
-            args.process < args.processes,
-            "--process {} is out of range: with --processes {} it must be 0 to {}",
-            args.process,
-            args.processes,
-            args.processes - 1
-        );
-        config.cluster = Some(Cluster {
-            processes: args.processes,
-            process: args.process,
-            hostfile: args.hostfile.clone(),
-            connect_timeout: args.connect_timeout,
-        });
-    }
+    config.cluster = args.cluster.cluster()?;
     if args.guarantee.checkpoints() {
         let Some(dir) = &args.checkpoint_dir else {
             anyhow::bail!(
@@ -487,7 +508,7 @@ fn run_pipeline(args: RunArgs) -> anyhow::Result<()> {
         if !resuming {
             // In a cluster every process checks the part files of its own workers only: the others'
             // may already be writing.
-            let first = args.process * args.workers as usize;
+            let first = args.cluster.process * args.workers as usize;
             prepare_out_dir(out, args.overwrite, first..first + args.workers as usize)?;
         }
     }
@@ -529,7 +550,7 @@ fn run_pipeline(args: RunArgs) -> anyhow::Result<()> {
     )?;
     if let Some(manifest) = running.resumed_from() {
         let taken_at = std::time::UNIX_EPOCH + Duration::from_millis(manifest.taken_at_ms);
-        let workers = args.workers as usize * args.processes;
+        let workers = args.workers as usize * args.cluster.processes;
         let rescaled = match manifest.workers == workers {
             true => String::new(),
             false => format!(
@@ -891,12 +912,21 @@ fn run_dstream(args: DstreamArgs) -> anyhow::Result<()> {
     if let Some(dir) = &args.out {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
+    let parallel = spec::Parallel {
+        workers: args.workers as usize,
+        cluster: args.cluster.cluster()?,
+    };
     let mut mismatches = 0;
     for (path, spec) in &specs {
         let name = path
             .file_stem()
             .map_or_else(|| "spec".into(), |s| s.to_string_lossy().into_owned());
-        let outputs = spec::run(spec).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let outputs = spec::run_with(spec, &parallel)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        if !parallel.prints() {
+            // Another process of the cluster has the outputs.
+            continue;
+        }
         let lines: Vec<String> = outputs.iter().map(|o| o.to_json_line()).collect();
         if args.check {
             let expected_path = path.with_extension("jsonl");

@@ -548,7 +548,7 @@ where
 /// Starts `work` on every worker, as `timely::execute` does. On several processes that first connects
 /// them all, which timely would wait for forever if one never comes: with `timeout`, the run fails
 /// instead, and the connecting thread is left to end with the process.
-fn execute_within<F>(
+pub(crate) fn execute_within<F>(
     timeout: Option<Duration>,
     config: timely::Config,
     work: F,

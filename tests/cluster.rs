@@ -134,6 +134,48 @@ fn two_processes_give_the_same_results_as_one() {
 }
 
 #[test]
+fn dstream_specs_on_two_processes_give_sparks_recorded_output() {
+    // Every lecture example, its partitions over 2 processes of 2 workers each; the first process
+    // checks each spec's output against the output Spark gave (`--check`), the second only works.
+    let dir = std::env::temp_dir().join(format!("caudal-cluster-dstream-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let hostfile = loopback_hostfile(&dir, 2);
+    let lecture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/conformance/dstream-lecture");
+    let mut specs: Vec<String> = std::fs::read_dir(&lecture)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .map(|p| p.display().to_string())
+        .collect();
+    specs.sort();
+    assert_eq!(specs.len(), 4);
+    let children: Vec<Child> = (0..2)
+        .map(|p| {
+            let mut args: Vec<String> = vec!["dstream".into()];
+            args.extend(specs.iter().cloned());
+            args.extend(
+                [
+                    "--check",
+                    "--workers",
+                    "2",
+                    "--processes",
+                    "2",
+                    "--process",
+                    &p.to_string(),
+                    "--hostfile",
+                    hostfile.to_str().unwrap(),
+                ]
+                .map(String::from),
+            );
+            caudal(&args).spawn().unwrap()
+        })
+        .collect();
+    // `finish` fails unless both succeed, and the first fails on any difference from Spark's output.
+    finish(children, Duration::from_secs(120));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn a_process_whose_peers_never_come_gives_up_with_a_clear_error() {
     let dir = std::env::temp_dir().join(format!("caudal-cluster-alone-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

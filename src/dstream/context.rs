@@ -26,7 +26,7 @@ use timely::WorkerConfig;
 
 use super::checkpoint::{DStreamCheckpoint, DStreamCheckpoints};
 use super::time::{batch_of, BatchTime};
-use crate::config::defaults;
+use crate::config::{defaults, Cluster};
 use crate::dead_letter::DeadLetters;
 
 /// What can go wrong with a streaming context.
@@ -74,6 +74,8 @@ pub(crate) struct Control {
     state: Mutex<ControlState>,
     changed: Condvar,
     stop: AtomicU8,
+    /// A worker panicked: the others stop.
+    crashed: std::sync::atomic::AtomicBool,
     /// Manual clock: how many batches may run.
     released: AtomicU64,
     /// The input operators, to wake when the clock advances or the context stops.
@@ -209,6 +211,9 @@ type Job = Box<dyn FnOnce()>;
 /// What the DStreams of one running program share on its worker.
 pub(crate) struct Graph {
     pub(crate) clock: Clock,
+    /// This worker's index, and how many workers run the program.
+    pub(crate) worker: usize,
+    pub(crate) workers: usize,
     pub(crate) control: Arc<Control>,
     pub(crate) utc: bool,
     pub(crate) default_partitions: usize,
@@ -356,8 +361,8 @@ impl<'s> Streams<'s> {
     }
 }
 
-/// A DStream program: builds the streams and output operations on the worker.
-type Program = Box<dyn for<'s> FnOnce(&mut Streams<'s>) + Send>;
+/// A DStream program: builds the streams and output operations on each worker.
+type Program = Arc<dyn for<'s> Fn(&mut Streams<'s>) + Send + Sync>;
 
 /// A Spark-style streaming context: a batch interval, a clock, and (once started) a running program.
 ///
@@ -389,6 +394,8 @@ pub struct StreamingContext {
     block_interval: Duration,
     file_split_bytes: u64,
     dead_letters: DeadLetters,
+    workers: usize,
+    cluster: Option<Cluster>,
     control: Arc<Control>,
     guards: Mutex<Option<timely::communication::initialize::WorkerGuards<()>>>,
     checkpoint_dir: Option<PathBuf>,
@@ -415,6 +422,8 @@ impl StreamingContext {
             block_interval: defaults::DSTREAM_BLOCK_INTERVAL,
             file_split_bytes: crate::source::splits::LOCAL_SPLIT_BYTES,
             dead_letters: DeadLetters::default(),
+            workers: 1,
+            cluster: None,
             control: Arc::default(),
             guards: Mutex::new(None),
             checkpoint_dir: None,
@@ -534,6 +543,37 @@ impl StreamingContext {
         self
     }
 
+    /// Runs the program on `n` timely workers (threads), its batches' partitions spread over them as
+    /// Spark spreads an RDD's over its executors' cores (`local[n]`): partition `p` of a shuffle's
+    /// output on worker `p % n`, an input stream read on the first worker and its partitions spread,
+    /// and output operations run on the first worker with the whole batch. Results are those of one
+    /// worker, partition for partition. One worker by default. A program on several workers is started
+    /// with [`StreamingContext::start_parallel`] (it is built once on each) and cannot be
+    /// checkpointed yet.
+    ///
+    /// # Panics
+    /// If `n` is 0.
+    pub fn workers(mut self, n: usize) -> Self {
+        assert!(n > 0, "a streaming context needs at least one worker");
+        self.workers = n;
+        self
+    }
+
+    /// Runs the program as process `cluster.process` of a timely cluster of `cluster.processes`,
+    /// each with [`workers`](StreamingContext::workers) threads (timely's `-n`, `-p`, `-h`): the
+    /// batches' partitions spread over the workers of every process. The first process reads the
+    /// inputs, runs the output operations and drives the manual clock; on the others, `advance`
+    /// returns at once and `stop` waits until the first process stops.
+    pub fn cluster(mut self, cluster: Cluster) -> Self {
+        self.cluster = Some(cluster).filter(|c| c.processes > 1);
+        self
+    }
+
+    /// Whether this process runs the output operations (the only one, or the first of a cluster).
+    fn first_process(&self) -> bool {
+        self.cluster.as_ref().is_none_or(|c| c.process == 0)
+    }
+
     /// The batch interval.
     pub fn batch_interval(&self) -> Duration {
         self.interval
@@ -545,16 +585,49 @@ impl StreamingContext {
     }
 
     /// Builds `program` on a worker thread and starts running batches. Returns once the program is
-    /// built: an error if it registered no output operation or panicked while building.
+    /// built: an error if it registered no output operation or panicked while building. A context on
+    /// several workers needs [`StreamingContext::start_parallel`].
     pub fn start<F>(&self, program: F) -> Result<(), DStreamError>
     where
         F: for<'s> FnOnce(&mut Streams<'s>) + Send + 'static,
     {
+        if self.workers > 1 {
+            return Err(DStreamError::Failed(format!(
+                "this context runs on {} workers, and each builds the program: start it with \
+                 start_parallel(program), whose program is a Fn (clone what it moves into the \
+                 streams' closures), or use one worker",
+                self.workers
+            )));
+        }
+        let once = Mutex::new(Some(program));
+        self.launch(Arc::new(move |streams: &mut Streams<'_>| {
+            if let Some(program) = once.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                program(streams);
+            }
+        }))
+    }
+
+    /// [`StreamingContext::start`] for a context on any number of [`workers`](StreamingContext::workers):
+    /// `program` builds the same streams on each worker.
+    pub fn start_parallel<F>(&self, program: F) -> Result<(), DStreamError>
+    where
+        F: for<'s> Fn(&mut Streams<'s>) + Send + Sync + 'static,
+    {
+        self.launch(Arc::new(program))
+    }
+
+    fn launch(&self, program: Program) -> Result<(), DStreamError> {
         let mut guards = self.guards.lock().unwrap_or_else(|e| e.into_inner());
         if guards.is_some() {
             return Err(DStreamError::AlreadyStarted);
         }
-        let program: Arc<Mutex<Option<Program>>> = Arc::new(Mutex::new(Some(Box::new(program))));
+        let processes = self.cluster.as_ref().map_or(1, |c| c.processes);
+        if self.workers * processes > 1 && self.checkpoint_dir.is_some() {
+            return Err(DStreamError::Checkpoint(format!(
+                "a program on {} workers cannot be checkpointed yet: checkpoint it on one worker",
+                self.workers * processes
+            )));
+        }
         if self.write_ahead_log && self.checkpoint_dir.is_none() {
             return Err(DStreamError::Checkpoint(
                 "the receiver write-ahead log needs a checkpoint directory: call \
@@ -587,14 +660,14 @@ impl StreamingContext {
         );
         let block_interval_ms = self.block_interval.as_millis() as u64;
         let file_split_bytes = self.file_split_bytes;
-        let config = timely::Config {
-            communication: timely::CommunicationConfig::Thread,
-            worker: WorkerConfig::default(),
-        };
-        let started = timely::execute(config, move |worker| {
-            let _terminated = Terminated(control.clone());
-            let Some(program) = program.lock().unwrap_or_else(|e| e.into_inner()).take() else {
-                return;
+        let local_workers = self.workers;
+        let (config, connect_timeout) = timely_config(local_workers, self.cluster.as_ref())?;
+        let started = crate::pipeline::execute_within(connect_timeout, config, move |worker| {
+            let leader = worker.index() == 0;
+            let _terminated = Terminated {
+                control: control.clone(),
+                // The first worker of each process says when the process's run has ended.
+                local_first: worker.index() % local_workers == 0,
             };
             let first = restored.as_ref().map_or(0, |(_, cp)| cp.next_batch);
             let (zero_ms, zero) = match kind {
@@ -612,6 +685,8 @@ impl StreamingContext {
                 }
             };
             let graph = Rc::new(Graph {
+                worker: worker.index(),
+                workers: worker.peers(),
                 clock: Clock {
                     kind,
                     interval_ms,
@@ -666,7 +741,9 @@ impl StreamingContext {
                 }
             }
             let failed = control.lock().error.clone();
-            if let Some(e) = failed {
+            if !leader {
+                // The first worker says whether the program was built, and runs the batches' outputs.
+            } else if let Some(e) = failed {
                 control.update(|s| s.built = Some(Err(DStreamError::Checkpoint(e))));
                 control.stop.store(STOP_NOW, Ordering::Release);
                 control.wake_inputs();
@@ -680,6 +757,19 @@ impl StreamingContext {
             let mut checkpointed = first;
             loop {
                 let alive = worker.step_or_park(None);
+                if control.crashed.load(Ordering::Acquire) {
+                    // Another worker panicked: its part of the progress will never come.
+                    for dataflow in worker.installed_dataflows() {
+                        worker.drop_dataflow(dataflow);
+                    }
+                    break;
+                }
+                if !leader {
+                    if !alive {
+                        break;
+                    }
+                    continue;
+                }
                 let done = graph.run_jobs();
                 if done > checkpointed && done == graph.generated.get() {
                     // Every batch emitted is complete: nothing is in flight.
@@ -694,9 +784,13 @@ impl StreamingContext {
                 }
             }
         })
-        .map_err(DStreamError::Failed)?;
+        .map_err(|e| DStreamError::Failed(e.to_string()))?;
         *guards = Some(started);
         drop(guards);
+        if !self.first_process() {
+            // The first process builds and runs the outputs; this one runs its workers' share.
+            return Ok(());
+        }
         let state = self
             .control
             .wait_until(None, |s| s.built.is_some() || s.terminated);
@@ -715,6 +809,9 @@ impl StreamingContext {
             return Err(DStreamError::NotManualClock);
         }
         self.running()?;
+        if !self.first_process() {
+            return Ok(());
+        }
         let target = self.control.released.fetch_add(batches, Ordering::AcqRel) + batches;
         self.control.wake_inputs();
         let state = self.control.wait_until(None, |s| {
@@ -810,6 +907,44 @@ impl Drop for StreamingContext {
     }
 }
 
+/// Timely's configuration for `workers` threads in this process, of `cluster` if any, and how long
+/// the processes may take to connect.
+fn timely_config(
+    workers: usize,
+    cluster: Option<&Cluster>,
+) -> Result<(timely::Config, Option<Duration>), DStreamError> {
+    let Some(cluster) = cluster else {
+        let communication = match workers {
+            1 => timely::CommunicationConfig::Thread,
+            n => timely::CommunicationConfig::Process(n),
+        };
+        let config = timely::Config {
+            communication,
+            worker: WorkerConfig::default(),
+        };
+        return Ok((config, None));
+    };
+    let mut args = vec![
+        "-w".to_string(),
+        workers.to_string(),
+        "-n".to_string(),
+        cluster.processes.to_string(),
+        "-p".to_string(),
+        cluster.process.to_string(),
+    ];
+    if let Some(hostfile) = &cluster.hostfile {
+        std::fs::metadata(hostfile).map_err(|e| {
+            DStreamError::Failed(format!(
+                "cannot read the hostfile {}: {e}",
+                hostfile.display()
+            ))
+        })?;
+        args.extend(["-h".to_string(), hostfile.display().to_string()]);
+    }
+    let config = timely::Config::from_args(args.into_iter()).map_err(DStreamError::Failed)?;
+    Ok((config, Some(cluster.connect_timeout)))
+}
+
 /// Checks, after the program is built, that every part of the checkpoint in `file` found its operator
 /// and fitted it.
 fn check_restored(file: &std::path::Path) -> Result<(), String> {
@@ -825,17 +960,26 @@ fn check_restored(file: &std::path::Path) -> Result<(), String> {
     ))
 }
 
-/// Marks the run terminated when the worker ends, also when it panics.
-struct Terminated(Arc<Control>);
+/// Marks the run terminated when the first worker of the process ends, and failed when any worker
+/// panics.
+struct Terminated {
+    control: Arc<Control>,
+    local_first: bool,
+}
 
 impl Drop for Terminated {
     fn drop(&mut self) {
         let panicked = std::thread::panicking();
-        self.0.update(|s| {
-            s.terminated = true;
+        if panicked {
+            self.control.crashed.store(true, Ordering::Release);
+            self.control.wake_inputs();
+        }
+        let local_first = self.local_first;
+        self.control.update(|s| {
+            s.terminated |= local_first || panicked;
             if panicked {
                 s.error
-                    .get_or_insert_with(|| "the worker panicked (see the message above)".into());
+                    .get_or_insert_with(|| "a worker panicked (see the message above)".into());
             }
         });
     }

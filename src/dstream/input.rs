@@ -16,11 +16,15 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use caudal_operators::Event;
+use timely::container::CapacityContainerBuilder;
+use timely::dataflow::channels::pact::Pipeline;
+use timely::dataflow::operators::generic::Operator;
 use timely::scheduling::SyncActivator;
 
 use super::blocks::{into_blocks, Received};
 use super::context::{Graph, InputOffsets, Recovery, Streams};
 use super::rdd::{Data, Rdd};
+use super::slice::Slice;
 use super::stream::DStream;
 use crate::config::defaults;
 use crate::source::driver::{batch_stream, BatchClock, BatchOptions};
@@ -97,7 +101,9 @@ impl BatchClock for GraphClock {
         self.0.clock.until(next)
     }
     fn stopping(&self) -> bool {
-        self.0.control.stopping()
+        // Only the first worker reads the inputs: the others' input operators stop at once, so that
+        // the first worker's clock alone moves the batches on.
+        self.0.worker != 0 || self.0.control.stopping()
     }
     fn register(&self, activator: SyncActivator) {
         self.0.control.register_input(activator);
@@ -165,8 +171,25 @@ pub(super) fn driven<'s, S: Data, T: Data>(
         position: offsets.as_ref().map(|(_, position, _)| position.clone()),
         checkpointed: offsets.map(|(_, _, checkpointed)| checkpointed),
     };
-    let stream = batch_stream(streams.scope, name, input, opts, make_batch);
-    DStream::new(stream, streams.graph.clone(), 1)
+    // The first worker reads the input and spreads each batch's partitions over the workers.
+    let leader = graph.worker == 0;
+    let input = input.filter(|_| leader);
+    let mut make_batch = make_batch;
+    let stream = batch_stream(streams.scope, name, input, opts, move |batch, records| {
+        leader.then(|| make_batch(batch, records))
+    })
+    .unary::<CapacityContainerBuilder<Vec<Slice<T>>>, _, _, _>(Pipeline, "Batches", |_, _| {
+        |input, output| {
+            input.for_each(|cap, data| {
+                output
+                    .session(&cap)
+                    .give_iterator(data.drain(..).flatten().map(Slice::whole));
+            });
+        }
+    });
+    let stream = DStream::new(stream, streams.graph.clone(), 1);
+    let whole = stream.stream.clone();
+    stream.spread(whole)
 }
 
 /// Readies `source`, input `name` of a checkpointed program: its write-ahead log if the context keeps

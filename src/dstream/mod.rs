@@ -34,6 +34,7 @@
 mod blocks;
 mod checkpoint;
 pub mod context;
+mod exchange;
 pub mod hash;
 pub mod input;
 #[cfg(feature = "kafka")]
@@ -41,6 +42,7 @@ pub mod kafka;
 pub mod output;
 pub mod pyfmt;
 pub mod rdd;
+mod slice;
 pub mod spec;
 pub mod state;
 pub mod stream;

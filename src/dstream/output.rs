@@ -1,7 +1,7 @@
 //! Output operations: `foreach_rdd`, `pprint`, `save_as_text_files` and `save_as_json_files`.
 //!
 //! An output operation runs once per batch the stream has (none for a window off its slide), on the
-//! worker, after every output operation has seen that batch, in the order they were registered: an
+//! first worker (which gathers the batch's partitions from the others), after every output operation has seen that batch, in the order they were registered: an
 //! operator queues the work when the batch reaches it, and the context runs the queue as the probe's
 //! frontier passes each batch.
 
@@ -48,8 +48,8 @@ impl<'s, T: Data> DStream<'s, T> {
         let rank = graph.next_output();
         let f = Rc::new(RefCell::new(f));
         let queue = graph.clone();
-        self.stream
-            .clone()
+        let leader = graph.worker == 0;
+        self.gathered()
             .unary::<CapacityContainerBuilder<Vec<()>>, _, _, _>(
                 Pipeline,
                 "ForeachRdd",
@@ -58,7 +58,8 @@ impl<'s, T: Data> DStream<'s, T> {
                         input.for_each(|cap, data| {
                             let batch = batch_of(*cap.least().expect("a message has a time"));
                             let time = queue.clock.time(batch);
-                            for rdd in data.drain(..) {
+                            for slice in data.drain(..).filter(|_| leader) {
+                                let rdd = slice.into_rdd();
                                 let f = f.clone();
                                 queue.queue_job(
                                     batch,

@@ -23,9 +23,10 @@ use super::xorshift::XorShiftRandom;
 /// with a batch size of `min(10, batchSize or 1024)`, which is 10 under the default `batchSize = 0`.
 pub const REPARTITION_BATCH: usize = 10;
 
-/// What a DStream carries: any `Clone + 'static` type.
-pub trait Data: Clone + 'static {}
-impl<T: Clone + 'static> Data for T {}
+/// What a DStream carries: records that can be cloned, sent to another worker and serialized (Spark
+/// too ships records between executors), so that batches' partitions run on every worker.
+pub trait Data: Clone + Send + serde::Serialize + serde::de::DeserializeOwned + 'static {}
+impl<T: Clone + Send + serde::Serialize + serde::de::DeserializeOwned + 'static> Data for T {}
 
 /// What the stateful steps of a DStream (windows, `update_state_by_key`) keep across batches: data that
 /// can also be serialized, so that their state is checkpointed with the rest (Spark requires the same).
@@ -33,8 +34,8 @@ pub trait StateData: Data + Send + Sync + serde::Serialize + serde::de::Deserial
 impl<T: Data + Send + Sync + serde::Serialize + serde::de::DeserializeOwned> StateData for T {}
 
 /// A key of a keyed DStream: hashable as Spark hashes it, and comparable.
-pub trait Key: PartitionKey + Eq + Hash + Clone + 'static {}
-impl<T: PartitionKey + Eq + Hash + Clone + 'static> Key for T {}
+pub trait Key: PartitionKey + Eq + Hash + Data {}
+impl<T: PartitionKey + Eq + Hash + Data> Key for T {}
 
 /// A map from key to value that remembers the order keys were first inserted in.
 pub(crate) type OrderedMap<K, V> = IndexMap<K, V, FxBuildHasher>;
@@ -245,14 +246,10 @@ impl<T: Data> Rdd<T> {
     /// partition after the previous one's. An output partition holds its batches in input order.
     pub fn repartition(self, n: usize) -> Rdd<T> {
         assert!(n > 0, "repartition needs at least one partition");
-        let bound = i32::try_from(n).expect("repartition takes at most i32::MAX partitions");
         let mut out: Vec<Vec<T>> = (0..n).map(|_| Vec::new()).collect();
         for (index, part) in self.into_partitions().enumerate() {
-            let mut position = XorShiftRandom::new(index as i64).next_int(bound) as usize;
-            let mut records = part.into_iter().peekable();
-            while records.peek().is_some() {
-                position = (position + 1) % n;
-                out[position].extend(records.by_ref().take(REPARTITION_BATCH));
+            for (to, mut records) in deal(index, part, n).into_iter().enumerate() {
+                out[to].append(&mut records);
             }
         }
         Rdd::new(out)
@@ -337,6 +334,110 @@ impl<T: Data> Rdd<T> {
     }
 }
 
+/// Where [`Rdd::repartition`] sends the records of input partition `index`: its batches of
+/// [`REPARTITION_BATCH`] dealt out over `n` partitions, from the one after
+/// `XorShiftRandom(index).nextInt(n)`.
+pub(crate) fn deal<T>(index: usize, records: Vec<T>, n: usize) -> Vec<Vec<T>> {
+    let bound = i32::try_from(n).expect("repartition takes at most i32::MAX partitions");
+    let mut out: Vec<Vec<T>> = (0..n).map(|_| Vec::new()).collect();
+    let mut position = XorShiftRandom::new(index as i64).next_int(bound) as usize;
+    let mut records = records.into_iter().peekable();
+    while records.peek().is_some() {
+        position = (position + 1) % n;
+        out[position].extend(records.by_ref().take(REPARTITION_BATCH));
+    }
+    out
+}
+
+/// Keyed records spread over `n` partitions by key hash, in their order.
+pub(crate) fn by_key<K: Key, V>(records: Vec<(K, V)>, n: usize) -> Vec<Vec<(K, V)>> {
+    let mut parts: Vec<Vec<(K, V)>> = (0..n).map(|_| Vec::new()).collect();
+    for (k, v) in records {
+        parts[k.partition(n)].push((k, v));
+    }
+    parts
+}
+
+/// The values of each key folded with `f`, keys in first-seen order.
+pub(crate) fn reduce_values<K: Key, V>(
+    records: impl IntoIterator<Item = (K, V)>,
+    f: impl Fn(V, V) -> V,
+) -> Vec<(K, V)> {
+    group(records, Some, |acc: &mut Option<V>, v| {
+        *acc = acc.take().map(|a| f(a, v));
+    })
+    .into_iter()
+    .map(|(k, v)| (k, v.expect("a reduced value")))
+    .collect()
+}
+
+/// The values of each key, in order, keys in first-seen order.
+pub(crate) fn group_values<K: Key, V>(
+    records: impl IntoIterator<Item = (K, V)>,
+) -> Vec<(K, Vec<V>)> {
+    group(records, |v| vec![v], |acc, v| acc.push(v))
+        .into_iter()
+        .collect()
+}
+
+/// For each key, its values from the first batch (`Ok`) and from the second (`Err`), keys in
+/// first-seen order.
+#[allow(clippy::type_complexity)]
+pub(crate) fn cogroup_values<K: Key, V, W>(
+    records: impl IntoIterator<Item = (K, Result<V, W>)>,
+) -> Vec<(K, (Vec<V>, Vec<W>))> {
+    group(
+        records,
+        |first| {
+            let mut acc = (Vec::new(), Vec::new());
+            match first {
+                Ok(v) => acc.0.push(v),
+                Err(w) => acc.1.push(w),
+            }
+            acc
+        },
+        |acc, x| match x {
+            Ok(v) => acc.0.push(v),
+            Err(w) => acc.1.push(w),
+        },
+    )
+    .into_iter()
+    .collect()
+}
+
+/// A cogrouped key's joined pairs (an inner join).
+pub(crate) fn inner_pairs<K: Clone, V: Clone, W: Clone>(
+    (k, (vs, ws)): (K, (Vec<V>, Vec<W>)),
+) -> Vec<(K, (V, W))> {
+    let mut out = Vec::with_capacity(vs.len() * ws.len());
+    for v in &vs {
+        for w in &ws {
+            out.push((k.clone(), (v.clone(), w.clone())));
+        }
+    }
+    out
+}
+
+/// A cogrouped key's pairs in a full outer join.
+#[allow(clippy::type_complexity)]
+pub(crate) fn outer_pairs<K: Clone, V: Clone, W: Clone>(
+    (k, (vs, ws)): (K, (Vec<V>, Vec<W>)),
+) -> Vec<(K, (Option<V>, Option<W>))> {
+    let mut out = Vec::with_capacity(vs.len().max(1) * ws.len().max(1));
+    match (vs.is_empty(), ws.is_empty()) {
+        (false, true) => out.extend(vs.into_iter().map(|v| (k.clone(), (Some(v), None)))),
+        (true, false) => out.extend(ws.into_iter().map(|w| (k.clone(), (None, Some(w))))),
+        _ => {
+            for v in &vs {
+                for w in &ws {
+                    out.push((k.clone(), (Some(v.clone()), Some(w.clone()))));
+                }
+            }
+        }
+    }
+    out
+}
+
 /// Groups keyed records by key, keys in first-seen order, with `merge` folding each record into its
 /// key's accumulator (made by `new` from the first).
 pub(crate) fn group<K: Key, V, A>(
@@ -354,16 +455,6 @@ pub(crate) fn group<K: Key, V, A>(
         }
     }
     groups
-}
-
-/// [`group`], then the keys placed over `n` partitions in first-seen order.
-pub(crate) fn shuffle<K: Key, V, A>(
-    records: impl IntoIterator<Item = (K, V)>,
-    n: usize,
-    new: impl FnMut(V) -> A,
-    merge: impl FnMut(&mut A, V),
-) -> Vec<Vec<(K, A)>> {
-    place(group(records, new, merge), n)
 }
 
 /// The entries of an ordered map placed over `n` partitions by key hash, in the map's order.
@@ -397,29 +488,12 @@ impl<K: Key, V: Data> Rdd<(K, V)> {
 
     /// The values of each key folded with `f`, over `n` partitions.
     pub fn reduce_by_key(self, f: impl Fn(V, V) -> V, n: usize) -> Rdd<(K, V)> {
-        let parts = shuffle(self.into_records(), n, Some, |acc: &mut Option<V>, v| {
-            *acc = acc.take().map(|a| f(a, v));
-        });
-        Rdd::new(
-            parts
-                .into_iter()
-                .map(|p| {
-                    p.into_iter()
-                        .map(|(k, v)| (k, v.expect("a reduced value")))
-                        .collect()
-                })
-                .collect(),
-        )
+        Rdd::new(place(reduce_values(self.into_records(), f), n))
     }
 
     /// The values of each key, in order, over `n` partitions.
     pub fn group_by_key(self, n: usize) -> Rdd<(K, Vec<V>)> {
-        Rdd::new(shuffle(
-            self.into_records(),
-            n,
-            |v| vec![v],
-            |acc, v| acc.push(v),
-        ))
+        Rdd::new(place(group_values(self.into_records()), n))
     }
 
     /// For each key in either batch, its values here and its values in `other`, over `n` partitions.
@@ -429,36 +503,12 @@ impl<K: Key, V: Data> Rdd<(K, V)> {
             .into_records()
             .map(|(k, v)| (k, Ok(v)))
             .chain(other.into_records().map(|(k, w)| (k, Err(w))));
-        let parts = shuffle(
-            tagged,
-            n,
-            |first| {
-                let mut acc = (Vec::new(), Vec::new());
-                match first {
-                    Ok(v) => acc.0.push(v),
-                    Err(w) => acc.1.push(w),
-                }
-                acc
-            },
-            |acc, x| match x {
-                Ok(v) => acc.0.push(v),
-                Err(w) => acc.1.push(w),
-            },
-        );
-        Rdd::new(parts)
+        Rdd::new(place(cogroup_values(tagged), n))
     }
 
     /// Every pair of values of a key present in both batches.
     pub fn join<W: Data>(self, other: Rdd<(K, W)>, n: usize) -> Rdd<(K, (V, W))> {
-        self.cogroup(other, n).flat_map(|(k, (vs, ws))| {
-            let mut out = Vec::with_capacity(vs.len() * ws.len());
-            for v in &vs {
-                for w in &ws {
-                    out.push((k.clone(), (v.clone(), w.clone())));
-                }
-            }
-            out
-        })
+        self.cogroup(other, n).flat_map(inner_pairs)
     }
 
     /// [`Rdd::join`], plus `(v, None)` for keys only in this batch.
@@ -488,21 +538,7 @@ impl<K: Key, V: Data> Rdd<(K, V)> {
         other: Rdd<(K, W)>,
         n: usize,
     ) -> Rdd<(K, (Option<V>, Option<W>))> {
-        self.cogroup(other, n).flat_map(|(k, (vs, ws))| {
-            let mut out = Vec::with_capacity(vs.len().max(1) * ws.len().max(1));
-            match (vs.is_empty(), ws.is_empty()) {
-                (false, true) => out.extend(vs.into_iter().map(|v| (k.clone(), (Some(v), None)))),
-                (true, false) => out.extend(ws.into_iter().map(|w| (k.clone(), (None, Some(w))))),
-                _ => {
-                    for v in &vs {
-                        for w in &ws {
-                            out.push((k.clone(), (Some(v.clone()), Some(w.clone()))));
-                        }
-                    }
-                }
-            }
-            out
-        })
+        self.cogroup(other, n).flat_map(outer_pairs)
     }
 
     /// The records whose key is not in `other`, over as many partitions as both batches have.

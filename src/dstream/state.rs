@@ -1,9 +1,9 @@
 //! `update_state_by_key`: a state per key, updated every batch from the key's new values, and emitted
 //! whole every batch (keys absent from the batch too) for as long as the stream runs.
 
-use caudal_operators::epoch::EpochOps;
-
+use super::exchange::per_epoch;
 use super::rdd::{group, place, Key, OrderedMap, Rdd, StateData};
+use super::slice::Slice;
 use super::stream::DStream;
 
 impl<'s, K: Key + StateData, V: StateData> DStream<'s, (K, V)> {
@@ -23,14 +23,23 @@ impl<'s, K: Key + StateData, V: StateData> DStream<'s, (K, V)> {
         initial: Rdd<(K, S)>,
     ) -> DStream<'s, (K, S)> {
         let n = self.partitions;
+        let (worker, workers) = (self.graph.worker, self.graph.workers);
         // Keys in output order: the previous state's keys first, then new keys as first seen (the order
-        // PySpark's cogroup of state and batch gives).
-        let state: OrderedMap<K, S> = initial.into_records().collect();
-        let stream = self.stream.clone().per_epoch(
+        // PySpark's cogroup of state and batch gives). Each worker keeps the keys of its partitions.
+        let state: OrderedMap<K, S> = initial
+            .into_records()
+            .filter(|(k, _)| k.partition(n) % workers == worker)
+            .collect();
+        let shuffled = self.shuffle("ByKey", |records| records);
+        let stream = per_epoch(
+            shuffled.stream,
+            &self.graph,
             "UpdateStateByKey",
             state,
-            move |state, _batch, rdds: Vec<Rdd<(K, V)>>| {
-                let records = Rdd::union_all(rdds).into_records();
+            move |state, _batch, slices: Vec<Slice<(K, V)>>| {
+                let records = Slice::union_all(slices)
+                    .into_placed()
+                    .flat_map(|(_, records)| records);
                 let mut fresh: OrderedMap<K, Vec<V>> =
                     group(records, |v| vec![v], |acc, v| acc.push(v));
                 let mut next: OrderedMap<K, S> = OrderedMap::with_capacity_and_hasher(
@@ -54,7 +63,7 @@ impl<'s, K: Key + StateData, V: StateData> DStream<'s, (K, V)> {
                 }
                 *state = next;
                 let placed = place(state.iter().map(|(k, s)| (k.clone(), s.clone())), n);
-                Some(Rdd::new(placed))
+                Some(Slice::mine(placed, worker, workers))
             },
         );
         self.derive(stream)

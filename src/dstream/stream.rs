@@ -1,10 +1,12 @@
 //! [`DStream`]: a stream of batches, and the transformations that apply to each batch on its own.
 //!
-//! A DStream is a timely stream of [`Rdd`]s at batch epochs: one `Rdd` at epoch `i` if the stream has a
-//! batch at time `i` (a window off its slide has none). Narrow transformations (`map`, `filter`, ...) and
-//! per-batch shuffles (`reduce_by_key`, `count_by_value`, ...) act on each batch as it comes; binary
-//! ones (`union`, joins, `cogroup`, `transform_with`) pair the two streams' batches of the same epoch
-//! once both frontiers have passed it.
+//! A DStream is a timely stream of [`Slice`]s at batch epochs: at epoch `i`, if the stream has a batch
+//! at time `i` (a window off its slide has none), every worker has its slice of batch `i`, the
+//! partitions it holds. Operations on single partitions (`map`, `filter`, ...) work where the
+//! partitions are; per-batch shuffles (`reduce_by_key`, `count_by_value`, `repartition`, ...) move the
+//! records to the worker of their output partition ([`super::exchange`]); functions of a whole batch
+//! (`transform`) run on the first worker, which gathers it. Binary ones (`union`, joins, `cogroup`,
+//! `transform_with`) pair the two streams' batches of the same epoch once both frontiers have passed it.
 
 use std::rc::Rc;
 use std::time::Duration;
@@ -17,12 +19,14 @@ use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::StreamVec;
 
 use super::context::Graph;
-use super::rdd::{Data, Key, Rdd};
+use super::exchange::{self, Owner};
+use super::rdd::{self, Data, Key, Rdd};
+use super::slice::Slice;
 use super::time::{batch_of, BatchTime};
 
 /// A discretized stream: a batch per batch interval (or per slide, for windowed streams).
 pub struct DStream<'s, T: 'static> {
-    pub(crate) stream: StreamVec<'s, EventTime, Rdd<T>>,
+    pub(crate) stream: StreamVec<'s, EventTime, Slice<T>>,
     pub(crate) graph: Rc<Graph>,
     /// How many batch intervals apart this stream's batches are.
     pub(crate) slide: u64,
@@ -30,7 +34,7 @@ pub struct DStream<'s, T: 'static> {
     pub(crate) partitions: usize,
 }
 
-impl<T: 'static> Clone for DStream<'_, T> {
+impl<T: Data> Clone for DStream<'_, T> {
     fn clone(&self) -> Self {
         DStream {
             stream: self.stream.clone(),
@@ -43,7 +47,7 @@ impl<T: 'static> Clone for DStream<'_, T> {
 
 impl<'s, T: Data> DStream<'s, T> {
     pub(crate) fn new(
-        stream: StreamVec<'s, EventTime, Rdd<T>>,
+        stream: StreamVec<'s, EventTime, Slice<T>>,
         graph: Rc<Graph>,
         slide: u64,
     ) -> Self {
@@ -59,7 +63,7 @@ impl<'s, T: Data> DStream<'s, T> {
     /// A stream derived from this one, with the same slide and partitioning.
     pub(crate) fn derive<U: Data>(
         &self,
-        stream: StreamVec<'s, EventTime, Rdd<U>>,
+        stream: StreamVec<'s, EventTime, Slice<U>>,
     ) -> DStream<'s, U> {
         DStream {
             stream,
@@ -85,16 +89,82 @@ impl<'s, T: Data> DStream<'s, T> {
         Duration::from_millis(self.slide * self.graph.clock.interval_ms())
     }
 
-    /// `f(time, batch)` of every batch (Spark's `transform`, with the batch time).
+    /// `f` of the partitions each worker holds, where they are: `f` gives a partition per partition.
+    fn per_partition<U: Data>(
+        &self,
+        name: &str,
+        f: impl Fn(Rdd<T>) -> Rdd<U> + 'static,
+    ) -> DStream<'s, U> {
+        let stream = self
+            .stream
+            .clone()
+            .unary::<CapacityContainerBuilder<Vec<Slice<U>>>, _, _, _>(
+                Pipeline,
+                name,
+                move |_cap, _info| {
+                    move |input, output| {
+                        input.for_each(|cap, data| {
+                            output
+                                .session(&cap)
+                                .give_iterator(data.drain(..).map(|s| s.per_partition(&f)));
+                        });
+                    }
+                },
+            );
+        self.derive(stream)
+    }
+
+    /// The batches redistributed (see [`exchange::redistribute`]).
+    fn redistribute<M: Data, U: Data>(
+        &self,
+        name: &str,
+        owner: Owner,
+        total: impl Fn(usize) -> usize + 'static,
+        split: impl FnMut(usize, Vec<T>, usize, &mut dyn FnMut(usize, Vec<M>)) + 'static,
+        finish: impl FnMut(usize, Vec<M>) -> Vec<U> + 'static,
+    ) -> DStream<'s, U> {
+        let stream = exchange::redistribute(
+            self.stream.clone(),
+            &self.graph,
+            name,
+            owner,
+            total,
+            split,
+            finish,
+        );
+        self.derive(stream)
+    }
+
+    /// Every batch whole on the first worker (on other workers, a slice with no partition).
+    pub(crate) fn gathered(&self) -> StreamVec<'s, EventTime, Slice<T>> {
+        if self.graph.workers == 1 {
+            return self.stream.clone();
+        }
+        exchange::place(self.stream.clone(), &self.graph, "Gather", Owner::First)
+    }
+
+    /// Batches made whole on the first worker (and nowhere else), spread over the workers.
+    pub(crate) fn spread<U: Data>(
+        &self,
+        whole: StreamVec<'s, EventTime, Slice<U>>,
+    ) -> DStream<'s, U> {
+        if self.graph.workers == 1 {
+            return self.derive(whole);
+        }
+        self.derive(exchange::place(whole, &self.graph, "Spread", Owner::Spread))
+    }
+
+    /// `f(time, batch)` of every batch (Spark's `transform`, with the batch time); on several workers,
+    /// the first gathers the batch, applies `f` and spreads the result's partitions.
     pub fn transform_with_time<U: Data>(
         &self,
         f: impl Fn(BatchTime, Rdd<T>) -> Rdd<U> + 'static,
     ) -> DStream<'s, U> {
         let graph = self.graph.clone();
-        let stream = self
-            .stream
-            .clone()
-            .unary::<CapacityContainerBuilder<Vec<Rdd<U>>>, _, _, _>(
+        let leader = graph.worker == 0;
+        let whole = self
+            .gathered()
+            .unary::<CapacityContainerBuilder<Vec<Slice<U>>>, _, _, _>(
                 Pipeline,
                 "Transform",
                 move |_cap, _info| {
@@ -103,14 +173,14 @@ impl<'s, T: Data> DStream<'s, T> {
                             let batch = batch_of(*cap.least().expect("a message has a time"));
                             let time = graph.clock.time(batch);
                             let mut session = output.session(&cap);
-                            for rdd in data.drain(..) {
-                                session.give(f(time, rdd));
+                            for slice in data.drain(..).filter(|_| leader) {
+                                session.give(Slice::whole(f(time, slice.into_rdd())));
                             }
                         });
                     }
                 },
             );
-        self.derive(stream)
+        self.spread(whole)
     }
 
     /// `f` of every batch (Spark's `transform`): any batch-level operation of [`Rdd`].
@@ -120,7 +190,7 @@ impl<'s, T: Data> DStream<'s, T> {
 
     /// `f` of every record.
     pub fn map<U: Data>(&self, f: impl Fn(T) -> U + 'static) -> DStream<'s, U> {
-        self.transform(move |rdd| rdd.map(&f))
+        self.per_partition("Map", move |rdd| rdd.map(&f))
     }
 
     /// The records `f` gives for every record.
@@ -128,12 +198,12 @@ impl<'s, T: Data> DStream<'s, T> {
         &self,
         f: impl Fn(T) -> I + 'static,
     ) -> DStream<'s, U> {
-        self.transform(move |rdd| rdd.flat_map(&f))
+        self.per_partition("FlatMap", move |rdd| rdd.flat_map(&f))
     }
 
     /// The records for which `f` is true.
     pub fn filter(&self, f: impl Fn(&T) -> bool + 'static) -> DStream<'s, T> {
-        self.transform(move |rdd| rdd.filter(&f))
+        self.per_partition("Filter", move |rdd| rdd.filter(&f))
     }
 
     /// `f` of every partition.
@@ -141,30 +211,61 @@ impl<'s, T: Data> DStream<'s, T> {
         &self,
         f: impl Fn(Vec<T>) -> Vec<U> + 'static,
     ) -> DStream<'s, U> {
-        self.transform(move |rdd| rdd.map_partitions(&f))
+        self.per_partition("MapPartitions", move |rdd| rdd.map_partitions(&f))
     }
 
     /// Each partition as one record.
     pub fn glom(&self) -> DStream<'s, Vec<T>> {
-        self.transform(Rdd::glom)
+        self.per_partition("Glom", Rdd::glom)
     }
 
-    /// Every batch's records spread over `n` partitions.
+    /// Every batch's records spread over `n` partitions (as PySpark spreads them, see
+    /// [`Rdd::repartition`]).
     pub fn repartition(&self, n: usize) -> DStream<'s, T> {
         assert!(n > 0, "repartition needs at least one partition");
-        self.transform(move |rdd| rdd.repartition(n))
+        self.redistribute(
+            "Repartition",
+            Owner::Spread,
+            move |_| n,
+            |place, records, n, emit| {
+                for (to, records) in rdd::deal(place, records, n).into_iter().enumerate() {
+                    if !records.is_empty() {
+                        emit(to, records);
+                    }
+                }
+            },
+            |_, records| records,
+        )
     }
 
     /// Each batch's record count, as PySpark counts (see [`Rdd::count`]): one record, 0 for a batch of
     /// empty partitions, and no record for a batch with no partition at all (a socket or file stream's
     /// batch in which nothing arrived).
     pub fn count(&self) -> DStream<'s, u64> {
-        self.transform(|rdd| rdd.count())
+        self.redistribute(
+            "Count",
+            Owner::Spread,
+            |_| 1,
+            |_, records, _, emit| emit(0, vec![records.len() as u64]),
+            |_, counts| {
+                if counts.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![counts.into_iter().sum()]
+                }
+            },
+        )
     }
 
     /// Each batch's records folded with `f`, as a batch of one record (none for an empty batch).
     pub fn reduce(&self, f: impl Fn(T, T) -> T + 'static) -> DStream<'s, T> {
-        self.transform(move |rdd| rdd.reduce(&f))
+        self.redistribute(
+            "Reduce",
+            Owner::Spread,
+            |_| 1,
+            |_, records, _, emit| emit(0, records),
+            move |_, records| records.into_iter().reduce(&f).into_iter().collect(),
+        )
     }
 
     /// How many times each distinct record occurs in each batch.
@@ -172,8 +273,7 @@ impl<'s, T: Data> DStream<'s, T> {
     where
         T: Key,
     {
-        let n = self.partitions;
-        self.transform(move |rdd| rdd.count_by_value(n))
+        self.map(|x| (x, 1u64)).reduce_by_key(|a, b| a + b)
     }
 
     /// Each batch of this stream with the same epoch's batch of `other` by `f` (Spark's
@@ -183,18 +283,22 @@ impl<'s, T: Data> DStream<'s, T> {
         other: &DStream<'s, U>,
         f: impl Fn(Rdd<T>, Rdd<U>) -> Rdd<V> + 'static,
     ) -> DStream<'s, V> {
-        self.pair_with(other, "TransformWith", move |a, b| match (a, b) {
-            (Some(a), Some(b)) => Some(f(a, b)),
+        let leader = self.graph.worker == 0;
+        let a = self.derive(self.gathered());
+        let b = other.derive(other.gathered());
+        let whole = a.pair_with(&b, "TransformWith", move |a, b| match (a, b) {
+            (Some(a), Some(b)) if leader => Some(Slice::whole(f(a.into_rdd(), b.into_rdd()))),
             _ => None,
-        })
+        });
+        self.spread(whole.stream)
     }
 
-    /// Pairs this stream's batch with `other`'s of the same epoch, once both are complete.
+    /// Pairs this stream's slice with `other`'s of the same epoch, once both are complete.
     pub(crate) fn pair_with<U: Data, V: Data>(
         &self,
         other: &DStream<'s, U>,
         name: &str,
-        f: impl Fn(Option<Rdd<T>>, Option<Rdd<U>>) -> Option<Rdd<V>> + 'static,
+        f: impl Fn(Option<Slice<T>>, Option<Slice<U>>) -> Option<Slice<V>> + 'static,
     ) -> DStream<'s, V> {
         assert_eq!(
             self.slide, other.slide,
@@ -204,9 +308,9 @@ impl<'s, T: Data> DStream<'s, T> {
         let stream = self.stream.clone().pair_epochs(
             other.stream.clone(),
             name,
-            move |_batch, a: Vec<Rdd<T>>, b: Vec<Rdd<U>>| {
-                let a = (!a.is_empty()).then(|| Rdd::union_all(a));
-                let b = (!b.is_empty()).then(|| Rdd::union_all(b));
+            move |_batch, a: Vec<Slice<T>>, b: Vec<Slice<U>>| {
+                let a = (!a.is_empty()).then(|| Slice::union_all(a));
+                let b = (!b.is_empty()).then(|| Slice::union_all(b));
                 f(a, b)
             },
         );
@@ -225,7 +329,7 @@ impl<'s, T: Data> DStream<'s, T> {
 impl<'s, K: Key, V: Data> DStream<'s, (K, V)> {
     /// `f` of every value, keys unchanged.
     pub fn map_values<U: Data>(&self, f: impl Fn(V) -> U + 'static) -> DStream<'s, (K, U)> {
-        self.transform(move |rdd| rdd.map_values(&f))
+        self.per_partition("MapValues", move |rdd| rdd.map_values(&f))
     }
 
     /// The values `f` gives for every value, each with the value's key.
@@ -233,21 +337,46 @@ impl<'s, K: Key, V: Data> DStream<'s, (K, V)> {
         &self,
         f: impl Fn(V) -> I + 'static,
     ) -> DStream<'s, (K, U)> {
-        self.transform(move |rdd| {
+        self.per_partition("FlatMapValues", move |rdd| {
             rdd.flat_map(|(k, v)| f(v).into_iter().map(move |u| (k.clone(), u)))
         })
     }
 
+    /// Each batch's records moved to their key's partition of this stream's [`partitions`], in their
+    /// order, and `finish` of each partition's records.
+    ///
+    /// [`partitions`]: DStream::partitions
+    pub(crate) fn shuffle<U: Data>(
+        &self,
+        name: &str,
+        finish: impl Fn(Vec<(K, V)>) -> Vec<U> + 'static,
+    ) -> DStream<'s, U> {
+        let n = self.partitions;
+        self.redistribute(
+            name,
+            Owner::Spread,
+            move |_| n,
+            |_, records, n, emit| {
+                for (to, records) in rdd::by_key(records, n).into_iter().enumerate() {
+                    if !records.is_empty() {
+                        emit(to, records);
+                    }
+                }
+            },
+            move |_, records| finish(records),
+        )
+    }
+
     /// Each batch's values of every key folded with `f`.
     pub fn reduce_by_key(&self, f: impl Fn(V, V) -> V + 'static) -> DStream<'s, (K, V)> {
-        let n = self.partitions;
-        self.transform(move |rdd| rdd.reduce_by_key(&f, n))
+        self.shuffle("ReduceByKey", move |records| {
+            rdd::reduce_values(records, &f)
+        })
     }
 
     /// Each batch's values of every key, in order.
     pub fn group_by_key(&self) -> DStream<'s, (K, Vec<V>)> {
-        let n = self.partitions;
-        self.transform(move |rdd| rdd.group_by_key(n))
+        self.shuffle("GroupByKey", rdd::group_values)
     }
 
     /// For each key of either batch, its values in this batch and in `other`'s.
@@ -257,13 +386,19 @@ impl<'s, K: Key, V: Data> DStream<'s, (K, V)> {
         other: &DStream<'s, (K, W)>,
     ) -> DStream<'s, (K, (Vec<V>, Vec<W>))> {
         let n = self.partitions;
-        self.binary_keyed(other, "Cogroup", move |a, b| a.cogroup(b, n))
+        let tagged = self
+            .map_values(Ok::<V, W>)
+            .union(&other.map_values(Err::<V, W>));
+        let mut out = tagged
+            .partitions(n)
+            .shuffle("Cogroup", rdd::cogroup_values::<K, V, W>);
+        out.partitions = n;
+        out
     }
 
     /// Every pair of values of a key present in both batches.
     pub fn join<W: Data>(&self, other: &DStream<'s, (K, W)>) -> DStream<'s, (K, (V, W))> {
-        let n = self.partitions;
-        self.binary_keyed(other, "Join", move |a, b| a.join(b, n))
+        self.cogroup(other).flat_map(rdd::inner_pairs)
     }
 
     /// [`DStream::join`], plus `(v, None)` for keys only in this stream's batch.
@@ -271,8 +406,8 @@ impl<'s, K: Key, V: Data> DStream<'s, (K, V)> {
         &self,
         other: &DStream<'s, (K, W)>,
     ) -> DStream<'s, (K, (V, Option<W>))> {
-        let n = self.partitions;
-        self.binary_keyed(other, "LeftOuterJoin", move |a, b| a.left_outer_join(b, n))
+        self.full_outer_join(other)
+            .flat_map(|(k, (v, w))| v.map(|v| (k, (v, w))))
     }
 
     /// [`DStream::join`], plus `(None, w)` for keys only in `other`'s batch.
@@ -280,10 +415,8 @@ impl<'s, K: Key, V: Data> DStream<'s, (K, V)> {
         &self,
         other: &DStream<'s, (K, W)>,
     ) -> DStream<'s, (K, (Option<V>, W))> {
-        let n = self.partitions;
-        self.binary_keyed(other, "RightOuterJoin", move |a, b| {
-            a.right_outer_join(b, n)
-        })
+        self.full_outer_join(other)
+            .flat_map(|(k, (v, w))| w.map(|w| (k, (v, w))))
     }
 
     /// [`DStream::join`], plus `(v, None)` and `(None, w)` for keys in one batch only.
@@ -292,24 +425,6 @@ impl<'s, K: Key, V: Data> DStream<'s, (K, V)> {
         &self,
         other: &DStream<'s, (K, W)>,
     ) -> DStream<'s, (K, (Option<V>, Option<W>))> {
-        let n = self.partitions;
-        self.binary_keyed(other, "FullOuterJoin", move |a, b| a.full_outer_join(b, n))
-    }
-
-    /// A binary keyed operation on the batches of the same epoch; a stream with no batch at that epoch
-    /// counts as an empty batch, and nothing is produced if neither has one.
-    fn binary_keyed<W: Data, O: Data>(
-        &self,
-        other: &DStream<'s, (K, W)>,
-        name: &str,
-        f: impl Fn(Rdd<(K, V)>, Rdd<(K, W)>) -> Rdd<O> + 'static,
-    ) -> DStream<'s, O> {
-        self.pair_with(other, name, move |a, b| match (a, b) {
-            (None, None) => None,
-            (a, b) => Some(f(
-                a.unwrap_or_else(|| Rdd::new(Vec::new())),
-                b.unwrap_or_else(|| Rdd::new(Vec::new())),
-            )),
-        })
+        self.cogroup(other).flat_map(rdd::outer_pairs)
     }
 }

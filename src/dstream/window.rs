@@ -11,9 +11,9 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use caudal_operators::epoch::EpochOps;
-
-use super::rdd::{place, Data, Key, OrderedMap, Rdd, StateData};
+use super::exchange::per_epoch;
+use super::rdd::{place, Key, OrderedMap, StateData};
+use super::slice::Slice;
 use super::stream::DStream;
 use super::time::batch_of;
 
@@ -35,46 +35,32 @@ impl<'s, T: StateData> DStream<'s, T> {
         (length_ms / interval, slide_ms / interval)
     }
 
-    /// Applies `fire(batch, held)` at every slide, `held` being the batches of the last `length`
-    /// (oldest first), each as `prepare` made it when it came.
-    fn windowed<H: StateData, U: Data>(
-        &self,
-        length: Duration,
-        slide: Duration,
-        name: &str,
-        prepare: impl Fn(Rdd<T>) -> H + 'static,
-        mut fire: impl FnMut(u64, &VecDeque<(u64, H)>) -> Rdd<U> + 'static,
-    ) -> DStream<'s, U> {
-        let (length, slide) = self.window_batches(length, slide, name);
-        let held: VecDeque<(u64, H)> = VecDeque::new();
-        let stream =
-            self.stream
-                .clone()
-                .per_epoch(name, held, move |held, epoch, rdds: Vec<Rdd<T>>| {
-                    let batch = batch_of(epoch);
-                    held.push_back((batch, prepare(Rdd::union_all(rdds))));
-                    while held.front().is_some_and(|(b, _)| b + length <= batch) {
-                        held.pop_front();
-                    }
-                    (batch + 1).is_multiple_of(slide).then(|| fire(batch, held))
-                });
-        let mut out = self.derive(stream);
-        out.slide = slide;
-        out
-    }
-
-    /// Every `slide`, the union of the batches of the last `length`.
+    /// Every `slide`, the union of the batches of the last `length` (each worker's slices of them).
     ///
     /// # Panics
     /// If `length` or `slide` is not a positive multiple of this stream's slide.
     pub fn window(&self, length: Duration, slide: Duration) -> DStream<'s, T> {
-        self.windowed(
-            length,
-            slide,
+        let (length, slide) = self.window_batches(length, slide, "window");
+        let held: VecDeque<(u64, Slice<T>)> = VecDeque::new();
+        let stream = per_epoch(
+            self.stream.clone(),
+            &self.graph,
             "Window",
-            |rdd| rdd,
-            |_, held| Rdd::union_all(held.iter().map(|(_, rdd)| rdd.clone())),
-        )
+            held,
+            move |held, epoch, slices: Vec<Slice<T>>| {
+                let batch = batch_of(epoch);
+                held.push_back((batch, Slice::union_all(slices)));
+                while held.front().is_some_and(|(b, _)| b + length <= batch) {
+                    held.pop_front();
+                }
+                (batch + 1)
+                    .is_multiple_of(slide)
+                    .then(|| Slice::union_all(held.iter().map(|(_, slice)| slice.clone())))
+            },
+        );
+        let mut out = self.derive(stream);
+        out.slide = slide;
+        out
     }
 
     /// Every `slide`, the number of records in the last `length` (through an inverse, as Spark counts:
@@ -139,18 +125,12 @@ impl<'s, K: Key + StateData, V: StateData> DStream<'s, (K, V)> {
         length: Duration,
         slide: Duration,
     ) -> DStream<'s, (K, V)> {
-        let n = self.partitions;
+        // Each batch reduced when it comes, and the window's reductions reduced again.
         let f = std::rc::Rc::new(f);
         let g = f.clone();
-        self.windowed(
-            length,
-            slide,
-            "ReduceByKeyAndWindow",
-            move |rdd| rdd.reduce_by_key(&*g, n),
-            move |_, held| {
-                Rdd::union_all(held.iter().map(|(_, rdd)| rdd.clone())).reduce_by_key(&*f, n)
-            },
-        )
+        self.reduce_by_key(move |a, b| g(a, b))
+            .window(length, slide)
+            .reduce_by_key(move |a, b| f(a, b))
     }
 
     /// Every `slide`, the values of each key in the last `length` folded with `f`, kept up to date
@@ -167,10 +147,15 @@ impl<'s, K: Key + StateData, V: StateData> DStream<'s, (K, V)> {
     ) -> DStream<'s, (K, V)> {
         let (length, slide) = self.window_batches(length, slide, "reduce_by_key_and_window");
         let n = self.partitions;
-        let stream = self.stream.clone().per_epoch(
+        let (worker, workers) = (self.graph.worker, self.graph.workers);
+        // Each worker keeps the keys of its partitions.
+        let shuffled = self.shuffle("ByKey", |records| records);
+        let stream = per_epoch(
+            shuffled.stream,
+            &self.graph,
             "ReduceByKeyAndWindow",
             InverseWindow::<K, V>::default(),
-            move |window, epoch, rdds: Vec<Rdd<(K, V)>>| {
+            move |window, epoch, slices: Vec<Slice<(K, V)>>| {
                 let batch = batch_of(epoch);
                 let InverseWindow {
                     pending,
@@ -178,8 +163,10 @@ impl<'s, K: Key + StateData, V: StateData> DStream<'s, (K, V)> {
                     state,
                 } = window;
                 let mut reduced = OrderedMap::default();
-                for (k, v) in Rdd::union_all(rdds).into_records() {
-                    merge(&mut reduced, k, v, &f);
+                for (_, records) in Slice::union_all(slices).into_placed() {
+                    for (k, v) in records {
+                        merge(&mut reduced, k, v, &f);
+                    }
                 }
                 pending.push_back((batch, reduced));
                 if !(batch + 1).is_multiple_of(slide) {
@@ -220,7 +207,7 @@ impl<'s, K: Key + StateData, V: StateData> DStream<'s, (K, V)> {
                         .map(|(k, v)| (k.clone(), Some(v.clone())))
                         .collect();
                 }
-                Some(Rdd::new(placed))
+                Some(Slice::mine(placed, worker, workers))
             },
         );
         let mut out = self.derive(stream);

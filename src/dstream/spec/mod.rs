@@ -27,6 +27,7 @@ use super::output::pprint_text;
 use super::rdd::Rdd;
 use super::value::{json_array, json_string, Value};
 use super::{RddQueue, StreamingContext};
+use crate::config::Cluster;
 use plan::{build, plan, Errors, Planned};
 
 /// What can go wrong with a spec.
@@ -278,9 +279,47 @@ pub fn validate(spec: &Spec) -> Result<(), String> {
 
 /// Runs a spec on the manual clock: one output per batch, empty batches included.
 pub fn run(spec: &Spec) -> Result<Vec<BatchOutput>, SpecError> {
+    run_on(spec, 1)
+}
+
+/// [`run`] on `workers` timely workers, the batches' partitions spread over them (see
+/// [`StreamingContext::workers`]); the outputs are those of one worker.
+pub fn run_on(spec: &Spec, workers: usize) -> Result<Vec<BatchOutput>, SpecError> {
+    run_with(
+        spec,
+        &Parallel {
+            workers,
+            cluster: None,
+        },
+    )
+}
+
+/// Where a spec runs: worker threads, and the processes of a cluster.
+#[derive(Clone, Debug)]
+pub struct Parallel {
+    /// Worker threads in this process.
+    pub workers: usize,
+    /// The cluster this process is part of, if any.
+    pub cluster: Option<Cluster>,
+}
+
+impl Parallel {
+    /// Whether this process gets the outputs (the only process, or the first of a cluster).
+    pub fn prints(&self) -> bool {
+        self.cluster.as_ref().is_none_or(|c| c.process == 0)
+    }
+}
+
+/// [`run`] on the workers and processes of `parallel`. In a cluster, the first process returns the
+/// outputs and the others an empty list once the first has finished.
+pub fn run_with(spec: &Spec, parallel: &Parallel) -> Result<Vec<BatchOutput>, SpecError> {
     let checked = check(spec).map_err(SpecError::Invalid)?;
     let interval_ms = checked.interval_ms;
-    let ssc = StreamingContext::manual(Duration::from_millis(interval_ms));
+    let mut ssc =
+        StreamingContext::manual(Duration::from_millis(interval_ms)).workers(parallel.workers);
+    if let Some(cluster) = &parallel.cluster {
+        ssc = ssc.cluster(cluster.clone());
+    }
     type Collected = BTreeMap<u64, (Vec<Vec<Value>>, Option<String>)>;
     let collected: Arc<Mutex<Collected>> = Arc::default();
     let errors = Errors::default();
@@ -294,18 +333,20 @@ pub fn run(spec: &Spec) -> Result<Vec<BatchOutput>, SpecError> {
         pprint,
         ..
     } = checked;
-    ssc.start(move |ssc| {
-        let first: RddQueue<Value> = input.into_iter().collect();
+    // One queue per input, shared by the workers (the first takes the batches).
+    let first: RddQueue<Value> = input.into_iter().collect();
+    let second_queue: Option<RddQueue<Value>> = input2.map(|input2| input2.into_iter().collect());
+    ssc.start_parallel(move |ssc| {
         let mut stream = ssc.queue_stream(&first);
-        let second = input2.map(|input2| {
-            let queue: RddQueue<Value> = input2.into_iter().collect();
-            pipeline2.iter().fold(ssc.queue_stream(&queue), |s, stage| {
+        let second = second_queue.as_ref().map(|queue| {
+            pipeline2.iter().fold(ssc.queue_stream(queue), |s, stage| {
                 build(stage, s, None, &errs, interval_ms)
             })
         });
         for stage in &pipeline {
             stream = build(stage, stream, second.as_ref(), &errs, interval_ms);
         }
+        let out = out.clone();
         stream.foreach_rdd(move |time, rdd| {
             let text = pprint.map(|n| pprint_text(time, true, n, rdd));
             let parts = rdd.partitions().map(|p| p.to_vec()).collect();
@@ -321,6 +362,9 @@ pub fn run(spec: &Spec) -> Result<Vec<BatchOutput>, SpecError> {
         return Err(SpecError::Run(e));
     }
     ran.map_err(|e| SpecError::Run(e.to_string()))?;
+    if !parallel.prints() {
+        return Ok(Vec::new());
+    }
     let mut collected = collected.lock().unwrap_or_else(|e| e.into_inner());
     Ok((0..batches)
         .map(|batch| {
