@@ -970,11 +970,9 @@ struct Terminated {
 impl Drop for Terminated {
     fn drop(&mut self) {
         let panicked = std::thread::panicking();
-        if panicked {
-            self.control.crashed.store(true, Ordering::Release);
-            self.control.wake_inputs();
-        }
         let local_first = self.local_first;
+        // The failure is recorded before the other workers are told to stop, so that whoever waits
+        // sees it rather than a plain stop.
         self.control.update(|s| {
             s.terminated |= local_first || panicked;
             if panicked {
@@ -982,5 +980,9 @@ impl Drop for Terminated {
                     .get_or_insert_with(|| "a worker panicked (see the message above)".into());
             }
         });
+        if panicked {
+            self.control.crashed.store(true, Ordering::Release);
+            self.control.wake_inputs();
+        }
     }
 }

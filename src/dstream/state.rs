@@ -30,7 +30,7 @@ impl<'s, K: Key + StateData, V: StateData> DStream<'s, (K, V)> {
             .into_records()
             .filter(|(k, _)| k.partition(n) % workers == worker)
             .collect();
-        let shuffled = self.shuffle("ByKey", |records| records);
+        let shuffled = self.by_key();
         let stream = per_epoch(
             shuffled.stream,
             &self.graph,

@@ -367,6 +367,15 @@ impl<'s, K: Key, V: Data> DStream<'s, (K, V)> {
         )
     }
 
+    /// Each batch's records on the worker of their key's partition (on one worker, as they are: the
+    /// keyed state that follows keeps each partition's keys in the order they came either way).
+    pub(crate) fn by_key(&self) -> DStream<'s, (K, V)> {
+        if self.graph.workers == 1 {
+            return self.clone();
+        }
+        self.shuffle("ByKey", |records| records)
+    }
+
     /// Each batch's values of every key folded with `f`.
     pub fn reduce_by_key(&self, f: impl Fn(V, V) -> V + 'static) -> DStream<'s, (K, V)> {
         self.shuffle("ReduceByKey", move |records| {

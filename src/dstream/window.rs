@@ -149,7 +149,7 @@ impl<'s, K: Key + StateData, V: StateData> DStream<'s, (K, V)> {
         let n = self.partitions;
         let (worker, workers) = (self.graph.worker, self.graph.workers);
         // Each worker keeps the keys of its partitions.
-        let shuffled = self.shuffle("ByKey", |records| records);
+        let shuffled = self.by_key();
         let stream = per_epoch(
             shuffled.stream,
             &self.graph,
