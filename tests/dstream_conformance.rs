@@ -54,19 +54,28 @@ fn the_lecture_examples_match_spark_batch_for_batch() {
 fn the_command_prints_the_recorded_lines_and_checks_them() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/conformance/dstream-lecture");
     let spec = dir.join("lecture_b_update_state_max.json");
-    let out = Command::new(env!("CARGO_BIN_EXE_caudal"))
-        .args(["dstream", spec.to_str().unwrap()])
+    for workers in ["1", "3"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_caudal"))
+            .args(["dstream", "--workers", workers, spec.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            String::from_utf8(out.stdout).unwrap(),
+            std::fs::read_to_string(spec.with_extension("jsonl")).unwrap(),
+            "on {workers} workers"
+        );
+    }
+    let zero = Command::new(env!("CARGO_BIN_EXE_caudal"))
+        .args(["dstream", "--workers", "0", spec.to_str().unwrap()])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(
-        String::from_utf8(out.stdout).unwrap(),
-        std::fs::read_to_string(spec.with_extension("jsonl")).unwrap()
-    );
+    assert!(!zero.status.success());
+    assert!(String::from_utf8_lossy(&zero.stderr).contains("--workers"));
     let check = Command::new(env!("CARGO_BIN_EXE_caudal"))
         .args(["dstream", "--check"])
         .args(

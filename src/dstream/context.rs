@@ -1,10 +1,11 @@
 //! The streaming context: the batch interval, the clock, and the worker that runs the batches.
 //!
 //! A DStream program is a function that, given the context's [`Streams`], creates input streams,
-//! transforms them and registers output operations. [`StreamingContext::start`] builds it once on a
-//! timely worker (a thread of its own) and runs a batch per interval: batch `i` is timely epoch `i`, and
-//! an output operation of batch `i` runs once the frontier has passed epoch `i` everywhere, in the order
-//! the output operations were registered. The manual clock runs batches only when told to
+//! transforms them and registers output operations. [`StreamingContext::start`] builds it on a timely
+//! worker (a thread of its own; [`StreamingContext::start_parallel`] on each of several) and runs a
+//! batch per interval: batch `i` is timely epoch `i`, and an output operation of batch `i` runs on the
+//! first worker once the frontier has passed epoch `i` everywhere, in the order the output operations
+//! were registered. The manual clock runs batches only when told to
 //! ([`StreamingContext::advance`]), which makes runs deterministic; the system clock runs batch `i` at
 //! `zero + (i + 1) × interval`, `zero` being the start rounded down to the interval, as Spark does.
 

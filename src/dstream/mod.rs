@@ -5,10 +5,13 @@
 //! [`Streams::text_file_stream`], [`Streams::union`]), transformations on [`DStream`]s (`map`,
 //! `reduce_by_key`, `window`, `update_state_by_key`, joins, ...) and output operations (`pprint`,
 //! `foreach_rdd`, `save_as_text_files`). The program is a closure given to
-//! [`StreamingContext::start`]; it runs on a timely worker where **batch `i` is timely epoch `i`**: an
-//! input stream emits its batch `i` (an [`Rdd`] of partitions) at epoch `i` when the clock says so, each
-//! operation reacts to a batch (windows and state once the frontier has passed it, in batch order), and
-//! output operations run once the frontier has passed the batch, in registration order.
+//! [`StreamingContext::start`] (or, on several workers, [`StreamingContext::start_parallel`]); it runs
+//! on timely workers where **batch `i` is timely epoch `i`**: an input stream emits its batch `i` (an
+//! [`Rdd`] of partitions, spread over the workers) at epoch `i` when the clock says so, each operation
+//! reacts to a batch (windows and state once the frontier has passed it, in batch order), and output
+//! operations run on the first worker once the frontier has passed the batch, in registration order.
+//! On any number of workers and processes the results are those of one worker, partition for
+//! partition.
 //!
 //! Semantics are Spark's (see `tests/conformance/dstream-spec.md`), down to partitions and `pprint`'s text: keyed results are
 //! placed by PySpark's hash, windows fire at multiples of their slide, `reduce_by_key_and_window` with an

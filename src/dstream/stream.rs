@@ -1,10 +1,10 @@
 //! [`DStream`]: a stream of batches, and the transformations that apply to each batch on its own.
 //!
-//! A DStream is a timely stream of [`Slice`]s at batch epochs: at epoch `i`, if the stream has a batch
+//! A DStream is a timely stream of `Slice`s at batch epochs: at epoch `i`, if the stream has a batch
 //! at time `i` (a window off its slide has none), every worker has its slice of batch `i`, the
 //! partitions it holds. Operations on single partitions (`map`, `filter`, ...) work where the
 //! partitions are; per-batch shuffles (`reduce_by_key`, `count_by_value`, `repartition`, ...) move the
-//! records to the worker of their output partition ([`super::exchange`]); functions of a whole batch
+//! records to the worker of their output partition (`exchange.rs`); functions of a whole batch
 //! (`transform`) run on the first worker, which gathers it. Binary ones (`union`, joins, `cogroup`,
 //! `transform_with`) pair the two streams' batches of the same epoch once both frontiers have passed it.
 
