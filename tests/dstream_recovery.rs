@@ -155,3 +155,104 @@ fn queue_streams_cannot_be_checkpointed_as_in_spark() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// One output's batch: (output, batch, partitions).
+type Output = (&'static str, u64, Vec<Vec<(String, u64)>>);
+
+/// What the outputs gave.
+type Outputs = Arc<Mutex<Vec<Output>>>;
+
+/// Running word counts and windowed counts (with an inverse) over the files of `input`, on the
+/// context's workers.
+fn start_keyed_program(ssc: &StreamingContext, input: &Path, outputs: &Outputs) {
+    let (input, outputs) = (input.to_path_buf(), outputs.clone());
+    ssc.start_parallel(move |ssc| {
+        let pairs = ssc
+            .text_file_stream(input.clone())
+            .flat_map(|line| line.split(' ').map(String::from).collect::<Vec<_>>())
+            .map(|word| (word, 1u64));
+        let record = |name: &'static str| {
+            let outputs = outputs.clone();
+            move |time: caudal::dstream::BatchTime, rdd: &caudal::dstream::Rdd<(String, u64)>| {
+                let parts = rdd.partitions().map(|p| p.to_vec()).collect();
+                outputs.lock().unwrap().push((name, time.batch, parts));
+            }
+        };
+        pairs
+            .update_state_by_key(|new: Vec<u64>, old: Option<u64>| {
+                Some(old.unwrap_or(0) + new.iter().sum::<u64>())
+            })
+            .foreach_rdd(record("state"));
+        pairs
+            .partitions(3)
+            .reduce_by_key_and_window_inverse(
+                |a, b| a + b,
+                |a, b| a - b,
+                Duration::from_secs(3),
+                Duration::from_secs(1),
+                None,
+            )
+            .foreach_rdd(record("window"));
+    })
+    .unwrap();
+}
+
+/// The keyed program on `workers` workers, stopped after two batches and resumed from its checkpoint
+/// for three more: two files before the first run, one before the second.
+fn stopped_and_resumed(name: &str, workers: usize) -> Vec<Output> {
+    let dir = scratch(name);
+    let (input, checkpoints) = (dir.join("input"), dir.join("checkpoints"));
+    std::fs::create_dir_all(&input).unwrap();
+    add_file(&input, "a.txt", "x y x w\nv x\n");
+    add_file(&input, "b.txt", "x z\ny y u\n");
+    let outputs: Outputs = Arc::default();
+    let make = move || StreamingContext::manual(Duration::from_secs(1)).workers(workers);
+    let ssc = StreamingContext::get_or_create(&checkpoints, make).unwrap();
+    start_keyed_program(&ssc, &input, &outputs);
+    ssc.advance(2).unwrap();
+    ssc.stop(true).unwrap();
+    drop(ssc);
+    add_file(&input, "c.txt", "w w q\nx\n");
+    let ssc = StreamingContext::get_or_create(&checkpoints, || panic!("resumed")).unwrap();
+    assert_eq!(ssc.resumes_at_batch(), Some(2));
+    start_keyed_program(&ssc, &input, &outputs);
+    ssc.advance(3).unwrap();
+    ssc.stop(true).unwrap();
+    if workers > 1 {
+        // Resumed on one worker instead: refused, with the reason.
+        let one = StreamingContext::get_or_create(&checkpoints, || panic!("resumed"))
+            .unwrap()
+            .workers(1);
+        let refused = one.start_parallel(|ssc| {
+            ssc.text_file_stream("unused").pprint(1);
+        });
+        let why = format!("{workers} workers");
+        assert!(
+            refused
+                .as_ref()
+                .is_err_and(|e| e.to_string().contains(&why)),
+            "{refused:?}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+    let mut all = outputs.lock().unwrap().clone();
+    all.sort_by_key(|(name, batch, _)| (*name, *batch));
+    all
+}
+
+#[test]
+fn a_program_on_three_workers_resumes_from_its_checkpoint_as_on_one() {
+    let one = stopped_and_resumed("workers-one", 1);
+    assert_eq!(one.len(), 10, "5 batches of each output: {one:?}");
+    // The window spans the restart: batch 2's window still holds batch 0's words.
+    let window_2 = &one
+        .iter()
+        .find(|(n, b, _)| *n == "window" && *b == 2)
+        .unwrap()
+        .2;
+    assert!(
+        window_2.iter().flatten().any(|(w, n)| w == "x" && *n == 5),
+        "{window_2:?}"
+    );
+    assert_eq!(stopped_and_resumed("workers-three", 3), one);
+}

@@ -276,21 +276,27 @@ fn a_panic_on_one_worker_fails_the_run_instead_of_leaving_the_others_waiting() {
 }
 
 #[test]
-fn several_workers_need_a_program_built_on_each_and_no_checkpoint_yet() {
+fn several_workers_need_a_program_built_on_each_and_several_processes_no_checkpoint_yet() {
     let ssc = StreamingContext::manual(Duration::from_secs(1)).workers(2);
     let queue: RddQueue<i64> = RddQueue::new();
     let err = ssc
         .start(move |ssc| ssc.queue_stream(&queue).pprint(1))
         .unwrap_err();
     assert!(err.to_string().contains("start_parallel"), "{err}");
-    let dir =
-        std::env::temp_dir().join(format!("caudal-dstream-workers-cp-{}", std::process::id()));
-    let mut ssc = StreamingContext::manual(Duration::from_secs(1)).workers(2);
+    let dir = std::env::temp_dir().join(format!("caudal-dstream-workers-cp-{}", std::process::id()));
+    let mut ssc = StreamingContext::manual(Duration::from_secs(1))
+        .workers(2)
+        .cluster(caudal::config::Cluster {
+            processes: 2,
+            process: 0,
+            hostfile: None,
+            connect_timeout: Duration::from_secs(1),
+        });
     ssc.checkpoint(&dir);
     let queue: RddQueue<i64> = RddQueue::new();
     let err = ssc
         .start_parallel(move |ssc| ssc.queue_stream(&queue).pprint(1))
         .unwrap_err();
-    assert!(err.to_string().contains("one worker"), "{err}");
+    assert!(err.to_string().contains("several processes"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }

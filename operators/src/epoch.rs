@@ -58,6 +58,15 @@ pub trait EpochOps<'scope, D: 'static> {
         O: Clone + 'static,
         F: FnMut(&mut S, EventTime, Vec<D>) -> Option<O> + 'static;
 
+    /// [`EpochOps::per_epoch`] on every worker for the data it has: each worker keeps its own state
+    /// (checkpointed with the worker's other operators) and nothing moves between workers.
+    fn per_epoch_here<S, O, F>(self, name: &str, init: S, f: F) -> StreamVec<'scope, EventTime, O>
+    where
+        D: ExchangeData,
+        S: Serialize + DeserializeOwned + 'static,
+        O: Clone + 'static,
+        F: FnMut(&mut S, EventTime, Vec<D>) -> Option<O> + 'static;
+
     /// Calls `f(time, data, other_data)` once for every time at which either stream carried data, in
     /// increasing time order, once both frontiers have passed that time; what `f` returns is emitted at
     /// that time.
@@ -87,8 +96,9 @@ struct PerEpoch<S, F> {
     f: F,
 }
 
-impl<D, S, O, F> KeyedOperator<(), D> for PerEpoch<S, F>
+impl<K, D, S, O, F> KeyedOperator<K, D> for PerEpoch<S, F>
 where
+    K: std::hash::Hash + Eq + Clone + 'static,
     D: Serialize + DeserializeOwned + 'static,
     S: Serialize + DeserializeOwned + 'static,
     O: 'static,
@@ -98,24 +108,24 @@ where
     type Out = O;
     fn on_record(
         &mut self,
-        _: (),
+        key: K,
         data: D,
         time: EventTime,
-        ctx: &mut Context<'_, (), D, Self::State, O>,
+        ctx: &mut Context<'_, K, D, Self::State, O>,
     ) {
-        let epochs = ctx.states.get_or_insert_with((), || EpochState {
+        let epochs = ctx.states.get_or_insert_with(key.clone(), || EpochState {
             state: None,
             pending: BTreeMap::new(),
         });
         epochs.pending.entry(time).or_default().push(data);
-        ctx.timers.set((), Timer::EventTime(time));
+        ctx.timers.set(key, Timer::EventTime(time));
     }
 
-    fn on_timer(&mut self, _: (), timer: Timer, ctx: &mut Context<'_, (), D, Self::State, O>) {
+    fn on_timer(&mut self, key: K, timer: Timer, ctx: &mut Context<'_, K, D, Self::State, O>) {
         let Timer::EventTime(time) = timer else {
             return;
         };
-        let Some(epochs) = ctx.states.get_mut(&()) else {
+        let Some(epochs) = ctx.states.get_mut(&key) else {
             return;
         };
         // Every record of an epoch set the same timer: the first to fire takes the epoch.
@@ -140,29 +150,22 @@ impl<'scope, D: 'static> EpochOps<'scope, D> for StreamVec<'scope, EventTime, D>
         O: Clone + 'static,
         F: FnMut(&mut S, EventTime, Vec<D>) -> Option<O> + 'static,
     {
-        // Each record with its epoch as its event time, under the one key.
-        let keyed = self.unary::<CapacityContainerBuilder<Vec<Event<((), D)>>>, _, _, _>(
-            Pipeline,
-            "Epochs",
-            |_cap, _info| {
-                |input, output| {
-                    input.for_each(|cap, data| {
-                        let time = *cap.least().expect("a message has a time");
-                        output
-                            .session(&cap)
-                            .give_iterator(data.drain(..).map(|d| Event::new(time, ((), d))));
-                    });
-                }
-            },
-        );
-        let (out, _late) = EventStream::new(keyed).keyed_operator(
-            name,
-            PerEpoch {
-                init: Some(init),
-                f,
-            },
-        );
-        out.inner.map(|e| e.data)
+        keyed_epochs(self, (), name, init, f)
+    }
+
+    fn per_epoch_here<S, O, F>(self, name: &str, init: S, f: F) -> StreamVec<'scope, EventTime, O>
+    where
+        D: ExchangeData,
+        S: Serialize + DeserializeOwned + 'static,
+        O: Clone + 'static,
+        F: FnMut(&mut S, EventTime, Vec<D>) -> Option<O> + 'static,
+    {
+        // A key that the shell routes to this very worker.
+        let (index, peers) = (self.scope().index(), self.scope().peers() as u64);
+        let key = (0u64..)
+            .find(|k| (crate::hash::route(k) % peers) as usize == index)
+            .expect("some key routes to every worker");
+        keyed_epochs(self, key, name, init, f)
     }
 
     fn pair_epochs<E, O, F>(
@@ -214,6 +217,46 @@ impl<'scope, D: 'static> EpochOps<'scope, D> for StreamVec<'scope, EventTime, D>
             },
         )
     }
+}
+
+/// [`EpochOps::per_epoch`] on the keyed shell, every record under `key`.
+fn keyed_epochs<'scope, K, D, S, O, F>(
+    stream: StreamVec<'scope, EventTime, D>,
+    key: K,
+    name: &str,
+    init: S,
+    f: F,
+) -> StreamVec<'scope, EventTime, O>
+where
+    K: ExchangeData + std::hash::Hash + Eq + Clone,
+    D: ExchangeData,
+    S: Serialize + DeserializeOwned + 'static,
+    O: Clone + 'static,
+    F: FnMut(&mut S, EventTime, Vec<D>) -> Option<O> + 'static,
+{
+    // Each record with its epoch as its event time, under the one key.
+    let keyed = stream.unary::<CapacityContainerBuilder<Vec<Event<(K, D)>>>, _, _, _>(
+        Pipeline,
+        "Epochs",
+        move |_cap, _info| {
+            move |input, output| {
+                input.for_each(|cap, data| {
+                    let time = *cap.least().expect("a message has a time");
+                    output
+                        .session(&cap)
+                        .give_iterator(data.drain(..).map(|d| Event::new(time, (key.clone(), d))));
+                });
+            }
+        },
+    );
+    let (out, _late) = EventStream::new(keyed).keyed_operator(
+        name,
+        PerEpoch {
+            init: Some(init),
+            f,
+        },
+    );
+    out.inner.map(|e| e.data)
 }
 
 #[cfg(test)]

@@ -2,10 +2,11 @@
 //! so that [`StreamingContext::get_or_create`](super::StreamingContext::get_or_create) can bring a
 //! program back after a crash, as Spark's metadata and state checkpoints do.
 //!
-//! A checkpoint is taken on the context's worker after a batch, when every batch the input streams
-//! have emitted is complete (its output operations have run): then every operator's state reflects
-//! exactly the batches before the next one, nothing is in flight, and the inputs' offsets are where
-//! that next batch starts. It holds the next batch's index, the context's settings (interval, clock,
+//! A checkpoint is taken by the context's first worker after a batch, when every batch the input
+//! streams have emitted is complete (its output operations have run): then every operator's state
+//! reflects exactly the batches before the next one, nothing is in flight, and the inputs' offsets are
+//! where that next batch starts. On several workers, the first holds the next batch back until every
+//! worker has handed it a snapshot of its operators, taken at that same point. It holds the next batch's index, the context's settings (interval, clock,
 //! partitions), each input's offset, and every stateful operator's state (`update_state_by_key`,
 //! windows, `reduce_by_key_and_window`; they run on the keyed-operator shell, whose registry
 //! snapshots them). One file per checkpoint, `batch-NNNNNNNNNN.ckpt`, in the checksummed, versioned
@@ -45,8 +46,9 @@ pub(crate) struct DStreamCheckpoint {
     /// The position of each input whose offset does not say it all (a Kafka stream's next offset per
     /// partition), by the input's name.
     pub positions: BTreeMap<String, Vec<u8>>,
-    /// Every stateful operator's state.
-    pub state: WorkerSnapshot,
+    /// Every stateful operator's state, one snapshot per worker (a program resumes on as many
+    /// workers as it had).
+    pub states: Vec<WorkerSnapshot>,
 }
 
 /// A DStream program's checkpoint directory.

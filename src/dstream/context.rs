@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use caudal_operators::shell::StateRegistry;
+use caudal_operators::shell::{StateRegistry, WorkerSnapshot};
 use caudal_operators::time::wall_clock_ms;
 use caudal_operators::EventTime;
 use timely::dataflow::operators::probe::Handle as ProbeHandle;
@@ -89,6 +89,11 @@ struct ControlState {
     /// Batches whose output operations have all run.
     completed: u64,
     terminated: bool,
+    /// The batch a checkpoint is being taken before, while the first worker collects the workers'
+    /// snapshots.
+    snapshot_round: Option<u64>,
+    /// The snapshots handed in for that round, by worker.
+    snapshots: BTreeMap<usize, WorkerSnapshot>,
     error: Option<String>,
 }
 
@@ -281,7 +286,7 @@ impl Graph {
                 .filter(|input| !input.position.borrow().is_empty())
                 .map(|input| (input.name.clone(), input.position.borrow().clone()))
                 .collect(),
-            state: StateRegistry::current().snapshot(),
+            states: self.snapshots(next)?,
         };
         recovery
             .store
@@ -291,6 +296,42 @@ impl Graph {
             input.checkpointed.set(checkpoint.inputs[&input.name]);
         }
         Ok(())
+    }
+
+    /// Every worker's snapshot taken before batch `next` (this one's and, on several workers, the
+    /// others', which the batch is held back for: this worker's input cannot emit it meanwhile).
+    fn snapshots(&self, next: u64) -> Result<Vec<WorkerSnapshot>, String> {
+        let mine = StateRegistry::current().snapshot();
+        if self.workers == 1 {
+            return Ok(vec![mine]);
+        }
+        self.control.update(|s| {
+            s.snapshot_round = Some(next);
+            s.snapshots.clear();
+            s.snapshots.insert(self.worker, mine);
+        });
+        self.control.wake_inputs();
+        let workers = self.workers;
+        let mut state = self
+            .control
+            .wait_until(None, |s| s.snapshots.len() == workers || s.error.is_some());
+        state.snapshot_round = None;
+        if let Some(e) = &state.error {
+            return Err(format!("checkpoint before batch {next} not taken: {e}"));
+        }
+        Ok(std::mem::take(&mut state.snapshots).into_values().collect())
+    }
+
+    /// On a worker other than the first: hands in a snapshot if a checkpoint round is waiting for one.
+    fn answer_snapshot(&self) {
+        let mut state = self.control.lock();
+        if state.snapshot_round.is_some() && !state.snapshots.contains_key(&self.worker) {
+            state
+                .snapshots
+                .insert(self.worker, StateRegistry::current().snapshot());
+            drop(state);
+            self.control.changed.notify_all();
+        }
     }
 
     /// Runs (or, when stopping at once, drops) the output work of every batch the probe has passed;
@@ -453,8 +494,9 @@ impl StreamingContext {
 
     /// The context of the checkpoint in `directory`, if there is one, to run the same program again
     /// from where it was; otherwise `create()`'s, checkpointing into `directory` (Spark's
-    /// `StreamingContext.getOrCreate`). A resumed context keeps the checkpoint's batch interval, clock
-    /// and partitions; its program is the one given to [`StreamingContext::start`], which must build
+    /// `StreamingContext.getOrCreate`). A resumed context keeps the checkpoint's batch interval, clock,
+    /// partitions and number of workers (each worker resumes its own state); its program is the one
+    /// given to [`StreamingContext::start`] (or `start_parallel`), which must build
     /// the same streams as the checkpointed one (a checkpoint that does not fit is refused, with its
     /// file named). A damaged checkpoint is an error that names the file.
     pub fn get_or_create(
@@ -480,6 +522,7 @@ impl StreamingContext {
         };
         ssc.utc = checkpoint.utc;
         ssc.default_partitions = checkpoint.default_partitions;
+        ssc.workers = checkpoint.states.len().max(1);
         ssc.checkpoint_dir = Some(directory);
         ssc.restored = Some((file, checkpoint));
         Ok(ssc)
@@ -622,12 +665,12 @@ impl StreamingContext {
         if guards.is_some() {
             return Err(DStreamError::AlreadyStarted);
         }
-        let processes = self.cluster.as_ref().map_or(1, |c| c.processes);
-        if self.workers * processes > 1 && self.checkpoint_dir.is_some() {
-            return Err(DStreamError::Checkpoint(format!(
-                "a program on {} workers cannot be checkpointed yet: checkpoint it on one worker",
-                self.workers * processes
-            )));
+        if self.cluster.is_some() && self.checkpoint_dir.is_some() {
+            return Err(DStreamError::Checkpoint(
+                "a program on several processes cannot be checkpointed yet: checkpoint it on the \
+                 workers of one process"
+                    .into(),
+            ));
         }
         if self.write_ahead_log && self.checkpoint_dir.is_none() {
             return Err(DStreamError::Checkpoint(
@@ -706,10 +749,10 @@ impl StreamingContext {
                 generated: Cell::new(first),
                 first_batch: first,
                 inputs_made: Cell::new(0),
-                recovery: store
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .take()
+                // The first worker reads the inputs and writes the checkpoints.
+                recovery: leader
+                    .then(|| store.lock().unwrap_or_else(|e| e.into_inner()).take())
+                    .flatten()
                     .map(|store| Recovery {
                         store,
                         write_ahead_log,
@@ -726,8 +769,19 @@ impl StreamingContext {
                 outputs: Cell::new(0),
                 jobs: RefCell::default(),
             });
-            if let Some((_, cp)) = &restored {
-                StateRegistry::current().restore_from(cp.state.clone());
+            if let Some((file, cp)) = &restored {
+                match cp.states.get(worker.index()) {
+                    Some(state) if cp.states.len() == worker.peers() => {
+                        StateRegistry::current().restore_from(state.clone())
+                    }
+                    _ => control.fail(format!(
+                        "checkpoint {} was taken on {} workers; resume it on as many (this run has \
+                         {})",
+                        file.display(),
+                        cp.states.len(),
+                        worker.peers()
+                    )),
+                }
             }
             worker.dataflow::<EventTime, _, _>(|scope| {
                 let mut streams = Streams {
@@ -766,7 +820,16 @@ impl StreamingContext {
                     break;
                 }
                 if !leader {
+                    graph.answer_snapshot();
                     if !alive {
+                        // The first worker may still take a last checkpoint: stay to answer it.
+                        while !control.lock().terminated && !control.crashed.load(Ordering::Acquire)
+                        {
+                            graph.answer_snapshot();
+                            drop(control.wait_until(Some(Duration::from_millis(10)), |s| {
+                                s.terminated || s.snapshot_round.is_some()
+                            }));
+                        }
                         break;
                     }
                     continue;

@@ -224,15 +224,13 @@ pub(crate) fn place<'s, T: Data>(
 }
 
 /// `f` of every epoch's data on this worker, in epoch order, once the frontier has passed the epoch,
-/// with state kept from one epoch to the next. On one worker, the state is checkpointed with the
-/// program's (the keyed shell's per-epoch operator); on several, each worker keeps its own and the
-/// program is not checkpointed.
+/// with state kept from one epoch to the next and checkpointed with the worker's other operators.
 pub(crate) fn per_epoch<'s, D, S, O>(
     stream: StreamVec<'s, EventTime, D>,
     graph: &Graph,
     name: &str,
     init: S,
-    mut f: impl FnMut(&mut S, EventTime, Vec<D>) -> Option<O> + 'static,
+    f: impl FnMut(&mut S, EventTime, Vec<D>) -> Option<O> + 'static,
 ) -> StreamVec<'s, EventTime, O>
 where
     D: timely::ExchangeData,
@@ -241,34 +239,8 @@ where
 {
     use caudal_operators::epoch::EpochOps;
     if graph.workers == 1 {
-        return stream.per_epoch(name, init, f);
+        stream.per_epoch(name, init, f)
+    } else {
+        stream.per_epoch_here(name, init, f)
     }
-    stream.unary_frontier::<CapacityContainerBuilder<Vec<O>>, _, _, _>(
-        Pipeline,
-        name,
-        move |_cap, _info| {
-            let mut state = init;
-            let mut stash: BTreeMap<EventTime, (Capability<EventTime>, Vec<D>)> = BTreeMap::new();
-            move |(input, frontier), output| {
-                let port = output.output_index();
-                input.for_each(|cap, data| {
-                    let time = *cap.least().expect("a message has a time");
-                    stash
-                        .entry(time)
-                        .or_insert_with(|| (cap.delayed(&time, port), Vec::new()))
-                        .1
-                        .append(data);
-                });
-                while let Some(entry) = stash.first_entry() {
-                    if frontier.less_equal(entry.key()) {
-                        break;
-                    }
-                    let (time, (cap, data)) = entry.remove_entry();
-                    if let Some(out) = f(&mut state, time, data) {
-                        output.session(&cap).give(out);
-                    }
-                }
-            }
-        },
-    )
 }
