@@ -32,7 +32,7 @@ fn main() {
         positional.get(2),
     ) else {
         eprintln!(
-            "usage: dstream_recoverable_word_count HOST PORT CHECKPOINT_DIR [--wal] [--interval MS]"
+            "usage: dstream_recoverable_word_count HOST PORT CHECKPOINT_DIR [--wal] [--interval MS] [--workers N]"
         );
         std::process::exit(2);
     };
@@ -43,11 +43,19 @@ fn main() {
         .and_then(|ms| ms.parse().ok())
         .map_or(Duration::from_secs(1), Duration::from_millis);
     let wal = args.iter().any(|a| a == "--wal");
+    let workers = args
+        .iter()
+        .position(|a| a == "--workers")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|n| n.parse().ok())
+        .filter(|&n: &usize| n > 0)
+        .unwrap_or(1);
 
     let checkpoint_dir = dir.to_string();
     let ssc = StreamingContext::get_or_create(dir.as_str(), || {
         eprintln!("Creating new context");
-        let mut ssc = StreamingContext::new(interval);
+        // A resumed context keeps the checkpoint's number of workers.
+        let mut ssc = StreamingContext::new(interval).workers(workers);
         ssc.checkpoint(&checkpoint_dir);
         ssc
     })
@@ -60,7 +68,8 @@ fn main() {
         eprintln!("Recovering from checkpoint in {dir}: batch {batch} is next");
     }
     let host = host.to_string();
-    ssc.start(move |ssc| {
+    // Built on each worker: the socket is read on the first, the words counted on all.
+    ssc.start_parallel(move |ssc| {
         ssc.socket_text_stream(&host, port)
             .flat_map(|line| {
                 line.split(' ')

@@ -86,11 +86,25 @@ fn last_checkpoint(dir: &Path) -> Option<u64> {
 
 #[test]
 fn recoverable_word_count_killed_and_restarted_goes_on_counting() {
+    killed_and_restarted_goes_on_counting(1);
+}
+
+#[test]
+fn recoverable_word_count_on_three_workers_killed_and_restarted_goes_on_counting() {
+    killed_and_restarted_goes_on_counting(3);
+}
+
+/// Runs the example on `workers` workers, kills it (SIGKILL) once it has counted the first words and
+/// checkpointed them, and runs it again: the counts go on.
+fn killed_and_restarted_goes_on_counting(workers: usize) {
     use std::io::{Read, Write};
     use std::sync::{Arc, Mutex};
     use std::time::{Duration, Instant};
 
-    let dir = std::env::temp_dir().join(format!("caudal-recoverable-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!(
+        "caudal-recoverable-{}-{workers}",
+        std::process::id()
+    ));
     let _ = std::fs::remove_dir_all(&dir);
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port().to_string();
@@ -109,7 +123,13 @@ fn recoverable_word_count_killed_and_restarted_goes_on_counting() {
         let mut child = Command::new(example("dstream_recoverable_word_count"))
             .args(["127.0.0.1", &port])
             .arg(&dir)
-            .args(["--wal", "--interval", "100"])
+            .args([
+                "--wal",
+                "--interval",
+                "100",
+                "--workers",
+                &workers.to_string(),
+            ])
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()

@@ -283,7 +283,8 @@ fn several_workers_need_a_program_built_on_each_and_several_processes_no_checkpo
         .start(move |ssc| ssc.queue_stream(&queue).pprint(1))
         .unwrap_err();
     assert!(err.to_string().contains("start_parallel"), "{err}");
-    let dir = std::env::temp_dir().join(format!("caudal-dstream-workers-cp-{}", std::process::id()));
+    let dir =
+        std::env::temp_dir().join(format!("caudal-dstream-workers-cp-{}", std::process::id()));
     let mut ssc = StreamingContext::manual(Duration::from_secs(1))
         .workers(2)
         .cluster(caudal::config::Cluster {
