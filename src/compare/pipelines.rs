@@ -40,15 +40,52 @@ pub fn event_ms(seq: u64, rate: f64, disorder_ms: u64) -> i64 {
 /// arrival moved the watermark past a window ending at `end`, from whose intended send time the window
 /// result's latency is measured. Event times follow the generator's [`EventTimeline`].
 pub fn closing_seq(end: i64, rate: f64) -> u64 {
-    let time = |seq: u64| event_ms(seq, rate, 0);
-    let mut seq = (end.max(0) as f64 * rate / 1000.0) as u64;
-    while time(seq) < end {
-        seq += 1;
+    let estimate = (end.max(0) as f64 * rate / 1000.0) as u64;
+    first_reaching(end, estimate, |seq| event_ms(seq, rate, 0))
+}
+
+/// The first `seq` whose `time(seq)` reaches `at`, for a `time` that does not decrease with `seq`,
+/// searched outwards from `estimate` (steps that double, then bisection): a handful of evaluations
+/// when the estimate is close, about 2·log2 of its error otherwise.
+pub fn first_reaching(at: i64, estimate: u64, time: impl Fn(u64) -> i64) -> u64 {
+    // Bracket the answer in (lo, hi], with time(lo) < at <= time(hi).
+    let (mut lo, mut hi);
+    let mut step = 1u64;
+    if time(estimate) >= at {
+        hi = estimate;
+        loop {
+            if hi == 0 {
+                return 0;
+            }
+            let probe = hi.saturating_sub(step);
+            if time(probe) < at {
+                lo = probe;
+                break;
+            }
+            hi = probe;
+            step = step.saturating_mul(2);
+        }
+    } else {
+        lo = estimate;
+        loop {
+            let probe = lo.saturating_add(step);
+            if time(probe) >= at {
+                hi = probe;
+                break;
+            }
+            lo = probe;
+            step = step.saturating_mul(2);
+        }
     }
-    while seq > 0 && time(seq - 1) >= end {
-        seq -= 1;
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if time(mid) < at {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
     }
-    seq
+    hi
 }
 
 /// [`closing_seq`] in a stream whose event times are moved back by up to `disorder_ms`: the first
@@ -211,6 +248,32 @@ pub fn lab_pipeline(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        #[test]
+        fn first_reaching_finds_what_a_scan_finds_from_any_estimate(
+            steps in proptest::collection::vec(0i64..4, 1..200),
+            at in -3i64..400,
+            estimate in 0u64..400,
+        ) {
+            // Non-decreasing times with plateaus; past the end they keep growing.
+            let times: Vec<i64> = steps
+                .iter()
+                .scan(0i64, |t, s| {
+                    *t += s;
+                    Some(*t)
+                })
+                .collect();
+            let last = *times.last().unwrap();
+            let n = times.len() as u64;
+            let time = |seq: u64| match times.get(seq as usize) {
+                Some(t) => *t,
+                None => last + (seq - n + 1) as i64,
+            };
+            let scanned = (0u64..).find(|&seq| time(seq) >= at).unwrap();
+            proptest::prop_assert_eq!(first_reaching(at, estimate, time), scanned);
+        }
+    }
 
     #[test]
     fn closing_seq_is_the_first_record_at_or_after_the_end() {
