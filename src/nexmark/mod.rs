@@ -122,6 +122,23 @@ impl Query {
         }
     }
 
+    /// What the query computes, in a line (the table above).
+    pub fn what(self) -> &'static str {
+        match self {
+            Query::Q0 => "pass-through of the bids",
+            Query::Q1 => "bids with prices converted to euros (× 0.908)",
+            Query::Q2 => "bids on every 123rd auction",
+            Query::Q3 => "sellers in OR, ID or CA of auctions in category 10 (incremental join)",
+            Query::Q4 => "average winning price per category",
+            Query::Q5 => "auctions with the most bids, 10 s windows every 2 s",
+            Query::Q6 => "average winning price of each seller's last 10 auctions",
+            Query::Q7 => "highest bids of each 10 s window",
+            Query::Q8 => "people who opened an auction in the 10 s window they joined",
+            Query::Q11 => "bids per bidder session, gap 10 s",
+            Query::Q12 => "bids per bidder per 10 s of processing time",
+        }
+    }
+
     /// Builds the query on `events`; its results, each as an [`Output`].
     pub fn build<'s>(self, events: EventStream<'s, NexmarkEvent>) -> EventStream<'s, Output> {
         match self {
