@@ -380,6 +380,14 @@ pub(crate) fn group_values<K: Key, V>(
         .collect()
 }
 
+/// Groups of keys with values, some keys in several, merged: keys in first-seen order, each key's
+/// values in order.
+pub(crate) fn merge_groups<K: Key, V>(groups: Vec<(K, Vec<V>)>) -> Vec<(K, Vec<V>)> {
+    group(groups, |vs| vs, |acc, mut vs| acc.append(&mut vs))
+        .into_iter()
+        .collect()
+}
+
 /// For each key, its values from the first batch (`Ok`) and from the second (`Err`), keys in
 /// first-seen order.
 #[allow(clippy::type_complexity)]

@@ -342,14 +342,18 @@ impl<'s, K: Key, V: Data> DStream<'s, (K, V)> {
         })
     }
 
-    /// Each batch's records moved to their key's partition of this stream's [`partitions`], in their
-    /// order, and `finish` of each partition's records.
+    /// Each batch's records moved to their key's partition of this stream's [`partitions`], and
+    /// `finish` of each partition's keys with their values: keys in the order they were first seen
+    /// and values in their order, going through the input partitions in order (PySpark's order).
+    ///
+    /// Each input partition is grouped by key where it is, so that a key's partition (Spark's hash,
+    /// costly for strings) is worked out once per key, not once per record.
     ///
     /// [`partitions`]: DStream::partitions
     pub(crate) fn shuffle<U: Data>(
         &self,
         name: &str,
-        finish: impl Fn(Vec<(K, V)>) -> Vec<U> + 'static,
+        finish: impl Fn(Vec<(K, Vec<V>)>) -> Vec<U> + 'static,
     ) -> DStream<'s, U> {
         let n = self.partitions;
         self.redistribute(
@@ -357,13 +361,14 @@ impl<'s, K: Key, V: Data> DStream<'s, (K, V)> {
             Owner::Spread,
             move |_| n,
             |_, records, n, emit| {
-                for (to, records) in rdd::by_key(records, n).into_iter().enumerate() {
-                    if !records.is_empty() {
-                        emit(to, records);
+                let groups = rdd::group_values(records);
+                for (to, groups) in rdd::by_key(groups, n).into_iter().enumerate() {
+                    if !groups.is_empty() {
+                        emit(to, groups);
                     }
                 }
             },
-            move |_, records| finish(records),
+            move |_, groups| finish(rdd::merge_groups(groups)),
         )
     }
 
@@ -373,19 +378,27 @@ impl<'s, K: Key, V: Data> DStream<'s, (K, V)> {
         if self.graph.workers == 1 {
             return self.clone();
         }
-        self.shuffle("ByKey", |records| records)
+        self.shuffle("ByKey", |groups| {
+            groups
+                .into_iter()
+                .flat_map(|(k, vs)| vs.into_iter().map(move |v| (k.clone(), v)))
+                .collect()
+        })
     }
 
     /// Each batch's values of every key folded with `f`.
     pub fn reduce_by_key(&self, f: impl Fn(V, V) -> V + 'static) -> DStream<'s, (K, V)> {
-        self.shuffle("ReduceByKey", move |records| {
-            rdd::reduce_values(records, &f)
+        self.shuffle("ReduceByKey", move |groups| {
+            groups
+                .into_iter()
+                .map(|(k, vs)| (k, vs.into_iter().reduce(&f).expect("a key has a value")))
+                .collect()
         })
     }
 
     /// Each batch's values of every key, in order.
     pub fn group_by_key(&self) -> DStream<'s, (K, Vec<V>)> {
-        self.shuffle("GroupByKey", rdd::group_values)
+        self.shuffle("GroupByKey", |groups| groups)
     }
 
     /// For each key of either batch, its values in this batch and in `other`'s.
@@ -398,9 +411,21 @@ impl<'s, K: Key, V: Data> DStream<'s, (K, V)> {
         let tagged = self
             .map_values(Ok::<V, W>)
             .union(&other.map_values(Err::<V, W>));
-        let mut out = tagged
-            .partitions(n)
-            .shuffle("Cogroup", rdd::cogroup_values::<K, V, W>);
+        let mut out = tagged.partitions(n).shuffle("Cogroup", |groups| {
+            groups
+                .into_iter()
+                .map(|(k, tagged)| {
+                    let mut both = (Vec::new(), Vec::new());
+                    for x in tagged {
+                        match x {
+                            Ok(v) => both.0.push(v),
+                            Err(w) => both.1.push(w),
+                        }
+                    }
+                    (k, both)
+                })
+                .collect()
+        });
         out.partitions = n;
         out
     }
