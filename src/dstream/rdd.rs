@@ -349,15 +349,6 @@ pub(crate) fn deal<T>(index: usize, records: Vec<T>, n: usize) -> Vec<Vec<T>> {
     out
 }
 
-/// Keyed records spread over `n` partitions by key hash, in their order.
-pub(crate) fn by_key<K: Key, V>(records: Vec<(K, V)>, n: usize) -> Vec<Vec<(K, V)>> {
-    let mut parts: Vec<Vec<(K, V)>> = (0..n).map(|_| Vec::new()).collect();
-    for (k, v) in records {
-        parts[k.partition(n)].push((k, v));
-    }
-    parts
-}
-
 /// The values of each key folded with `f`, keys in first-seen order.
 pub(crate) fn reduce_values<K: Key, V>(
     records: impl IntoIterator<Item = (K, V)>,
@@ -376,14 +367,6 @@ pub(crate) fn group_values<K: Key, V>(
     records: impl IntoIterator<Item = (K, V)>,
 ) -> Vec<(K, Vec<V>)> {
     group(records, |v| vec![v], |acc, v| acc.push(v))
-        .into_iter()
-        .collect()
-}
-
-/// Groups of keys with values, some keys in several, merged: keys in first-seen order, each key's
-/// values in order.
-pub(crate) fn merge_groups<K: Key, V>(groups: Vec<(K, Vec<V>)>) -> Vec<(K, Vec<V>)> {
-    group(groups, |vs| vs, |acc, mut vs| acc.append(&mut vs))
         .into_iter()
         .collect()
 }

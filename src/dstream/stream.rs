@@ -342,33 +342,56 @@ impl<'s, K: Key, V: Data> DStream<'s, (K, V)> {
         })
     }
 
-    /// Each batch's records moved to their key's partition of this stream's [`partitions`], and
-    /// `finish` of each partition's keys with their values: keys in the order they were first seen
-    /// and values in their order, going through the input partitions in order (PySpark's order).
-    ///
-    /// Each input partition is grouped by key where it is, so that a key's partition (Spark's hash,
-    /// costly for strings) is worked out once per key, not once per record.
+    /// Each batch's records moved to their key's partition of this stream's [`partitions`], combined
+    /// as Spark's `combineByKey` combines them: in each input partition, where it is, a key's first
+    /// value starts its combiner (`create`) and the others are folded in (`merge_value`), in order; the
+    /// combiners of a key from the input partitions are then merged in input-partition order
+    /// (`merge_combiners`), and `finish` makes each output partition from its keys, in the order they
+    /// were first seen going through the input partitions in order (PySpark's order). A key's partition
+    /// (Spark's hash, costly for strings) is thus worked out once per key and input partition, not once
+    /// per record.
     ///
     /// [`partitions`]: DStream::partitions
-    pub(crate) fn shuffle<U: Data>(
+    pub(crate) fn combine_by_key<A: Data, U: Data>(
         &self,
         name: &str,
-        finish: impl Fn(Vec<(K, Vec<V>)>) -> Vec<U> + 'static,
+        create: impl Fn(V) -> A + 'static,
+        merge_value: impl Fn(&mut A, V) + 'static,
+        merge_combiners: impl Fn(&mut A, A) + 'static,
+        finish: impl Fn(Vec<(K, A)>) -> Vec<U> + 'static,
     ) -> DStream<'s, U> {
         let n = self.partitions;
         self.redistribute(
             name,
             Owner::Spread,
             move |_| n,
-            |_, records, n, emit| {
-                let groups = rdd::group_values(records);
-                for (to, groups) in rdd::by_key(groups, n).into_iter().enumerate() {
-                    if !groups.is_empty() {
-                        emit(to, groups);
+            move |_, records, n, emit| {
+                let combined = rdd::group(records, &create, &merge_value);
+                for (to, part) in rdd::place(combined, n).into_iter().enumerate() {
+                    if !part.is_empty() {
+                        emit(to, part);
                     }
                 }
             },
-            move |_, groups| finish(rdd::merge_groups(groups)),
+            move |_, combiners| {
+                let merged = rdd::group(combiners, |a| a, &merge_combiners);
+                finish(merged.into_iter().collect())
+            },
+        )
+    }
+
+    /// Each batch's keys with their values in order (see [`DStream::combine_by_key`]).
+    fn shuffle<U: Data>(
+        &self,
+        name: &str,
+        finish: impl Fn(Vec<(K, Vec<V>)>) -> Vec<U> + 'static,
+    ) -> DStream<'s, U> {
+        self.combine_by_key(
+            name,
+            |v| vec![v],
+            |vs, v| vs.push(v),
+            |vs, mut more| vs.append(&mut more),
+            finish,
         )
     }
 
@@ -388,12 +411,22 @@ impl<'s, K: Key, V: Data> DStream<'s, (K, V)> {
 
     /// Each batch's values of every key folded with `f`.
     pub fn reduce_by_key(&self, f: impl Fn(V, V) -> V + 'static) -> DStream<'s, (K, V)> {
-        self.shuffle("ReduceByKey", move |groups| {
-            groups
-                .into_iter()
-                .map(|(k, vs)| (k, vs.into_iter().reduce(&f).expect("a key has a value")))
-                .collect()
-        })
+        // Folded where the records are, then across partitions, as PySpark's reduceByKey does (the
+        // same fold on any number of workers).
+        let f = Rc::new(f);
+        let g = f.clone();
+        self.combine_by_key(
+            "ReduceByKey",
+            |v| Some(v),
+            move |acc: &mut Option<V>, v| *acc = acc.take().map(|a| f(a, v)),
+            move |acc: &mut Option<V>, other| *acc = acc.take().zip(other).map(|(a, b)| g(a, b)),
+            |reduced| {
+                reduced
+                    .into_iter()
+                    .map(|(k, v)| (k, v.expect("a key has a value")))
+                    .collect()
+            },
+        )
     }
 
     /// Each batch's values of every key, in order.
