@@ -8,12 +8,21 @@
 // of event time (the generator runs as fast as Flink takes its events when TPS is above that). Prints
 // one JSON line: the query, the events, the job's wall time and the JVM's CPU time over it (every
 // thread: the task, the generator, timers, the JIT and GC), and Flink's version.
+//
+//   java ... CaudalNexmark QUERIES_DIR --events EVENTS TPS
+//
+// Prints instead the suite's events themselves: `SELECT * FROM datagen` (the same table and connector
+// options as the queries read), collected to the driver, one JSON line per event with the fields of
+// its kind and its time as ms since the epoch (`scripts/nexmark-events-vs-flink.sh` compares them with
+// the Rust generator's).
 
 import java.lang.management.ManagementFactory;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
+import java.time.LocalDateTime;
+import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -22,11 +31,13 @@ import org.apache.flink.runtime.util.EnvironmentInformation;
 import org.apache.flink.table.api.EnvironmentSettings;
 import org.apache.flink.table.api.TableEnvironment;
 import org.apache.flink.table.api.TableResult;
+import org.apache.flink.types.Row;
+import org.apache.flink.util.CloseableIterator;
 
 public class CaudalNexmark {
     public static void main(String[] args) throws Exception {
         if (args.length != 4) {
-            System.err.println("usage: CaudalNexmark QUERIES_DIR QUERY EVENTS TPS");
+            System.err.println("usage: CaudalNexmark QUERIES_DIR (QUERY | --events) EVENTS TPS");
             System.exit(2);
         }
         Path dir = Paths.get(args[0]);
@@ -39,6 +50,11 @@ public class CaudalNexmark {
         conf.setString("table.exec.source.idle-timeout", "0");
         TableEnvironment env = TableEnvironment.create(
                 EnvironmentSettings.newInstance().inStreamingMode().withConfiguration(conf).build());
+
+        if (query.equals("--events")) {
+            printEvents(env, dir, events, tps);
+            System.exit(0);
+        }
 
         List<String> statements = new ArrayList<>();
         statements.addAll(statements(dir.resolve("ddl_gen.sql"), tps, events));
@@ -70,6 +86,57 @@ public class CaudalNexmark {
                 "{\"query\":\"%s\",\"events\":%d,\"wall_s\":%.3f,\"cpu_s\":%.3f,\"flink\":\"%s\"}%n",
                 query, events, wall, cpu, EnvironmentInformation.getVersion());
         System.exit(0);
+    }
+
+    /// The datagen table's events, in the order the connector makes them, as JSON lines.
+    static void printEvents(TableEnvironment env, Path dir, long events, long tps) throws Exception {
+        for (String statement : statements(dir.resolve("ddl_gen.sql"), tps, events)) {
+            env.executeSql(statement);
+        }
+        StringBuilder out = new StringBuilder();
+        try (CloseableIterator<Row> rows =
+                env.executeSql("SELECT event_type, person, auction, bid, `dateTime` FROM datagen").collect()) {
+            while (rows.hasNext()) {
+                Row row = rows.next();
+                int type = (Integer) row.getField(0);
+                Row e = (Row) row.getField(1 + type);
+                out.setLength(0);
+                if (type == 0) {
+                    out.append("{\"person\":{\"id\":").append(e.getField(0))
+                            .append(",\"name\":").append(json(e.getField(1)))
+                            .append(",\"email\":").append(json(e.getField(2)))
+                            .append(",\"credit_card\":").append(json(e.getField(3)))
+                            .append(",\"city\":").append(json(e.getField(4)))
+                            .append(",\"state\":").append(json(e.getField(5)))
+                            .append(",\"date_time\":").append(ms(e.getField(6)));
+                } else if (type == 1) {
+                    out.append("{\"auction\":{\"id\":").append(e.getField(0))
+                            .append(",\"item_name\":").append(json(e.getField(1)))
+                            .append(",\"initial_bid\":").append(e.getField(3))
+                            .append(",\"reserve\":").append(e.getField(4))
+                            .append(",\"date_time\":").append(ms(e.getField(5)))
+                            .append(",\"expires\":").append(ms(e.getField(6)))
+                            .append(",\"seller\":").append(e.getField(7))
+                            .append(",\"category\":").append(e.getField(8));
+                } else {
+                    out.append("{\"bid\":{\"auction\":").append(e.getField(0))
+                            .append(",\"bidder\":").append(e.getField(1))
+                            .append(",\"price\":").append(e.getField(2))
+                            .append(",\"channel\":").append(json(e.getField(3)))
+                            .append(",\"date_time\":").append(ms(e.getField(5)));
+                }
+                out.append("}}");
+                System.out.println(out);
+            }
+        }
+    }
+
+    static long ms(Object time) {
+        return ((LocalDateTime) time).toInstant(ZoneOffset.UTC).toEpochMilli();
+    }
+
+    static String json(Object text) {
+        return "\"" + String.valueOf(text).replace("\\", "\\\\").replace("\"", "\\\"") + "\"";
     }
 
     /// The statements of a suite file, its placeholders filled in, comments dropped.
