@@ -12,6 +12,9 @@
 #   (schema and 4 s watermark unchanged), builds the suite's views and runs each query's SELECT
 #   unchanged, printing its rows.
 #
+# NEXMARK_OUT_OF_ORDER=N shuffles the events in groups of N, and CAUDAL_WATERMARK_DELAY_MS=4000 gives
+# Caudal Flink's watermark, 4 s behind (see examples/nexmark_flink_results.rs).
+#
 # Results are compared as multisets. Flink's rows are its changelog applied (+I and +U add a row, -U
 # and -D remove one), so an updating query (q4) is compared by its final rows: Caudal's latest result
 # per category. Prints per query the rows of each and those only one side has (up to 5 each).

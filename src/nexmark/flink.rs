@@ -55,6 +55,16 @@ pub fn datagen_file(config: &NexmarkConfig, events: u64) -> String {
 /// `query`'s results, run per record on one worker over the first `events` events of the stream
 /// `config` makes, as Flink's rows ([`flink_row()`]), in the order they came.
 pub fn caudal_rows(query: Query, config: &NexmarkConfig, events: u64) -> Vec<Value> {
+    caudal_rows_in(RunConfig::default(), query, config, events)
+}
+
+/// [`caudal_rows()`] under `run` (its watermark strategy, say).
+pub fn caudal_rows_in(
+    run: RunConfig,
+    query: Query,
+    config: &NexmarkConfig,
+    events: u64,
+) -> Vec<Value> {
     let source = GeneratorFactory::new(
         Nexmark::new(config.clone()),
         GeneratorConfig {
@@ -64,7 +74,7 @@ pub fn caudal_rows(query: Query, config: &NexmarkConfig, events: u64) -> Vec<Val
     );
     let out = Collect::new();
     let sink = out.clone();
-    crate::run(RunConfig::default(), move |df| {
+    crate::run(run, move |df| {
         let events = df.source("nexmark", &source);
         df.sink("out", query.build(events), &sink);
     })
