@@ -13,8 +13,10 @@
 # (10,000), and its rate is (EVENTS - BASE) over the difference in wall time, and in CPU time (every
 # thread of the JVM: the task, the generator, the JIT, GC). Caudal's are over the whole run. The queries
 # run interleaved, REPEAT times; the table gives medians, and the load average before each run is
-# printed. The results are not compared: the suite's SQL differs from Caudal's queries in places
-# (a 4 s watermark delay; q4's updating averages; q6 is not valid Flink SQL, as the suite says).
+# printed. The results are not compared: the suite's generator does not make Caudal's events (its
+# random fields come from an unseeded SplittableRandom: scripts/nexmark-events-vs-flink.sh), and its
+# SQL differs from Caudal's queries in places (a 4 s watermark delay; q4's updating averages; q6 is
+# not valid Flink SQL, as the suite says).
 set -euo pipefail
 
 EVENTS="${1:-5000000}"

@@ -118,7 +118,8 @@ cp -r "$REPO/peers/flink/nexmark/queries" "$DIR/flink/nexmark-queries"
 cat >"$DIR/flink/nexmark" <<EOF
 #!/usr/bin/env bash
 # Written by scripts/setup-peers.sh: Flink $FLINK_VERSION running one query of its NEXMark suite:
-#   nexmark QUERY EVENTS TPS
+#   nexmark QUERY EVENTS TPS         (one query, into the blackhole table; its time as JSON)
+#   nexmark --events EVENTS TPS      (the datagen table's events as JSON lines)
 exec java -Xmx2g$OPENS -cp "$DIR/flink/nexmark-classes:$FLINK_LIB/*" CaudalNexmark "$DIR/flink/nexmark-queries" "\$@"
 EOF
 chmod +x "$DIR/spark/run" "$DIR/pyspark/run" "$DIR/flink/run" "$DIR/flink/nexmark"

@@ -235,3 +235,57 @@ fn bounded_out_of_orderness_before_1970() {
     );
     assert_eq!(late, vec![(2, 1, -1150)]);
 }
+
+#[test]
+#[ignore = "a known difference from Flink, not fixed: see README, \"Flink's NEXMark SQL on Caudal's events\""]
+fn a_record_read_after_a_windows_cleanup_time_is_not_in_that_window() {
+    // A record read once the frontier has passed one of its sliding windows' cleanup time can reach
+    // the operator in the same activation as that frontier, before the timers it makes due. Flink
+    // handles the watermark first: that window fires without the record, which goes to its windows
+    // still open only. Windows of 10 every 5: the record at 12, read at frontier 16 (watermark 15),
+    // is not in [5, 15), only in [10, 20).
+    //
+    // Caudal puts it in [5, 15) too (the window has not fired yet, and the record is added to its pane
+    // [10, 15)). Ignored, not fixed, for the reason the same test of session windows gives.
+    use caudal_operators::stream::EventInput;
+    use caudal_operators::window::WindowResult;
+    use caudal_operators::{Event, EventStream, EventTime};
+    use timely::dataflow::operators::capture::event::Event as Captured;
+    use timely::dataflow::operators::{Capture, Input, Probe};
+    use timely::dataflow::ProbeHandle;
+    let fired: Vec<(Window, i64)> = timely::execute_directly(move |worker| {
+        let mut input: EventInput<(u8, i64)> = EventInput::new();
+        let probe = ProbeHandle::new();
+        let captured = worker.dataflow::<EventTime, _, _>(|scope| {
+            let windows = TimeWindows::sliding(10, 5, 0).unwrap();
+            let (out, _late) =
+                EventStream::new(scope.input_from(&mut input)).window(windows, 0, Sum);
+            out.inner.probe_with(&probe).capture()
+        });
+        input.send(Event::new(7, (1, 1)));
+        input.flush();
+        worker.step_while(|| probe.less_than(input.time()));
+        input.advance_to(16);
+        input.send(Event::new(12, (1, 10)));
+        input.close();
+        while worker.step() {}
+        captured
+            .try_iter()
+            .flat_map(|event| match event {
+                Captured::Messages(_, records) => records,
+                Captured::Progress(_) => Vec::new(),
+            })
+            .map(|e: Event<WindowResult<u8, i64>>| (e.data.window, e.data.value))
+            .collect()
+    });
+    let mut fired = fired;
+    fired.sort();
+    assert_eq!(
+        fired,
+        vec![
+            (Window::new(0, 10), 1),
+            (Window::new(5, 15), 1),
+            (Window::new(10, 20), 10)
+        ]
+    );
+}

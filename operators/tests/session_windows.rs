@@ -190,3 +190,60 @@ fn sessions_before_1970() {
         ]
     );
 }
+
+#[test]
+#[ignore = "a known difference from Flink, not fixed: see README, \"Flink's NEXMark SQL on Caudal's events\""]
+fn a_record_read_after_a_sessions_cleanup_time_starts_a_new_session() {
+    // A record read once the frontier has passed a session's cleanup time (its end plus the allowed
+    // lateness) can reach the operator in the same activation as that frontier, before the timers it
+    // makes due. Flink handles the watermark first: the session fires and its state is cleared, so the
+    // record, even one that touches the session, opens a new one. Here too: [0, 15) fires as it was,
+    // and the record at 14 is the session [14, 24) alone, not [0, 24) (which would count the session's
+    // records twice).
+    //
+    // Caudal merges it (and fires [0, 15) and [0, 24)). Ignored, not fixed: dropping the sessions past
+    // cleanup at the record's read time (its message's time) is Flink's rule on one worker, but on two
+    // the read time is the sending source's frontier, ahead of the operator's, and dropping there
+    // splits sessions Flink keeps whole (tests/nexmark_queries.rs, tests/windows.rs fail with it).
+    use caudal_operators::stream::EventInput;
+    use caudal_operators::window::WindowResult;
+    use caudal_operators::{Event, EventStream, EventTime};
+    use timely::dataflow::operators::capture::event::Event as Captured;
+    use timely::dataflow::operators::{Capture, Input, Probe};
+    use timely::dataflow::ProbeHandle;
+    for lateness in [0u64, 3] {
+        let fired: Vec<(u8, Window, i64)> = timely::execute_directly(move |worker| {
+            let mut input: EventInput<(u8, i64)> = EventInput::new();
+            let probe = ProbeHandle::new();
+            let captured = worker.dataflow::<EventTime, _, _>(|scope| {
+                let (out, _late) = EventStream::new(scope.input_from(&mut input))
+                    .session_window(10, lateness, Sum);
+                out.inner.probe_with(&probe).capture()
+            });
+            input.send(Event::new(0, (1, 1)));
+            input.send(Event::new(5, (1, 1)));
+            input.flush();
+            worker.step_while(|| probe.less_than(input.time()));
+            // Watermark 19: [0, 15) is due, and past its cleanup time (15 + lateness <= 20).
+            input.advance_to(20);
+            input.send(Event::new(14, (1, 1)));
+            input.close();
+            while worker.step() {}
+            captured
+                .try_iter()
+                .flat_map(|event| match event {
+                    Captured::Messages(_, records) => records,
+                    Captured::Progress(_) => Vec::new(),
+                })
+                .map(|e: Event<WindowResult<u8, i64>>| (e.data.key, e.data.window, e.data.value))
+                .collect()
+        });
+        let mut fired = fired;
+        fired.sort();
+        assert_eq!(
+            fired,
+            vec![(1, Window::new(0, 15), 2), (1, Window::new(14, 24), 1)],
+            "allowed lateness {lateness}"
+        );
+    }
+}

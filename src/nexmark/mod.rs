@@ -22,6 +22,7 @@
 //!
 //! Time is the events' own (`date_time`, the generator's timestamps), as the sources stamp them.
 
+pub mod flink;
 pub mod in_order;
 pub mod most;
 pub mod q0;
