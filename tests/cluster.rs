@@ -140,14 +140,10 @@ fn dstream_specs_on_two_processes_give_sparks_recorded_output() {
     let dir = std::env::temp_dir().join(format!("caudal-cluster-dstream-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let hostfile = loopback_hostfile(&dir, 2);
-    let lecture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/conformance/dstream-lecture");
-    let mut specs: Vec<String> = std::fs::read_dir(&lecture)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+    let specs: Vec<String> = common::lecture_specs()
+        .iter()
         .map(|p| p.display().to_string())
         .collect();
-    specs.sort();
     assert_eq!(specs.len(), 4);
     let children: Vec<Child> = (0..2)
         .map(|p| {

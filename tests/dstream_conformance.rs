@@ -9,21 +9,14 @@ use std::process::Command;
 
 use caudal::dstream::spec;
 
+mod common;
+
 /// Checks every `NAME.json` with a `NAME.jsonl` in `dir`; returns how many there were.
 fn assert_matches_spark(dir: &Path) -> usize {
-    let mut checked = 0;
-    let mut specs: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    specs.sort();
-    for path in specs {
-        let expected_path = path.with_extension("jsonl");
-        let Ok(expected) = std::fs::read_to_string(&expected_path) else {
-            continue;
-        };
-        let parsed = spec::load(&path).unwrap();
+    let specs = common::lecture_specs_in(dir);
+    for path in &specs {
+        let expected = std::fs::read_to_string(path.with_extension("jsonl")).unwrap();
+        let parsed = spec::load(path).unwrap();
         let outputs = spec::run(&parsed).unwrap();
         let actual: String = outputs.iter().map(|o| o.to_json_line() + "\n").collect();
         assert_eq!(
@@ -32,9 +25,8 @@ fn assert_matches_spark(dir: &Path) -> usize {
             "{} differs from Spark's output",
             path.display()
         );
-        checked += 1;
     }
-    checked
+    specs.len()
 }
 
 #[test]

@@ -688,6 +688,9 @@ impl StreamingContext {
         };
         let store = Mutex::new(store);
         let write_ahead_log = self.write_ahead_log;
+        // The other workers then stay to hand in their state for the last checkpoint (checkpoints
+        // are of one process: the first worker is in this one).
+        let keeps_checkpoints = self.checkpoint_dir.is_some();
         let restored = self.restored.clone();
         if let Some(next) = self.resumes_at_batch() {
             // The manual clock has released the batches before the checkpoint.
@@ -823,7 +826,9 @@ impl StreamingContext {
                     graph.answer_snapshot();
                     if !alive {
                         // The first worker may still take a last checkpoint: stay to answer it.
-                        while !control.lock().terminated && !control.crashed.load(Ordering::Acquire)
+                        while keeps_checkpoints
+                            && !control.lock().terminated
+                            && !control.crashed.load(Ordering::Acquire)
                         {
                             graph.answer_snapshot();
                             drop(control.wait_until(Some(Duration::from_millis(10)), |s| {

@@ -66,3 +66,23 @@ impl Moments {
         lo + self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % (hi - lo)
     }
 }
+
+/// The lecture's DStream specs (`tests/conformance/dstream-lecture/*.json`) that have Spark's recorded
+/// output (`NAME.jsonl`) beside them, in name order.
+pub fn lecture_specs() -> Vec<PathBuf> {
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/conformance/dstream-lecture");
+    lecture_specs_in(&dir)
+}
+
+/// The specs in `dir` with a recorded output beside them, in name order.
+pub fn lecture_specs_in(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut specs: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .filter(|p| p.with_extension("jsonl").is_file())
+        .collect();
+    specs.sort();
+    specs
+}
