@@ -592,8 +592,8 @@ impl StreamingContext {
     /// output on worker `p % n`, an input stream read on the first worker and its partitions spread,
     /// and output operations run on the first worker with the whole batch. Results are those of one
     /// worker, partition for partition. One worker by default. A program on several workers is started
-    /// with [`StreamingContext::start_parallel`] (it is built once on each) and cannot be
-    /// checkpointed yet.
+    /// with [`StreamingContext::start_parallel`] (it is built once on each); its checkpoints keep a
+    /// state per worker, and it resumes on as many.
     ///
     /// # Panics
     /// If `n` is 0.
