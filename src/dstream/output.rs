@@ -1,9 +1,9 @@
 //! Output operations: `foreach_rdd`, `pprint`, `save_as_text_files` and `save_as_json_files`.
 //!
 //! An output operation runs once per batch the stream has (none for a window off its slide), on the
-//! first worker (which gathers the batch's partitions from the others), after every output operation has seen that batch, in the order they were registered: an
-//! operator queues the work when the batch reaches it, and the context runs the queue as the probe's
-//! frontier passes each batch.
+//! first worker (which gathers the batch's partitions from the others), after every output operation
+//! has seen that batch, in the order they were registered: an operator queues the work when the batch
+//! reaches it, and the context runs the queue as the probe's frontier passes each batch.
 
 use std::cell::RefCell;
 use std::fs;
