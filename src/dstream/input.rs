@@ -16,9 +16,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use caudal_operators::Event;
-use timely::container::CapacityContainerBuilder;
-use timely::dataflow::channels::pact::Pipeline;
-use timely::dataflow::operators::generic::Operator;
 use timely::scheduling::SyncActivator;
 
 use super::blocks::{into_blocks, Received};
@@ -120,7 +117,7 @@ pub(super) fn driven<'s, S: Data, T: Data>(
     streams: &mut Streams<'s>,
     name: &str,
     mut input: Option<Box<dyn Source<Item = S>>>,
-    make_batch: impl FnMut(u64, &mut Vec<Event<S>>) -> Rdd<T> + 'static,
+    mut make_batch: impl FnMut(u64, &mut Vec<Event<S>>) -> Rdd<T> + 'static,
 ) -> DStream<'s, T> {
     let graph = &streams.graph;
     let rank = graph.inputs_made.replace(graph.inputs_made.get() + 1);
@@ -171,21 +168,11 @@ pub(super) fn driven<'s, S: Data, T: Data>(
         position: offsets.as_ref().map(|(_, position, _)| position.clone()),
         checkpointed: offsets.map(|(_, _, checkpointed)| checkpointed),
     };
-    // The first worker reads the input and spreads each batch's partitions over the workers.
-    let leader = graph.worker == 0;
-    let input = input.filter(|_| leader);
-    let mut make_batch = make_batch;
+    // The first worker reads the input and spreads each batch's partitions over the workers; the
+    // others open no source, and their input operators stop before any batch (`GraphClock::stopping`).
+    let input = input.filter(|_| graph.worker == 0);
     let stream = batch_stream(streams.scope, name, input, opts, move |batch, records| {
-        leader.then(|| make_batch(batch, records))
-    })
-    .unary::<CapacityContainerBuilder<Vec<Slice<T>>>, _, _, _>(Pipeline, "Batches", |_, _| {
-        |input, output| {
-            input.for_each(|cap, data| {
-                output
-                    .session(&cap)
-                    .give_iterator(data.drain(..).flatten().map(Slice::whole));
-            });
-        }
+        Slice::whole(make_batch(batch, records))
     });
     let stream = DStream::new(stream, streams.graph.clone(), 1);
     let whole = stream.stream.clone();
