@@ -87,11 +87,9 @@ pub(crate) fn redistribute<'s, T: Data, M: Data, U: Data>(
                         for slice in data.drain(..) {
                             let out = total(slice.total());
                             let mut pieces = Vec::new();
-                            for (place, records) in slice.into_placed() {
-                                split(place, records, out, &mut |partition, records| {
-                                    pieces.push((partition, place, records))
-                                });
-                            }
+                            cut(slice, out, &mut split, |partition, from, records| {
+                                pieces.push((partition, from, records))
+                            });
                             session.give(assemble(out, 0..out, pieces, &mut finish));
                         }
                     });
@@ -117,17 +115,15 @@ pub(crate) fn redistribute<'s, T: Data, M: Data, U: Data>(
                                 records: Vec::new(),
                             });
                         }
-                        for (place, records) in slice.into_placed() {
-                            split(place, records, out, &mut |partition, records| {
-                                session.give(Piece {
-                                    to: owner.of(partition, workers),
-                                    total: out,
-                                    partition: Some(partition),
-                                    from: place,
-                                    records,
-                                })
-                            });
-                        }
+                        cut(slice, out, &mut split, |partition, from, records| {
+                            session.give(Piece {
+                                to: owner.of(partition, workers),
+                                total: out,
+                                partition: Some(partition),
+                                from,
+                                records,
+                            })
+                        });
                     }
                 });
             }
@@ -176,6 +172,21 @@ pub(crate) fn redistribute<'s, T: Data, M: Data, U: Data>(
             }
         },
     )
+}
+
+/// Each partition of `slice` cut by `split` into pieces of the `out` output partitions:
+/// `piece(output partition, input partition, records)`.
+fn cut<T: Data, M>(
+    slice: Slice<T>,
+    out: usize,
+    split: &mut impl FnMut(usize, Vec<T>, usize, &mut dyn FnMut(usize, Vec<M>)),
+    mut piece: impl FnMut(usize, usize, Vec<M>),
+) {
+    for (place, records) in slice.into_placed() {
+        split(place, records, out, &mut |partition, records| {
+            piece(partition, place, records)
+        });
+    }
 }
 
 /// The slice of output partitions `mine` of a batch of `total`, each `finish` of its pieces' records
