@@ -42,6 +42,27 @@ fn finish(children: Vec<Child>, limit: Duration) {
     }
 }
 
+/// `caudal ARGS` started as process 0 and process 1 of a 2-process cluster on `hostfile`.
+fn two_processes(args: &[String], hostfile: &Path) -> Vec<Child> {
+    (0..2)
+        .map(|p| {
+            let mut args = args.to_vec();
+            args.extend(
+                [
+                    "--processes",
+                    "2",
+                    "--process",
+                    &p.to_string(),
+                    "--hostfile",
+                    hostfile.to_str().unwrap(),
+                ]
+                .map(String::from),
+            );
+            caudal(&args).spawn().unwrap()
+        })
+        .collect()
+}
+
 /// The sorted lines of every part file in `dir`.
 fn results_in(dir: &Path) -> Vec<String> {
     let mut lines: Vec<String> = std::fs::read_dir(dir)
@@ -82,24 +103,10 @@ fn run_pipeline(pipeline: &str, source: &str) -> (Vec<String>, Vec<String>) {
 
     let hostfile = loopback_hostfile(&dir, 2);
     let cluster_dir = dir.join("cluster");
-    let children: Vec<Child> = (0..2)
-        .map(|p| {
-            let mut args = args(&cluster_dir);
-            args.extend(
-                [
-                    "--processes",
-                    "2",
-                    "--process",
-                    &p.to_string(),
-                    "--hostfile",
-                    hostfile.to_str().unwrap(),
-                ]
-                .map(String::from),
-            );
-            caudal(&args).spawn().unwrap()
-        })
-        .collect();
-    finish(children, Duration::from_secs(60));
+    finish(
+        two_processes(&args(&cluster_dir), &hostfile),
+        Duration::from_secs(60),
+    );
     let results = (results_in(&single_dir), results_in(&cluster_dir));
     std::fs::remove_dir_all(&dir).unwrap();
     results
@@ -145,29 +152,11 @@ fn dstream_specs_on_two_processes_give_sparks_recorded_output() {
         .map(|p| p.display().to_string())
         .collect();
     assert_eq!(specs.len(), 4);
-    let children: Vec<Child> = (0..2)
-        .map(|p| {
-            let mut args: Vec<String> = vec!["dstream".into()];
-            args.extend(specs.iter().cloned());
-            args.extend(
-                [
-                    "--check",
-                    "--workers",
-                    "2",
-                    "--processes",
-                    "2",
-                    "--process",
-                    &p.to_string(),
-                    "--hostfile",
-                    hostfile.to_str().unwrap(),
-                ]
-                .map(String::from),
-            );
-            caudal(&args).spawn().unwrap()
-        })
-        .collect();
+    let mut args: Vec<String> = vec!["dstream".into()];
+    args.extend(specs);
+    args.extend(["--check", "--workers", "2"].map(String::from));
     // `finish` fails unless both succeed, and the first fails on any difference from Spark's output.
-    finish(children, Duration::from_secs(120));
+    finish(two_processes(&args, &hostfile), Duration::from_secs(120));
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
