@@ -237,16 +237,13 @@ fn bounded_out_of_orderness_before_1970() {
 }
 
 #[test]
-#[ignore = "a known difference from Flink, not fixed: see README, \"Flink's NEXMark SQL on Caudal's events\""]
 fn a_record_read_after_a_windows_cleanup_time_is_not_in_that_window() {
-    // A record read once the frontier has passed one of its sliding windows' cleanup time can reach
-    // the operator in the same activation as that frontier, before the timers it makes due. Flink
-    // handles the watermark first: that window fires without the record, which goes to its windows
-    // still open only. Windows of 10 every 5: the record at 12, read at frontier 16 (watermark 15),
-    // is not in [5, 15), only in [10, 20).
-    //
-    // Caudal puts it in [5, 15) too (the window has not fired yet, and the record is added to its pane
-    // [10, 15)). Ignored, not fixed, for the reason the same test of session windows gives.
+    // A record read once its sender's watermark has passed one of its sliding windows' cleanup time
+    // can reach the operator in the same activation as the record that opened the window, before the
+    // frontier has moved and the window's timer has fired. Flink takes the watermark in first: that
+    // window fires without the record, which goes to its windows still open only. Windows of 10 every
+    // 5: the record at 12, read at frontier 16 (watermark 15), is not in [5, 15), only in [10, 20)
+    // (its pane [10, 15) is shared by both).
     use caudal_operators::stream::EventInput;
     use caudal_operators::window::WindowResult;
     use caudal_operators::{Event, EventStream, EventTime};

@@ -192,19 +192,13 @@ fn sessions_before_1970() {
 }
 
 #[test]
-#[ignore = "a known difference from Flink, not fixed: see README, \"Flink's NEXMark SQL on Caudal's events\""]
 fn a_record_read_after_a_sessions_cleanup_time_starts_a_new_session() {
-    // A record read once the frontier has passed a session's cleanup time (its end plus the allowed
-    // lateness) can reach the operator in the same activation as that frontier, before the timers it
-    // makes due. Flink handles the watermark first: the session fires and its state is cleared, so the
-    // record, even one that touches the session, opens a new one. Here too: [0, 15) fires as it was,
-    // and the record at 14 is the session [14, 24) alone, not [0, 24) (which would count the session's
-    // records twice).
-    //
-    // Caudal merges it (and fires [0, 15) and [0, 24)). Ignored, not fixed: dropping the sessions past
-    // cleanup at the record's read time (its message's time) is Flink's rule on one worker, but on two
-    // the read time is the sending source's frontier, ahead of the operator's, and dropping there
-    // splits sessions Flink keeps whole (tests/nexmark_queries.rs, tests/windows.rs fail with it).
+    // A record read once its sender's watermark has passed a session's cleanup time (its end plus the
+    // allowed lateness) can reach the operator in the same activation as the records that made the
+    // session, before the frontier has moved and the session's timers have fired. Flink takes the
+    // watermark in first: the session fires and its state is cleared, so the record, even one that
+    // touches the session, opens a new one. Here too: [0, 15) fires as it was, and the record at 14 is
+    // the session [14, 24) alone, not [0, 24) (which would count the session's records twice).
     use caudal_operators::stream::EventInput;
     use caudal_operators::window::WindowResult;
     use caudal_operators::{Event, EventStream, EventTime};
@@ -246,4 +240,53 @@ fn a_record_read_after_a_sessions_cleanup_time_starts_a_new_session() {
             "allowed lateness {lateness}"
         );
     }
+}
+
+#[test]
+fn a_record_behind_its_time_waits_for_a_sender_that_is_further_behind() {
+    // Two senders. The first sends 0 and 5 (the session [0, 15)), then moves to 20 and sends 14: late
+    // by its own watermark, which has passed the session's end. The second is still at 10, so the
+    // session may not fire yet: the record at 14 waits for the frontier, meanwhile the second sender's
+    // record at 12 joins the session, and 14 then joins it too. One session [0, 24) of four records,
+    // fired once, as Flink gives with the combined watermark (the lower one) when 14 is read.
+    use caudal_operators::stream::EventInput;
+    use caudal_operators::window::WindowResult;
+    use caudal_operators::{Event, EventStream, EventTime};
+    use timely::dataflow::operators::capture::event::Event as Captured;
+    use timely::dataflow::operators::{Capture, Concat, Input, Probe};
+    use timely::dataflow::ProbeHandle;
+    let fired: Vec<(u8, Window, i64)> = timely::execute_directly(move |worker| {
+        let mut first: EventInput<(u8, i64)> = EventInput::new();
+        let mut second: EventInput<(u8, i64)> = EventInput::new();
+        let probe = ProbeHandle::new();
+        let captured = worker.dataflow::<EventTime, _, _>(|scope| {
+            let both = scope
+                .input_from(&mut first)
+                .concat(scope.input_from(&mut second));
+            let (out, _late) = EventStream::new(both).session_window(10, 0, Sum);
+            out.inner.probe_with(&probe).capture()
+        });
+        second.advance_to(10);
+        first.send(Event::new(0, (1, 1)));
+        first.send(Event::new(5, (1, 1)));
+        first.advance_to(20);
+        first.send(Event::new(14, (1, 1)));
+        first.flush();
+        for _ in 0..50 {
+            worker.step();
+        }
+        second.send(Event::new(12, (1, 1)));
+        second.close();
+        first.close();
+        while worker.step() {}
+        captured
+            .try_iter()
+            .flat_map(|event| match event {
+                Captured::Messages(_, records) => records,
+                Captured::Progress(_) => Vec::new(),
+            })
+            .map(|e: Event<WindowResult<u8, i64>>| (e.data.key, e.data.window, e.data.value))
+            .collect()
+    });
+    assert_eq!(fired, vec![(1, Window::new(0, 24), 4)]);
 }

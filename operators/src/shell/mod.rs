@@ -16,6 +16,11 @@
 //!   and moves it up as timers fire, so downstream frontiers advance as soon as nothing can come before
 //!   them;
 //! * **late data**: a second output for records that came too late ([`LateRecord`]), beside the results;
+//! * **the watermark before the records**: a message's time is its sender's watermark plus one, and
+//!   a record behind it (late by that watermark) is handled after the timers due before that time,
+//!   as Flink takes a watermark in before the records that follow it. Such a message waits until the
+//!   frontier reaches its time (another sender may be further behind, and the timers not yet due);
+//!   on-time records never wait, since no timer before their message's time touches them;
 //! * **a work budget** ([`crate::budget::WorkBudget`]): at most so many timers fire per activation. The
 //!   rest wait for the next activation, which the shell asks for at once, with the frontier held, so a
 //!   burst of firings no longer stalls every other operator of the worker. Records that arrive while a

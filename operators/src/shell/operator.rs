@@ -107,10 +107,17 @@ impl<K: for<'de> Deserialize<'de> + Hash + Eq + Clone, S: for<'de> Deserialize<'
     }
 }
 
-/// A message held back while a firing pass is under way, with capabilities for both outputs.
+/// A message held back (while a firing pass is under way, or until the frontier reaches its time),
+/// with capabilities for both outputs.
 struct Stashed<K, V> {
     caps: [Capability<EventTime>; 2],
     data: Vec<Event<(K, V)>>,
+}
+
+impl<K, V> Stashed<K, V> {
+    fn time(&self) -> EventTime {
+        *self.caps[0].time()
+    }
 }
 
 /// Something capabilities can be minted from: a message's capability or a stashed pair.
@@ -280,11 +287,16 @@ where
             activator.activate();
         }
         let mut stash: VecDeque<Stashed<K, V>> = VecDeque::new();
+        // Messages with records behind their time, waiting for the frontier to reach it; by time.
+        let mut waiting: VecDeque<Stashed<K, V>> = VecDeque::new();
         let mut out_buf: Vec<Event<Op::Out>> = Vec::new();
         let mut late_buf: Vec<Event<LateRecord<K, V>>> = Vec::new();
         // The watermark of the pass in progress, and the earliest processing-time activation asked for.
         let mut pass_watermark = i64::MIN;
         let mut armed: Option<u64> = None;
+        // The latest message time whose watermark the operator has taken in: a message at it or
+        // earlier was handled with no timer due before it pending.
+        let mut seen = EventTime::MIN;
 
         move |frontiers| {
             // The logic owns it: its drop leaves the state's last snapshot with the register.
@@ -293,6 +305,7 @@ where
             let ShellState { states, timers } = &mut shared.state;
             let mut out = out.activate();
             let mut late = late.activate();
+            let seen = &mut seen;
             let frontier = frontiers[0].frontier().first().copied();
             let watermark = watermark_at(frontier);
 
@@ -300,6 +313,9 @@ where
             macro_rules! handle {
                 ($data:expr, $read_at:expr, $mint:expr, $out_cap:expr, $late_cap:expr) => {{
                     let read_at = $read_at;
+                    if !owes(timers, read_at) {
+                        *seen = (*seen).max(read_at);
+                    }
                     let mut ctx = Context::new(
                         states,
                         timers,
@@ -329,15 +345,36 @@ where
 
             // Records held back in this activation: without a pass under way they would have been
             // handled as they came.
+            //
+            // A message's time is its sender's watermark plus one, and in Flink that watermark reaches
+            // the operator before the message: the timers due before the message's time fire before
+            // its records are handled (timers set behind the watermark wait for its next move). For a
+            // record at or after its message's time that order makes no difference (every window it
+            // touches ends after it), but one behind it, late by its sender's watermark, could
+            // otherwise merge into a session or a shared pane past its cleanup time. So a message with
+            // such records waits, while timers due before its time are pending and the operator has
+            // not taken in that watermark (`seen`), until the frontier reaches its time: until then
+            // those timers may not be due, as another sender can be behind. Then they fire, then its
+            // records are handled. On-time records never wait, nor does anything behind a waiting
+            // message.
             let mut held_back = 0usize;
             input.for_each(|cap, data| {
                 let read_at = *cap.least().expect("a message has a time");
-                if timers.in_pass() || !stash.is_empty() {
+                let behind = read_at > *seen
+                    && owes(timers, read_at)
+                    && data.iter().any(|e| e.time < read_at);
+                if behind || timers.in_pass() || !stash.is_empty() {
                     held_back += data.len();
-                    stash.push_back(Stashed {
+                    let message = Stashed {
                         caps: [cap.delayed(&read_at, 0), cap.delayed(&read_at, 1)],
                         data: std::mem::take(data),
-                    });
+                    };
+                    if behind {
+                        let i = waiting.partition_point(|w| w.time() <= read_at);
+                        waiting.insert(i, message);
+                    } else {
+                        stash.push_back(message);
+                    }
                     return;
                 }
                 handle!(data, read_at, &cap, &cap, &cap);
@@ -357,6 +394,11 @@ where
                     // the budget too (a record costs about what a timer does).
                     flush_held(&held, &mut out, &mut late, &mut out_buf, &mut late_buf, at);
                     at = None;
+                    let now = if timers.has_processing() {
+                        wall_clock_ms()
+                    } else {
+                        0
+                    };
                     while work > 0 {
                         let Some(Stashed { caps, mut data }) = stash.pop_front() else {
                             break;
@@ -369,15 +411,40 @@ where
                         activator.activate();
                         break;
                     }
-                    let now = if timers.has_processing() {
-                        wall_clock_ms()
-                    } else {
-                        0
-                    };
-                    if !timers.begin_pass(frontier, now) {
-                        break;
+                    // Then the messages behind their time whose time the frontier has reached, each
+                    // after the timers due before its time (and no others): a message with a later
+                    // time waits for the frontier, which wakes the operator when it moves.
+                    while work > 0 {
+                        let Some(read_at) = waiting.front().map(Stashed::time) else {
+                            break;
+                        };
+                        if frontier.is_some_and(|f| f < read_at) {
+                            break;
+                        }
+                        if read_at > *seen
+                            && owes(timers, read_at)
+                            && timers.begin_pass(Some(read_at), now)
+                        {
+                            pass_watermark = read_at.saturating_sub(1);
+                            break;
+                        }
+                        let Stashed { caps, mut data } = waiting.pop_front().expect("a message");
+                        work = work.saturating_sub(data.len());
+                        handle!(data, read_at, &caps, &caps[0], &caps[1]);
                     }
-                    pass_watermark = watermark;
+                    if !timers.in_pass() {
+                        if waiting
+                            .front()
+                            .is_some_and(|w| frontier.is_none_or(|f| f >= w.time()))
+                        {
+                            activator.activate();
+                            break;
+                        }
+                        if !timers.begin_pass(frontier, now) {
+                            break;
+                        }
+                        pass_watermark = watermark;
+                    }
                 }
                 if work == 0 {
                     activator.activate();
@@ -428,6 +495,12 @@ where
         }
     });
     (EventStream::new(out_stream), EventStream::new(late_stream))
+}
+
+/// Whether an event-time timer due before `time` is pending: the watermark `time - 1` has not been
+/// taken in.
+fn owes<K: Hash + Eq + Clone>(timers: &TimerQueue<K>, time: EventTime) -> bool {
+    timers.earliest_event().is_some_and(|t| t < time)
 }
 
 /// Sends the results of timers that went out at `at` with the held capabilities.
