@@ -399,8 +399,30 @@ where
                     } else {
                         0
                     };
+                    // First what was held back during the pass, then the messages behind their time
+                    // whose time the frontier has reached, each after the timers due before its time
+                    // (and no others): a message with a later time waits for the frontier, which
+                    // wakes the operator when it moves.
                     while work > 0 {
-                        let Some(Stashed { caps, mut data }) = stash.pop_front() else {
+                        let message = if stash.is_empty() {
+                            let Some(read_at) = waiting.front().map(Stashed::time) else {
+                                break;
+                            };
+                            if frontier.is_some_and(|f| f < read_at) {
+                                break;
+                            }
+                            if read_at > *seen
+                                && owes(timers, read_at)
+                                && timers.begin_pass(Some(read_at), now)
+                            {
+                                pass_watermark = read_at.saturating_sub(1);
+                                break;
+                            }
+                            waiting.pop_front()
+                        } else {
+                            stash.pop_front()
+                        };
+                        let Some(Stashed { caps, mut data }) = message else {
                             break;
                         };
                         work = work.saturating_sub(data.len());
@@ -410,27 +432,6 @@ where
                     if !stash.is_empty() {
                         activator.activate();
                         break;
-                    }
-                    // Then the messages behind their time whose time the frontier has reached, each
-                    // after the timers due before its time (and no others): a message with a later
-                    // time waits for the frontier, which wakes the operator when it moves.
-                    while work > 0 {
-                        let Some(read_at) = waiting.front().map(Stashed::time) else {
-                            break;
-                        };
-                        if frontier.is_some_and(|f| f < read_at) {
-                            break;
-                        }
-                        if read_at > *seen
-                            && owes(timers, read_at)
-                            && timers.begin_pass(Some(read_at), now)
-                        {
-                            pass_watermark = read_at.saturating_sub(1);
-                            break;
-                        }
-                        let Stashed { caps, mut data } = waiting.pop_front().expect("a message");
-                        work = work.saturating_sub(data.len());
-                        handle!(data, read_at, &caps, &caps[0], &caps[1]);
                     }
                     if !timers.in_pass() {
                         if waiting
