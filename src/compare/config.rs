@@ -427,8 +427,8 @@ impl LabWorkload {
 
     /// The watermark the workload runs with. Sessions get 1 ms of out-of-orderness: with a monotonic
     /// watermark a session ending at `e` fires as soon as a record at `e` is read, and whether another
-    /// record at exactly `e` still merges into it would depend on how records are grouped into
-    /// activations or batches, so results would differ between modes.
+    /// record at exactly `e` still merges into it would depend on how the source groups records into
+    /// messages, so results would differ between modes.
     /// NEXMark's q11 (sessions too) gets the same.
     pub fn watermark(&self) -> WatermarkStrategy {
         match self {

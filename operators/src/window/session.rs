@@ -10,10 +10,11 @@
 //! key, and a key with no session left is forgotten.
 //!
 //! With a monotonic watermark, a session ending at `e` fires as soon as any record at `e` is read; a
-//! record of the same key at exactly `e`, which would touch it, then starts a new session, unless it was
-//! read in the same activation. That is Flink's rule too (lateness is judged at arrival), but it makes
-//! results depend on how records are grouped: give such streams 1 ms of bounded out-of-orderness, and
-//! every record at `e` is read before the session can fire.
+//! record of the same key at exactly `e`, which would touch it, then starts a new session, unless it
+//! came in the same message (the message's time is its sender's watermark plus one, and the shell
+//! fires the timers due before it first). That is Flink's rule too (lateness is judged at arrival), but
+//! it makes results depend on how a source groups records into messages: give such streams 1 ms of
+//! bounded out-of-orderness, and every record at `e` comes before the session can fire.
 
 use std::hash::Hash;
 
