@@ -143,9 +143,11 @@ impl Query {
     /// Builds the query on `events`; its results, each as an [`Output`].
     pub fn build<'s>(self, events: EventStream<'s, NexmarkEvent>) -> EventStream<'s, Output> {
         match self {
-            Query::Q0 => q0(events).map(Output::Q0),
-            Query::Q1 => q1(events).map(Output::Q1),
-            Query::Q2 => q2(events).map(Output::Q2),
+            // The stateless queries are one operator each, their own function and the wrap into
+            // `Output` fused: an operator more is a copy of every result into another container.
+            Query::Q0 => stateless(events, NexmarkEvent::bid, Output::Q0),
+            Query::Q1 => stateless(events, q1::euro_bid, Output::Q1),
+            Query::Q2 => stateless(events, q2::select, Output::Q2),
             Query::Q3 => q3(events).map(Output::Q3),
             Query::Q4 => q4(events).map(Output::Q4),
             Query::Q5 => q5(events).map(Output::Q5),
@@ -156,6 +158,15 @@ impl Query {
             Query::Q12 => q12(events).map(Output::Q12),
         }
     }
+}
+
+/// A query that maps each event to at most one result, as one operator: `select`, then `wrap`.
+fn stateless<'s, T>(
+    events: EventStream<'s, NexmarkEvent>,
+    select: impl Fn(NexmarkEvent) -> Option<T> + 'static,
+    wrap: impl Fn(T) -> Output + 'static,
+) -> EventStream<'s, Output> {
+    events.flat_map(move |e| select(e).map(&wrap))
 }
 
 impl fmt::Display for Query {

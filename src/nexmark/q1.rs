@@ -8,7 +8,6 @@
 use caudal_operators::EventStream;
 use serde::{Deserialize, Serialize};
 
-use super::bids;
 use crate::workload::nexmark::{Bid, NexmarkEvent};
 
 /// A bid with its price in euros.
@@ -33,7 +32,13 @@ impl EuroBid {
 
 /// Every bid, its price converted from dollars to euros at 0.908.
 pub fn q1(events: EventStream<'_, NexmarkEvent>) -> EventStream<'_, EuroBid> {
-    bids(events).map(to_euros)
+    events.flat_map(euro_bid)
+}
+
+/// An event's result: a bid's price in euros; nothing for people and auctions.
+#[inline]
+pub fn euro_bid(e: NexmarkEvent) -> Option<EuroBid> {
+    e.bid().map(to_euros)
 }
 
 /// One bid, its price converted (the query's work on each bid).
