@@ -247,7 +247,6 @@ fn a_record_read_after_a_windows_cleanup_time_is_not_in_that_window() {
     use caudal_operators::stream::EventInput;
     use caudal_operators::window::WindowResult;
     use caudal_operators::{Event, EventStream, EventTime};
-    use timely::dataflow::operators::capture::event::Event as Captured;
     use timely::dataflow::operators::{Capture, Input, Probe};
     use timely::dataflow::ProbeHandle;
     let fired: Vec<(Window, i64)> = timely::execute_directly(move |worker| {
@@ -266,12 +265,8 @@ fn a_record_read_after_a_windows_cleanup_time_is_not_in_that_window() {
         input.send(Event::new(12, (1, 10)));
         input.close();
         while worker.step() {}
-        captured
-            .try_iter()
-            .flat_map(|event| match event {
-                Captured::Messages(_, records) => records,
-                Captured::Progress(_) => Vec::new(),
-            })
+        common::received(captured)
+            .into_iter()
             .map(|e: Event<WindowResult<u8, i64>>| (e.data.window, e.data.value))
             .collect()
     });

@@ -202,7 +202,6 @@ fn a_record_read_after_a_sessions_cleanup_time_starts_a_new_session() {
     use caudal_operators::stream::EventInput;
     use caudal_operators::window::WindowResult;
     use caudal_operators::{Event, EventStream, EventTime};
-    use timely::dataflow::operators::capture::event::Event as Captured;
     use timely::dataflow::operators::{Capture, Input, Probe};
     use timely::dataflow::ProbeHandle;
     for lateness in [0u64, 3] {
@@ -223,12 +222,8 @@ fn a_record_read_after_a_sessions_cleanup_time_starts_a_new_session() {
             input.send(Event::new(14, (1, 1)));
             input.close();
             while worker.step() {}
-            captured
-                .try_iter()
-                .flat_map(|event| match event {
-                    Captured::Messages(_, records) => records,
-                    Captured::Progress(_) => Vec::new(),
-                })
+            common::received(captured)
+                .into_iter()
                 .map(|e: Event<WindowResult<u8, i64>>| (e.data.key, e.data.window, e.data.value))
                 .collect()
         });
@@ -252,7 +247,6 @@ fn a_record_behind_its_time_waits_for_a_sender_that_is_further_behind() {
     use caudal_operators::stream::EventInput;
     use caudal_operators::window::WindowResult;
     use caudal_operators::{Event, EventStream, EventTime};
-    use timely::dataflow::operators::capture::event::Event as Captured;
     use timely::dataflow::operators::{Capture, Concat, Input, Probe};
     use timely::dataflow::ProbeHandle;
     let fired: Vec<(u8, Window, i64)> = timely::execute_directly(move |worker| {
@@ -279,12 +273,8 @@ fn a_record_behind_its_time_waits_for_a_sender_that_is_further_behind() {
         second.close();
         first.close();
         while worker.step() {}
-        captured
-            .try_iter()
-            .flat_map(|event| match event {
-                Captured::Messages(_, records) => records,
-                Captured::Progress(_) => Vec::new(),
-            })
+        common::received(captured)
+            .into_iter()
             .map(|e: Event<WindowResult<u8, i64>>| (e.data.key, e.data.window, e.data.value))
             .collect()
     });

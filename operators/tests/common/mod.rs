@@ -1,12 +1,13 @@
 //! What the window property tests share: random logs, watermark strategies, and output in a
-//! comparable form.
+//! comparable form; and the records a captured stream received.
 // Each test crate includes this module and uses a part of it.
 #![allow(dead_code)]
 
 use caudal_operators::window::replay::{LogEntry, ReplayWatermark, Replayed};
 use caudal_operators::window::Window;
-use caudal_operators::EventTime;
+use caudal_operators::{Event, EventTime};
 use proptest::prelude::*;
+use timely::dataflow::operators::capture::event::Event as Captured;
 
 /// A firing as `(key, window, result, firing, watermark)`.
 pub type Fired = (u8, Window, i64, u32, i64);
@@ -57,4 +58,17 @@ pub fn frontier_after_record(watermark: ReplayWatermark, max_seen: EventTime) ->
         } => Some(max_seen.saturating_sub_unsigned(out_of_orderness_ms)),
         ReplayWatermark::Explicit => None,
     }
+}
+
+/// The records a captured stream received, in the order they came.
+pub fn received<D>(
+    captured: std::sync::mpsc::Receiver<Captured<EventTime, Vec<Event<D>>>>,
+) -> Vec<Event<D>> {
+    captured
+        .try_iter()
+        .flat_map(|event| match event {
+            Captured::Messages(_, records) => records,
+            Captured::Progress(_) => Vec::new(),
+        })
+        .collect()
 }
