@@ -15,7 +15,9 @@
 //!   factor that decays with the context's age;
 //! * takes a different time for jobs of the same size (garbage collection, the JIT, the other
 //!   threads): the model draws each job's time from a log-normal **spread** around its median, from
-//!   a fixed seed, so that runs of the model repeat;
+//!   a fixed seed, so that runs of the model repeat; part of the spread is relative (the same share
+//!   of any job) and part absolute (a **jitter** of a few ms whatever the job, so that short jobs
+//!   vary more, relatively, than long ones, as Spark's do);
 //! * runs one job at a time (`spark.streaming.concurrentJobs` = 1): a batch whose predecessor is still
 //!   running **queues**, so that an interval shorter than the processing time makes the delay grow
 //!   without bound (Spark's "scheduling delay"), which is how a too short interval shows in Spark.
@@ -73,9 +75,13 @@ pub struct SparkModel {
     pub head_start: Duration,
     /// What the context's first job costs on top (its stages' classes are loaded).
     pub first_job: Duration,
-    /// The spread of job times: the standard deviation of their logarithm, in percent (`0`: every
-    /// job of a size takes the same time).
+    /// The relative spread of job times, in percent: with [`SparkModel::jitter`] `0`, the standard
+    /// deviation of their logarithm (`0` and no jitter: every job of a size takes the same time).
     pub spread_pct: u32,
+    /// The absolute spread of job times: a job whose median time is `m` has the standard deviation
+    /// `sqrt(spread² + (jitter / m)²)` in its logarithm, so that a jitter of a few ms weighs on a
+    /// 40 ms job and hardly on a 400 ms one.
+    pub jitter: Duration,
     /// The seed of the spread's draws: the same seed, the same job times (the lab gives each
     /// repetition its own, as each run of a real Spark has its own).
     pub seed: u64,
@@ -117,38 +123,42 @@ impl SparkModel {
         output: Duration::ZERO,
         first_job: Duration::ZERO,
         spread_pct: 0,
+        jitter: Duration::ZERO,
         seed: 0,
     };
 
     /// The parameters that ship for Spark's windows (`tumbling`, `sliding`: `reduceByKeyAndWindow`),
     /// `--calibrate`'s fit of real Spark 3.5.9's batches (Java 17, local[2], a socket receiver, this
-    /// project's 2-core machine, nothing else running) in fifteen runs of a 2 s window sliding
-    /// every batch, three at each of 100 ms, 500 ms and 1 s batches at 10,000 records/s and 500 ms
-    /// and 1 s at 100,000, from the start of the context to the end of the load
-    /// (`tests/conformance/spark_sliding_batches.json`, 1,012 batches): 21 ms + 12.6 ms a block +
-    /// 0.34 µs a record warm; at the start 7 times as long (4 times more decaying over 2 s, 2 times
-    /// more over 8 s, so 1.6 times as long 10 s in); the first job 275 ms more; a spread of 25%;
-    /// results 7.9 ms after the job; Spark up 1.4 s before the load.
+    /// project's 2-core machine, nothing else running) in three sets of fifteen runs (the third of
+    /// nine) of a 2 s window sliding every batch: three runs at each of 100 ms, 500 ms and 1 s
+    /// batches at 10,000 records/s and 500 ms and 1 s at 100,000, 10 s of warm-up and 10 s
+    /// measured, from the start of the context to the end of the load
+    /// (`tests/conformance/spark_sliding_batches.json`, 39 runs, 2,344 batches): 15.6 ms + 8.3 ms a
+    /// block + 0.20 µs a record warm; at the start 12 times as long (8 times more decaying over
+    /// 2 s, 3 times more over 15 s, so 2.4 times as long 10 s into the load and 1.7 times 20 s in:
+    /// Spark's JIT on two busy cores); the first job 227 ms more; a spread of 18% and
+    /// 6.3 ms; results 8.3 ms after the job; Spark up 1.4 s before the load.
     pub const WINDOWED: SparkModel = SparkModel {
         block: Duration::from_millis(200),
         schedule: Duration::from_millis(1),
-        fixed: Duration::from_micros(21_393),
-        per_record_ns: 337,
-        per_block: Duration::from_micros(12_551),
+        fixed: Duration::from_micros(15_553),
+        per_record_ns: 204,
+        per_block: Duration::from_micros(8_316),
         warmup: [
             Warmup {
-                extra_pct: 400,
+                extra_pct: 800,
                 decay: Duration::from_secs(2),
             },
             Warmup {
-                extra_pct: 200,
-                decay: Duration::from_secs(8),
+                extra_pct: 300,
+                decay: Duration::from_secs(15),
             },
         ],
-        output: Duration::from_micros(7_877),
-        head_start: Duration::from_millis(1_440),
-        first_job: Duration::from_micros(274_957),
-        spread_pct: 25,
+        output: Duration::from_micros(8_250),
+        head_start: Duration::from_millis(1_376),
+        first_job: Duration::from_micros(227_418),
+        spread_pct: 18,
+        jitter: Duration::from_micros(6_327),
         seed: 0,
     };
 
@@ -186,21 +196,28 @@ impl SparkModel {
         )
     }
 
-    /// The spread factor of job `index`: `exp(σZ)` for a standard normal `Z` drawn from the job's
-    /// number and the seed, so that its median is 1 and the model's median job time is the fitted one (the fit
+    /// The spread factor of job `index`, whose median time is `median`: `exp(σZ)` for a standard
+    /// normal `Z` drawn from the job's number and the seed, with `σ = sqrt(spread² + (jitter /
+    /// median)²)`, so that its median is 1 and the model's median job time is the fitted one (the fit
     /// is of logarithms).
-    pub fn spread_factor(&self, index: u64) -> f64 {
-        if self.spread_pct == 0 {
+    pub fn spread_factor(&self, index: u64, median: Duration) -> f64 {
+        let relative = self.spread_pct as f64 / 100.0;
+        let absolute = match median.is_zero() {
+            true => 0.0,
+            false => self.jitter.as_secs_f64() / median.as_secs_f64(),
+        };
+        let sigma = relative.hypot(absolute);
+        if sigma == 0.0 {
             return 1.0;
         }
-        (self.spread_pct as f64 / 100.0 * standard_normal(self.seed, index)).exp()
+        (sigma * standard_normal(self.seed, index)).exp()
     }
 
     /// How long `job` runs.
     pub fn processing(&self, job: &Job) -> Duration {
         let warm = self.warm_processing(job.records, job.blocks).as_secs_f64();
-        let age = job.age + self.head_start;
-        let mut seconds = warm * self.warmup_factor(age) * self.spread_factor(job.index);
+        let median = warm * self.warmup_factor(job.age + self.head_start);
+        let mut seconds = median * self.spread_factor(job.index, Duration::from_secs_f64(median));
         if job.index == 0 {
             seconds += self.first_job.as_secs_f64();
         }
@@ -285,8 +302,14 @@ impl fmt::Display for SparkModel {
         if !self.head_start.is_zero() {
             write!(f, ", Spark up {} before the load", ms(self.head_start))?;
         }
-        if self.spread_pct > 0 {
-            write!(f, ", spread {}% (log-normal)", self.spread_pct)?;
+        match (self.spread_pct, self.jitter.is_zero()) {
+            (0, true) => {}
+            (pct, true) => write!(f, ", spread {pct}% (log-normal)")?,
+            (pct, false) => write!(
+                f,
+                ", spread {pct}% and {} (log-normal)",
+                humantime::format_duration(Duration::from_micros(self.jitter.as_micros() as u64))
+            )?,
         }
         write!(f, ", one job at a time")?;
         let unseeded = SparkModel { seed: 0, ..*self };
@@ -398,28 +421,65 @@ mod tests {
         assert_eq!(earlier.processing(&job), at(0, 0, 10, 1));
     }
 
+    /// The mean and standard deviation of the logarithm of 20,000 spread factors of `model` for
+    /// jobs of median `median_ms`, and their median.
+    fn spread_of(model: &SparkModel, median_ms: u64) -> (f64, f64, f64) {
+        let median = Duration::from_millis(median_ms);
+        let mut logs: Vec<f64> = (0..20_000)
+            .map(|i| model.spread_factor(i, median).ln())
+            .collect();
+        let n = logs.len() as f64;
+        let mean_log = logs.iter().sum::<f64>() / n;
+        let sd = (logs.iter().map(|l| (l - mean_log).powi(2)).sum::<f64>() / n).sqrt();
+        logs.sort_by(f64::total_cmp);
+        (mean_log, sd, logs[logs.len() / 2].exp())
+    }
+
     #[test]
     fn the_spread_keeps_the_median_and_has_the_asked_for_deviation_and_repeats() {
         let model = SparkModel {
             spread_pct: 30,
             ..SparkModel::DEFAULT
         };
-        let mut logs: Vec<f64> = (0..20_000).map(|i| model.spread_factor(i).ln()).collect();
-        let n = logs.len() as f64;
-        let mean_log = logs.iter().sum::<f64>() / n;
-        let sd = (logs.iter().map(|l| (l - mean_log).powi(2)).sum::<f64>() / n).sqrt();
-        logs.sort_by(f64::total_cmp);
-        let median_factor = logs[logs.len() / 2].exp();
+        let (mean_log, sd, median_factor) = spread_of(&model, 100);
         assert!((median_factor - 1.0).abs() < 0.01, "{median_factor}");
         assert!(mean_log.abs() < 0.01, "{mean_log}");
         assert!((sd - 0.30).abs() < 0.01, "{sd}");
         // The same job number, the same draw: runs of the model repeat.
-        assert_eq!(model.spread_factor(17), model.spread_factor(17));
-        assert_ne!(model.spread_factor(17), model.spread_factor(18));
+        let ms = Duration::from_millis(100);
+        assert_eq!(model.spread_factor(17, ms), model.spread_factor(17, ms));
+        assert_ne!(model.spread_factor(17, ms), model.spread_factor(18, ms));
         // Another seed, other draws.
         let reseeded = SparkModel { seed: 1, ..model };
-        assert_ne!(model.spread_factor(17), reseeded.spread_factor(17));
-        assert_eq!(SparkModel::DEFAULT.spread_factor(17), 1.0);
+        assert_ne!(model.spread_factor(17, ms), reseeded.spread_factor(17, ms));
+        assert_eq!(SparkModel::DEFAULT.spread_factor(17, ms), 1.0);
+    }
+
+    #[test]
+    fn the_jitter_spreads_short_jobs_more_than_long_ones() {
+        let model = SparkModel {
+            spread_pct: 20,
+            jitter: Duration::from_millis(15),
+            ..SparkModel::DEFAULT
+        };
+        // sqrt(0.2² + (15 / 20)²) = 0.776 for a 20 ms job, sqrt(0.2² + (15 / 500)²) = 0.202 for a
+        // 500 ms one; the median stays the job's.
+        for (median_ms, expected) in [(20, 0.2f64.hypot(0.75)), (500, 0.2f64.hypot(0.03))] {
+            let (mean_log, sd, median_factor) = spread_of(&model, median_ms);
+            assert!(
+                (sd - expected).abs() < 0.02,
+                "{median_ms} ms: {sd} {expected}"
+            );
+            assert!(mean_log.abs() < 0.02, "{mean_log}");
+            assert!((median_factor - 1.0).abs() < 0.02, "{median_factor}");
+        }
+        // A jitter alone spreads too.
+        let jitter_only = SparkModel {
+            spread_pct: 0,
+            ..model
+        };
+        let (_, sd, _) = spread_of(&jitter_only, 100);
+        assert!((sd - 0.15).abs() < 0.01, "{sd}");
     }
 
     #[test]

@@ -76,6 +76,7 @@ pub fn model_of(fit: &Fit, block_ms: u64) -> SparkModel {
         output: us(fit.output_ms),
         first_job: us(fit.first_job_ms),
         spread_pct: (fit.spread * 100.0).round() as u32,
+        jitter: us(fit.jitter_ms),
         seed: 0,
     }
 }
@@ -189,6 +190,7 @@ mod tests {
                 head_start_ms: 1_800.0,
                 output_ms: 7.5,
                 spread: 0.294,
+                jitter_ms: 6.25,
                 schedule_ms: 1.5,
                 batches: 40,
             },
@@ -226,6 +228,7 @@ mod tests {
         assert_eq!(model.head_start, Duration::from_millis(1_800));
         assert_eq!(model.output, Duration::from_micros(7_500));
         assert_eq!(model.spread_pct, 29);
+        assert_eq!(model.jitter, Duration::from_micros(6_250));
         std::fs::write(&path, "{}").unwrap();
         assert!(Calibration::load(&path)
             .unwrap_err()

@@ -11,9 +11,11 @@
 //! class loading, which on a 2-core machine take tens of seconds to settle), the three costs are
 //! fitted by least squares (none negative: a cost that would be is left out and the rest refitted),
 //! and the fit whose logarithmic error is least wins, so that short jobs weigh as much as long ones.
-//! The spread is the standard deviation of the logarithm of what is left within each run, and the
-//! first job's cost
-//! the median over the runs of its excess. A run's context starts one interval before its first
+//! The spread is of what is left within each run, once warm (the batches of the measured part, where
+//! the warm-up's shape, which the grid fits only roughly, is mostly past): the squared deviations of
+//! the logarithm are fitted to `spread² + (jitter / job)²`, a relative part and an absolute one that
+//! weighs on short jobs (none negative). The first job's cost is the median over the runs of its
+//! excess. A run's context starts one interval before its first
 //! batch (its head start is how long before the load that was), and a batch's blocks are its records over the records of a block at the run's rate (at
 //! least 1 if it has any: the lab's load is even). Runs of windows also give the time from a job's
 //! end to its results (their median latency less their median job).
@@ -76,9 +78,14 @@ pub struct Fit {
     /// plus processing time (0 without such runs).
     #[serde(default)]
     pub output_ms: f64,
-    /// The standard deviation of the logarithm of job times around the fit.
+    /// The relative spread of warm job times around the fit: with no jitter, the standard deviation
+    /// of their logarithm.
     #[serde(default)]
     pub spread: f64,
+    /// The absolute spread, in ms: a job of median `m` ms has the standard deviation
+    /// `sqrt(spread² + (jitter / m)²)` in its logarithm.
+    #[serde(default)]
+    pub jitter_ms: f64,
     /// The median scheduling delay of the batches that did not queue, in ms.
     pub schedule_ms: f64,
     /// How many batches the fit used.
@@ -93,6 +100,8 @@ const SLOW_DECAY_S: [f64; 3] = [8.0, 15.0, 30.0];
 /// One batch as the fit sees it.
 struct Row {
     run: usize,
+    /// In the run's measured part.
+    measured: bool,
     age_s: f64,
     records: f64,
     blocks: f64,
@@ -113,6 +122,7 @@ pub fn fit(runs: &[CalibrationRun], block: Duration) -> Option<Fit> {
         let per_block = (run.rate * block.as_secs_f64()).max(1.0);
         let row = |b: &SparkBatch| Row {
             run: index,
+            measured: b.at_s >= run.measured_from_s,
             age_s: b.at_s - start_s,
             records: b.records as f64,
             blocks: match b.records {
@@ -154,19 +164,7 @@ pub fn fit(runs: &[CalibrationRun], block: Duration) -> Option<Fit> {
     }
     let (_, costs, warmup) = best?;
     let predict = |r: &Row| warm(&costs, r) * factor(&warmup, r.age_s);
-    // The spread of jobs within a run: a run slower or faster than the fit as a whole (a busier
-    // machine, another JIT outcome) is not a spread between one job and the next.
-    let mut deviations = Vec::with_capacity(rows.len());
-    for run in 0..runs.len() {
-        let logs: Vec<f64> = rows
-            .iter()
-            .filter(|r| r.run == run)
-            .map(|r| (r.processing_ms / predict(r)).ln())
-            .collect();
-        let mean = logs.iter().sum::<f64>() / logs.len().max(1) as f64;
-        deviations.extend(logs.iter().map(|l| l - mean));
-    }
-    let spread = (deviations.iter().map(|d| d * d).sum::<f64>() / deviations.len() as f64).sqrt();
+    let (spread, jitter_ms) = spread_of(&rows, runs.len(), predict);
     let first_job_ms = median(
         firsts
             .iter()
@@ -204,12 +202,61 @@ pub fn fit(runs: &[CalibrationRun], block: Duration) -> Option<Fit> {
         head_start_ms: median(head_starts),
         output_ms: median(gaps).max(0.0),
         spread,
+        jitter_ms,
         schedule_ms: match unqueued.is_empty() {
             true => SparkModel::DEFAULT.schedule.as_secs_f64() * 1e3,
             false => median(unqueued),
         },
         batches: rows.len() + firsts.len(),
     })
+}
+
+/// The relative and absolute (ms) spread of the measured batches among `rows` (of `runs` runs)
+/// around `predict`: the squared deviations of their logarithms from their run's mean fitted to
+/// `spread² + jitter² / predicted²` by least squares, none negative. Within a run: a run slower or
+/// faster than the fit as a whole (a busier machine, another JIT outcome) is not a spread between
+/// one job and the next.
+fn spread_of(rows: &[Row], runs: usize, predict: impl Fn(&Row) -> f64) -> (f64, f64) {
+    // (1 / predicted², squared deviation) of each measured batch.
+    let mut points = Vec::with_capacity(rows.len());
+    for run in 0..runs {
+        let measured: Vec<(f64, f64)> = rows
+            .iter()
+            .filter(|r| r.run == run && r.measured)
+            .map(|r| (predict(r), (r.processing_ms / predict(r)).ln()))
+            .collect();
+        let mean = measured.iter().map(|(_, l)| l).sum::<f64>() / measured.len().max(1) as f64;
+        points.extend(
+            measured
+                .iter()
+                .map(|(p, l)| (1.0 / (p * p), (l - mean).powi(2))),
+        );
+    }
+    if points.is_empty() {
+        return (0.0, 0.0);
+    }
+    let n = points.len() as f64;
+    let (mean_x, mean_y) = (
+        points.iter().map(|p| p.0).sum::<f64>() / n,
+        points.iter().map(|p| p.1).sum::<f64>() / n,
+    );
+    let sxx: f64 = points.iter().map(|p| (p.0 - mean_x).powi(2)).sum();
+    let sxy: f64 = points.iter().map(|p| (p.0 - mean_x) * (p.1 - mean_y)).sum();
+    let slope = match sxx > 0.0 {
+        true => sxy / sxx,
+        false => 0.0,
+    };
+    let intercept = mean_y - slope * mean_x;
+    let (relative2, absolute2) = if slope <= 0.0 {
+        (mean_y, 0.0)
+    } else if intercept < 0.0 {
+        // Through the origin: all of it absolute.
+        let sxx0: f64 = points.iter().map(|p| p.0 * p.0).sum();
+        (0.0, points.iter().map(|p| p.0 * p.1).sum::<f64>() / sxx0)
+    } else {
+        (intercept, slope)
+    };
+    (relative2.sqrt(), absolute2.sqrt())
 }
 
 /// A warm job's time, in ms, with `costs` (fixed ms, ms per record, ms per block).
@@ -380,6 +427,7 @@ mod tests {
         assert!((fit.per_block_ms - 10.0).abs() < 0.5, "{fit:?}");
         assert!((fit.first_job_ms - 300.0).abs() < 2.0, "{fit:?}");
         assert!(fit.spread < 0.02, "{fit:?}");
+        assert!(fit.jitter_ms < 0.5, "{fit:?}");
         assert_eq!(fit.schedule_ms, 2.0);
         // The runs' first batches came one interval after a context started 3 s before the load.
         assert_eq!(fit.head_start_ms, 3_000.0);
@@ -389,6 +437,38 @@ mod tests {
             runs.iter().map(|r| r.batches.len()).sum::<usize>()
         );
         assert!(super::fit(&[], Duration::from_millis(200)).is_none());
+    }
+
+    #[test]
+    fn the_fit_tells_a_relative_spread_from_an_absolute_one() {
+        let model = SparkModel {
+            fixed: Duration::from_millis(20),
+            per_record_ns: 1_000,
+            per_block: Duration::from_millis(10),
+            spread_pct: 15,
+            jitter: Duration::from_millis(8),
+            ..SparkModel::DEFAULT
+        };
+        // Jobs of about 30, 75 and 130 ms, hundreds of each (whole ms, as Spark reports them).
+        let runs: Vec<CalibrationRun> = [(100, 10_000.0), (500, 10_000.0), (1_000, 10_000.0)]
+            .iter()
+            .map(|&(interval, rate)| run_of(&model, interval, rate, interval as f64 * 0.6))
+            .collect();
+        let fit = fit(&runs, Duration::from_millis(200)).unwrap();
+        assert!((fit.spread - 0.15).abs() < 0.025, "{fit:?}");
+        assert!((fit.jitter_ms - 8.0).abs() < 1.5, "{fit:?}");
+        // All of it relative: no jitter comes out.
+        let relative = SparkModel {
+            jitter: Duration::ZERO,
+            ..model
+        };
+        let runs: Vec<CalibrationRun> = [(100, 10_000.0), (1_000, 10_000.0)]
+            .iter()
+            .map(|&(interval, rate)| run_of(&relative, interval, rate, interval as f64 * 0.6))
+            .collect();
+        let fit = super::fit(&runs, Duration::from_millis(200)).unwrap();
+        assert!((fit.spread - 0.15).abs() < 0.02, "{fit:?}");
+        assert!(fit.jitter_ms < 2.0, "{fit:?}");
     }
 
     #[test]
