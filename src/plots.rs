@@ -44,12 +44,18 @@ struct Style {
     scatter: bool,
 }
 
+/// Whether a log axis over `[lo, hi]` is wide enough to label only its powers of ten: three or more
+/// of them in range.
+fn powers_only(lo: f64, hi: f64) -> bool {
+    (hi.log10().floor() - lo.log10().ceil()) as i64 + 1 >= 3
+}
+
 /// How an axis's values read: latencies (µs) as durations, other values as counts. On a log axis that
-/// spans two powers of ten or more, only the powers of ten are labelled (1 µs, 10 µs, ... 1 s), so
-/// that labels neither crowd nor read as odd values; on a narrower one, every tick is.
+/// spans three powers of ten or more, only the powers of ten are labelled (1 µs, 10 µs, ... 1 s), so
+/// that labels neither crowd nor read as odd values; on a narrower one, every tick is (see
+/// [`log_ticks`]).
 fn axis_label(latency: bool, log: bool, range: (f64, f64)) -> impl Fn(&f64) -> String {
-    let decades = |lo: f64, hi: f64| (hi.log10().floor() - lo.log10().ceil()) as i64 + 1;
-    let decades_only = log && decades(range.0, range.1) >= 2;
+    let decades_only = log && powers_only(range.0, range.1);
     move |v: &f64| {
         if decades_only && (v.log10() - v.log10().round()).abs() > 1e-6 {
             return String::new();
@@ -64,6 +70,57 @@ fn axis_label(latency: bool, log: bool, range: (f64, f64)) -> impl Fn(&f64) -> S
             trim(*v)
         }
     }
+}
+
+/// The ticks of a log axis over `[lo, hi]`: the labelled (bold) ones and the grid's light ones.
+/// Light: every `m × 10^k` (m = 1..9) in range, or, on an axis too narrow for three of those, every
+/// multiple of a tenth of its top power of ten. Labelled: the powers of ten when the axis spans three
+/// or more of them; else the light ticks whose leading digits are 1, 2 or 5 (on the finer grid: a
+/// multiple of 5), or every light tick if that gives fewer than three. So a narrow axis (50 to 300 ms) reads
+/// `50 ms, 100 ms, 200 ms`, where plotters' own log ticks, which start at the first power of ten in
+/// range, give one lone `100 ms`.
+fn log_ticks(lo: f64, hi: f64) -> (Vec<f64>, Vec<f64>) {
+    if !(lo > 0.0 && hi > lo && hi.is_finite()) {
+        return (Vec::new(), Vec::new());
+    }
+    // Every `m × 10^k` in range (m = 1..9), with its m.
+    let mut coarse = Vec::new();
+    let mut power = 10f64.powi(lo.log10().floor() as i32);
+    while power <= hi {
+        coarse.extend(
+            (1..=9u64)
+                .map(|m| (m as f64 * power, m))
+                .filter(|(v, _)| *v >= lo && *v <= hi),
+        );
+        power *= 10.0;
+    }
+    let (light, preferred): (Vec<(f64, u64)>, fn(u64) -> bool) = match coarse.len() >= 3 {
+        true => (coarse, |m| matches!(m, 1 | 2 | 5)),
+        false => {
+            // Steps of a tenth of the top decade's power: 120, 130, ... 190 ms.
+            let unit = 10f64.powi(hi.log10().floor() as i32 - 1);
+            let fine = ((lo / unit).ceil() as u64..=(hi / unit).floor() as u64)
+                .map(|m| (m as f64 * unit, m))
+                .collect();
+            (fine, |m| m % 5 == 0)
+        }
+    };
+    let is_power = |v: f64| (v.log10() - v.log10().round()).abs() < 1e-9;
+    let powers: Vec<f64> = light.iter().map(|t| t.0).filter(|v| is_power(*v)).collect();
+    let picked: Vec<f64> = light
+        .iter()
+        .filter(|t| preferred(t.1))
+        .map(|t| t.0)
+        .collect();
+    let light: Vec<f64> = light.into_iter().map(|t| t.0).collect();
+    let bold = if powers_only(lo, hi) {
+        powers
+    } else if picked.len() >= 3 {
+        picked
+    } else {
+        light.clone()
+    };
+    (bold, light)
 }
 
 /// A latency in µs in the unit that reads best, with no trailing zeros (1 µs, 250 ms, 1.5 s).
@@ -186,15 +243,22 @@ fn draw<DB: DrawingBackend>(
                 .map_err(err)?;
         }};
     }
+    let log_axis = |lo: f64, hi: f64| {
+        let (bold, light) = log_ticks(lo, hi);
+        (lo..hi)
+            .log_scale()
+            .with_key_points(bold)
+            .with_light_points(light)
+    };
     match (log_x, log_y) {
         (true, true) => finish!(builder
-            .build_cartesian_2d((x0..x1).log_scale(), (y0..y1).log_scale())
+            .build_cartesian_2d(log_axis(x0, x1), log_axis(y0, y1))
             .map_err(err)?),
         (true, false) => finish!(builder
-            .build_cartesian_2d((x0..x1).log_scale(), y0..y1)
+            .build_cartesian_2d(log_axis(x0, x1), y0..y1)
             .map_err(err)?),
         (false, true) => finish!(builder
-            .build_cartesian_2d(x0..x1, (y0..y1).log_scale())
+            .build_cartesian_2d(x0..x1, log_axis(y0, y1))
             .map_err(err)?),
         (false, false) => finish!(builder.build_cartesian_2d(x0..x1, y0..y1).map_err(err)?),
     }
@@ -375,6 +439,32 @@ mod tests {
         let linear = axis_label(false, false, (0.0, 30.0));
         assert_eq!(linear(&12.5), "12.5");
         assert_eq!(linear(&10.0), "10");
+    }
+
+    #[test]
+    fn a_narrow_log_axis_gets_ticks_below_its_first_power_of_ten() {
+        // 50 ms to 300 ms: plotters alone labels only 100 ms.
+        let (bold, light) = log_ticks(50e3, 300e3);
+        assert_eq!(bold, [50e3, 100e3, 200e3]);
+        assert_eq!(light, [50e3, 60e3, 70e3, 80e3, 90e3, 100e3, 200e3, 300e3]);
+        // Too narrow for three 1..9 ticks: a finer grid, labelled at multiples of 5 (or every
+        // tick, when that gives fewer than three).
+        let (bold, light) = log_ticks(120e3, 190e3);
+        assert_eq!(
+            light,
+            [120e3, 130e3, 140e3, 150e3, 160e3, 170e3, 180e3, 190e3]
+        );
+        assert_eq!(bold, light);
+        let (bold, _) = log_ticks(95e3, 260e3);
+        assert_eq!(bold, [100e3, 150e3, 200e3, 250e3]);
+        // Two powers of ten: 1, 2, 5 (80 ms to 1.2 s: 100 ms, 200 ms, 500 ms, 1 s).
+        assert_eq!(log_ticks(80e3, 1.2e6).0, [100e3, 200e3, 500e3, 1e6]);
+        // Three or more: only they are labelled.
+        let (bold, light) = log_ticks(0.5, 2e3);
+        assert_eq!(bold, [1.0, 10.0, 100.0, 1e3]);
+        // 0.5 to 0.9, three whole decades, 1,000 and 2,000.
+        assert_eq!(light.len(), 5 + 9 * 3 + 2);
+        assert_eq!(log_ticks(0.0, 10.0), (vec![], vec![]));
     }
 
     #[test]
