@@ -94,16 +94,20 @@ fn log_ticks(lo: f64, hi: f64) -> (Vec<f64>, Vec<f64>) {
         );
         power *= 10.0;
     }
-    let (light, preferred): (Vec<(f64, u64)>, fn(u64) -> bool) = match coarse.len() >= 3 {
-        true => (coarse, |m| matches!(m, 1 | 2 | 5)),
-        false => {
+    let fine = coarse.len() < 3;
+    let light = match fine {
+        false => coarse,
+        true => {
             // Steps of a tenth of the top decade's power: 120, 130, ... 190 ms.
             let unit = 10f64.powi(hi.log10().floor() as i32 - 1);
-            let fine = ((lo / unit).ceil() as u64..=(hi / unit).floor() as u64)
+            ((lo / unit).ceil() as u64..=(hi / unit).floor() as u64)
                 .map(|m| (m as f64 * unit, m))
-                .collect();
-            (fine, |m| m % 5 == 0)
+                .collect()
         }
+    };
+    let preferred = |m: u64| match fine {
+        false => matches!(m, 1 | 2 | 5),
+        true => m.is_multiple_of(5),
     };
     let is_power = |v: f64| (v.log10() - v.log10().round()).abs() < 1e-9;
     let powers: Vec<f64> = light.iter().map(|t| t.0).filter(|v| is_power(*v)).collect();

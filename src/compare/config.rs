@@ -337,6 +337,10 @@ impl fmt::Display for PeerSystem {
 /// One of the things a comparison runs: a Caudal mode under a guarantee, or a real peer (Spark with
 /// its batch interval).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "a comparison has a handful of contenders, copied freely; boxing Spark's model would cost Copy for no memory worth saving"
+)]
 pub enum Contender {
     /// Caudal in `mode` under a guarantee.
     Caudal(ExecutionMode, Guarantee),
