@@ -21,22 +21,11 @@ set -euo pipefail
 
 EVENTS="${1:-20000}"
 TPS="${2:-10000000}"
-REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-PEERS="${CAUDAL_PEERS:-$HOME/.cache/caudal-peers}"
-say() { echo "nexmark-events-vs-flink: $*" >&2; }
-
-case "$EVENTS$TPS" in
-    *[!0-9]*) say "EVENTS and TPS are counts, such as: scripts/nexmark-events-vs-flink.sh 20000 10000000"; exit 2 ;;
-esac
-
-# The installed driver must be this one (it has --events).
-[ "$PEERS/flink/nexmark-classes/CaudalNexmark.class" -nt "$REPO/peers/flink/CaudalNexmark.java" ] ||
-    bash "$REPO/scripts/setup-peers.sh"
-(cd "$REPO" && cargo build --example nexmark_events >&2)
-CAUDAL="${CARGO_TARGET_DIR:-$REPO/target}/debug/examples/nexmark_events"
-
-OUT="$(mktemp -d)"
-trap 'rm -rf "$OUT"' EXIT
+NAME=nexmark-events-vs-flink
+EXAMPLE=nexmark_events
+USAGE="scripts/nexmark-events-vs-flink.sh 20000 10000000"
+# shellcheck source=scripts/flink-nexmark-prelude.sh
+source "$(dirname "${BASH_SOURCE[0]}")/flink-nexmark-prelude.sh"
 "$CAUDAL" "$EVENTS" "$TPS" 0 2 0 >"$OUT/caudal"
 for run in 1 2; do
     "$PEERS/flink/nexmark" --events "$EVENTS" "$TPS" >"$OUT/flink$run" 2>"$OUT/flink.err" ||

@@ -25,22 +25,11 @@ TPS="${2:-500}"
 shift 2 2>/dev/null || shift $#
 QUERIES=("$@")
 [ ${#QUERIES[@]} -gt 0 ] || QUERIES=(q0 q1 q2 q3 q4 q5 q7 q8 q11)
-REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-PEERS="${CAUDAL_PEERS:-$HOME/.cache/caudal-peers}"
-say() { echo "nexmark-results-vs-flink: $*" >&2; }
-
-case "$EVENTS$TPS" in
-    *[!0-9]*) say "EVENTS and TPS are counts, such as: scripts/nexmark-results-vs-flink.sh 20000 500 q7"; exit 2 ;;
-esac
-
-# The installed driver must be this one (it has --results).
-[ "$PEERS/flink/nexmark-classes/CaudalNexmark.class" -nt "$REPO/peers/flink/CaudalNexmark.java" ] ||
-    bash "$REPO/scripts/setup-peers.sh"
-(cd "$REPO" && cargo build --example nexmark_flink_results >&2)
-CAUDAL="${CARGO_TARGET_DIR:-$REPO/target}/debug/examples/nexmark_flink_results"
-
-OUT="$(mktemp -d)"
-trap 'rm -rf "$OUT"' EXIT
+NAME=nexmark-results-vs-flink
+EXAMPLE=nexmark_flink_results
+USAGE="scripts/nexmark-results-vs-flink.sh 20000 500 q7"
+# shellcheck source=scripts/flink-nexmark-prelude.sh
+source "$(dirname "${BASH_SOURCE[0]}")/flink-nexmark-prelude.sh"
 "$CAUDAL" "$EVENTS" "$TPS" "$OUT" "${QUERIES[@]}"
 LIST="$(IFS=,; echo "${QUERIES[*]}")"
 "$PEERS/flink/nexmark" --results "$OUT/events.json" "$LIST" >"$OUT/flink" 2>"$OUT/flink.err" ||
