@@ -74,11 +74,11 @@ fn axis_label(latency: bool, log: bool, range: (f64, f64)) -> impl Fn(&f64) -> S
 
 /// The ticks of a log axis over `[lo, hi]`: the labelled (bold) ones and the grid's light ones.
 /// Light: every `m × 10^k` (m = 1..9) in range, or, on an axis too narrow for three of those, every
-/// multiple of a tenth of its top power of ten. Labelled: the powers of ten when the axis spans three
-/// or more of them; else the light ticks whose leading digits are 1, 2 or 5 (on the finer grid: a
-/// multiple of 5), or every light tick if that gives fewer than three. So a narrow axis (50 to 300 ms) reads
-/// `50 ms, 100 ms, 200 ms`, where plotters' own log ticks, which start at the first power of ten in
-/// range, give one lone `100 ms`.
+/// multiple of a tenth of its top power of ten. Labelled: the powers of ten when the axis spans
+/// three or more of them; else the light ticks whose leading digits are 1, 2 or 5 (on the finer
+/// grid: a multiple of 5), or every light tick if that gives fewer than three. So a narrow axis (50
+/// to 300 ms) reads `50 ms, 100 ms, 200 ms`, where plotters' own log ticks, which start at the first
+/// power of ten in range, give one lone `100 ms`.
 fn log_ticks(lo: f64, hi: f64) -> (Vec<f64>, Vec<f64>) {
     if !(lo > 0.0 && hi > lo && hi.is_finite()) {
         return (Vec::new(), Vec::new());

@@ -15,10 +15,10 @@
 //! the warm-up's shape, which the grid fits only roughly, is mostly past): the squared deviations of
 //! the logarithm are fitted to `spread² + (jitter / job)²`, a relative part and an absolute one that
 //! weighs on short jobs (none negative). The first job's cost is the median over the runs of its
-//! excess. A run's context starts one interval before its first
-//! batch (its head start is how long before the load that was), and a batch's blocks are its records over the records of a block at the run's rate (at
-//! least 1 if it has any: the lab's load is even). Runs of windows also give the time from a job's
-//! end to its results (their median latency less their median job).
+//! excess. A run's context starts one interval before its first batch (its head start is how long
+//! before the load that was), and a batch's blocks are its records over the records of a block at
+//! the run's rate (at least 1 if it has any: the lab's load is even). Runs of windows also give the
+//! time from a job's end to its results (their median latency less their median job).
 
 use super::peer::SparkBatch;
 use super::report::median;
@@ -223,7 +223,10 @@ fn spread_of(rows: &[Row], runs: usize, predict: impl Fn(&Row) -> f64) -> (f64, 
         let measured: Vec<(f64, f64)> = rows
             .iter()
             .filter(|r| r.run == run && r.measured)
-            .map(|r| (predict(r), (r.processing_ms / predict(r)).ln()))
+            .map(|r| {
+                let predicted = predict(r);
+                (predicted, (r.processing_ms / predicted).ln())
+            })
             .collect();
         let mean = measured.iter().map(|(_, l)| l).sum::<f64>() / measured.len().max(1) as f64;
         points.extend(
