@@ -308,6 +308,10 @@ struct CompareArgs {
     /// the ones that ship, printed under the table).
     #[arg(long, value_name = "FILE")]
     spark_model: Option<PathBuf>,
+    /// The first seed of the :spark modes' job times: repetition R draws from seed N + R, so that
+    /// sets of runs with different N show the model's own spread (default 0: every set the same).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    spark_seed: u64,
     /// Print the results as JSON instead of a table.
     #[arg(long)]
     json: bool,
@@ -690,6 +694,7 @@ fn run_compare(args: CompareArgs) -> anyhow::Result<()> {
             disorder: args.disorder,
         },
         spark_model: args.spark_model.clone(),
+        spark_seed: args.spark_seed,
         peers: args.peers,
         via: args.via,
     };

@@ -828,3 +828,60 @@ fn keys_skew_and_disorder_change_the_workload_and_every_mode_still_agrees() {
         );
     }
 }
+
+#[test]
+fn spark_seed_offsets_the_seeds_of_the_models_repetitions_and_is_recorded() {
+    let out_dir = scratch("spark-seed");
+    let out = caudal(&[
+        "compare",
+        "--workload",
+        "sliding",
+        "--window",
+        "200ms",
+        "--slide",
+        "50ms",
+        "--rate",
+        "10000",
+        "--duration",
+        "300ms",
+        "--warmup",
+        "100ms",
+        "--modes",
+        "micro-batch:50ms:spark,micro-batch:50ms",
+        "--spark-seed",
+        "7",
+        "--repeat",
+        "2",
+        "--json",
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["config"]["spark_seed"], 7);
+    assert!(report["command"]
+        .as_str()
+        .unwrap()
+        .contains("--spark-seed 7"));
+    // Repetition R of the model draws from 7 + R; the plain micro-batch mode has no model.
+    let seeds: Vec<(u64, u64, Option<u64>)> = report["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["repetition"].as_u64().unwrap(),
+                r["mode_index"].as_u64().unwrap(),
+                r["spark_seed"].as_u64(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seeds,
+        vec![(0, 0, Some(7)), (0, 1, None), (1, 0, Some(8)), (1, 1, None)]
+    );
+}

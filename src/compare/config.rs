@@ -193,6 +193,9 @@ pub struct CompareConfig {
     /// The saved calibration the `:spark` modes use (`--spark-model`); `None`: the defaults.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub spark_model: Option<std::path::PathBuf>,
+    /// The first seed of the `:spark` modes' job times (`--spark-seed`): repetition `r` draws from
+    /// seed `spark_seed + r`.
+    pub spark_seed: u64,
     /// Real systems run beside Caudal's modes on the same records (`--peers spark,flink`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub peers: Vec<PeerSystem>,
@@ -379,6 +382,7 @@ impl Default for CompareConfig {
             checkpoint_interval: crate::config::defaults::CHECKPOINT_INTERVAL,
             shape: Shape::default(),
             spark_model: None,
+            spark_seed: 0,
             peers: Vec::new(),
             via: None,
         }
@@ -584,6 +588,9 @@ impl CompareConfig {
         }
         if let Some(path) = &self.spark_model {
             command.push_str(&format!(" --spark-model {}", path.display()));
+        }
+        if self.spark_seed != 0 {
+            command.push_str(&format!(" --spark-seed {}", self.spark_seed));
         }
         if !self.peers.is_empty() {
             let names: Vec<String> = self.peers.iter().map(|p| p.to_string()).collect();

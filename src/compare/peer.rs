@@ -322,6 +322,7 @@ pub fn measure_peer(
         trend: measured.trend,
         samples: measured.samples,
         version: Some(version),
+        spark_seed: None,
         spark_batches: batches,
         comparable: reading.processing_time_from.is_none() || !config.workload.spark_windows(),
     }))

@@ -108,6 +108,10 @@ pub struct ModeResult {
     /// Whether the results are the same computation as Caudal's and were checked equal to them
     /// (not so for Spark's windows, which are of processing time).
     pub comparable: bool,
+    /// The seed Spark's model drew this run's job times from (a `:spark` mode; see
+    /// `--spark-seed`), so that a run can be drawn again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spark_seed: Option<u64>,
     /// The real Spark peer's own figures for each of its batches (empty otherwise).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub spark_batches: Vec<super::peer::SparkBatch>,

@@ -183,6 +183,12 @@ pub fn measure_unless(
         histogram: measured.histogram,
         version: None,
         comparable: !spark_windows && lab.nexmark().is_none_or(super::nexmark::comparable),
+        spark_seed: match mode {
+            ExecutionMode::MicroBatch {
+                spark: Some(model), ..
+            } => Some(model.seed),
+            _ => None,
+        },
         spark_batches: Vec::new(),
         trend: measured.trend,
         samples: measured.samples,
@@ -219,7 +225,7 @@ pub fn compare_unless(
                 // Each repetition of Spark's model draws its own job times.
                 Contender::Caudal(mode, guarantee) => measure_unless(
                     config,
-                    mode.with_spark_seed(repetition as u64),
+                    mode.with_spark_seed(config.spark_seed.wrapping_add(repetition as u64)),
                     guarantee,
                     interrupted,
                 )?,
