@@ -119,6 +119,15 @@ proptest! {
 /// For every record `mode` delivered, with a processing-time watermark: the timely time of its message
 /// and its own (processing) event time.
 fn deliveries(mode: &str) -> Vec<(EventTime, EventTime)> {
+    deliveries_at(mode)
+        .into_iter()
+        .map(|(stamp, time, _)| (stamp, time))
+        .collect()
+}
+
+/// The source's output in `mode` for 20 records read 1 ms apart, processing time: each record's
+/// timely time, its event time, and when it came out (ms of the wall clock).
+fn deliveries_at(mode: &str) -> Vec<(EventTime, EventTime, u64)> {
     let batches: Batches = (0..20).map(|i| vec![vec![(i as u8, i)]]).collect();
     let source = queue(batches);
     let seen = Arc::new(Mutex::new(Vec::new()));
@@ -129,9 +138,13 @@ fn deliveries(mode: &str) -> Vec<(EventTime, EventTime)> {
         let records = df.source("queue", &source);
         let observed = records.inner.inspect_core(move |event| {
             if let Ok((stamp, records)) = event {
+                let now_ms = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_millis() as u64;
                 let mut seen = sink.lock().unwrap();
                 for time in stamp.iter() {
-                    seen.extend(records.iter().map(|e| (*time, e.time)));
+                    seen.extend(records.iter().map(|e| (*time, e.time, now_ms)));
                 }
             }
         });
@@ -168,6 +181,25 @@ fn sparks_model_gives_each_record_its_batch_time_as_spark_windows_do() {
         assert!(
             released_at <= time,
             "released at {released_at}, time {time}"
+        );
+    }
+}
+
+#[test]
+fn sparks_model_runs_the_last_jobs_after_the_input_has_ended() {
+    // The 20 records are read within about 20 ms and the input ends; under Spark's model (97 ms jobs,
+    // blocks of 200 ms) they still wait for their block, their batch and its job, as in Spark, rather
+    // than going out with the end of the input.
+    let model = caudal::spark_model::SparkModel::DEFAULT;
+    let deliveries = deliveries_at("micro-batch:100ms:spark");
+    assert_eq!(deliveries.len(), 20);
+    for (_, time, out_ms) in deliveries {
+        // The batch time is the event time's next millisecond; the job starts after it.
+        let job_end = (time + 1) as u64 + (model.schedule + model.fixed).as_millis() as u64;
+        assert!(
+            out_ms >= job_end,
+            "out at {out_ms} ms, before its batch at {} ms and its job had run",
+            time + 1
         );
     }
 }

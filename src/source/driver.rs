@@ -156,6 +156,9 @@ struct SparkState {
     started_us: Option<u64>,
     /// How many jobs have been emulated.
     jobs: u64,
+    /// The input has ended while records or jobs were still under way: read nothing more, but let
+    /// the blocks, batches and jobs run their course, as Spark's do when its input ends.
+    input_ended: bool,
 }
 
 impl Default for SparkState {
@@ -169,6 +172,7 @@ impl Default for SparkState {
             blocks: 0,
             started_us: None,
             jobs: 0,
+            input_ended: false,
         }
     }
 }
@@ -571,7 +575,9 @@ impl<D: 'static> Driver<D> {
             spark,
         } = self.opts.mode
         {
-            if now_us >= self.next_boundary_us {
+            // Once the input has ended, batches are cut only while records wait for one.
+            let more = !self.spark.input_ended || !self.held.is_empty();
+            if now_us >= self.next_boundary_us && more {
                 self.seal(now, now_us, interval, overhead, spark);
                 // A batch that reaches the cut of a round ends the input before it: read nothing
                 // until it is released and the source pauses (with everything held: nothing read
@@ -599,7 +605,7 @@ impl<D: 'static> Driver<D> {
                 }
             }
         }
-        let status = if self.opts.stop.is_stopped() {
+        let status = if self.opts.stop.is_stopped() || self.spark.input_ended {
             Poll::Done
         } else if self.pausing || self.hold_full() || self.exchange_full() || self.too_far_ahead() {
             Poll::Pending { wake_at: None }
@@ -665,6 +671,12 @@ impl<D: 'static> Driver<D> {
             }
         }
 
+        if status == Poll::Done && self.spark_jobs_pending() {
+            // Spark's model: the last batches still wait for their blocks, their batch times and
+            // their jobs; their results come when Spark's would, not at once.
+            self.spark.input_ended = true;
+            return Some(self.wake_in(Poll::Pending { wake_at: None }, now, now_us));
+        }
         if status == Poll::Done {
             self.finish(output);
             if let Some(checkpoint) = self.checkpoint.as_mut() {
@@ -679,6 +691,17 @@ impl<D: 'static> Driver<D> {
             return None;
         }
         Some(self.wake_in(status, now, now_us))
+    }
+
+    /// Whether Spark's model still has records to cut into blocks and batches, or jobs to run, once
+    /// the input has ended (not when the run is stopped: that ends at once).
+    fn spark_jobs_pending(&self) -> bool {
+        matches!(
+            self.opts.mode,
+            ExecutionMode::MicroBatch { spark: Some(_), .. }
+        ) && !self.opts.stop.is_stopped()
+            && !self.pausing
+            && (!self.held.is_empty() || !self.sealed.is_empty())
     }
 
     /// How many records the hold budget allows.
@@ -980,7 +1003,9 @@ impl<D: 'static> Driver<D> {
         }
         self.read.append(&mut self.held);
         self.emit_read(output);
-        if matches!(self.opts.mode, ExecutionMode::MicroBatch { .. }) {
+        // The open batch goes out with the end of the input (under Spark's model it has been cut
+        // and released as its own batch already).
+        if matches!(self.opts.mode, ExecutionMode::MicroBatch { .. }) && !self.spark.input_ended {
             self.opts.metrics.batches.fetch_add(1, Ordering::Relaxed);
         }
         self.cap = None;
