@@ -88,6 +88,14 @@ impl ExecutionMode {
         }
     }
 
+    /// Spark's model of a `:spark` micro-batch mode.
+    pub fn spark_model(&self) -> Option<SparkModel> {
+        match self {
+            ExecutionMode::MicroBatch { spark, .. } => *spark,
+            _ => None,
+        }
+    }
+
     /// The batch interval of a micro-batch mode.
     pub fn batch_interval(&self) -> Option<Duration> {
         match self {

@@ -404,10 +404,7 @@ impl fmt::Display for CompareReport {
             }
         }
         for mode in &c.modes {
-            if let crate::mode::ExecutionMode::MicroBatch {
-                spark: Some(model), ..
-            } = mode
-            {
+            if let Some(model) = mode.spark_model() {
                 writeln!(f, "{mode}: {model}")?;
             }
         }

@@ -72,8 +72,7 @@ pub fn measure_unless(
     };
     // Under Spark's model, windows are Spark's: of processing time, a batch's records in the windows
     // that end at its batch time. Their results differ from event-time windows', as real Spark's do.
-    let spark_windows = matches!(mode, ExecutionMode::MicroBatch { spark: Some(_), .. })
-        && config.workload.spark_windows();
+    let spark_windows = mode.spark_model().is_some() && config.workload.spark_windows();
     let (watermark, time) = match spark_windows {
         true => (
             WatermarkStrategy::ProcessingTime,
@@ -183,12 +182,7 @@ pub fn measure_unless(
         histogram: measured.histogram,
         version: None,
         comparable: !spark_windows && lab.nexmark().is_none_or(super::nexmark::comparable),
-        spark_seed: match mode {
-            ExecutionMode::MicroBatch {
-                spark: Some(model), ..
-            } => Some(model.seed),
-            _ => None,
-        },
+        spark_seed: mode.spark_model().map(|model| model.seed),
         spark_batches: Vec::new(),
         trend: measured.trend,
         samples: measured.samples,

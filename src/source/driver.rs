@@ -696,10 +696,8 @@ impl<D: 'static> Driver<D> {
     /// Whether Spark's model still has records to cut into blocks and batches, or jobs to run, once
     /// the input has ended (not when the run is stopped: that ends at once).
     fn spark_jobs_pending(&self) -> bool {
-        matches!(
-            self.opts.mode,
-            ExecutionMode::MicroBatch { spark: Some(_), .. }
-        ) && !self.opts.stop.is_stopped()
+        self.opts.mode.spark_model().is_some()
+            && !self.opts.stop.is_stopped()
             && !self.pausing
             && (!self.held.is_empty() || !self.sealed.is_empty())
     }
@@ -986,10 +984,8 @@ impl<D: 'static> Driver<D> {
         while let Some(batch) = self.sealed.pop_front() {
             self.release(output, batch);
         }
-        if let (
-            ExecutionMode::MicroBatch { spark: Some(_), .. },
-            WatermarkStrategy::ProcessingTime,
-        ) = (self.opts.mode, self.opts.watermark)
+        if self.opts.mode.spark_model().is_some()
+            && self.opts.watermark == WatermarkStrategy::ProcessingTime
         {
             // What is left is the last batch, its time the next boundary's (see `seal`), never
             // behind the frontier it goes out at.
@@ -1037,11 +1033,9 @@ impl<D: 'static> Driver<D> {
                 b.release_at_us.min(self.next_boundary_us)
             });
             // Spark's model: look again at the next block cut too.
-            let next_us = match self.opts.mode {
-                ExecutionMode::MicroBatch { spark: Some(_), .. } => {
-                    next_us.min(self.spark.next_block_us)
-                }
-                _ => next_us,
+            let next_us = match self.opts.mode.spark_model() {
+                Some(_) => next_us.min(self.spark.next_block_us),
+                None => next_us,
             };
             wake = wake.min(Duration::from_micros(next_us.saturating_sub(now_us)));
         }
