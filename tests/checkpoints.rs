@@ -6,15 +6,14 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
+use tempfile::TempDir;
 
 const BIN: &str = env!("CARGO_BIN_EXE_caudal");
 const POSTS: &str = "generator:posts?limit=200000&rate=100000";
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("caudal-ckpt-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A directory of the test's own, removed when it is dropped.
+fn scratch(name: &str) -> TempDir {
+    TempDir::with_prefix(format!("caudal-ckpt-{name}-")).unwrap()
 }
 
 fn caudal(args: &[&str], dir: &Path) -> Command {
@@ -102,12 +101,13 @@ fn guaranteed<'a>(pipeline: &'a str, workers: &'a str) -> Vec<&'a str> {
 
 #[test]
 fn checkpoints_of_another_pipeline_are_refused_and_left_alone() {
-    let dir = scratch("foreign");
-    let first = run(&guaranteed("tumbling", "2"), &dir);
+    let tmp = scratch("foreign");
+    let dir = tmp.path();
+    let first = run(&guaranteed("tumbling", "2"), dir);
     assert!(first.status.success(), "{}", stderr(&first));
-    let before = snapshot(&dir);
+    let before = snapshot(dir);
 
-    let other = run(&guaranteed("sliding", "2"), &dir);
+    let other = run(&guaranteed("sliding", "2"), dir);
     assert!(!other.status.success());
     let said = stderr(&other);
     assert!(
@@ -119,11 +119,11 @@ fn checkpoints_of_another_pipeline_are_refused_and_left_alone() {
         "{said}"
     );
 
-    assert_eq!(snapshot(&dir), before, "a refused run changed files");
+    assert_eq!(snapshot(dir), before, "a refused run changed files");
 
     // The run had read all its input: on another number of workers too, nothing is left to do.
     let output = committed(&dir.join("out"));
-    let fewer = run(&guaranteed("tumbling", "1"), &dir);
+    let fewer = run(&guaranteed("tumbling", "1"), dir);
     assert!(fewer.status.success(), "{}", stderr(&fewer));
     assert!(
         stderr(&fewer).contains("nothing is left to do"),
@@ -137,11 +137,12 @@ fn checkpoints_of_another_pipeline_are_refused_and_left_alone() {
 fn a_checkpoint_of_a_source_split_by_worker_resumes_on_as_many_workers_only() {
     // Keyed state moves between workers, but the generator's place in its input is one per worker
     // (each reads its own share of the posts).
-    let dir = scratch("split-by-worker");
-    stopped_after_700ms(&guaranteed("tumbling", "2"), &dir);
-    let before = snapshot(&dir);
+    let tmp = scratch("split-by-worker");
+    let dir = tmp.path();
+    stopped_after_700ms(&guaranteed("tumbling", "2"), dir);
+    let before = snapshot(dir);
 
-    let fewer = run(&guaranteed("tumbling", "1"), &dir);
+    let fewer = run(&guaranteed("tumbling", "1"), dir);
     assert!(!fewer.status.success());
     let said = stderr(&fewer);
     assert!(
@@ -149,13 +150,14 @@ fn a_checkpoint_of_a_source_split_by_worker_resumes_on_as_many_workers_only() {
             && said.contains("--workers 2"),
         "{said}"
     );
-    assert_eq!(snapshot(&dir), before, "a refused run changed files");
+    assert_eq!(snapshot(dir), before, "a refused run changed files");
 }
 
 #[test]
 fn a_damaged_checkpoint_is_refused_with_the_file_named() {
-    let dir = scratch("damaged");
-    let mut stop_early = caudal(&guaranteed("keyed-count", "1"), &dir)
+    let tmp = scratch("damaged");
+    let dir = tmp.path();
+    let mut stop_early = caudal(&guaranteed("keyed-count", "1"), dir)
         .spawn()
         .unwrap();
     // Let a few checkpoints complete, then kill the run.
@@ -173,22 +175,23 @@ fn a_damaged_checkpoint_is_refused_with_the_file_named() {
     let middle = bytes.len() / 2;
     bytes[middle] ^= 0x01;
     std::fs::write(&part, &bytes).unwrap();
-    let before = snapshot(&dir);
+    let before = snapshot(dir);
 
-    let again = run(&guaranteed("keyed-count", "1"), &dir);
+    let again = run(&guaranteed("keyed-count", "1"), dir);
     assert!(!again.status.success());
     let said = stderr(&again);
     assert!(
-        said.contains(&part.strip_prefix(&dir).unwrap().display().to_string())
+        said.contains(&part.strip_prefix(dir).unwrap().display().to_string())
             && said.contains("checksum"),
         "{said}"
     );
-    assert_eq!(snapshot(&dir), before, "a refused run changed files");
+    assert_eq!(snapshot(dir), before, "a refused run changed files");
 }
 
 #[test]
 fn impossible_combinations_say_what_to_do() {
-    let dir = scratch("flags");
+    let tmp = scratch("flags");
+    let dir = tmp.path();
     let cases: [(&[&str], &str); 3] = [
         (
             &[
@@ -227,7 +230,7 @@ fn impossible_combinations_say_what_to_do() {
         ),
     ];
     for (args, expected) in cases {
-        let out = run(args, &dir);
+        let out = run(args, dir);
         assert!(!out.status.success(), "{args:?} succeeded");
         assert!(
             stderr(&out).contains(expected),
@@ -244,7 +247,7 @@ fn impossible_combinations_say_what_to_do() {
             "--guarantee",
             "at-most-twice",
         ],
-        &dir,
+        dir,
     );
     assert!(
         stderr(&out).contains("at-most-once, at-least-once, exactly-once"),
@@ -265,17 +268,18 @@ fn stopped_after_700ms(args: &[&str], dir: &Path) {
 
 #[test]
 fn sigterm_takes_a_last_checkpoint_and_the_resumed_run_goes_on_exactly() {
-    let dir = scratch("sigterm");
-    let reference = reference_output("tumbling", &dir);
+    let tmp = scratch("sigterm");
+    let dir = tmp.path();
+    let reference = reference_output("tumbling", dir);
 
-    stopped_after_700ms(&guaranteed("tumbling", "2"), &dir);
+    stopped_after_700ms(&guaranteed("tumbling", "2"), dir);
     let partial = committed(&dir.join("out"));
     assert!(
         partial.values().sum::<usize>() < reference.values().sum(),
         "the stop came after the end: nothing was left to resume"
     );
 
-    let resumed = run(&guaranteed("tumbling", "2"), &dir);
+    let resumed = run(&guaranteed("tumbling", "2"), dir);
     assert!(resumed.status.success(), "{}", stderr(&resumed));
     assert!(
         stderr(&resumed).contains("resuming from checkpoint"),
@@ -287,13 +291,14 @@ fn sigterm_takes_a_last_checkpoint_and_the_resumed_run_goes_on_exactly() {
 
 #[test]
 fn a_finished_run_run_again_adds_nothing() {
-    let dir = scratch("finished");
-    let first = run(&guaranteed("keyed-count", "2"), &dir);
+    let tmp = scratch("finished");
+    let dir = tmp.path();
+    let first = run(&guaranteed("keyed-count", "2"), dir);
     assert!(first.status.success(), "{}", stderr(&first));
     let output = committed(&dir.join("out"));
     assert_eq!(output.values().sum::<usize>(), 200_000);
 
-    let again = run(&guaranteed("keyed-count", "2"), &dir);
+    let again = run(&guaranteed("keyed-count", "2"), dir);
     assert!(again.status.success(), "{}", stderr(&again));
     assert!(
         stderr(&again).contains("nothing is left to do"),
@@ -310,11 +315,12 @@ fn failed_checkpoint_writes_leave_the_previous_one_in_force_and_lose_nothing() {
         eprintln!("SKIPPED: failpoints need a debug build; run `cargo test --test checkpoints`");
         return;
     }
-    let dir = scratch("faults");
-    let reference = reference_output("keyed-count", &dir);
+    let tmp = scratch("faults");
+    let dir = tmp.path();
+    let reference = reference_output("keyed-count", dir);
     // Round 2's parts meet a full disk, round 3's manifest a failed fsync, round 4's part is torn;
     // then the run is killed, and resumed without faults.
-    let mut faulty = caudal(&guaranteed("keyed-count", "2"), &dir)
+    let mut faulty = caudal(&guaranteed("keyed-count", "2"), dir)
         .env("CAUDAL_FAILPOINTS", "write@2,fsync@3,torn@4")
         .spawn()
         .unwrap();
@@ -333,7 +339,7 @@ fn failed_checkpoint_writes_leave_the_previous_one_in_force_and_lose_nothing() {
     );
     assert!(said.contains("torn write"), "{said}");
 
-    let resumed = run(&guaranteed("keyed-count", "2"), &dir);
+    let resumed = run(&guaranteed("keyed-count", "2"), dir);
     assert!(resumed.status.success(), "{}", stderr(&resumed));
     assert_eq!(committed(&dir.join("out")), reference);
 }
@@ -341,7 +347,7 @@ fn failed_checkpoint_writes_leave_the_previous_one_in_force_and_lose_nothing() {
 /// Runs `uppercase` at-least-once from a socket that sends one line and then nothing, under an
 /// event-time watermark, with `extra` flags; stops it with SIGTERM after 0.8 s. Returns how it ended,
 /// how long the stop took, and its directory.
-fn stop_a_run_whose_socket_goes_silent(name: &str, extra: &[&str]) -> (Output, Duration, PathBuf) {
+fn stop_a_run_whose_socket_goes_silent(name: &str, extra: &[&str]) -> (Output, Duration, TempDir) {
     use std::io::Write;
     let dir = scratch(name);
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -371,7 +377,7 @@ fn stop_a_run_whose_socket_goes_silent(name: &str, extra: &[&str]) -> (Output, D
         "1s",
     ];
     args.extend_from_slice(extra);
-    let child = caudal(&args, &dir).spawn().unwrap();
+    let child = caudal(&args, dir.path()).spawn().unwrap();
     std::thread::sleep(Duration::from_millis(800));
     let signalled = std::time::Instant::now();
     assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
@@ -399,7 +405,7 @@ fn a_stop_whose_last_checkpoint_cannot_complete_leaves_after_its_grace() {
     // The watermark stands still after the one line, and with a quiet source allowed an hour before
     // it moves up to a round's cut, the stop's last round can never reach its cut. The run must not
     // wait for ever: after --stop-grace it leaves without that checkpoint and says so.
-    let (stopped, took, dir) =
+    let (stopped, took, _dir) =
         stop_a_run_whose_socket_goes_silent("stop-grace", &["--checkpoint-quiet-source", "1h"]);
     assert!(
         stderr(&stopped).contains("could not be taken within 1s of the stop"),
@@ -407,7 +413,6 @@ fn a_stop_whose_last_checkpoint_cannot_complete_leaves_after_its_grace() {
         stderr(&stopped)
     );
     assert!(took < Duration::from_secs(15), "took {took:?}");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -418,9 +423,8 @@ fn a_stop_takes_its_last_checkpoint_when_a_source_has_gone_quiet() {
     let said = stderr(&stopped);
     assert!(!said.contains("could not be taken"), "{said}");
     assert_eq!(
-        committed(&dir.join("out")),
+        committed(&dir.path().join("out")),
         BTreeMap::from([("HELLO".to_string(), 1)]),
         "{said}"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use tempfile::TempDir;
 
 fn caudal(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_caudal"))
@@ -10,11 +11,9 @@ fn caudal(args: &[&str]) -> Output {
         .expect("caudal runs")
 }
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("caudal-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A directory of the test's own, removed when it is dropped.
+fn scratch(name: &str) -> TempDir {
+    TempDir::with_prefix(format!("caudal-cli-{name}-")).unwrap()
 }
 
 fn stdout_lines(out: &Output) -> Vec<String> {
@@ -37,7 +36,8 @@ fn file_arg(path: &Path) -> String {
 
 #[test]
 fn max_temp_keeps_each_sensors_maximum_and_reports_bad_lines() {
-    let dir = scratch("maxtemp");
+    let tmp = scratch("maxtemp");
+    let dir = tmp.path();
     let input = dir.join("readings.txt");
     std::fs::write(&input, "sensor-1,20.5\nsensor-2,18.0\nsensor-1,22.0\nsensor-1,19.5\nthis is not a reading\nsensor-2,-3.5\n").unwrap();
     let dead = dir.join("dead.jsonl");
@@ -74,7 +74,8 @@ fn max_temp_keeps_each_sensors_maximum_and_reports_bad_lines() {
 
 #[test]
 fn viu_count_counts_tagged_posts_from_a_directory_into_part_files() {
-    let dir = scratch("viu");
+    let tmp = scratch("viu");
+    let dir = tmp.path();
     let input = dir.join("in");
     std::fs::create_dir_all(&input).unwrap();
     std::fs::write(
@@ -304,7 +305,8 @@ fn wrong_flags_say_what_is_wrong_and_how_to_write_them() {
 
 #[test]
 fn compare_writes_json_and_csv_with_equal_results_in_every_run() {
-    let dir = scratch("compare");
+    let tmp = scratch("compare");
+    let dir = tmp.path();
     let out = caudal(&[
         "compare",
         "--rate",
@@ -442,7 +444,7 @@ fn windowed_workloads_give_the_same_results_in_every_mode() {
             "1",
             "--json",
             "--out",
-            scratch(workload).to_str().unwrap(),
+            scratch(workload).path().to_str().unwrap(),
         ]);
         assert!(
             out.status.success(),
@@ -484,7 +486,8 @@ fn windowed_workloads_give_the_same_results_in_every_mode() {
 
 #[test]
 fn a_sweep_reports_each_mode_at_each_rate_it_tried() {
-    let dir = scratch("sweep");
+    let tmp = scratch("sweep");
+    let dir = tmp.path();
     let out = caudal(&[
         "compare",
         "--sweep",
@@ -537,7 +540,8 @@ fn a_sweep_reports_each_mode_at_each_rate_it_tried() {
 
 #[test]
 fn an_out_dir_with_output_is_refused_unless_overwritten_and_leftovers_are_cleared() {
-    let dir = scratch("out-again");
+    let tmp = scratch("out-again");
+    let dir = tmp.path();
     let input = dir.join("lines.txt");
     std::fs::write(&input, "one\ntwo\n").unwrap();
     let out_dir = dir.join("out");
@@ -645,7 +649,9 @@ fn an_unbounded_run_ends_when_the_reader_of_its_output_goes_away() {
 fn an_interrupted_compare_writes_the_runs_that_finished_and_says_it_is_incomplete() {
     use std::io::{BufRead, BufReader};
 
-    let dir = scratch("compare-interrupted");
+    let tmp = scratch("compare-interrupted");
+
+    let dir = tmp.path();
     let mut child = Command::new(env!("CARGO_BIN_EXE_caudal"))
         .args([
             "compare",
@@ -704,7 +710,9 @@ fn an_interrupted_compare_writes_the_runs_that_finished_and_says_it_is_incomplet
 fn sigterm_stops_a_run_politely_and_its_output_is_committed() {
     use std::io::{BufRead, BufReader};
 
-    let dir = scratch("sigterm-plain");
+    let tmp = scratch("sigterm-plain");
+
+    let dir = tmp.path();
     let out_dir = dir.join("out");
     let mut child = Command::new(env!("CARGO_BIN_EXE_caudal"))
         .args([
@@ -779,7 +787,8 @@ fn keys_skew_and_disorder_change_the_workload_and_every_mode_still_agrees() {
             "--json",
             "--out",
         ];
-        let out_dir = scratch(name);
+        let out_tmp = scratch(name);
+        let out_dir = out_tmp.path();
         args.push(out_dir.to_str().unwrap());
         args.extend_from_slice(extra);
         let out = caudal(&args);
@@ -831,7 +840,8 @@ fn keys_skew_and_disorder_change_the_workload_and_every_mode_still_agrees() {
 
 #[test]
 fn spark_seed_offsets_the_seeds_of_the_models_repetitions_and_is_recorded() {
-    let out_dir = scratch("spark-seed");
+    let out_tmp = scratch("spark-seed");
+    let out_dir = out_tmp.path();
     let out = caudal(&[
         "compare",
         "--workload",

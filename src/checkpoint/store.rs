@@ -650,10 +650,11 @@ fn unframe<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Unframe> {
 mod tests {
     use super::*;
 
-    fn temp_store(name: &str) -> CheckpointStore {
-        let dir = std::env::temp_dir().join(format!("caudal-store-{name}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        CheckpointStore::open(dir, 2).unwrap()
+    /// A store in a directory of the test's own, removed when the directory is dropped.
+    fn temp_store(name: &str) -> (tempfile::TempDir, CheckpointStore) {
+        let dir = tempfile::TempDir::with_prefix(format!("caudal-store-{name}-")).unwrap();
+        let store = CheckpointStore::open(dir.path().join("store"), 2).unwrap();
+        (dir, store)
     }
 
     fn manifest(epoch: u64, workers: usize) -> Manifest {
@@ -697,7 +698,7 @@ mod tests {
 
     #[test]
     fn the_latest_complete_checkpoint_is_read_back_and_an_incomplete_one_is_ignored() {
-        let store = temp_store("latest");
+        let (_dir, store) = temp_store("latest");
         assert!(store.latest("job").unwrap().is_none());
         take(&store, 1, 2);
         take(&store, 2, 2);
@@ -712,7 +713,7 @@ mod tests {
 
     #[test]
     fn pruning_keeps_the_last_complete_checkpoints() {
-        let store = temp_store("prune");
+        let (_dir, store) = temp_store("prune");
         for epoch in 1..=4 {
             take(&store, epoch, 1);
         }
@@ -728,7 +729,7 @@ mod tests {
 
     #[test]
     fn a_damaged_file_is_refused_with_its_name_and_what_is_wrong() {
-        let store = temp_store("damaged");
+        let (_dir, store) = temp_store("damaged");
         take(&store, 1, 1);
         let path = store.epoch_dir(1).join(part_name(0));
         let good = fs::read(&path).unwrap();
@@ -771,7 +772,7 @@ mod tests {
 
     #[test]
     fn a_checkpoint_of_another_job_is_refused() {
-        let store = temp_store("foreign");
+        let (_dir, store) = temp_store("foreign");
         take(&store, 1, 2);
         let err = store.latest("other").unwrap_err().to_string();
         assert!(err.contains("MANIFEST") && err.contains("`job`"), "{err}");
@@ -779,7 +780,7 @@ mod tests {
 
     #[test]
     fn a_checkpoint_of_another_worker_count_gives_every_old_part() {
-        let store = temp_store("rescale");
+        let (_dir, store) = temp_store("rescale");
         take(&store, 1, 2);
         let restored = store.latest("job").unwrap().unwrap();
         assert_eq!(restored.manifest.workers, 2);
