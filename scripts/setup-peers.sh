@@ -59,6 +59,20 @@ FLINK_LIB="$SITE/pyflink/lib"
 
 SPARK_HOME="$SITE/pyspark"
 
+# Each launcher gives its run a temporary directory of its own (Spark's checkpoints, block manager
+# and shuffle files, PySpark's, Flink's mini-cluster), removed when the run ends: at the end of its
+# input, or when the lab stops it (SIGTERM to its process group). Without it, every run would leave
+# a megabyte or so in /tmp.
+SCRATCH_SETUP="$(
+    cat <<'EOS'
+SCRATCH="$(mktemp -d "${TMPDIR:-/tmp}/caudal-peer-XXXXXX")"
+trap 'rm -rf "$SCRATCH"' EXIT
+trap 'exit 143' TERM
+trap 'exit 130' INT
+export TMPDIR="$SCRATCH" JAVA_TOOL_OPTIONS="-Djava.io.tmpdir=$SCRATCH${JAVA_TOOL_OPTIONS:+ $JAVA_TOOL_OPTIONS}"
+EOS
+)"
+
 # Spark: the Java DStream job, compiled against Spark's jars and started by spark-submit (which gives
 # the JVM the options Spark needs on Java 17).
 rm -rf "$DIR/spark"
@@ -72,7 +86,8 @@ cat >"$DIR/spark/run" <<EOF
 # Written by scripts/setup-peers.sh: Spark $SPARK_VERSION (Java DStream API) running the lab's job.
 export SPARK_HOME="$SPARK_HOME"
 export SPARK_LOCAL_IP="\${SPARK_LOCAL_IP:-127.0.0.1}"
-exec "$SPARK_HOME/bin/spark-submit" --driver-memory 2g --class CaudalSparkPeer "$DIR/spark/caudal-spark-peer.jar" "\$@"
+$SCRATCH_SETUP
+"$SPARK_HOME/bin/spark-submit" --driver-memory 2g --class CaudalSparkPeer "$DIR/spark/caudal-spark-peer.jar" "\$@"
 EOF
 
 # PySpark: the same program in Python, run with the environment's Python (its workers too).
@@ -83,7 +98,8 @@ cat >"$DIR/pyspark/run" <<EOF
 # Written by scripts/setup-peers.sh: Spark $SPARK_VERSION (PySpark DStream API) running the lab's job.
 export PYSPARK_PYTHON="$DIR/venv/bin/python"
 export SPARK_LOCAL_IP="\${SPARK_LOCAL_IP:-127.0.0.1}"
-exec "$DIR/venv/bin/python" "$DIR/pyspark/caudal_spark_peer.py" "\$@"
+$SCRATCH_SETUP
+"$DIR/venv/bin/python" "$DIR/pyspark/caudal_spark_peer.py" "\$@"
 EOF
 
 # Flink: the Java job, compiled against Flink's jars, run in a local mini-cluster. The --add-opens
@@ -101,7 +117,8 @@ done
 cat >"$DIR/flink/run" <<EOF
 #!/usr/bin/env bash
 # Written by scripts/setup-peers.sh: Flink $FLINK_VERSION running the lab's job in a local mini-cluster.
-exec java -Xmx2g$OPENS -cp "$DIR/flink/classes:$FLINK_LIB/*" CaudalFlinkPeer "\$@"
+$SCRATCH_SETUP
+java -Xmx2g$OPENS -cp "$DIR/flink/classes:$FLINK_LIB/*" CaudalFlinkPeer "\$@"
 EOF
 
 # Flink's own NEXMark benchmark (for scripts/nexmark-vs-flink.sh): the nexmark-flink suite's generator,
@@ -120,7 +137,8 @@ cat >"$DIR/flink/nexmark" <<EOF
 # Written by scripts/setup-peers.sh: Flink $FLINK_VERSION running one query of its NEXMark suite:
 #   nexmark QUERY EVENTS TPS         (one query, into the blackhole table; its time as JSON)
 #   nexmark --events EVENTS TPS      (the datagen table's events as JSON lines)
-exec java -Xmx2g$OPENS -cp "$DIR/flink/nexmark-classes:$FLINK_LIB/*" CaudalNexmark "$DIR/flink/nexmark-queries" "\$@"
+$SCRATCH_SETUP
+java -Xmx2g$OPENS -cp "$DIR/flink/nexmark-classes:$FLINK_LIB/*" CaudalNexmark "$DIR/flink/nexmark-queries" "\$@"
 EOF
 chmod +x "$DIR/spark/run" "$DIR/pyspark/run" "$DIR/flink/run" "$DIR/flink/nexmark"
 say "ready in $DIR: caudal compare --peers spark,pyspark,flink"

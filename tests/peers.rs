@@ -27,14 +27,33 @@ fn peers_ready() -> std::sync::MutexGuard<'static, ()> {
     guard
 }
 
+/// Runs `caudal compare ARGS --json --out OUT` with a temporary directory of its own, and checks
+/// that a run that succeeded left nothing there: the peers' files (Spark's checkpoints and block
+/// manager, PySpark's, Flink's mini-cluster) and the lab's own go when the run ends.
 fn compare(args: &[&str], out: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_caudal"))
+    let tmp = out.with_extension("tmp");
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).expect("a temporary directory");
+    let run = Command::new(env!("CARGO_BIN_EXE_caudal"))
         .arg("compare")
         .args(args)
         .args(["--json", "--out"])
         .arg(out)
+        .env("TMPDIR", &tmp)
         .output()
-        .expect("caudal runs")
+        .expect("caudal runs");
+    if run.status.success() {
+        let left: Vec<_> = std::fs::read_dir(&tmp)
+            .expect("the temporary directory is there")
+            .map(|entry| entry.expect("an entry").file_name())
+            .collect();
+        assert!(
+            left.is_empty(),
+            "caudal compare {args:?} left {left:?} in its temporary directory"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&tmp);
+    run
 }
 
 fn scratch(name: &str) -> PathBuf {
@@ -320,8 +339,11 @@ fn flinks_own_nexmark_suite_runs_a_query_and_reports_its_time() {
     // and SQL (peers/flink/nexmark) compiled against the installed Flink, one query run to its end.
     let _one = peers_ready();
     let launcher = caudal::compare::peer::peers_dir().join("flink/nexmark");
+    let tmp = scratch("nexmark-tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
     let run = Command::new(&launcher)
         .args(["q7", "100000", "10000000"])
+        .env("TMPDIR", &tmp)
         .output()
         .expect("the launcher runs");
     assert!(
@@ -329,6 +351,9 @@ fn flinks_own_nexmark_suite_runs_a_query_and_reports_its_time() {
         "Flink's NEXMark q7 failed:\n{}",
         String::from_utf8_lossy(&run.stderr)
     );
+    // Flink's mini-cluster files went with the run.
+    assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 0);
+    let _ = std::fs::remove_dir_all(&tmp);
     let stdout = String::from_utf8_lossy(&run.stdout);
     let line = stdout.lines().last().expect("a report line");
     let report: Value = serde_json::from_str(line).expect("the report is JSON");

@@ -199,10 +199,15 @@ pub fn measure_peer(
         .process_group(0)
         .spawn()
         .map_err(|e| fail(format!("cannot start {}: {e}", launcher.display())))?;
-    let mut process = PeerProcess { child, log };
+    let mut process = PeerProcess {
+        child,
+        log,
+        keep_log: true,
+    };
 
     // The clock starts once the peer reads the input.
     let Some(stream) = process.accept(&input, interrupted).map_err(fail)? else {
+        process.keep_log = false;
         return Ok(None);
     };
     drop(input);
@@ -265,6 +270,7 @@ pub fn measure_peer(
         sent
     });
     if interrupted.load(Ordering::Acquire) {
+        process.keep_log = false;
         return Ok(None);
     }
     let sent = sent.map_err(|e| {
@@ -302,6 +308,7 @@ pub fn measure_peer(
         std::mem::take(&mut *shared.batches.lock().unwrap_or_else(|e| e.into_inner()));
     batches.sort_by(|a, b| a.at_s.total_cmp(&b.at_s));
     let measured = sink.take(config);
+    process.keep_log = false;
     Ok(Some(ModeResult {
         mode: peer.to_string(),
         guarantee: "none".into(),
@@ -567,10 +574,12 @@ struct Usage {
     peak_rss_bytes: u64,
 }
 
-/// The running peer: its process group, stopped (SIGTERM, then SIGKILL) when dropped.
+/// The running peer: its process group, stopped (SIGTERM, then SIGKILL) when dropped, and its log,
+/// which outlives a run that failed (the error names it) and is removed after one that did not.
 struct PeerProcess {
     child: Child,
     log: PathBuf,
+    keep_log: bool,
 }
 
 impl PeerProcess {
@@ -647,6 +656,9 @@ impl Drop for PeerProcess {
     fn drop(&mut self) {
         if !self.exited() {
             self.stop();
+        }
+        if !self.keep_log {
+            let _ = std::fs::remove_file(&self.log);
         }
     }
 }
