@@ -650,7 +650,6 @@ fn an_interrupted_compare_writes_the_runs_that_finished_and_says_it_is_incomplet
     use std::io::{BufRead, BufReader};
 
     let tmp = scratch("compare-interrupted");
-
     let dir = tmp.path();
     let mut child = Command::new(env!("CARGO_BIN_EXE_caudal"))
         .args([
@@ -711,7 +710,6 @@ fn sigterm_stops_a_run_politely_and_its_output_is_committed() {
     use std::io::{BufRead, BufReader};
 
     let tmp = scratch("sigterm-plain");
-
     let dir = tmp.path();
     let out_dir = dir.join("out");
     let mut child = Command::new(env!("CARGO_BIN_EXE_caudal"))
