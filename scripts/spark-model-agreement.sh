@@ -20,7 +20,7 @@ set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 usage() {
-    sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,6p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 
@@ -98,6 +98,8 @@ case "${1:-}" in
     run)
         [ $# -ge 4 ] || usage
         OUT="$2" SETS="$3" DURATION="$4" SEED="${5:-0}"
+        [[ "$SETS" =~ ^[1-9][0-9]*$ ]] || { echo "spark-model-agreement: SETS is a number of sets (1 or more), not '$SETS'" >&2; exit 2; }
+        [[ "$SEED" =~ ^[0-9]+$ ]] || { echo "spark-model-agreement: SEED is a number, not '$SEED'" >&2; exit 2; }
         command -v python3 >/dev/null || { echo "spark-model-agreement: needs python3" >&2; exit 1; }
         cargo build --release --bin caudal --manifest-path "$REPO/Cargo.toml"
         CAUDAL="$REPO/target/release/caudal"
