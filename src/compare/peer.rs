@@ -33,6 +33,7 @@ use crate::source::generator::Schedule;
 use crate::source::WorkerInfo;
 use crate::workload::{Posts, Tag, Workload};
 use caudal_operators::Event;
+use std::cell::Cell;
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::os::unix::process::CommandExt;
@@ -202,12 +203,11 @@ pub fn measure_peer(
     let mut process = PeerProcess {
         child,
         log,
-        keep_log: true,
+        log_named: Cell::new(false),
     };
 
     // The clock starts once the peer reads the input.
     let Some(stream) = process.accept(&input, interrupted).map_err(fail)? else {
-        process.keep_log = false;
         return Ok(None);
     };
     drop(input);
@@ -270,7 +270,6 @@ pub fn measure_peer(
         sent
     });
     if interrupted.load(Ordering::Acquire) {
-        process.keep_log = false;
         return Ok(None);
     }
     let sent = sent.map_err(|e| {
@@ -308,7 +307,6 @@ pub fn measure_peer(
         std::mem::take(&mut *shared.batches.lock().unwrap_or_else(|e| e.into_inner()));
     batches.sort_by(|a, b| a.at_s.total_cmp(&b.at_s));
     let measured = sink.take(config);
-    process.keep_log = false;
     Ok(Some(ModeResult {
         mode: peer.to_string(),
         guarantee: "none".into(),
@@ -575,11 +573,12 @@ struct Usage {
 }
 
 /// The running peer: its process group, stopped (SIGTERM, then SIGKILL) when dropped, and its log,
-/// which outlives a run that failed (the error names it) and is removed after one that did not.
+/// removed then unless an error named it ([`PeerProcess::tail`]).
 struct PeerProcess {
     child: Child,
     log: PathBuf,
-    keep_log: bool,
+    /// An error shows the log's end and path: the log outlives the run.
+    log_named: Cell<bool>,
 }
 
 impl PeerProcess {
@@ -640,8 +639,9 @@ impl PeerProcess {
         let _ = self.child.wait();
     }
 
-    /// The end of the peer's log, to show with an error.
+    /// The end of the peer's log, to show with an error, which names the log: it is kept.
     fn tail(&self) -> String {
+        self.log_named.set(true);
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
         let lines: Vec<&str> = text
             .lines()
@@ -657,7 +657,7 @@ impl Drop for PeerProcess {
         if !self.exited() {
             self.stop();
         }
-        if !self.keep_log {
+        if !self.log_named.get() {
             let _ = std::fs::remove_file(&self.log);
         }
     }
